@@ -1,0 +1,1 @@
+"""NeoSafe: safeguarding checklists for neonatal units."""

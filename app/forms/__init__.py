@@ -1,0 +1,37 @@
+"""The Questionnaire engine: populate, enable, validate, prune and extract. Checklists are data in checklists/."""
+
+from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, option_codings
+from .enable_when import enabled_paths
+from .expressions import ExpressionError
+from .extensions import is_help
+from .extract import OBSERVATION_ID_SYSTEM, extract_observations
+from .load import CHECKPOINTS, Checklists, load_checklists
+from .populate import Populated, add_repeats, canonical, populate, repeat_key
+from .tree import Node, walk
+from .validate import Issue, prune, validate
+
+__all__ = [
+    "CHECKPOINTS",
+    "OBSERVATION_ID_SYSTEM",
+    "REPEAT_COUNT_PREFIX",
+    "Checklists",
+    "ExpressionError",
+    "Issue",
+    "Node",
+    "Populated",
+    "add_repeats",
+    "answer_text",
+    "apply_form",
+    "canonical",
+    "coding_key",
+    "enabled_paths",
+    "extract_observations",
+    "is_help",
+    "load_checklists",
+    "option_codings",
+    "populate",
+    "prune",
+    "repeat_key",
+    "validate",
+    "walk",
+]

@@ -1,0 +1,99 @@
+"""Which items are enabled: enableWhen (every operator, enableBehavior any/all) and enableWhenExpression.
+
+An item is enabled only if its parent is. Answers are looked up from the item's own group instance
+outward, so an item in one repeat of a group depends on its sibling in the same repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from .expressions import ExpressionError, evaluate
+from .extensions import ENABLE_WHEN_EXPRESSION, expression
+from .tree import Node, find_answers, walk
+
+__all__ = ["enabled_paths"]
+
+
+def _value(element: dict[str, Any], prefix: str) -> tuple[str, Any] | None:
+    for key, value in element.items():
+        if key.startswith(prefix):
+            return key[len(prefix) :], value
+    return None
+
+
+def _comparable(kind: str, value: Any) -> Any:
+    if kind == "Coding":
+        return (value.get("system"), value.get("code"))
+    if kind == "Date":
+        return date.fromisoformat(value[:10])
+    if kind == "DateTime":
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
+    if kind == "Quantity":
+        return value.get("value")
+    return value
+
+
+def _matches(operator: str, answer: tuple[str, Any], expected: tuple[str, Any]) -> bool:
+    (a_kind, a_value), (e_kind, e_value) = answer, expected
+    if e_kind == "Coding" and a_kind == "Coding":
+        same = a_value.get("code") == e_value.get("code") and (
+            not e_value.get("system") or a_value.get("system") == e_value.get("system")
+        )
+        return same if operator == "=" else not same if operator == "!=" else False
+    try:
+        left, right = _comparable(a_kind, a_value), _comparable(e_kind, e_value)
+        return {
+            "=": left == right,
+            "!=": left != right,
+            ">": left > right,
+            "<": left < right,
+            ">=": left >= right,
+            "<=": left <= right,
+        }[operator]
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return False
+
+
+def _condition(when: dict[str, Any], node: Node, response: dict[str, Any]) -> bool:
+    answers = find_answers(when["question"], node, response)
+    expected = _value(when, "answer")
+    if expected is None:
+        return False
+    if when["operator"] == "exists":
+        return bool(answers) == bool(expected[1])
+    values = [v for v in (_value(a, "value") for a in answers) if v is not None]
+    if when["operator"] == "!=":
+        # R4: true if no answer equals the expected value (including when there is no answer)
+        return all(_matches("!=", v, expected) for v in values)
+    return any(_matches(when["operator"], v, expected) for v in values)
+
+
+def _own_rules(node: Node, response: dict[str, Any], env: dict[str, Any]) -> bool:
+    conditions = node.q.get("enableWhen") or []
+    if conditions:
+        results = [_condition(c, node, response) for c in conditions]
+        if not (any(results) if node.q.get("enableBehavior") == "any" else all(results)):
+            return False
+    expr = expression(node.q, ENABLE_WHEN_EXPRESSION)
+    if expr is not None:
+        try:
+            result = evaluate(expr["expression"], resource=response, env={**env, "context": node.r})
+        except ExpressionError:
+            return True  # a broken trigger must not hide a question: ask it
+        return result == [True]
+    return True
+
+
+def enabled_paths(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> set[str]:
+    """Paths of the enabled item instances. An item whose expression fails is enabled, never hidden."""
+    enabled: set[str] = set()
+    env = {"questionnaire": questionnaire, **env}
+    for node in walk(questionnaire, response):
+        parent = node.path.rsplit("/", 1)[0] if "/" in node.path else None
+        if parent is not None and parent not in enabled:
+            continue
+        if _own_rules(node, response, env):
+            enabled.add(node.path)
+    return enabled

@@ -1,0 +1,55 @@
+"""Extension URLs and readers for the SDC features NeoSafe's checklists use: one place, imported by tests too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CATEGORY",
+    "ENABLE_WHEN_EXPRESSION",
+    "HIDDEN",
+    "INITIAL_EXPRESSION",
+    "ITEM_CONTROL",
+    "ITEM_POPULATION_CONTEXT",
+    "LAUNCH_CONTEXT",
+    "OBSERVATION_EXTRACT",
+    "SIGNATURE",
+    "expression",
+    "extension_value",
+    "is_help",
+]
+
+SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
+CORE = "http://hl7.org/fhir/StructureDefinition/"
+
+LAUNCH_CONTEXT = SDC + "sdc-questionnaire-launchContext"
+OBSERVATION_EXTRACT = SDC + "sdc-questionnaire-observationExtract"
+CATEGORY = SDC + "sdc-questionnaire-observation-extract-category"
+ENABLE_WHEN_EXPRESSION = SDC + "sdc-questionnaire-enableWhenExpression"
+INITIAL_EXPRESSION = SDC + "sdc-questionnaire-initialExpression"
+ITEM_POPULATION_CONTEXT = SDC + "sdc-questionnaire-itemPopulationContext"
+HIDDEN = CORE + "questionnaire-hidden"
+ITEM_CONTROL = CORE + "questionnaire-itemControl"
+SIGNATURE = CORE + "questionnaireresponse-signature"
+
+
+def extension_value(element: dict[str, Any], url: str) -> Any:
+    """The value[x] of the first extension with this URL, or None."""
+    for extension in element.get("extension") or []:
+        if extension.get("url") == url:
+            return next((v for k, v in extension.items() if k.startswith("value")), None)
+    return None
+
+
+def expression(element: dict[str, Any], url: str) -> dict[str, Any] | None:
+    """A FHIRPath Expression extension (language text/fhirpath), or None."""
+    value = extension_value(element, url)
+    if isinstance(value, dict) and value.get("language") == "text/fhirpath" and value.get("expression"):
+        return value
+    return None
+
+
+def is_help(item: dict[str, Any]) -> bool:
+    """A display item that is its parent's help text (itemControl 'help')."""
+    control = extension_value(item, ITEM_CONTROL) or {}
+    return item.get("type") == "display" and any(c.get("code") == "help" for c in control.get("coding") or [])

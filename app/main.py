@@ -1,0 +1,69 @@
+"""create_app(settings): wires sources, mappings, checklists and the database into the web rooms."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.assessments import create_tables, make_engine, session_factory
+from app.config import Settings, SourceSettings
+from app.forms import load_checklists
+from app.picture import load_mappings
+from app.web import RequestLogMiddleware, Services, install_error_handlers
+from app.web.api import router as api_router
+from app.web.pages import router as pages_router
+from app.web.picture_cache import PictureCache
+from app.web.templating import make_templates
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sources: list[SourceSettings] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The NeoSafe application. Sources default to the settings' sources file; tests pass their own."""
+    engine = make_engine(settings.database_url)
+    services = Services(
+        settings=settings,
+        sources=sources if sources is not None else settings.sources(),
+        mappings=load_mappings(settings.mappings_dir),
+        checklists=load_checklists(settings.checklists_dir),
+        sessions=session_factory(engine),
+        transport=transport,
+        **({"clock": clock} if clock else {}),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await create_tables(engine)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="NeoSafe",
+        summary="Safeguarding checklists for neonatal units, from and to FHIR R4.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.templates = make_templates(settings.templates_dir)
+    app.state.pictures = PictureCache()
+    app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
+    app.mount("/static", StaticFiles(directory=STATIC / "neosafe"), name="static")
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+    return app

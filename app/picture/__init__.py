@@ -1,0 +1,18 @@
+"""Gather what the sources know about a baby's family and classify it: the safeguarding picture."""
+
+from .gather import BabyNotFound, gather_picture
+from .mappings import Mappings, load_mappings
+from .models import Person, Picture, Record, SourceStatus
+from .view import picture_context
+
+__all__ = [
+    "BabyNotFound",
+    "Mappings",
+    "Person",
+    "Picture",
+    "Record",
+    "SourceStatus",
+    "gather_picture",
+    "load_mappings",
+    "picture_context",
+]

@@ -1,0 +1,135 @@
+"""Turn FHIR resources into dated, sourced safeguarding records using the rules in fhir_mappings/."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import fhirpathpy
+from fhirpathpy.models import models
+
+from .mappings import Mappings, RecordType
+from .models import Person, Record
+
+__all__ = ["classify"]
+
+RESTRICTED = frozenset({("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", c) for c in ("R", "V")})
+UNCATEGORISED = "uncategorised-flag"
+R4 = models["r4"]
+
+
+@lru_cache(maxsize=256)
+def _compiled(expression: str):
+    return fhirpathpy.compile(expression, R4)
+
+
+def _values(resource: dict[str, Any], expression: str | None) -> list[Any]:
+    if not expression:
+        return []
+    return _compiled(expression)(resource, {})
+
+
+def _first_text(resource: dict[str, Any], expression: str | None) -> str | None:
+    values = [v for v in _values(resource, expression) if v not in (None, "")]
+    return str(values[0]) if values else None
+
+
+def _who(resource: dict[str, Any], expression: str | None, included: dict[str, dict], *, phone: bool) -> str | None:
+    """A Reference as a person reads it: its display, else the name (and phone) of what it points to."""
+    for value in _values(resource, expression):
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, dict):
+            continue
+        target = included.get(value.get("reference", ""))
+        if value.get("display") and not (phone and target):
+            return value["display"]
+        if target:
+            name = target.get("name")
+            if isinstance(name, list):
+                name = " ".join([*(name[0].get("given") or []), name[0].get("family", "")]).strip() if name else ""
+            numbers = [t["value"] for t in target.get("telecom") or [] if t.get("system") == "phone"]
+            return f"{name}, {numbers[0]}" if phone and numbers else (name or None)
+    return None
+
+
+def _codings(resource: dict[str, Any], paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(system, code, display) of every coding under the given CodeableConcept paths, in order."""
+    found = []
+    for path in paths:
+        for concept in _values(resource, path):
+            if isinstance(concept, dict):
+                for coding in concept.get("coding") or []:
+                    if coding.get("system") and coding.get("code"):
+                        found.append((coding["system"], coding["code"], coding.get("display", "")))
+    return found
+
+
+def _months_before(today: date, months: int) -> date:
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    return date(year, month + 1, min(today.day, 28))
+
+
+def _is_current(resource: dict[str, Any], rule: RecordType, start: str | None, end: str | None, today: date) -> bool:
+    if end and end[:10] < today.isoformat():
+        return False
+    if rule.current_within_months is not None:
+        return bool(start) and start[:10] >= _months_before(today, rule.current_within_months).isoformat()
+    return _values(resource, rule.current) == [True]
+
+
+def classify(
+    resource: dict[str, Any],
+    *,
+    rule: RecordType,
+    mappings: Mappings,
+    source: str,
+    person: Person,
+    today: date,
+    included: dict[str, dict] | None = None,
+) -> Record | None:
+    """The safeguarding record this resource is, or None (entered in error, or not about safeguarding).
+
+    `included` holds resources the search brought in (Organization/x: {...}) to name organisation and contact.
+    """
+    if _values(resource, rule.void) == [True]:
+        return None
+    codings = _codings(resource, rule.codes)
+    match = mappings.category_of([(system, code) for system, code, _ in codings])
+    if match is not None:
+        category, (system, code) = match
+        key, label, risk = category.key, category.label, category.risk
+        display = next((d for s, c, d in codings if (s, c) == (system, code) and d), category.displays[(system, code)])
+    elif rule.uncategorised:
+        key, label, risk = UNCATEGORISED, "Uncategorised flag", True
+        system, code, display = codings[0] if codings else ("", "", "")
+        display = display or _first_text(resource, "code.text") or "Flag with no recognised code"
+    else:
+        return None
+    start = _first_text(resource, rule.start)
+    end = _first_text(resource, rule.end)
+    security = {(s.get("system"), s.get("code")) for s in (resource.get("meta") or {}).get("security") or []}
+    return Record(
+        key=f"{source}/{resource['resourceType']}/{resource.get('id', '')}",
+        category=key,
+        category_label=label,
+        risk=risk,
+        code=code,
+        system=system,
+        display=display,
+        current=_is_current(resource, rule, start, end, today),
+        status=_first_text(resource, rule.status) or "unknown",
+        resource_type=resource["resourceType"],
+        source=source,
+        person_nhs_number=person.nhs_number,
+        person_role=person.role,
+        person_name=person.name,
+        start=start,
+        end=end,
+        recorded=_first_text(resource, rule.recorded),
+        organisation=_who(resource, rule.organisation, included or {}, phone=False),
+        contact=_who(resource, rule.contact, included or {}, phone=True),
+        restricted=bool(security & RESTRICTED),
+        category_rank=mappings.category_rank(key),
+    )

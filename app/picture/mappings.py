@@ -1,0 +1,125 @@
+"""Load the code lists and reading rules in fhir_mappings/ (data a clinical-safety lead reviews)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config import ConfigError
+
+__all__ = ["Category", "Mappings", "RecordType", "Role", "load_mappings"]
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    risk: bool
+    codes: frozenset[tuple[str, str]]
+    displays: dict[tuple[str, str], str] = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RecordType:
+    resource_type: str
+    search: str
+    codes: tuple[str, ...]
+    status: str
+    void: str
+    current: str | None = None
+    current_within_months: int | None = None
+    start: str | None = None
+    end: str | None = None
+    recorded: str | None = None
+    organisation: str | None = None
+    contact: str | None = None
+    uncategorised: bool = False
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    label: str
+    male_carer: bool
+    of_baby: frozenset[tuple[str, str]]
+    of_mother: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Mappings:
+    categories: tuple[Category, ...]
+    record_types: tuple[RecordType, ...]
+    roles: tuple[Role, ...]
+    source_labels: dict[str, str] = field(hash=False, compare=False)
+
+    @property
+    def expected_sources(self) -> tuple[str, ...]:
+        """The source kinds every unit should have; a missing one is shown as not checked."""
+        return tuple(self.source_labels)
+
+    def category_of(self, codings: list[tuple[str, str]]) -> tuple[Category, tuple[str, str]] | None:
+        """The first category (in file order) that any of the codings belongs to, with the coding that matched."""
+        for category in self.categories:
+            for coding in codings:
+                if coding in category.codes:
+                    return category, coding
+        return None
+
+    def role_of(self, codings: list[tuple[str, str]], *, of_mother: bool) -> Role | None:
+        for role in self.roles:
+            allowed = role.of_mother if of_mother else role.of_baby
+            if any(coding in allowed for coding in codings):
+                return role
+        return None
+
+    def category_rank(self, key: str) -> int:
+        keys = [c.key for c in self.categories]
+        return keys.index(key) if key in keys else len(keys)
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"mapping file {path}: {exc}") from exc
+
+
+def _codings(entries: list[dict]) -> frozenset[tuple[str, str]]:
+    return frozenset((e["system"], e["code"]) for e in entries)
+
+
+def load_mappings(directory: Path) -> Mappings:
+    """Read categories.toml, record-types.toml and relationships.toml from `directory`."""
+    categories = tuple(
+        Category(
+            key=key,
+            label=table["label"],
+            risk=table.get("risk", True),
+            codes=_codings(table["codes"]),
+            displays={(e["system"], e["code"]): e["display"] for e in table["codes"]},
+        )
+        for key, table in _read(directory / "categories.toml")["categories"].items()
+    )
+    record_types = tuple(
+        RecordType(resource_type=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+        for name, table in _read(directory / "record-types.toml")["types"].items()
+    )
+    roles = tuple(
+        Role(
+            key=key,
+            label=table["label"],
+            male_carer=table.get("male_carer", False),
+            of_baby=_codings(table.get("of_baby", [])),
+            of_mother=_codings(table.get("of_mother", [])),
+        )
+        for key, table in _read(directory / "relationships.toml")["roles"].items()
+    )
+    sources = _read(directory / "sources.toml")["sources"]
+    return Mappings(
+        categories=categories,
+        record_types=record_types,
+        roles=roles,
+        source_labels={name: table["label"] for name, table in sources.items()},
+    )

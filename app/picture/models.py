@@ -1,0 +1,107 @@
+"""The safeguarding picture of one baby: people, what each source said, and every record found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+__all__ = ["Person", "Picture", "Record", "SourceStatus", "Status"]
+
+Status = Literal["found", "none-found", "partial", "unavailable", "not-configured"]
+NOT_CHECKED: frozenset[str] = frozenset({"partial", "unavailable", "not-configured"})
+
+
+@dataclass
+class Person:
+    """Someone in the baby's household. Without an NHS number nobody could check their records."""
+
+    role: str
+    role_label: str
+    name: str
+    nhs_number: str | None
+    birth_date: date | None = None
+    gender: str | None = None
+    relationship: str = ""
+    male_carer: bool = False
+    found_on: dict[str, str] = field(default_factory=dict)  # source name -> that source's Patient id
+
+    @property
+    def verified(self) -> bool:
+        return self.nhs_number is not None
+
+
+@dataclass
+class SourceStatus:
+    """What one source said. `none-found` means asked and nothing held, never "no concerns"."""
+
+    name: str
+    status: Status
+    detail: str
+    checked_at: datetime | None
+    records: int = 0
+
+    @property
+    def checked(self) -> bool:
+        return self.status not in NOT_CHECKED
+
+
+@dataclass
+class Record:
+    """One safeguarding record, current or historic, as a source holds it."""
+
+    key: str  # source/Type/id: stable within a source
+    category: str
+    category_label: str
+    risk: bool
+    code: str
+    system: str
+    display: str
+    current: bool
+    status: str
+    resource_type: str
+    source: str
+    person_nhs_number: str | None
+    person_role: str
+    person_name: str
+    start: str | None = None
+    end: str | None = None
+    recorded: str | None = None
+    organisation: str | None = None
+    contact: str | None = None
+    restricted: bool = False
+    category_rank: int = 0
+
+    @property
+    def sort_date(self) -> str:
+        return self.start or self.recorded or self.end or ""
+
+
+@dataclass
+class Picture:
+    """Everything NeoSafe knows about a baby's family at one moment, with what it could not check."""
+
+    baby: Person
+    people: list[Person]
+    sources: list[SourceStatus]
+    records: list[Record]
+    gathered_at: datetime
+    encounter: dict[str, Any] | None = None
+    baby_resource: dict[str, Any] | None = None
+    baby_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def not_checked(self) -> list[SourceStatus]:
+        return [s for s in self.sources if not s.checked]
+
+    @property
+    def male_carer_recorded(self) -> bool:
+        return any(p.male_carer for p in self.people)
+
+    def categories(self) -> list[tuple[str, str, int, int]]:
+        """(category, label, current count, historic count) for each category present, in mapping order."""
+        seen: dict[str, list] = {}
+        for record in sorted(self.records, key=lambda r: r.category_rank):
+            entry = seen.setdefault(record.category, [record.category_label, 0, 0])
+            entry[1 if record.current else 2] += 1
+        return [(key, label, cur, hist) for key, (label, cur, hist) in seen.items()]

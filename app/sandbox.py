@@ -1,0 +1,155 @@
+"""The sandbox: one sekmet FHIR R4 server per source kind on 127.0.0.1, seeded with synthetic families.
+
+Used by `neosafe demo` and by the tests. Each server is a separate process with its own store, so logical
+ids are never shared between sources, as in real life.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from app.config import PROJECT_ROOT
+
+__all__ = ["FAMILIES_DIR", "SOURCE_KINDS", "Sandbox", "free_port"]
+
+FAMILIES_DIR = PROJECT_ROOT / "sandbox" / "families"
+SOURCE_KINDS = ("neonatal", "maternity", "social-care", "cpis", "police-gp")
+WRITE_BACK = "neonatal"
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class _Server:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/fhir"
+
+
+@dataclass
+class Sandbox:
+    """Start with `with Sandbox(work_dir) as sandbox:`; `sandbox.urls` maps source name to base URL."""
+
+    work_dir: Path
+    families_dir: Path = FAMILIES_DIR
+    kinds: tuple[str, ...] = SOURCE_KINDS
+    servers: dict[str, _Server] = field(default_factory=dict)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: server.base_url for name, server in self.servers.items()}
+
+    def __enter__(self) -> Sandbox:
+        try:
+            self.start()
+            self.seed()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for name in self.kinds:
+            self.servers[name] = self._launch(name)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        for server in self.servers.values():
+            _wait_until_up(server, deadline)
+
+    def _launch(self, name: str) -> _Server:
+        home = self.work_dir / name
+        home.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        settings = {
+            "base_url": f"http://127.0.0.1:{port}/fhir",
+            "host": "127.0.0.1",
+            "port": port,
+            "data_dir": str(home / "data"),
+            "log_inbound": False,
+            "simulator": {"enabled": False},
+            "software_name": f"NeoSafe sandbox: {name}",
+        }
+        config = home / "settings.yaml"
+        config.write_text(json.dumps(settings), encoding="utf-8")  # JSON is valid YAML
+        log = home / "server.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from sekmet.cli import app; app()", "serve", "--config", str(config)],
+                cwd=home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "SEKMET_CONFIG": str(config)},
+            )
+        return _Server(name, port, process, log)
+
+    def seed(self) -> None:
+        """Load every family's bundle for each source, in folder order (00-unit first)."""
+        with httpx.Client(timeout=30) as http:
+            for family in sorted(p for p in self.families_dir.iterdir() if p.is_dir()):
+                for name, server in self.servers.items():
+                    bundle = family / f"{name}.json"
+                    if bundle.exists():
+                        response = http.post(
+                            server.base_url,
+                            content=bundle.read_bytes(),
+                            headers={"Content-Type": "application/fhir+json"},
+                        )
+                        if response.status_code >= 300:
+                            raise RuntimeError(f"seeding {bundle} failed: {response.status_code} {response.text[:500]}")
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            if server.process.poll() is None:
+                server.process.terminate()
+        for server in self.servers.values():
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+        self.servers.clear()
+
+    def sources_toml(self, *, timeout_s: float = 10.0, overrides: dict[str, str] | None = None) -> str:
+        """A sources file for these servers; `overrides` replaces a source's URL (e.g. a closed port)."""
+        urls = {**self.urls, **(overrides or {})}
+        lines = []
+        for name, url in urls.items():
+            lines += [f"[sources.{name}]", f'base_url = "{url}"', f"timeout_s = {timeout_s}"]
+            if name == WRITE_BACK:
+                lines.append("write_back = true")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _wait_until_up(server: _Server, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"sandbox source {server.name} exited; see {server.log}")
+        try:
+            if httpx.get(f"{server.base_url}/metadata", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"sandbox source {server.name} did not start within {START_TIMEOUT_S:g} s; see {server.log}")

@@ -1,0 +1,188 @@
+"""An async FHIR R4 client for one source: timeouts, paging, typed errors, R4B models."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+
+from app.config import SourceSettings
+
+from .errors import (
+    SourceAuthError,
+    SourceDataError,
+    SourceError,
+    SourceRejected,
+    SourceTimeout,
+    SourceUnavailable,
+)
+
+__all__ = ["FhirClient", "SearchResult", "parse_resource"]
+
+FHIR_JSON = "application/fhir+json"
+MAX_PAGES = 50
+
+
+@dataclass
+class SearchResult:
+    """Resources a search found, and why any entries were left out (unparseable, wrong type)."""
+
+    resources: list[Resource] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+
+def parse_resource(data: Any) -> Resource:
+    """Parse one FHIR JSON resource with the R4B models; ValueError with a short reason if it is not valid."""
+    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+        raise ValueError("not a FHIR resource (no resourceType)")
+    try:
+        model = get_fhir_model_class(data["resourceType"])
+    except KeyError as exc:
+        raise ValueError(f"unknown resource type {data['resourceType']!r}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"invalid {data['resourceType']}: {where}: {first['msg']}") from exc
+
+
+class FhirClient:
+    """Talks to one FHIR source. Use as `async with FhirClient(source) as client:`."""
+
+    def __init__(self, source: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.source = source
+        headers = {"Accept": FHIR_JSON}
+        token = source.auth.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=source.url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(source.timeout_s),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> FhirClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def search(
+        self, resource_type: str, params: dict[str, str | list[str]], *, max_pages: int = MAX_PAGES
+    ) -> SearchResult:
+        """Search and follow Bundle.link[next] to the end (at most `max_pages` pages; `truncated` says so)."""
+        result = SearchResult()
+        url: str = resource_type
+        query: dict[str, str | list[str]] | None = params
+        for _ in range(max_pages):
+            bundle = await self._request("GET", url, params=query)
+            if bundle.get("resourceType") != "Bundle":
+                raise self._data_error(f"search answered with {bundle.get('resourceType')!r}, not a Bundle", url)
+            for entry in bundle.get("entry") or []:
+                mode = (entry.get("search") or {}).get("mode", "match")
+                raw = entry.get("resource")
+                try:
+                    resource = parse_resource(raw)
+                except ValueError as exc:
+                    result.problems.append(str(exc))
+                    continue
+                if mode == "outcome" or resource.get_resource_type() == "OperationOutcome":
+                    continue
+                result.resources.append(resource)
+            url = next((link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), "")
+            if not url:
+                return result
+            query = None
+        result.truncated = True
+        return result
+
+    async def read(self, resource_type: str, resource_id: str) -> Resource:
+        data = await self._request("GET", f"{resource_type}/{resource_id}")
+        try:
+            return parse_resource(data)
+        except ValueError as exc:
+            raise self._data_error(str(exc), f"{resource_type}/{resource_id}") from exc
+
+    async def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """POST a transaction Bundle; returns the transaction-response Bundle as JSON."""
+        response = await self._request("POST", "", json_body=bundle)
+        if response.get("resourceType") != "Bundle":
+            raise self._data_error("transaction answered without a Bundle", self.source.url)
+        return response
+
+    async def capabilities(self) -> dict[str, Any]:
+        return await self._request("GET", "metadata")
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str | list[str]] | None = None,
+        json_body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        content = None
+        headers = {}
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            headers["Content-Type"] = FHIR_JSON
+        try:
+            response = await self._http.request(method, url, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise SourceTimeout(
+                f"no answer within {self.source.timeout_s:g} s", source=self.source.name, url=self._url(url)
+            ) from exc
+        except httpx.TransportError as exc:
+            raise SourceUnavailable(
+                f"could not connect ({type(exc).__name__})", source=self.source.name, url=self._url(url)
+            ) from exc
+        return self._decode(response)
+
+    def _decode(self, response: httpx.Response) -> dict[str, Any]:
+        url = str(response.request.url)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success:
+            if not isinstance(body, dict):
+                raise self._data_error("answered with something that is not FHIR JSON", url)
+            return body
+        message = _outcome_text(body) or response.reason_phrase or "error"
+        status = response.status_code
+        reason = f"HTTP {status}: {message}"
+        kwargs = {"source": self.source.name, "url": url, "status_code": status}
+        if status in (401, 403):
+            raise SourceAuthError(reason, **kwargs)
+        if status == 429 or status >= 500:
+            raise SourceUnavailable(reason, **kwargs)
+        raise SourceRejected(reason, **kwargs)
+
+    def _data_error(self, reason: str, url: str) -> SourceError:
+        return SourceDataError(reason, source=self.source.name, url=self._url(url))
+
+    def _url(self, url: str) -> str:
+        return url if url.startswith("http") else f"{self.source.url}/{url}"
+
+
+def _outcome_text(body: Any) -> str:
+    """The human-readable text of an OperationOutcome, if the body is one."""
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return ""
+    texts = []
+    for issue in body.get("issue") or []:
+        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text")
+        if text:
+            texts.append(str(text))
+    return "; ".join(texts)

@@ -1,0 +1,115 @@
+"""Turn a checklist (Questionnaire + response) into what the form template draws, item by item."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.forms import Issue, answer_text, coding_key, is_help, option_codings, repeat_key, walk
+
+__all__ = ["Field", "form_fields"]
+
+
+@dataclass
+class Field:
+    path: str
+    id: str
+    kind: str  # group | display | boolean | choice | open-choice | string | text | integer | decimal | date | dateTime
+    label: str
+    hint: str
+    required: bool
+    read_only: bool
+    repeats: bool
+    enabled: bool
+    options: list[dict[str, str]] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)  # the answers as a person reads them
+    error: str | None = None
+    children: list[Field] = field(default_factory=list)
+    instance: int = 0
+    repeat_key: str = ""
+    last_instance: bool = False  # the last repeat of its group, where "Add another" goes
+
+
+def field_id(path: str) -> str:
+    """An HTML id for a path: letters, digits, '-' and '_' only."""
+    return "f-" + re.sub(r"[^A-Za-z0-9_-]", "_", path)
+
+
+def _later_repeat(path: str) -> bool:
+    """Inside the second or later repeat of a group: its help was already shown with the first."""
+    return any(not segment.endswith("~0") for segment in path.split("/"))
+
+
+def _help(item: dict[str, Any]) -> str:
+    return " ".join(c.get("text", "") for c in item.get("item") or [] if is_help(c))
+
+
+def _values(item: dict[str, Any], answers: list[dict[str, Any]]) -> list[str]:
+    values = []
+    for answer in answers:
+        if "valueCoding" in answer:
+            values.append(coding_key(answer["valueCoding"]))
+        elif "valueBoolean" in answer:
+            values.append("true" if answer["valueBoolean"] else "false")
+        else:
+            values.extend(str(v) for k, v in answer.items() if k.startswith("value"))
+    return values
+
+
+def form_fields(
+    questionnaire: dict[str, Any],
+    response: dict[str, Any],
+    *,
+    enabled: set[str],
+    issues: Sequence[Issue] = (),
+    raw: Mapping[str, Sequence[str]] | None = None,
+    parse_problems: Mapping[str, str] | None = None,
+) -> list[Field]:
+    """The form as a tree of fields, with each field's current value and its error message, if any."""
+    errors = {i.path: i.message for i in issues}
+    errors.update(parse_problems or {})
+    roots: list[Field] = []
+    by_path: dict[str, Field] = {}
+    for node in walk(questionnaire, response):
+        parent_path, _, segment = node.path.rpartition("/")
+        link_id, _, index = segment.rpartition("~")
+        values = _values(node.q, node.r.get("answer") or [])
+        if raw is not None and node.path in (parse_problems or {}):
+            values = list(raw.get(node.path, []))
+        entry = Field(
+            path=node.path,
+            id=field_id(node.path),
+            kind=node.q.get("type", "string"),
+            label=node.q.get("text", link_id),
+            hint="" if _later_repeat(node.path) else _help(node.q),
+            required=bool(node.q.get("required")),
+            read_only=bool(node.q.get("readOnly")),
+            repeats=bool(node.q.get("repeats")),
+            enabled=node.path in enabled,
+            options=[
+                {"value": coding_key(c), "text": c.get("display", c.get("code", ""))} for c in option_codings(node.q)
+            ],
+            values=values,
+            shown=[answer_text(a) for a in node.r.get("answer") or []],
+            error=errors.get(node.path),
+            instance=int(index),
+            repeat_key=repeat_key(f"{parent_path}/" if parent_path else "", link_id),
+        )
+        by_path[node.path] = entry
+        (by_path[parent_path].children if parent_path else roots).append(entry)
+    _mark_last_instances(roots)
+    return roots
+
+
+def _mark_last_instances(fields: list[Field]) -> None:
+    last: dict[str, Field] = {}
+    for f in fields:
+        if f.repeats:
+            last[f.repeat_key] = f
+        _mark_last_instances(f.children)
+    for f in last.values():
+        # Repeats NeoSafe fills from the sources (their first item is read-only) are not added by hand.
+        f.last_instance = not (f.children and f.children[0].read_only)

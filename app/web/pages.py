@@ -1,0 +1,277 @@
+"""The pages clinicians use: the unit, a baby's safeguarding picture, and the checklists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.assessments import audit, latest_assessments
+from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
+from app.picture import Picture
+
+from .auth import DEMO_USERS, User, issue_token
+from .deps import COOKIE, PageUser, ServicesDep, valid_nhs_number
+from .form_view import field_id, form_fields
+from .services import NotWritable, Services
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _csrf(services: Services, user: User) -> str:
+    return URLSafeSerializer(services.settings.secret_key, salt="neosafe-csrf").dumps(user.id)
+
+
+def _check_csrf(services: Services, user: User, token: str) -> None:
+    try:
+        owner = URLSafeSerializer(services.settings.secret_key, salt="neosafe-csrf").loads(token)
+    except BadSignature:
+        owner = None
+    if owner != user.id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "This form has expired. Go back, reload the page and try again.")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
+    return _render(
+        request,
+        "sign_in.html",
+        demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
+        next=next if next.startswith("/") and not next.startswith("//") else "/",
+    )
+
+
+@router.post("/sign-in")
+async def sign_in(services: ServicesDep, role: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+    user = DEMO_USERS.get(role) if services.settings.demo_users else None
+    if user is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign-in with demo users is not enabled here.")
+    await audit(services.sessions, user_id=user.id, role=user.role.key, action="sign-in")
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        COOKIE,
+        issue_token(user, secret=services.settings.secret_key),
+        httponly=True,
+        samesite="lax",
+        max_age=int(services.settings.session_hours * 3600),
+    )
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out() -> Response:
+    response = RedirectResponse("/sign-in", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+async def unit(request: Request, services: ServicesDep, user: PageUser) -> HTMLResponse:
+    error = None
+    try:
+        stays = await services.census()
+    except Exception as exc:  # the list of babies is a convenience; searching by NHS number still works
+        stays, error = [], getattr(exc, "reason", "the unit's record could not be reached")
+    await audit(services.sessions, user_id=user.id, role=user.role.key, action="view-unit")
+    return _render(request, "unit.html", user=user, stays=stays, census_error=error)
+
+
+@router.get("/find")
+async def find(nhs_number: str = "") -> Response:
+    return RedirectResponse(f"/patients/{quote(nhs_number.strip(), safe='')}", status.HTTP_303_SEE_OTHER)
+
+
+async def _picture(services: Services, user: User, nhs_number: str, action: str) -> Picture:
+    picture = await services.picture(nhs_number)
+    await audit(services.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number)
+    return picture
+
+
+@router.get("/patients/{number}")
+async def patient(request: Request, services: ServicesDep, user: PageUser, number: str) -> HTMLResponse:
+    nhs_number = valid_nhs_number(number)
+    picture = await _picture(services, user, nhs_number, "view-picture")
+    assessments = await latest_assessments(services.sessions, nhs_number=nhs_number)
+    return _render(
+        request,
+        "patient.html",
+        user=user,
+        picture=picture,
+        labels=services.mappings.source_labels,
+        checkpoints=CHECKPOINTS,
+        available=services.checklists.by_checkpoint,
+        assessments=assessments,
+    )
+
+
+def _checklist_page(
+    request: Request,
+    services: Services,
+    user: User,
+    picture: Picture,
+    picture_id: str,
+    checkpoint: str,
+    response: dict[str, Any],
+    *,
+    issues: list = (),
+    raw: dict[str, list[str]] | None = None,
+    problems: dict[str, str] | None = None,
+    notices: list[str] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    questionnaire = services.checklists.for_checkpoint(checkpoint)
+    enabled = enabled_paths(questionnaire, response, services.env(picture, checkpoint, user))
+    fields = form_fields(questionnaire, response, enabled=enabled, issues=issues, raw=raw, parse_problems=problems)
+    messages = {**{i.path: i.message for i in issues}, **(problems or {})}
+    errors = [(field_id(path), message) for path, message in messages.items()]
+    return _render(
+        request,
+        "checklist.html",
+        status_code=status_code,
+        user=user,
+        picture=picture,
+        picture_id=picture_id,
+        labels=services.mappings.source_labels,
+        questionnaire=questionnaire,
+        checkpoint=checkpoint,
+        fields=fields,
+        errors=errors,
+        notices=notices,
+        csrf=_csrf(services, user),
+        may_submit=checkpoint in user.role.may_submit,
+    )
+
+
+def _checkpoint(checkpoint: str, services: Services) -> str:
+    if checkpoint not in services.checklists.by_checkpoint:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no '{checkpoint}' checklist.")
+    return checkpoint
+
+
+@router.get("/patients/{number}/checklists/{checkpoint}")
+async def checklist(
+    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+) -> HTMLResponse:
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(checkpoint, services)
+    picture = await _picture(services, user, nhs_number, f"view-{checkpoint}-checklist")
+    picture_id = request.app.state.pictures.put(picture, user_id=user.id)
+    populated = services.start_checklist(picture, checkpoint, user)
+    return _checklist_page(
+        request, services, user, picture, picture_id, checkpoint, populated.response, notices=populated.issues
+    )
+
+
+async def _posted(request: Request, services: Services, user: User, nhs_number: str, checkpoint: str):
+    """The picture the form was drawn from, and the response rebuilt from it with the posted answers."""
+    form = await request.form()
+    values = {key: [str(v) for v in form.getlist(key)] for key in form}
+    _check_csrf(services, user, (values.get("csrf") or [""])[0])
+    picture_id = (values.get("picture_id") or [""])[0]
+    picture = request.app.state.pictures.get(picture_id, user_id=user.id, nhs_number=nhs_number)
+    if picture is None:  # expired or from before a restart: ask the sources again
+        picture = await services.picture(nhs_number)
+        picture_id = request.app.state.pictures.put(picture, user_id=user.id)
+    questionnaire = services.checklists.for_checkpoint(checkpoint)
+    populated = services.start_checklist(picture, checkpoint, user)
+    counts = {
+        key[len(REPEAT_COUNT_PREFIX) :]: int(v[0])
+        for key, v in values.items()
+        if key.startswith(REPEAT_COUNT_PREFIX) and v and v[0].isdigit()
+    }
+    added = (values.get("add") or [""])[0]
+    if added:
+        counts[added] = counts.get(added, 0) + 1
+    add_repeats(questionnaire, populated.response, {k: min(v, 50) for k, v in counts.items()})
+    problems = apply_form(questionnaire, populated.response, values)
+    return picture, picture_id, populated, values, problems, bool(added)
+
+
+@router.post("/patients/{number}/checklists/{checkpoint}/enabled")
+async def checklist_enabled(
+    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+) -> dict[str, list[str]]:
+    """Which items apply given the answers so far: lets the page show follow-up questions as they apply."""
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(checkpoint, services)
+    picture, _, populated, _, _, _ = await _posted(request, services, user, nhs_number, checkpoint)
+    questionnaire = services.checklists.for_checkpoint(checkpoint)
+    env = services.env(picture, checkpoint, user)
+    return {"enabled": sorted(enabled_paths(questionnaire, populated.response, env))}
+
+
+@router.post("/patients/{number}/checklists/{checkpoint}")
+async def submit_checklist(
+    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+) -> Response:
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(checkpoint, services)
+    picture, picture_id, populated, values, problems, adding = await _posted(
+        request, services, user, nhs_number, checkpoint
+    )
+    response = populated.response
+    if adding:
+        return _checklist_page(request, services, user, picture, picture_id, checkpoint, response, raw=values)
+    if checkpoint not in user.role.may_submit:
+        await audit(
+            services.sessions,
+            user_id=user.id,
+            role=user.role.key,
+            action=f"submit-{checkpoint}-checklist",
+            nhs_number=nhs_number,
+            outcome="refused",
+            detail="role may not complete this checklist",
+        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Your role cannot complete the {checkpoint} checklist.")
+    issues = services.check(picture, checkpoint, user, response)
+    if issues or problems:
+        return _checklist_page(
+            request,
+            services,
+            user,
+            picture,
+            picture_id,
+            checkpoint,
+            response,
+            issues=issues,
+            raw=values,
+            problems=problems,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    try:
+        submitted = await services.submit(picture, checkpoint, user, response)
+    except NotWritable as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return RedirectResponse(f"/patients/{nhs_number}/assessments/{submitted.assessment_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/patients/{number}/assessments/{assessment_id}")
+async def assessment(
+    request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str
+) -> HTMLResponse:
+    nhs_number = valid_nhs_number(number)
+    rows = await latest_assessments(services.sessions, nhs_number=nhs_number)
+    found = next(((a, e) for a, e in rows if a.id == assessment_id), None)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
+    picture = await _picture(services, user, nhs_number, "view-assessment")
+    return _render(
+        request,
+        "assessment.html",
+        user=user,
+        picture=picture,
+        labels=services.mappings.source_labels,
+        assessment=found[0],
+        entry=found[1],
+    )

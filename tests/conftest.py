@@ -1,0 +1,86 @@
+"""Shared fixtures: the sandbox FHIR sources (real servers over HTTP), a real database, a live NeoSafe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from app.config import Settings, SourceSettings, load_sources
+from app.main import create_app
+from app.sandbox import Sandbox, free_port
+
+SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """Five sekmet FHIR servers on loopback, seeded with the synthetic families; once per run."""
+    with Sandbox(tmp_path_factory.mktemp("sandbox")) as running:
+        yield running
+
+
+def write_sources(sandbox: Sandbox, directory: Path, **kwargs) -> list[SourceSettings]:
+    path = directory / "sources.toml"
+    path.write_text(sandbox.sources_toml(**kwargs), encoding="utf-8")
+    return load_sources(path)
+
+
+@pytest.fixture(scope="session")
+def sources(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> list[SourceSettings]:
+    return write_sources(sandbox, tmp_path_factory.mktemp("sources"))
+
+
+def make_settings(directory: Path) -> Settings:
+    return Settings(database_url=f"sqlite+aiosqlite:///{directory / 'neosafe.db'}", secret_key=SECRET, demo_users=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def fhir(sandbox: Sandbox) -> Iterator[dict[str, httpx.Client]]:
+    """Plain HTTP clients to each sandbox source, to check what NeoSafe wrote."""
+    clients = {name: httpx.Client(base_url=url + "/", timeout=10) for name, url in sandbox.urls.items()}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+class LiveServer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def token(self, role: str) -> str:
+        from app.web import DEMO_USERS, issue_token
+
+        return issue_token(DEMO_USERS[role], secret=SECRET)
+
+    def client(self, role: str | None = "nurse") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token(role)}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live(sources: list[SourceSettings], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """NeoSafe itself, served by uvicorn on a free loopback port, against the sandbox sources."""
+    app = create_app(make_settings(tmp_path_factory.mktemp("live")), sources=sources)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("NeoSafe did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,653 @@
+"""The safeguarding checklists in checklists/ are valid FHIR R4 Questionnaires that follow NeoSafe's SDC conventions.
+
+Checks, per checklist: it parses as a Questionnaire; linkIds are unique; every enableWhen points at a real item
+(and, for coded answers, at one of that item's options); every code is a verified SNOMED CT code or a code defined
+in fhir_mappings/neosafe-checklist-items.json; only the extensions the form engine implements are used; every
+FHIRPath expression parses strictly and evaluates against sample safeguarding pictures; and the picture-driven
+triggers fire for the families they are meant for (and not for a family with no concerns).
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from antlr4 import CommonTokenStream, InputStream
+from antlr4.error.ErrorListener import ErrorListener
+from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhirpathpy import compile as fhirpath_compile
+from fhirpathpy import evaluate
+from fhirpathpy.models import models
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKLISTS = ("admission", "transfer", "discharge")
+CODESYSTEM_PATH = ROOT / "fhir_mappings" / "neosafe-checklist-items.json"
+
+SNOMED = "http://snomed.info/sct"
+NEOSAFE = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
+
+# Every SCTID verified in the project's standards notes (codes.md section 3; data-contract.md categories).
+VERIFIED_SCTIDS = frozenset(
+    {
+        "342191000000101",
+        "818901000000100",
+        "764841000000100",
+        "1064311000000109",
+        "864491000000105",
+        "375041000000100",
+        "224353004",
+        "135891007",
+        "836931000000102",
+        "1010196001",
+        "836881000000105",
+        "878111000000109",
+        "999002381000000108",
+        "306238000",
+        "380491000000101",
+        "514341000000108",
+        "160770002",
+        "405775000",
+        "169944002",
+        "371772001",
+        "429746005",
+        "879911000000102",
+        "881081000000100",
+        "700410005",
+        "700411009",
+        "697950003",
+        "707087005",
+        "895141000000105",
+        "758941000000108",
+        "978091000000105",
+        "886201000000108",
+        "713071004",
+        "789612004",
+        "722417007",
+        "713070003",
+        "442080007",
+        "439213009",
+        "206572008",
+        "1038261000000100",
+        "300894000",
+        "315594003",
+        "203901000000102",
+        "353881000000101",
+        "203721000000108",
+        "830077005",
+        "405269005",
+        "1076171000000104",
+    }
+)
+
+EXT_ENABLE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
+EXT_INITIAL = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression"
+EXT_POP = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-itemPopulationContext"
+EXT_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+ROOT_EXTENSIONS = {
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-launchContext",
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationExtract",
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category",
+}
+ITEM_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP, EXT_CONTROL}
+EXPRESSION_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP}
+QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
+ENGINE_VARIABLES = {"patient", "encounter", "resource", "questionnaire", "picture"}
+KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def load(name: str) -> dict:
+    return json.loads((ROOT / "checklists" / f"{name}.json").read_text())
+
+
+def codesystem() -> dict:
+    return json.loads(CODESYSTEM_PATH.read_text())
+
+
+def walk(items, parent=None, scope=()):
+    """Yield (item, parent, names of itemPopulationContext variables in scope for the item's expressions)."""
+    for item in items or []:
+        yield item, parent, scope
+        inner = scope
+        for ext in item.get("extension", []):
+            if ext["url"] == EXT_POP:
+                inner = (*scope, ext["valueExpression"]["name"])
+        yield from walk(item.get("item"), item, inner)
+
+
+def all_items(q):
+    return [i for i, _, _ in walk(q["item"])]
+
+
+def codings(q):
+    """Every Coding that names a concept: Questionnaire.code, item.code, answerOption, enableWhen."""
+    out = [("Questionnaire.code", c) for c in q.get("code", [])]
+    for item in all_items(q):
+        out += [(item["linkId"], c) for c in item.get("code", [])]
+        out += [(item["linkId"], o["valueCoding"]) for o in item.get("answerOption", []) if "valueCoding" in o]
+        out += [(item["linkId"], w["answerCoding"]) for w in item.get("enableWhen", []) if "answerCoding" in w]
+    return out
+
+
+def expressions(q):
+    """(linkId, extension url, expression, variables in scope) for every FHIRPath expression."""
+    # walk() gives each item the scope of its ancestors, so a group's own itemPopulationContext is evaluated
+    # outside the variable it creates, and its children inside it.
+    return [
+        (item["linkId"], ext["url"], ext["valueExpression"], scope)
+        for item, _parent, scope in walk(q["item"])
+        for ext in item.get("extension", [])
+        if ext["url"] in EXPRESSION_EXTENSIONS
+    ]
+
+
+def verhoeff_ok(number: str) -> bool:
+    d = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ]
+    p = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ]
+    c = 0
+    for i, ch in enumerate(reversed(number)):
+        c = d[c][p[i % 8][int(ch)]]
+    return c == 0
+
+
+class _Raise(ErrorListener):
+    def syntaxError(self, recognizer, offendingSymbol, line, column, msg, e):
+        raise SyntaxError(f"col {column}: {msg}")
+
+
+def strict_parse(expr: str) -> None:
+    """fhirpathpy's own parse() recovers silently from syntax errors; this one raises and requires the whole input."""
+    lexer = FHIRPathLexer(InputStream(expr))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_Raise())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(_Raise())
+    parser.entireExpression()
+
+
+# ---------------------------------------------------------------- sample pictures (shape of %picture)
+
+
+def person(role, name, nhs=None, relationship=""):
+    return {"role": role, "name": name, "nhsNumber": nhs, "verified": nhs is not None, "relationship": relationship}
+
+
+def record(category, role, code, display, current, source="maternity", nhs=None, restricted=False):
+    return {
+        "category": category,
+        "current": current,
+        "personRole": role,
+        "personNhsNumber": nhs,
+        "source": source,
+        "code": code,
+        "display": display,
+        "resourceType": "Flag",
+        "restricted": restricted,
+    }
+
+
+def sources(**status):
+    names = ("neonatal", "maternity", "social-care", "cpis", "police-gp")
+    return [
+        {"name": n, "status": status.get(n.replace("-", "_"), "none-found"), "detail": "checked 2026-11-26 09:00"}
+        for n in names
+    ]
+
+
+BABY = person("baby", "Baby V", "9990000026")
+MOTHER = person("mother", "Anna V", "9990000034", "MTH")
+FATHER = person("father", "Piotr V", "9990000042", "FTH")
+
+# Scenario 1, Case V analogue: historic police DA notice, CIN closed 20 months before birth, CP-IS negative,
+# mother needs an interpreter, born at 26 weeks.
+CASE_V = {
+    "checkpoint": "admission",
+    "records": [
+        record(
+            "domestic-abuse",
+            "mother",
+            "895141000000105",
+            "Police domestic incident report received",
+            False,
+            "police-gp",
+            "9990000034",
+            restricted=True,
+        ),
+        record("social-care", "sibling", "836931000000102", "Subject of child in need plan", False, "social-care"),
+        record(
+            "interpreter",
+            "mother",
+            "203901000000102",
+            "Polish language interpreter needed",
+            True,
+            "maternity",
+            "9990000034",
+        ),
+    ],
+    "sources": sources(maternity="found", social_care="found", police_gp="found"),
+    "people": [BABY, MOTHER, FATHER],
+    "baby": {"gestationWeeks": 26, "preterm": True},
+}
+# Scenario 2: every source answers "none found".
+NO_CONCERNS = {
+    "checkpoint": "admission",
+    "records": [],
+    "sources": sources(),
+    "people": [BABY, MOTHER, FATHER],
+    "baby": {"gestationWeeks": 39, "preterm": False},
+}
+# Scenario 3: social care down, CP-IS not configured, nothing else known.
+SOURCE_DOWN = {
+    "checkpoint": "admission",
+    "records": [],
+    "sources": sources(social_care="unavailable", cpis="not-configured"),
+    "people": [BABY, MOTHER],
+    "baby": {"gestationWeeks": None, "preterm": None},
+}
+# Scenario 4: active CP plan.
+ACTIVE_CP = {
+    "checkpoint": "discharge",
+    "records": [
+        record(
+            "child-protection",
+            "baby",
+            "342191000000101",
+            "Subject to child protection plan",
+            True,
+            "cpis",
+            "9990000026",
+        )
+    ],
+    "sources": sources(cpis="found"),
+    "people": [BABY, MOTHER, FATHER, person("partner", "Tom P")],
+    "baby": {"gestationWeeks": 38, "preterm": False},
+}
+PICTURES = {"case-v": CASE_V, "no-concerns": NO_CONCERNS, "source-down": SOURCE_DOWN, "active-cp": ACTIVE_CP}
+
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "baby",
+    "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000026"}],
+}
+ENCOUNTER = {"resourceType": "Encounter", "id": "enc", "status": "in-progress"}
+
+
+def response(*answers):
+    """A QuestionnaireResponse with flat answers: (linkId, {valueX: ...})."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "status": "in-progress",
+        "item": [{"linkId": "g", "item": [{"linkId": link, "answer": [value]} for link, value in answers]}],
+    }
+
+
+def env(q, picture, qr=None, **scoped):
+    return {
+        "patient": PATIENT,
+        "encounter": ENCOUNTER,
+        "resource": qr or response(),
+        "questionnaire": q,
+        "picture": picture,
+        **scoped,
+    }
+
+
+def find(q, link_id):
+    for item in all_items(q):
+        if item["linkId"] == link_id:
+            return item
+    raise KeyError(link_id)
+
+
+def expr_of(q, link_id, url):
+    for ext in find(q, link_id).get("extension", []):
+        if ext["url"] == url:
+            return ext["valueExpression"]["expression"]
+    raise KeyError((link_id, url))
+
+
+def run(q, link_id, url, picture, qr=None, model=None, **scoped):
+    return evaluate({}, expr_of(q, link_id, url), env(q, picture, qr, **scoped), model)
+
+
+def enabled(q, link_id, picture, qr=None):
+    """The enableWhenExpression result, the same with and without the R4 model."""
+    results = {tuple(run(q, link_id, EXT_ENABLE, picture, qr, model=m)) for m in (None, models["r4"])}
+    assert len(results) == 1, (link_id, results)
+    return list(results.pop()) == [True]
+
+
+def coding(code, system=NEOSAFE):
+    return {"valueCoding": {"system": system, "code": code}}
+
+
+# ---------------------------------------------------------------- structure
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_parses_as_r4_questionnaire(name):
+    q = load(name)
+    Questionnaire.model_validate(q)
+    assert q["resourceType"] == "Questionnaire"
+    assert q["id"] == name
+    assert q["url"] == f"https://neosafe.org.uk/fhir/Questionnaire/{name}"
+    assert q["version"] == "1.0.0"
+    assert q["status"] == "active"
+    assert q["subjectType"] == ["Patient"]
+    assert q["title"] == f"Safeguarding checklist: {name}"
+    assert q["code"] == [{"system": NEOSAFE, "code": f"{name}-checklist", "display": f"Safeguarding checklist: {name}"}]
+    urls = [e["url"] for e in q["extension"]]
+    assert set(urls) == ROOT_EXTENSIONS
+    contexts = {
+        (e["extension"][0]["valueCoding"]["code"], e["extension"][1]["valueCode"])
+        for e in q["extension"]
+        if e["url"].endswith("launchContext")
+    }
+    assert contexts == {("patient", "Patient"), ("encounter", "Encounter"), ("user", "Practitioner")}
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_link_ids_unique_and_readable(name):
+    ids = [i["linkId"] for i in all_items(load(name))]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    prefix = {"admission": "A", "transfer": "T", "discharge": "D"}[name]
+    for link in ids:
+        assert re.match(rf"^({prefix}\d+-[a-z0-9-]+|signoff)(\.[a-z0-9-]+)*$", link), link
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_items_follow_conventions(name):
+    q = load(name)
+    for item, parent, _ in walk(q["item"]):
+        link, typ = item["linkId"], item["type"]
+        assert typ in QUESTION_TYPES | {"group", "display"}, link
+        assert item.get("text"), link
+        for ext in item.get("extension", []):
+            assert ext["url"] in ITEM_EXTENSIONS, (link, ext["url"])
+        if typ == "display":  # displays are help text only, attached to their parent
+            assert parent is not None and link == f"{parent['linkId']}.help", link
+            assert item["extension"][0]["url"] == EXT_CONTROL
+            assert item["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "help"
+            continue
+        assert isinstance(item.get("required"), bool), f"{link}: required must be stated"
+        if typ == "group":
+            assert "code" not in item, f"{link}: groups are not extracted as Observations"
+            continue
+        assert len(item.get("code", [])) == 1, f"{link}: every question has exactly one code"
+        helps = [c for c in item.get("item", []) if c["type"] == "display"]
+        assert [h["linkId"] for h in helps] == [f"{link}.help"], f"{link}: needs one help child"
+        assert all(c["type"] == "display" for c in item.get("item", [])), f"{link}: questions only nest help"
+        if typ in ("choice", "open-choice"):
+            assert item.get("answerOption"), link
+            for opt in item["answerOption"]:
+                c = opt["valueCoding"]
+                assert c.get("system") and c.get("code") and c.get("display"), (link, c)
+        if item.get("readOnly"):
+            filled = any(e["url"] == EXT_INITIAL for e in item.get("extension", []))
+            assert filled, f"{link}: read-only but never filled"
+        assert not (item.get("enableWhen") and any(e["url"] == EXT_ENABLE for e in item.get("extension", []))), (
+            f"{link}: enableWhen and enableWhenExpression are exclusive (SDC)"
+        )
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_every_checklist_item_is_required_when_shown(name):
+    """Each content item (A1, A2 ...) is M, or C and then carries its trigger: either way required when shown."""
+    for item in load(name)["item"]:
+        assert item["type"] == "group" and item["required"] is True, item["linkId"]
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_enable_when_refers_to_existing_items(name):
+    q = load(name)
+    by_id = {i["linkId"]: i for i in all_items(q)}
+    for item in all_items(q):
+        whens = item.get("enableWhen", [])
+        if len(whens) > 1:
+            assert item.get("enableBehavior") in ("any", "all"), item["linkId"]
+        for w in whens:
+            target = by_id.get(w["question"])
+            assert target is not None, f"{item['linkId']}: enableWhen on unknown {w['question']}"
+            assert target["type"] not in ("group", "display"), item["linkId"]
+            assert w["operator"] in ("exists", "=", "!=", ">", "<", ">=", "<="), item["linkId"]
+            answers = [k for k in w if k.startswith("answer")]
+            assert len(answers) == 1, item["linkId"]
+            if "answerCoding" in w:
+                options = {(o["valueCoding"]["system"], o["valueCoding"]["code"]) for o in target["answerOption"]}
+                assert (w["answerCoding"]["system"], w["answerCoding"]["code"]) in options, (
+                    f"{item['linkId']}: {w['answerCoding']['code']} is not an option of {w['question']}"
+                )
+            if "answerBoolean" in w and w["operator"] != "exists":
+                assert target["type"] == "boolean", item["linkId"]
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_not_known_offered_wherever_yes_no_is_a_choice(name):
+    for item in all_items(load(name)):
+        codes = {o["valueCoding"]["code"] for o in item.get("answerOption", [])}
+        if {"yes", "no"} <= codes:
+            assert "not-known" in codes, item["linkId"]
+
+
+# ---------------------------------------------------------------- codes
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_every_code_is_verified_snomed_or_defined_by_neosafe(name):
+    defined = {c["code"]: c for c in codesystem()["concept"]}
+    for where, c in codings(load(name)):
+        if c["system"] == SNOMED:
+            assert c["code"] in VERIFIED_SCTIDS, f"{where}: SNOMED {c['code']} is not in the verified list"
+            assert verhoeff_ok(c["code"]), f"{where}: SNOMED {c['code']} fails its check digit"
+        else:
+            assert c["system"] == NEOSAFE, f"{where}: unexpected code system {c['system']}"
+            assert c["code"] in defined, f"{where}: {c['code']} is not defined in the NeoSafe CodeSystem"
+            if "display" in c:
+                assert c["display"] == defined[c["code"]]["display"], f"{where}: display of {c['code']}"
+
+
+def test_codesystem_is_valid_and_complete():
+    cs = codesystem()
+    CodeSystem.model_validate(cs)
+    assert cs["url"] == NEOSAFE
+    assert cs["version"] == "1.0.0"
+    assert cs["status"] == "active"
+    assert cs["content"] == "complete"
+    assert cs["caseSensitive"] is True
+    codes = [c["code"] for c in cs["concept"]]
+    assert len(codes) == len(set(codes))
+    assert cs.get("count", len(codes)) == len(codes)
+    for c in cs["concept"]:
+        assert KEBAB.match(c["code"]), c["code"]
+        assert c.get("display") and c.get("definition"), c["code"]
+    used = {c["code"] for name in CHECKLISTS for _, c in codings(load(name)) if c["system"] == NEOSAFE}
+    assert set(codes) == used, f"defined but unused: {sorted(set(codes) - used)}"
+    for name in CHECKLISTS:
+        assert f"{name}-checklist" in codes
+
+
+# ---------------------------------------------------------------- FHIRPath
+
+
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_every_expression_parses(name):
+    for link, url, value, _ in expressions(load(name)):
+        assert value["language"] == "text/fhirpath", link
+        expr = value["expression"]
+        strict_parse(expr)
+        fhirpath_compile(expr)
+        if url == EXT_POP:
+            assert value.get("name"), f"{link}: itemPopulationContext needs a name"
+
+
+@pytest.mark.parametrize("picture", PICTURES, ids=list(PICTURES))
+@pytest.mark.parametrize("name", CHECKLISTS)
+def test_every_expression_evaluates(name, picture):
+    """No unknown variable or function, with and without the R4 model, on each sample picture."""
+    q = load(name)
+    pic = PICTURES[picture]
+    # Bind each population variable to the first element its group would create (or a sample).
+    bound = {}
+    for _link, url, value, _scope in expressions(q):
+        if url == EXT_POP:
+            result = evaluate({}, value["expression"], env(q, pic, **bound))
+            bound[value["name"]] = result[0] if result else {"name": "x", "role": "carer", "nhsNumber": None}
+    for link, url, value, scope in expressions(q):
+        for var in re.findall(r"%([A-Za-z]\w*)", value["expression"]):
+            assert var in ENGINE_VARIABLES | set(scope), f"{link}: %{var} is not in scope"
+        for model in (None, models["r4"]):
+            result = evaluate({}, value["expression"], env(q, pic, **{k: bound[k] for k in scope}), model)
+            if url == EXT_ENABLE:
+                assert result in ([True], [False], []), (link, result)
+
+
+# ---------------------------------------------------------------- picture-driven behaviour
+
+
+def test_a1_one_entry_per_source_and_unchecked_sources_need_a_reason():
+    q = load("admission")
+    pop = expr_of(q, "A1-flags-reviewed.source", EXT_POP)
+    srcs = evaluate({}, pop, env(q, SOURCE_DOWN))
+    assert [s["name"] for s in srcs] == ["neonatal", "maternity", "social-care", "cpis", "police-gp"]
+    social = srcs[2]
+    assert run(q, "A1-flags-reviewed.source.status", EXT_INITIAL, SOURCE_DOWN, source=social) == ["unavailable"]
+    retry = find(q, "A1-flags-reviewed.source.retry-plan")
+    assert retry["required"] is True
+    assert {w.get("answerString") for w in retry["enableWhen"]} >= {"unavailable", "not-configured"}
+    counts = [run(q, "A1-flags-reviewed.source.records", EXT_INITIAL, CASE_V, source=s)[0] for s in CASE_V["sources"]]
+    assert sum(counts) == len(CASE_V["records"])
+
+
+def test_a8_private_da_enquiry_triggered_by_historic_da_or_a6():
+    q = load("admission")
+    link = "A8-da-enquiry-private"
+    assert enabled(q, link, CASE_V)  # historic police notice counts
+    assert not enabled(q, link, NO_CONCERNS)
+    a6 = response(("A6-parental-risk-factors.parent.factors", coding("da-perpetrator")))
+    assert enabled(q, link, NO_CONCERNS, a6)
+    outcome = find(q, "A8-da-enquiry-private.outcome")
+    assert outcome["required"] is True and outcome["code"][0]["code"] == "700410005"
+    assert "700411009" in {o["valueCoding"]["code"] for o in outcome["answerOption"]}
+
+
+def test_a9_triggered_by_disclosure_or_police_record():
+    q = load("admission")
+    link = "A9-da-risk-assessment"
+    assert enabled(q, link, CASE_V)
+    assert not enabled(q, link, NO_CONCERNS)
+    disclosed = response(("A8-da-enquiry-private.outcome", coding("da-enquiry-disclosed")))
+    assert enabled(q, link, NO_CONCERNS, disclosed)
+
+
+def test_a2_prefill_and_a3_follows_current_involvement():
+    q = load("admission")
+    link = "A2-social-care-involvement.status"
+    assert [c["code"] for c in run(q, link, EXT_INITIAL, CASE_V)] == ["social-care-past-closed"]
+    assert [c["code"] for c in run(q, link, EXT_INITIAL, ACTIVE_CP)] == ["social-care-current"]
+    assert run(q, link, EXT_INITIAL, SOURCE_DOWN) == []  # never pre-fill "none known"
+    a3 = find(q, "A3-current-social-care")
+    assert a3["enableWhen"][0]["question"] == link
+    assert a3["enableWhen"][0]["answerCoding"]["code"] == "social-care-current"
+
+
+def test_a4_one_entry_per_person_and_father_reason():
+    q = load("admission")
+    people = evaluate({}, expr_of(q, "A4-household.person", EXT_POP), env(q, CASE_V))
+    assert [p["role"] for p in people] == ["mother", "father"]
+    role = run(q, "A4-household.person.role", EXT_INITIAL, CASE_V, person=people[1])
+    assert [c["code"] for c in role] == ["person-role-father"]
+    assert [c["code"] for c in run(q, "A4-household.father-recorded", EXT_INITIAL, CASE_V)] == ["yes"]
+    assert run(q, "A4-household.father-recorded", EXT_INITIAL, SOURCE_DOWN) == []
+    reason = find(q, "A4-household.father-not-recorded-reason")
+    assert reason["required"] is True
+    assert {w["answerCoding"]["code"] for w in reason["enableWhen"]} == {"no", "not-known"}
+
+
+def test_a6_a7_prefill_per_parent():
+    q = load("admission")
+    fac = run(q, "A6-parental-risk-factors.parent.factors", EXT_INITIAL, CASE_V, parent=MOTHER)
+    assert [c["code"] for c in fac] == ["371772001"]
+    assert run(q, "A6-parental-risk-factors.parent.factors", EXT_INITIAL, CASE_V, parent=FATHER) == []
+    need = run(q, "A7-language-interpreter.parent.interpreter-need", EXT_INITIAL, CASE_V, parent=MOTHER)
+    assert [c["code"] for c in need] == ["315594003"]
+    assert run(q, "A7-language-interpreter.parent.interpreter-need", EXT_INITIAL, CASE_V, parent=FATHER) == []
+
+
+def test_transfer_triggers():
+    q = load("transfer")
+    assert enabled(q, "T2-social-worker-told", ACTIVE_CP)
+    assert not enabled(q, "T2-social-worker-told", CASE_V)  # closed CIN only
+    assert enabled(q, "T3-orders-and-responsibility", ACTIVE_CP)
+    assert not enabled(q, "T3-orders-and-responsibility", NO_CONCERNS)
+    assert enabled(q, "T6-receiving-unit.safeguarding-team-told", CASE_V)
+    assert not enabled(q, "T6-receiving-unit.safeguarding-team-told", NO_CONCERNS)
+
+
+def test_discharge_triggers():
+    q = load("discharge")
+    assert enabled(q, "D2-social-care-confirmed", CASE_V)  # past involvement counts
+    assert not enabled(q, "D2-social-care-confirmed", NO_CONCERNS)
+    assert enabled(q, "D3-discharge-planning-meeting", ACTIVE_CP)
+    assert not enabled(q, "D3-discharge-planning-meeting", CASE_V)
+    cp_confirmed = response(("D2-social-care-confirmed.plan-type", coding("342191000000101", SNOMED)))
+    assert enabled(q, "D3-discharge-planning-meeting", NO_CONCERNS, cp_confirmed)
+    assert enabled(q, "D4-da-enquiry-private", CASE_V)
+    assert not enabled(q, "D4-da-enquiry-private", NO_CONCERNS)
+    unknown = response(("D4-da-indicated.identified", coding("not-known")))
+    assert enabled(q, "D4-da-enquiry-private", NO_CONCERNS, unknown)
+    assert enabled(q, "D7-safer-sleep", CASE_V)  # preterm
+    assert not enabled(q, "D7-safer-sleep", NO_CONCERNS)
+    assert not enabled(q, "D7-safer-sleep", SOURCE_DOWN)  # gestation unknown: the gate question is required instead
+    assert find(q, "D7-preterm-or-low-birthweight.answer")["required"] is True
+    assert enabled(q, "signoff.named-nurse", CASE_V)
+    assert not enabled(q, "signoff.named-nurse", NO_CONCERNS)
+
+
+def test_d6_icon_one_record_per_carer():
+    q = load("discharge")
+    carers = evaluate({}, expr_of(q, "D6-icon.carer", EXT_POP), env(q, ACTIVE_CP))
+    assert [c["role"] for c in carers] == ["mother", "father", "partner"]
+    assert find(q, "D6-icon.carer")["repeats"] is True
+
+
+def test_d10_recipients_prefilled():
+    q = load("discharge")
+    recips = evaluate({}, expr_of(q, "D10-handover.recipient", EXT_POP), env(q, NO_CONCERNS))
+    assert recips == ["health-visitor", "gp", "community-neonatal-team", "community-midwife"]
+    for r in recips:
+        assert [c["code"] for c in run(q, "D10-handover.recipient.type", EXT_INITIAL, NO_CONCERNS, recipient=r)] == [r]
+
+
+def test_proposals_are_marked_for_clinical_review():
+    texts = {name: json.dumps(load(name)) for name in CHECKLISTS}
+    for name, text in texts.items():
+        assert "Proposal for clinical review:" in text, name
+    assert "within 24 h" in texts["admission"] and "72 h" in texts["admission"]
+    assert "day 7" in texts["admission"]
+    assert "blocked" in texts["discharge"]

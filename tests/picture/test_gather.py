@@ -1,0 +1,150 @@
+"""The safeguarding picture, gathered over HTTP from the sandbox sources."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import PROJECT_ROOT, SourceSettings
+from app.picture import BabyNotFound, Picture, gather_picture, load_mappings
+from app.sandbox import Sandbox, free_port
+from app.sources import FhirClient
+from tests.conftest import write_sources
+from tests.families import (
+    ACTIVE_CP_BABY,
+    ACTIVE_CP_MOTHER,
+    ACTIVE_CP_PARTNER,
+    CASE_V_BABY,
+    CASE_V_MOTHER,
+    CASE_V_SIBLING,
+    LOOKED_AFTER_BABY,
+    NO_CONCERNS_BABY,
+)
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+MAPPINGS = load_mappings(PROJECT_ROOT / "fhir_mappings")
+
+
+async def picture_of(
+    nhs_number: str, sources: list[SourceSettings], transport: httpx.AsyncBaseTransport | None = None
+) -> Picture:
+    async with AsyncExitStack() as stack:
+        clients = {s.name: await stack.enter_async_context(FhirClient(s, transport=transport)) for s in sources}
+        return await gather_picture(nhs_number=nhs_number, clients=clients, mappings=MAPPINGS, now=NOW)
+
+
+def status_of(picture: Picture) -> dict[str, str]:
+    return {s.name: s.status for s in picture.sources}
+
+
+async def test_case_v_history_is_shown_dated_and_sourced(sources):
+    picture = await picture_of(CASE_V_BABY, sources)
+
+    police = [r for r in picture.records if r.category == "domestic-abuse" and r.source == "police-gp"]
+    assert {(r.display, r.start[:10], r.current) for r in police if r.code == "895141000000105"} >= {
+        ("Police domestic incident report received", "2024-01-15", False),
+        ("Police domestic incident report received", "2024-04-10", False),
+    }
+    assert all(r.restricted for r in police)
+    closed_cin = next(r for r in picture.records if r.code == "135891007")
+    assert (closed_cin.source, closed_cin.status, closed_cin.current) == ("social-care", "finished", False)
+    assert (closed_cin.start, closed_cin.end) == ("2024-05-12", "2025-03-20")
+    assert closed_cin.person_nhs_number == CASE_V_SIBLING
+    assert closed_cin.organisation and closed_cin.contact  # the local authority and the social worker
+    history = next(r for r in picture.records if r.code == "429746005")
+    assert (history.source, history.person_nhs_number, history.current) == ("maternity", CASE_V_MOTHER, False)
+    assert [r.sort_date for r in picture.records] == sorted((r.sort_date for r in picture.records), reverse=True)
+    assert status_of(picture)["cpis"] == "none-found"
+
+
+async def test_case_v_household_is_found_through_relationships(sources):
+    picture = await picture_of(CASE_V_BABY, sources)
+
+    roles = {(p.role, p.nhs_number) for p in picture.people}
+    assert ("mother", CASE_V_MOTHER) in roles
+    assert ("sibling", CASE_V_SIBLING) in roles
+    assert picture.male_carer_recorded
+    assert len({p.nhs_number for p in picture.people}) == len(picture.people)  # deduplicated by NHS number
+    assert picture.encounter["id"] == "nn-casev-enc"
+    assert picture.baby.name == "Zofia BRZOZAK"
+
+
+async def test_records_entered_in_error_are_left_out_and_any_coding_matches(sources):
+    picture = await picture_of(CASE_V_BABY, sources)
+
+    keys = {r.key for r in picture.records}
+    assert "police-gp/Communication/pg-casev-comm-di-2024-04-dup" not in keys
+    # the listed SNOMED code is the second coding, after a local police code
+    assert "police-gp/Communication/pg-casev-comm-di-2024-01" in keys
+    parking = next(r for r in picture.records if r.key == "neonatal/Flag/nn-casev-flag-parking")
+    assert parking.category == "uncategorised-flag"
+
+
+async def test_no_concerns_family_is_none_found_never_no_concerns(sources):
+    picture = await picture_of(NO_CONCERNS_BABY, sources)
+
+    assert picture.records == []
+    assert set(status_of(picture).values()) == {"none-found"}
+    assert all(s.checked_at == NOW for s in picture.sources)
+
+
+async def test_active_cp_plan_is_current_and_unborn_plan_historic(sources):
+    picture = await picture_of(ACTIVE_CP_BABY, sources)
+
+    plans = {(r.code, r.person_nhs_number): r for r in picture.records if r.resource_type == "CarePlan"}
+    assert plans[("CPPI", ACTIVE_CP_BABY)].current
+    assert not plans[("UCPI", ACTIVE_CP_MOTHER)].current
+    marac = next(r for r in picture.records if r.code == "758941000000108")
+    assert (marac.person_nhs_number, marac.person_role, marac.current) == (ACTIVE_CP_PARTNER, "partner", True)
+    assert not any(p.role == "father" for p in picture.people)
+
+
+async def test_carer_without_nhs_number_is_listed_unverified(sources):
+    picture = await picture_of(LOOKED_AFTER_BABY, sources)
+
+    carer = next(p for p in picture.people if p.role == "carer")
+    assert carer.nhs_number is None and not carer.verified
+
+
+async def test_a_source_that_is_down_is_unavailable_with_its_reason(sandbox: Sandbox, tmp_path: Path):
+    closed = f"http://127.0.0.1:{free_port()}/fhir"
+    sources = write_sources(sandbox, tmp_path, overrides={"social-care": closed})
+
+    picture = await picture_of(CASE_V_BABY, sources)
+
+    down = next(s for s in picture.sources if s.name == "social-care")
+    assert (down.status, down.checked_at) == ("unavailable", None)
+    assert "could not connect" in down.detail
+    assert status_of(picture)["maternity"] == "found"  # the rest of the picture still shows
+
+
+async def test_a_source_slower_than_its_timeout_is_unavailable(sandbox: Sandbox, tmp_path: Path):
+    sources = write_sources(sandbox, tmp_path, timeout_s=0.5)
+
+    async with httpx.AsyncHTTPTransport() as real:
+
+        async def slow_cpis(request: httpx.Request) -> httpx.Response:
+            if request.url.port == httpx.URL(sandbox.urls["cpis"]).port:
+                raise httpx.ReadTimeout("no answer", request=request)  # a read timeout cannot be made on demand
+            return await real.handle_async_request(request)
+
+        picture = await picture_of(CASE_V_BABY, sources, transport=httpx.MockTransport(slow_cpis))
+
+    cpis = next(s for s in picture.sources if s.name == "cpis")
+    assert cpis.status == "unavailable"
+    assert "timeout" in cpis.detail or "no answer" in cpis.detail
+
+
+async def test_unconfigured_source_kinds_are_shown_as_not_checked(sources):
+    picture = await picture_of(CASE_V_BABY, [s for s in sources if s.name != "police-gp"])
+
+    assert status_of(picture)["police-gp"] == "not-configured"
+
+
+async def test_unknown_baby_is_not_found(sources):
+    with pytest.raises(BabyNotFound):
+        await picture_of("9990000018", sources)
