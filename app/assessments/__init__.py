@@ -1,6 +1,6 @@
 """Durable results: assessments, their delivery to FHIR, and the audit trail."""
 
-from .bundle import ASSESSMENT_ID_SYSTEM, ASSESSMENT_TAG_SYSTEM, assessment_bundle
+from .bundle import ASSESSMENT_ID_SYSTEM, ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, assessment_bundle, fit_to_server
 from .db import SessionFactory, create_tables, make_engine, session_factory
 from .models import Assessment, AuditEvent, OutboxEntry
 from .outbox import deliver, deliver_due
@@ -9,6 +9,7 @@ from .store import audit, latest_assessments, outbox_entry, save_assessment
 __all__ = [
     "ASSESSMENT_ID_SYSTEM",
     "ASSESSMENT_TAG_SYSTEM",
+    "WRITE_KEY_SYSTEM",
     "Assessment",
     "AuditEvent",
     "OutboxEntry",
@@ -18,6 +19,7 @@ __all__ = [
     "create_tables",
     "deliver",
     "deliver_due",
+    "fit_to_server",
     "latest_assessments",
     "make_engine",
     "outbox_entry",

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from app.sources import FhirClient, SourceError
 
+from .bundle import fit_to_server
 from .db import SessionFactory
 from .models import OutboxEntry, utcnow
 
@@ -35,7 +36,7 @@ async def deliver(sessions: SessionFactory, client: FhirClient, entry_id: str, *
         bundle = json.loads(entry.bundle_json)
     now = now or utcnow()
     try:
-        response = await client.transaction(bundle)
+        response = await client.transaction(fit_to_server(bundle, await client.capabilities()))
     except SourceError as exc:
         async with sessions() as session:
             entry = await session.get(OutboxEntry, entry_id)

@@ -65,7 +65,8 @@ def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[
             problem = _answer_problem(node.q, answer)
             if problem:
                 issues.append(Issue(node.path, node.q["linkId"], problem))
-    return issues
+    # A group's "answer this" adds nothing when a question inside it already says what is missing.
+    return [i for i in issues if not any(other.path.startswith(i.path + "/") for other in issues)]
 
 
 def prune(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:

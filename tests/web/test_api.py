@@ -1,0 +1,176 @@
+"""The JSON API over HTTP, against a live NeoSafe and the sandbox FHIR sources."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.provenance import Provenance
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+from app.assessments import ASSESSMENT_TAG_SYSTEM
+from app.forms import OBSERVATION_ID_SYSTEM
+from tests.answering import answer_everything, items_with, without_answer
+from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
+
+DA_ENQUIRY = "A8-da-enquiry-private.outcome"
+RISK_FACTORS = "A6-parental-risk-factors.parent.factors"
+NO_RISK_FACTOR = {
+    "system": "https://neosafe.org.uk/fhir/CodeSystem/checklist-item",
+    "code": "no-risk-factors-identified",
+}
+
+
+def search(fhir: httpx.Client, query: str) -> list[dict]:
+    bundle = fhir.get(f"{query}&_count=500").raise_for_status().json()
+    return [e["resource"] for e in bundle.get("entry") or [] if (e.get("search") or {}).get("mode", "match") == "match"]
+
+
+def completed_admission(api: httpx.Client, nhs_number: str) -> dict:
+    questionnaire = api.get("/api/checklists/admission").raise_for_status().json()
+    prefilled = api.get(f"/api/patients/{nhs_number}/checklists/admission").raise_for_status().json()
+    # No risk factor chosen by hand: what the picture pre-filled decides whether A8 applies.
+    for item in items_with(prefilled, RISK_FACTORS):
+        item.setdefault("answer", [{"valueCoding": NO_RISK_FACTOR}])
+    return answer_everything(questionnaire, prefilled)
+
+
+@pytest.fixture
+def api(live):
+    with live.client("nurse") as client:
+        yield client
+
+
+def test_picture_says_none_found_for_the_no_concerns_family(api):
+    body = api.get(f"/api/patients/{NO_CONCERNS_BABY}/picture").raise_for_status().json()
+
+    assert body["records"] == []
+    assert {s["status"] for s in body["sources"]} == {"none-found"}
+    assert all(s["checked_at"] for s in body["sources"])
+
+
+def test_picture_lists_case_v_history(api):
+    body = api.get(f"/api/patients/{CASE_V_BABY}/picture", params={"checkpoint": "admission"}).json()
+
+    closed = [r for r in body["records"] if r["code"] == "135891007"]
+    assert closed and closed[0]["current"] is False and closed[0]["end"] == "2025-03-20"
+    assert closed[0]["source"] == "social-care"
+    assert any(r["category"] == "domestic-abuse" and r["source"] == "police-gp" for r in body["records"])
+    assert body["baby"]["name"] == "Zofia BRZOZAK"
+
+
+def test_restricted_detail_is_hidden_from_roles_without_access(live):
+    with live.client("community-nurse") as community:
+        body = community.get(f"/api/patients/{CASE_V_BABY}/picture").json()
+
+    restricted = [r for r in body["records"] if r["restricted"]]
+    assert restricted
+    assert all(r["code"] == "" and "Restricted record" in r["display"] for r in restricted)
+    assert {r["category"] for r in restricted} == {"domestic-abuse"}  # the category still shows
+
+
+def test_submitting_the_admission_checklist_writes_one_response_and_its_observations(api, fhir):
+    response = completed_admission(api, CASE_V_BABY)
+
+    created = api.post(f"/api/patients/{CASE_V_BABY}/assessments", json=response)
+
+    assert created.status_code == 201, created.text
+    result = created.json()
+    assert result["write_back"]["state"] == "sent"
+    neonatal = fhir["neonatal"]
+    responses = search(neonatal, f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{result['id']}")
+    assert len(responses) == 1
+    written = QuestionnaireResponse.model_validate(responses[0])
+    assert written.status == "completed"
+    assert written.questionnaire == "https://neosafe.org.uk/fhir/Questionnaire/admission|1.0.0"
+    assert written.subject.reference == "Patient/nn-casev-baby"
+    assert written.subject.identifier.value == CASE_V_BABY
+    assert "Zofia BRZOZAK" in written.subject.display and "2026-11-20" in written.subject.display
+    assert written.encounter.reference == "Encounter/nn-casev-enc"
+    assert written.author.identifier.value == "demo-nurse"
+    assert not items_with(responses[0], "A3-current-social-care")  # disabled: not in the record
+
+    observations = [
+        o
+        for o in search(neonatal, "Observation?subject=Patient/nn-casev-baby")
+        if any(i["value"].startswith(result["id"] + "/") for i in o.get("identifier", []))
+    ]
+    assert observations
+    for data in observations:
+        observation = Observation.model_validate(data)
+        assert observation.status == "final"
+        assert observation.derivedFrom[0].reference == f"QuestionnaireResponse/{responses[0]['id']}"
+        assert observation.encounter.reference == "Encounter/nn-casev-enc"
+        assert observation.performer[0].identifier.value == "demo-nurse"
+        assert observation.identifier[0].system == OBSERVATION_ID_SYSTEM
+    assert len(observations) == len({o["identifier"][0]["value"] for o in observations})
+    concern = [o for o in observations if "A10-concern-now.concern" in o["identifier"][0]["value"]]
+    assert [o["valueBoolean"] for o in concern] == [False]  # a "no" is extracted, not dropped
+
+    provenance = search(neonatal, f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{result['id']}")
+    assert len(provenance) == 1
+    Provenance.model_validate(provenance[0])
+    assert {e["what"]["display"].split(":")[0] for e in provenance[0]["entity"]} >= {"maternity", "social-care"}
+
+
+def test_a_missing_required_answer_is_refused_per_item_and_nothing_is_written(api, fhir):
+    response = without_answer(completed_admission(api, CASE_V_BABY), "A10-concern-now.concern")
+    response = without_answer(response, DA_ENQUIRY)
+    before = len(search(fhir["neonatal"], "QuestionnaireResponse?subject=Patient/nn-casev-baby"))
+
+    refused = api.post(f"/api/patients/{CASE_V_BABY}/assessments", json=response)
+
+    assert refused.status_code == 422
+    outcome = refused.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    named = {issue["expression"][0] for issue in outcome["issue"]}
+    assert named == {
+        "QuestionnaireResponse.item.where(linkId='A10-concern-now.concern')",
+        f"QuestionnaireResponse.item.where(linkId='{DA_ENQUIRY}')",
+    }
+    assert len(search(fhir["neonatal"], "QuestionnaireResponse?subject=Patient/nn-casev-baby")) == before
+
+
+def test_the_private_da_enquiry_is_required_only_where_there_is_a_da_record(api):
+    no_concerns = without_answer(completed_admission(api, NO_CONCERNS_BABY), DA_ENQUIRY)
+
+    created = api.post(f"/api/patients/{NO_CONCERNS_BABY}/assessments", json=no_concerns)
+
+    assert created.status_code == 201, created.text
+
+
+def test_a_response_for_another_baby_is_refused(api):
+    response = completed_admission(api, CASE_V_BABY)
+
+    refused = api.post(f"/api/patients/{NO_CONCERNS_BABY}/assessments", json=response)
+
+    assert refused.status_code == 422
+    assert "different NHS number" in refused.text
+
+
+def test_a_body_that_is_not_fhir_gets_a_clear_error(api):
+    refused = api.post(f"/api/patients/{CASE_V_BABY}/assessments", json={"resourceType": "Nonsense"})
+
+    assert refused.status_code == 422
+    assert refused.json()["resourceType"] == "OperationOutcome"
+
+
+def test_roles_that_may_not_complete_a_checklist_are_refused(live):
+    with live.client("community-nurse") as community:
+        response = completed_admission(community, CASE_V_BABY)
+        refused = community.post(f"/api/patients/{CASE_V_BABY}/assessments", json=response)
+
+    assert refused.status_code == 403
+
+
+def test_requests_without_a_token_are_refused(live):
+    with live.client(role=None) as anonymous:
+        assert anonymous.get(f"/api/patients/{CASE_V_BABY}/picture").status_code == 401
+        assert anonymous.get("/api/checklists/admission", headers={"Authorization": "Bearer forged"}).status_code == 401
+
+
+def test_an_invalid_nhs_number_gets_a_clear_error(api):
+    refused = api.get("/api/patients/1234567890/picture")
+
+    assert refused.status_code == 422
+    assert "not a valid NHS number" in refused.json()["detail"]
