@@ -2,7 +2,7 @@
 
 from .bundle import ASSESSMENT_ID_SYSTEM, ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, assessment_bundle, fit_to_server
 from .db import SessionFactory, create_tables, make_engine, session_factory
-from .models import Assessment, AuditEvent, OutboxEntry
+from .models import Assessment, AuditEvent, Draft, OutboxEntry
 from .outbox import deliver, deliver_due
 from .store import audit, latest_assessments, outbox_entry, save_assessment
 
@@ -12,6 +12,7 @@ __all__ = [
     "WRITE_KEY_SYSTEM",
     "Assessment",
     "AuditEvent",
+    "Draft",
     "OutboxEntry",
     "SessionFactory",
     "assessment_bundle",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Assessment", "AuditEvent", "OutboxEntry", "utcnow"]
+__all__ = ["Assessment", "AuditEvent", "Draft", "OutboxEntry", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -24,7 +24,23 @@ class Assessment(SQLModel, table=True):
     sources_json: str  # per-source status at the time of submission
     author_id: str
     author_role: str
+    status: str = "completed"  # completed | amended (a later version replaced it)
+    version: int = 1
+    amends: str | None = Field(default=None, foreign_key="assessment.id")  # the version this one replaces
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Draft(SQLModel, table=True):
+    """A checklist being filled in, saved so it can be resumed; never re-populated over the user's edits."""
+
+    id: str = Field(primary_key=True)
+    nhs_number: str = Field(index=True)
+    checkpoint: str
+    questionnaire: str  # url|version
+    response_json: str
+    author_id: str
+    author_role: str
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -39,6 +55,8 @@ class OutboxEntry(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     server_ids_json: str = "[]"
+    claimed_by: str | None = None  # the worker sending it now; others leave it alone until claimed_until
+    claimed_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
