@@ -1,7 +1,10 @@
 """Ask every source about every person in the household at once: found, none found, or not checked.
 
 Rounds depend on earlier answers: the baby's record names the parents, the mother's record names her
-partner and other children. Within a round every source is asked about every person concurrently.
+partner and other children, so there are at most three rounds. Within a round every source is asked about
+every person concurrently, and each search names the person by NHS number through a chained parameter
+(`subject:Patient.identifier=...`), so one round is one wave of requests. A source that refuses chaining
+is asked the plain way instead: find the Patient, then search by reference.
 """
 
 from __future__ import annotations
@@ -13,16 +16,17 @@ from datetime import datetime
 from typing import Any
 
 from app.config import ConfigError
-from app.sources import FhirClient, SourceError
+from app.sources import Capabilities, FhirClient, SourceError, SourceRejected
 
 from .classify import classify
-from .mappings import Mappings
+from .mappings import Mappings, RecordType
 from .models import Person, Picture, Record, SourceStatus
 from .people import NHS_NUMBER_SYSTEM, person_from_patient, person_from_related
 
 __all__ = ["BabyNotFound", "gather_picture"]
 
 MAX_ROUNDS = 3
+PAGE_SIZE = "100"
 
 
 class BabyNotFound(LookupError):
@@ -31,6 +35,16 @@ class BabyNotFound(LookupError):
     def __init__(self, nhs_number: str, sources: list[SourceStatus]) -> None:
         super().__init__(f"no patient with NHS number {nhs_number} on any source")
         self.sources = sources
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One search about a person: a record type (with its reading rule), RelatedPerson or Encounter."""
+
+    resource_type: str
+    by: str  # the search parameter that names the person
+    rule: RecordType | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass
@@ -42,81 +56,114 @@ class _Answer:
     related: list[dict[str, Any]] = field(default_factory=list)
     encounters: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    not_held: list[str] = field(default_factory=list)
     error: str | None = None
 
+    def summary(self) -> str:
+        if self.error:
+            return f"not checked: {self.error}"
+        if self.problems:
+            return f"partly checked: {self.problems[0]}"
+        if self.records:
+            return f"{len(self.records)} record{'s' if len(self.records) != 1 else ''}"
+        return "none found" if self.patients else "not known to this source"
 
-async def _search(
-    client: FhirClient, resource_type: str, params: dict[str, Any], answer: _Answer
-) -> tuple[list[dict], dict[str, dict]]:
-    """The matches, and the resources brought in by _include keyed Type/id."""
-    result = await client.search(resource_type, params)
-    answer.problems.extend(f"{resource_type}: {p}" for p in result.problems)
+
+def _searches(mappings: Mappings, caps: Capabilities, *, family: bool, baby: bool) -> list[_Search]:
+    wanted = [_Search(r.resource_type, r.search, r, r.include) for r in mappings.record_types]
+    if family:
+        wanted.append(_Search("RelatedPerson", "patient"))
+    if baby:
+        wanted.append(_Search("Encounter", "subject"))
+    return [s for s in wanted if caps.holds(s.resource_type)]
+
+
+async def _run(
+    client: FhirClient, search: _Search, person_param: dict[str, str], answer: _Answer
+) -> tuple[_Search, list[dict], dict[str, dict]]:
+    """One search, paged to the end: the matches, and what _include brought in keyed Type/id."""
+    params: dict[str, Any] = {**person_param, "_count": PAGE_SIZE}
+    if search.include:
+        params["_include"] = list(search.include)
+    result = await client.search(search.resource_type, params)
+    answer.problems.extend(f"{search.resource_type}: {p}" for p in result.problems)
     if result.truncated:
-        answer.problems.append(f"{resource_type}: more results than NeoSafe reads; some not shown")
+        answer.problems.append(f"{search.resource_type}: more results than NeoSafe reads; some not shown")
     found = [r.model_dump(mode="json") for r in result.resources]
-    matches = [r for r in found if r["resourceType"] == resource_type]
-    included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] != resource_type}
-    return matches, included
+    matches = [r for r in found if r["resourceType"] == search.resource_type]
+    included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] != search.resource_type}
+    return search, matches, included
+
+
+async def _chained(client: FhirClient, searches: list[_Search], identifier: str, answer: _Answer) -> list:
+    patient = _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
+    results = await asyncio.gather(
+        patient, *(_run(client, s, {f"{s.by}:Patient.identifier": identifier}, answer) for s in searches)
+    )
+    answer.patients = results[0][1]
+    return list(results[1:])
+
+
+async def _by_reference(client: FhirClient, searches: list[_Search], identifier: str, answer: _Answer) -> list:
+    _, answer.patients, _ = await _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
+    runs = [
+        _run(client, s, {s.by: f"Patient/{patient['id']}"}, answer) for patient in answer.patients for s in searches
+    ]
+    return list(await asyncio.gather(*runs))
 
 
 async def _ask(
-    client: FhirClient, person: Person, *, mappings: Mappings, wants_family: bool, is_baby: bool, now: datetime
+    client: FhirClient, caps: Capabilities, person: Person, searches: list[_Search], mappings: Mappings, now: datetime
 ) -> _Answer:
-    answer = _Answer()
+    answer = _Answer(not_held=[r.resource_type for r in mappings.record_types if not caps.holds(r.resource_type)])
+    identifier = f"{NHS_NUMBER_SYSTEM}|{person.nhs_number}"
     try:
         async with asyncio.timeout(client.source.timeout_s):
-            identifier = f"{NHS_NUMBER_SYSTEM}|{person.nhs_number}"
-            answer.patients, _ = await _search(client, "Patient", {"identifier": identifier}, answer)
-            for patient in answer.patients:
-                await _ask_about_patient(client, patient["id"], person, answer, mappings, wants_family, is_baby, now)
+            results = None
+            if caps.chaining:
+                try:
+                    results = await _chained(client, searches, identifier, answer)
+                except SourceRejected:
+                    caps.chaining = False  # this server will not chain: ask it the plain way from now on
+                    answer.problems.clear()
+            if results is None:
+                results = await _by_reference(client, searches, identifier, answer)
     except TimeoutError:
         answer.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
+        return answer
     except SourceError as exc:
         answer.error = exc.reason
+        return answer
     except ConfigError as exc:
         answer.error = f"misconfigured: {exc}"
+        return answer
+    _read(results, answer, client.source.name, person, mappings, now)
     return answer
 
 
-async def _ask_about_patient(
-    client: FhirClient,
-    patient_id: str,
-    person: Person,
-    answer: _Answer,
-    mappings: Mappings,
-    wants_family: bool,
-    is_baby: bool,
-    now: datetime,
-) -> None:
-    reference = f"Patient/{patient_id}"
-    searches = [
-        _search(client, rule.resource_type, {rule.search: reference, "_include": list(rule.include)}, answer)
-        for rule in mappings.record_types
-    ]
-    extra = []
-    if wants_family:
-        extra.append(_search(client, "RelatedPerson", {"patient": reference}, answer))
-    if is_baby:
-        extra.append(_search(client, "Encounter", {"subject": reference}, answer))
-    results = await asyncio.gather(*searches, *extra)
-    for rule, (resources, included) in zip(mappings.record_types, results, strict=False):
-        for resource in resources:
+def _read(results: list, answer: _Answer, source: str, person: Person, mappings: Mappings, now: datetime) -> None:
+    today = now.date().isoformat()
+    for search, matches, included in results:
+        if search.rule is None:
+            (answer.related if search.resource_type == "RelatedPerson" else answer.encounters).extend(matches)
+            continue
+        for resource in matches:
             record = classify(
                 resource,
-                rule=rule,
+                rule=search.rule,
                 mappings=mappings,
-                source=client.source.name,
+                source=source,
                 person=person,
                 today=now.date(),
                 included=included,
             )
-            if record is not None:
-                answer.records.append(record)
-    tail = [matches for matches, _ in results[len(mappings.record_types) :]]
-    if wants_family:
-        answer.related.extend(tail.pop(0))
-    if is_baby:
-        answer.encounters.extend(tail.pop(0))
+            if record is None:
+                continue
+            answer.records.append(record)
+            if record.sort_date[:10] > today:
+                answer.problems.append(
+                    f"{record.resource_type} dated {record.sort_date[:10]}, in the future: check it with the source"
+                )
 
 
 def _status(name: str, answers: list[_Answer], now: datetime) -> SourceStatus:
@@ -126,10 +173,11 @@ def _status(name: str, answers: list[_Answer], now: datetime) -> SourceStatus:
     if errors:
         return SourceStatus(name, "unavailable", errors[0], None, count)
     if problems:
-        return SourceStatus(name, "partial", "; ".join(problems[:3]), now, count)
+        return SourceStatus(name, "partial", "; ".join(dict.fromkeys(problems[:3])), now, count)
+    not_held = f" (it holds no {', '.join(answers[0].not_held)})" if answers and answers[0].not_held else ""
     if count:
-        return SourceStatus(name, "found", f"{count} record{'s' if count != 1 else ''}", now, count)
-    return SourceStatus(name, "none-found", "asked; no safeguarding records held", now, 0)
+        return SourceStatus(name, "found", f"{count} record{'s' if count != 1 else ''}{not_held}", now, count)
+    return SourceStatus(name, "none-found", f"asked; no safeguarding records held{not_held}", now, 0)
 
 
 def _pick_encounter(answers: Mapping[str, _Answer]) -> dict[str, Any] | None:
@@ -140,26 +188,36 @@ def _pick_encounter(answers: Mapping[str, _Answer]) -> dict[str, Any] | None:
 
 
 async def gather_picture(
-    *, nhs_number: str, clients: Mapping[str, FhirClient], mappings: Mappings, now: datetime
+    *,
+    nhs_number: str,
+    clients: Mapping[str, FhirClient],
+    mappings: Mappings,
+    now: datetime,
+    capabilities: Mapping[str, Capabilities] | None = None,
 ) -> Picture:
-    """Ask every source about the baby and household; raise BabyNotFound if no source knows the baby."""
+    """Ask every source about the baby and household; raise BabyNotFound if no source knows the baby.
+
+    `capabilities` (by source name) are kept by the caller between pictures; a source missing from it is
+    asked as if it could do everything.
+    """
+    caps = {name: (capabilities or {}).get(name) or Capabilities() for name in clients}
     probe = Person(role="baby", role_label="Baby", name="", nhs_number=nhs_number)
     people: dict[str, Person] = {nhs_number: probe}
     unverified: list[Person] = []
     answers: dict[str, list[_Answer]] = {name: [] for name in clients}
-    frontier = [probe]
     baby_answers: dict[str, _Answer] = {}
+    frontier = [probe]
     for round_number in range(MAX_ROUNDS):
         if not frontier:
             break
         jobs = {
             (name, person.nhs_number): _ask(
                 client,
+                caps[name],
                 person,
-                mappings=mappings,
-                wants_family=person.role in ("baby", "mother"),
-                is_baby=round_number == 0,
-                now=now,
+                _searches(mappings, caps[name], family=person.role in ("baby", "mother"), baby=round_number == 0),
+                mappings,
+                now,
             )
             for name, client in clients.items()
             for person in frontier
@@ -169,6 +227,7 @@ async def gather_picture(
         for (name, number), answer in results.items():
             answers[name].append(answer)
             person = people[number]
+            person.checks[name] = answer.summary()
             if answer.patients:
                 person.found_on[name] = answer.patients[0]["id"]
             if round_number == 0:
@@ -193,7 +252,7 @@ async def gather_picture(
     if baby_patient is None:
         raise BabyNotFound(nhs_number, statuses)
     baby = person_from_patient(baby_patient, role="baby", role_label="Baby")
-    baby.found_on = probe.found_on
+    baby.found_on, baby.checks = probe.found_on, probe.checks
     for record in (r for a in baby_answers.values() for r in a.records):
         record.person_name = baby.name
     household = [p for p in people.values() if p is not probe]

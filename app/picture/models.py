@@ -25,6 +25,7 @@ class Person:
     relationship: str = ""
     male_carer: bool = False
     found_on: dict[str, str] = field(default_factory=dict)  # source name -> that source's Patient id
+    checks: dict[str, str] = field(default_factory=dict)  # source name -> what it said about this person
 
     @property
     def verified(self) -> bool:

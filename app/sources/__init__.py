@@ -1,5 +1,6 @@
 """Talk to FHIR servers, nothing else."""
 
+from .capabilities import Capabilities, read_capabilities
 from .client import FhirClient, SearchResult, parse_resource
 from .errors import (
     SourceAuthError,
@@ -11,6 +12,7 @@ from .errors import (
 )
 
 __all__ = [
+    "Capabilities",
     "FhirClient",
     "SearchResult",
     "SourceAuthError",
@@ -20,4 +22,5 @@ __all__ = [
     "SourceTimeout",
     "SourceUnavailable",
     "parse_resource",
+    "read_capabilities",
 ]

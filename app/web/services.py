@@ -5,6 +5,7 @@ sources -> picture -> checklist -> assessment -> write-back, in that order, each
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -25,7 +26,7 @@ from app.assessments import (
 from app.config import Settings, SourceSettings
 from app.forms import Checklists, Issue, Populated, canonical, populate, prune, validate
 from app.picture import Mappings, Picture, gather_picture, picture_context
-from app.sources import FhirClient
+from app.sources import Capabilities, FhirClient, read_capabilities
 
 from .auth import User
 
@@ -58,6 +59,7 @@ class Services:
     sessions: SessionFactory
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
 
     @property
     def write_back(self) -> SourceSettings:
@@ -70,8 +72,17 @@ class Services:
         """Ask every source now; raises BabyNotFound if none knows the baby."""
         async with AsyncExitStack() as stack:
             clients = {s.name: await stack.enter_async_context(self.client(s)) for s in self.sources}
+            unread = [name for name in clients if name not in self.capabilities]
+            read = await asyncio.gather(*(read_capabilities(clients[name]) for name in unread))
+            for name, caps in zip(unread, read, strict=True):
+                if caps.known:  # a source that would not say is asked again next time
+                    self.capabilities[name] = caps
             return await gather_picture(
-                nhs_number=nhs_number, clients=clients, mappings=self.mappings, now=self.clock()
+                nhs_number=nhs_number,
+                clients=clients,
+                mappings=self.mappings,
+                now=self.clock(),
+                capabilities=self.capabilities,
             )
 
     async def census(self) -> list[dict[str, Any]]:

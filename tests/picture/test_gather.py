@@ -12,8 +12,9 @@ import pytest
 from app.config import PROJECT_ROOT, SourceSettings
 from app.picture import BabyNotFound, Picture, gather_picture, load_mappings
 from app.sandbox import Sandbox, free_port
-from app.sources import FhirClient
+from app.sources import Capabilities, FhirClient
 from tests.conftest import write_sources
+from tests.factories import create_baby
 from tests.families import (
     ACTIVE_CP_BABY,
     ACTIVE_CP_MOTHER,
@@ -148,3 +149,88 @@ async def test_unconfigured_source_kinds_are_shown_as_not_checked(sources):
 async def test_unknown_baby_is_not_found(sources):
     with pytest.raises(BabyNotFound):
         await picture_of("9990000018", sources)
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """Passes requests to the real servers, recording them; `refuse` answers 400 to matching queries."""
+
+    def __init__(self, real: httpx.AsyncBaseTransport, refuse: str | None = None) -> None:
+        self.real, self.refuse, self.urls = real, refuse, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        if self.refuse and self.refuse in str(request.url):
+            outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-supported"}]}
+            return httpx.Response(400, json=outcome)
+        return await self.real.handle_async_request(request)
+
+
+async def test_a_server_that_will_not_chain_is_asked_the_plain_way(sources):
+    expected = {r.key for r in (await picture_of(CASE_V_BABY, sources)).records}
+    capabilities = {s.name: Capabilities() for s in sources}
+
+    async with httpx.AsyncHTTPTransport() as real:
+        recorder = Recorder(real, refuse="%3APatient.identifier")
+        async with AsyncExitStack() as stack:
+            clients = {s.name: await stack.enter_async_context(FhirClient(s, transport=recorder)) for s in sources}
+            picture = await gather_picture(
+                nhs_number=CASE_V_BABY, clients=clients, mappings=MAPPINGS, now=NOW, capabilities=capabilities
+            )
+
+    assert {r.key for r in picture.records} == expected
+    assert not any(c.chaining for c in capabilities.values())
+    assert any("subject=Patient%2F" in url for url in recorder.urls)
+
+
+async def test_types_a_source_does_not_hold_are_not_asked_for(sources):
+    maternity = next(s for s in sources if s.name == "maternity").url
+    capabilities = {"maternity": Capabilities(types={"Patient": frozenset({"identifier"}), "Flag": frozenset()})}
+
+    async with httpx.AsyncHTTPTransport() as real:
+        recorder = Recorder(real)
+        async with AsyncExitStack() as stack:
+            clients = {s.name: await stack.enter_async_context(FhirClient(s, transport=recorder)) for s in sources}
+            picture = await gather_picture(
+                nhs_number=CASE_V_BABY, clients=clients, mappings=MAPPINGS, now=NOW, capabilities=capabilities
+            )
+
+    asked = [url for url in recorder.urls if url.startswith(maternity)]
+    assert asked and not any("/Condition" in url or "/Observation" in url for url in asked)
+    assert "holds no Condition" in next(s for s in picture.sources if s.name == "maternity").detail
+
+
+async def test_a_record_dated_in_the_future_makes_its_source_partial(sources, fhir):
+    baby = create_baby(fhir["neonatal"], "1010196001", period={"start": "2027-06-01"})
+
+    picture = await picture_of(baby, sources)
+
+    neonatal = next(s for s in picture.sources if s.name == "neonatal")
+    assert (neonatal.status, neonatal.checked) == ("partial", False)
+    assert "in the future" in neonatal.detail
+    assert [r.code for r in picture.records] == ["1010196001"]  # still shown
+
+
+async def test_a_source_answering_garbage_is_unavailable_and_the_rest_still_shows(sandbox, sources):
+    port = httpx.URL(sandbox.urls["social-care"]).port
+
+    async with httpx.AsyncHTTPTransport() as real:
+
+        async def garbage(request: httpx.Request) -> httpx.Response:
+            if request.url.port == port:
+                return httpx.Response(200, text="<html>Service temporarily unavailable</html>")
+            return await real.handle_async_request(request)
+
+        picture = await picture_of(CASE_V_BABY, sources, transport=httpx.MockTransport(garbage))
+
+    social = next(s for s in picture.sources if s.name == "social-care")
+    assert social.status == "unavailable" and "not FHIR JSON" in social.detail
+    assert status_of(picture)["police-gp"] == "found"
+
+
+async def test_each_person_says_what_each_source_said_about_them(sources):
+    picture = await picture_of(CASE_V_BABY, sources)
+
+    father = next(p for p in picture.people if p.role == "father")
+    assert set(father.checks) == {s.name for s in sources}
+    assert father.checks["police-gp"].endswith("record") or "records" in father.checks["police-gp"]
+    assert father.checks["neonatal"] == "not known to this source"

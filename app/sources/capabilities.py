@@ -1,0 +1,49 @@
+"""What a source says it can do (its CapabilityStatement), read once and kept, so searches fit the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import FhirClient
+from .errors import SourceError
+
+__all__ = ["Capabilities", "parse_capabilities", "read_capabilities"]
+
+
+@dataclass
+class Capabilities:
+    """Resource types and their search parameters; `types` None means the server did not say (assume all).
+
+    `chaining` starts optimistic and is switched off the first time the server refuses a chained search,
+    after which NeoSafe finds the Patient first and searches by reference, as every server supports.
+    """
+
+    types: dict[str, frozenset[str]] | None = None
+    chaining: bool = True
+    known: bool = field(default=False)
+
+    def holds(self, resource_type: str) -> bool:
+        return self.types is None or resource_type in self.types
+
+    def can_search(self, resource_type: str, parameter: str) -> bool:
+        return self.types is None or parameter in self.types.get(resource_type, frozenset())
+
+
+def parse_capabilities(statement: dict[str, Any]) -> Capabilities:
+    types: dict[str, frozenset[str]] = {}
+    for rest in statement.get("rest") or []:
+        if rest.get("mode", "server") != "server":
+            continue
+        for resource in rest.get("resource") or []:
+            params = {p.get("name") for p in resource.get("searchParam") or [] if p.get("name")}
+            types[resource.get("type", "")] = frozenset(params)
+    return Capabilities(types=types or None, known=True)
+
+
+async def read_capabilities(client: FhirClient) -> Capabilities:
+    """The source's capabilities; if it will not say, assume it holds everything (never assume it holds nothing)."""
+    try:
+        return parse_capabilities(await client.capabilities())
+    except SourceError:
+        return Capabilities()

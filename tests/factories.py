@@ -1,0 +1,61 @@
+"""Build (make_*) and post (create_*) synthetic FHIR data for a test of its own, beside the seeded families."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import httpx
+
+NHS = "https://fhir.nhs.uk/Id/nhs-number"
+SNOMED = "http://snomed.info/sct"
+
+
+def new_nhs_number() -> str:
+    """A fresh, modulus-11 valid NHS number from the 999 test range."""
+    while True:
+        digits = [9, 9, 9, *(random.randrange(10) for _ in range(6))]
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
+        if check != 10:
+            return "".join(map(str, digits)) + str(0 if check == 11 else check)
+
+
+def make_patient(resource_id: str, nhs_number: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "id": resource_id,
+        "identifier": [{"system": NHS, "value": nhs_number}],
+        "name": [{"given": ["Test"], "family": "Baby"}],
+        "birthDate": "2026-11-24",
+        **overrides,
+    }
+
+
+def make_flag(subject_id: str, code: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Flag",
+        "id": f"flag-{uuid.uuid4().hex[:12]}",
+        "status": "active",
+        "code": {"coding": [{"system": SNOMED, "code": code}]},
+        "subject": {"reference": f"Patient/{subject_id}"},
+        **overrides,
+    }
+
+
+def create(fhir: httpx.Client, *resources: dict[str, Any]) -> None:
+    """PUT the resources in one transaction."""
+    entries = [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources
+    ]
+    fhir.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": entries}).raise_for_status()
+
+
+def create_baby(fhir: httpx.Client, *records_of_baby: str, **flag_overrides: Any) -> str:
+    """A new baby on the unit's record with Flags of the given codes; returns the NHS number."""
+    number = new_nhs_number()
+    patient_id = f"nn-test-{number}"
+    create(
+        fhir, make_patient(patient_id, number), *(make_flag(patient_id, c, **flag_overrides) for c in records_of_baby)
+    )
+    return number
