@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import uvicorn
 from app.config import Settings, SourceSettings, load_sources
 from app.main import create_app
 from app.sandbox import Sandbox, free_port
+from tests.databases import Databases
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -36,8 +38,19 @@ def sources(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> list[
     return write_sources(sandbox, tmp_path_factory.mktemp("sources"))
 
 
+DATABASES = Databases(os.environ.get("NEOSAFE_TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """With NEOSAFE_TEST_DATABASE_URL, the PostgreSQL databases this run made go when it ends."""
+    yield
+    DATABASES.drop_all()
+
+
 def make_settings(directory: Path) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{directory / 'neosafe.db'}", secret_key=SECRET, demo_users=True)
+    """Settings for a NeoSafe on a new, empty database, migrated when it starts."""
+    return Settings(database_url=DATABASES.new(directory), secret_key=SECRET, demo_users=True, migrate_on_start=True)
 
 
 @pytest.fixture

@@ -1,0 +1,244 @@
+"""Alembic migrations: an empty database, a database holding data from an earlier revision, and models that agree.
+
+Runs on SQLite, and on PostgreSQL when NEOSAFE_TEST_DATABASE_URL is set (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+from app.assessments import (
+    Assessment,
+    AuditEvent,
+    Draft,
+    OutboxEntry,
+    SchemaNotReady,
+    head_revision,
+    make_engine,
+    prepare,
+    session_factory,
+    upgrade,
+)
+from app.assessments.db import alembic_config, current_revision
+from app.cli import main
+from app.main import create_app
+
+TABLES = {"assessment", "draft", "outboxentry", "auditevent"}
+SCRIPTS = ScriptDirectory.from_config(alembic_config())
+REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
+WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _table(name: str, *columns: str) -> sa.TableClause:
+    """A table as one revision has it, not as today's models do: datetimes by name, everything else as text."""
+    return sa.table(
+        name, *(sa.column(c, sa.DateTime(timezone=True) if c.endswith("_at") or c == "at" else None) for c in columns)
+    )
+
+
+def _rows_at_0001() -> dict[str, list[dict[str, Any]]]:
+    """A baby's admission assessment, its amendment, the amendment's outbox entry, a draft and an audit event."""
+    common = {"nhs_number": "9990101000", "checkpoint": "admission", "questionnaire": "q|1", "response_json": "{}"}
+    return {
+        "assessment": [
+            {**common, "id": "a-1", "sources_json": "[]", "author_id": "n", "author_role": "nurse",
+             "status": "amended", "version": 1, "amends": None, "created_at": WHEN},
+            {**common, "id": "a-2", "sources_json": "[]", "author_id": "n", "author_role": "nurse",
+             "status": "completed", "version": 2, "amends": "a-1", "created_at": WHEN},
+        ],
+        "outboxentry": [
+            {"id": "o-1", "assessment_id": "a-2", "bundle_json": "{}", "state": "retrying", "attempts": 2,
+             "last_error": "HTTP 503", "next_attempt_at": WHEN, "sent_at": None, "server_ids_json": "[]",
+             "claimed_by": None, "claimed_until": None, "created_at": WHEN},
+        ],
+        "draft": [
+            {**common, "id": "d-1", "checkpoint": "discharge", "author_id": "n", "author_role": "nurse",
+             "updated_at": WHEN},
+        ],
+        "auditevent": [
+            {"id": 1, "at": WHEN, "user_id": "n", "role": "nurse", "action": "view-picture",
+             "nhs_number": "9990101000", "outcome": "success", "detail": ""},
+        ],
+    }  # fmt: skip
+
+
+def _rows_at_0002() -> dict[str, list[dict[str, Any]]]:
+    """As at 0001, with the records an assessment saw and the baseline a draft began from."""
+    rows = _rows_at_0001()
+    for row in rows["assessment"]:
+        row["records_json"] = '[{"key": "social-care/EpisodeOfCare/x", "current": false}]'
+    rows["draft"][0]["baseline_json"] = '{"resourceType": "QuestionnaireResponse"}'
+    return rows
+
+
+# What a database holds at each revision, written with that revision's columns. A new revision adds an entry
+# (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
+SEEDS = {"0001": _rows_at_0001, "0002": _rows_at_0002}
+
+
+async def _seed(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as connection:
+        for name, rows in SEEDS[revision]().items():
+            await connection.execute(sa.insert(_table(name, *rows[0])), rows)
+
+
+async def _check_seed_is_readable(engine: AsyncEngine) -> None:
+    """Today's models read back everything SEEDS wrote, whichever revision wrote it."""
+    async with session_factory(engine)() as session:
+        amended, current = await session.get(Assessment, "a-1"), await session.get(Assessment, "a-2")
+        entry, draft, event = (
+            await session.get(OutboxEntry, "o-1"),
+            await session.get(Draft, "d-1"),
+            await session.get(AuditEvent, 1),
+        )
+    assert (amended.status, current.amends, current.version, current.created_at) == ("amended", "a-1", 2, WHEN)
+    assert (entry.assessment_id, entry.state, entry.attempts, entry.next_attempt_at) == ("a-2", "retrying", 2, WHEN)
+    assert (draft.checkpoint, draft.updated_at) == ("discharge", WHEN)
+    assert (event.action, event.nhs_number, event.at) == ("view-picture", "9990101000", WHEN)
+
+
+async def _downgrade(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+
+
+@pytest.fixture
+async def engine(settings) -> AsyncIterator[AsyncEngine]:
+    """A new, empty database (SQLite, or PostgreSQL with NEOSAFE_TEST_DATABASE_URL)."""
+    engine = make_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+def test_the_revisions_form_one_line():
+    assert SCRIPTS.get_heads() == [head_revision()]
+    assert REVISIONS[-1] == head_revision()
+
+
+def test_every_revision_has_seed_data():
+    assert list(SEEDS) == REVISIONS
+
+
+async def test_upgrade_creates_every_table_in_an_empty_database(engine):
+    await upgrade(engine)
+
+    assert await _tables(engine) == TABLES | {"alembic_version"}
+    assert await current_revision(engine) == head_revision()
+
+
+# Each revision upgraded from the one before it, holding that one's data; and head to head, a no-op.
+STEPS = [*pairwise(REVISIONS), (REVISIONS[-1], REVISIONS[-1])]
+
+
+@pytest.mark.parametrize(("before", "after"), STEPS, ids=[f"{b}-to-{a}" for b, a in STEPS])
+async def test_data_written_at_a_revision_survives_the_upgrade_from_it(engine, before, after):
+    await upgrade(engine, before)
+    await _seed(engine, before)
+
+    await upgrade(engine, after)
+
+    assert await current_revision(engine) == after
+    if after == head_revision():
+        await _check_seed_is_readable(engine)
+
+
+async def test_downgrade_to_base_and_upgrade_again(engine):
+    await upgrade(engine)
+
+    await _downgrade(engine, "base")
+    assert await _tables(engine) == {"alembic_version"}
+    assert await current_revision(engine) is None
+
+    await upgrade(engine)
+    await _seed(engine, head_revision())
+    await _check_seed_is_readable(engine)
+
+
+async def test_models_and_migrations_agree(engine):
+    await upgrade(engine)
+
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata
+            )
+        )
+
+    assert differences == []
+
+
+async def test_instances_upgrading_at_once_take_turns(settings):
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("several instances share a database only on PostgreSQL")
+    engines = [make_engine(settings.database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade(e) for e in engines))
+        assert await current_revision(engines[0]) == head_revision()
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+async def test_start_up_refuses_a_database_behind_the_migrations_unless_told_to_migrate(settings, sources):
+    settings.migrate_on_start = False
+    app = create_app(settings, sources=sources)
+    with pytest.raises(SchemaNotReady, match="neosafe db upgrade"):
+        async with app.router.lifespan_context(app):
+            pass
+    await app.state.services.sessions.kw["bind"].dispose()  # a real process would exit here
+
+    settings.migrate_on_start = True
+    app = create_app(settings, sources=sources)
+    async with app.router.lifespan_context(app):
+        pass
+
+    settings.migrate_on_start = False
+    app = create_app(settings, sources=sources)
+    async with app.router.lifespan_context(app):  # at head now: starts without migrating
+        pass
+
+
+async def test_an_older_instance_carries_on_with_a_schema_migrated_for_a_newer_one(engine, caplog):
+    await upgrade(engine)
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from-a-newer-neosafe'"))
+
+    await prepare(engine, migrate=False)
+
+    assert "from-a-newer-neosafe is newer than this NeoSafe's" in caplog.text
+
+
+def test_neosafe_db_upgrade_applies_the_migrations(settings, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("NEOSAFE_LOG_FORMAT", "text")
+
+    main(["db", "upgrade"])
+
+    assert f"is at revision {head_revision()}" in capsys.readouterr().out
+
+    async def revision() -> str | None:
+        engine = make_engine(settings.database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(revision()) == head_revision()
