@@ -3,10 +3,12 @@
 from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, option_codings
 from .enable_when import enabled_paths
 from .expressions import ExpressionError
-from .extensions import is_help
+from .extensions import is_help, is_hidden, max_occurs, min_occurs
 from .extract import OBSERVATION_ID_SYSTEM, extract_observations
+from .lint import Problem, lint_checklists
 from .load import CHECKPOINTS, Checklists, load_checklists
 from .populate import Populated, add_repeats, canonical, populate, repeat_key
+from .refresh import Change, changes, take
 from .tree import Node, walk
 from .validate import Issue, prune, validate
 
@@ -14,24 +16,32 @@ __all__ = [
     "CHECKPOINTS",
     "OBSERVATION_ID_SYSTEM",
     "REPEAT_COUNT_PREFIX",
+    "Change",
     "Checklists",
     "ExpressionError",
     "Issue",
     "Node",
     "Populated",
+    "Problem",
     "add_repeats",
     "answer_text",
     "apply_form",
     "canonical",
+    "changes",
     "coding_key",
     "enabled_paths",
     "extract_observations",
     "is_help",
+    "is_hidden",
+    "lint_checklists",
     "load_checklists",
+    "max_occurs",
+    "min_occurs",
     "option_codings",
     "populate",
     "prune",
     "repeat_key",
+    "take",
     "validate",
     "walk",
 ]

@@ -8,12 +8,23 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .extensions import is_hidden
 from .tree import walk
 
-__all__ = ["REPEAT_COUNT_PREFIX", "answer_text", "apply_form", "coding_key", "option_codings", "typed_answer"]
+__all__ = [
+    "REPEAT_COUNT_PREFIX",
+    "VALUE_KEY",
+    "answer_text",
+    "apply_form",
+    "coding_key",
+    "label",
+    "option_codings",
+    "typed_answer",
+]
 
 LONDON = ZoneInfo("Europe/London")
 REPEAT_COUNT_PREFIX = "repeat-count:"
+INTEGER_RANGE = (-(2**31), 2**31 - 1)  # FHIR integer is 32-bit
 
 VALUE_KEY = {
     "boolean": "valueBoolean",
@@ -25,6 +36,11 @@ VALUE_KEY = {
     "dateTime": "valueDateTime",
     "choice": "valueCoding",
 }
+
+
+def label(item: Mapping[str, Any]) -> str:
+    """The item's text as it starts a sentence in a message."""
+    return str(item.get("text") or item.get("linkId", "This answer"))
 
 
 def coding_key(coding: Mapping[str, Any]) -> str:
@@ -40,10 +56,17 @@ def typed_answer(item: Mapping[str, Any], value: Any) -> dict[str, Any] | None:
     """An answer for `item` from an expression result, or None if the value does not fit the type."""
     kind = item.get("type")
     if kind in ("choice", "open-choice"):
+        options = option_codings(item)
         if isinstance(value, dict) and value.get("code"):
-            return {"valueCoding": {k: value[k] for k in ("system", "code", "display") if k in value}}
+            key = (value.get("system"), value.get("code"))
+            match = next((c for c in options if (c.get("system"), c.get("code")) == key), None)
+            if match is None and not options:
+                match = {k: value[k] for k in ("system", "code", "display") if k in value}
+            if match is not None:
+                return {"valueCoding": dict(match)}
+            return {"valueString": value.get("display") or value["code"]} if kind == "open-choice" else None
         if isinstance(value, str):
-            match = next((c for c in option_codings(item) if value in (c.get("code"), c.get("display"))), None)
+            match = next((c for c in options if value in (c.get("code"), c.get("display"))), None)
             if match:
                 return {"valueCoding": dict(match)}
             return {"valueString": value} if kind == "open-choice" else None
@@ -51,13 +74,21 @@ def typed_answer(item: Mapping[str, Any], value: Any) -> dict[str, Any] | None:
     if kind == "boolean":
         return {"valueBoolean": value} if isinstance(value, bool) else None
     if kind in ("string", "text"):
-        return {"valueString": str(value)} if value not in (None, "") else None
-    if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
-        return {"valueInteger": value}
-    if kind == "decimal" and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        if isinstance(value, dict | list) or value in (None, ""):
+            return None
+        return {"valueString": str(value)}
+    if isinstance(value, bool):
+        return None
+    if kind == "integer" and isinstance(value, int | Decimal) and value == int(value):
+        return {"valueInteger": int(value)}
+    if kind == "decimal" and isinstance(value, int | float | Decimal):
         return {"valueDecimal": float(value)}
-    if kind in ("date", "dateTime") and isinstance(value, str) and value:
-        return {VALUE_KEY[kind]: value}
+    if kind in ("date", "dateTime") and type(value).__name__ in ("FP_DateTime", "FP_Date"):
+        value = str(value)  # a FHIRPath date literal such as @2026-11-20
+    if kind == "date" and isinstance(value, str) and value:
+        return {"valueDate": value[:10]}
+    if kind == "dateTime" and isinstance(value, str) and value:
+        return {"valueDateTime": value}
     return None
 
 
@@ -66,7 +97,7 @@ def _parse(item: Mapping[str, Any], raw: str) -> dict[str, Any]:
     kind = item.get("type")
     if kind == "boolean":
         if raw not in ("true", "false"):
-            raise ValueError("Select yes or no")
+            raise ValueError(f"Select yes or no: {label(item)}")
         return {"valueBoolean": raw == "true"}
     if kind in ("choice", "open-choice"):
         match = next((c for c in option_codings(item) if coding_key(c) == raw), None)
@@ -74,27 +105,33 @@ def _parse(item: Mapping[str, Any], raw: str) -> dict[str, Any]:
             return {"valueCoding": dict(match)}
         if kind == "open-choice":
             return {"valueString": raw}
-        raise ValueError("Select one of the options")
+        raise ValueError(f"Select one of the options: {label(item)}")
     if kind == "integer":
         try:
-            return {"valueInteger": int(raw)}
+            number = int(raw.replace(",", ""))
         except ValueError:
-            raise ValueError("Enter a whole number, like 12") from None
+            raise ValueError(f"{label(item)} must be a whole number, like 12") from None
+        if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
+            raise ValueError(f"{label(item)} must be a whole number below 2,147,483,648")
+        return {"valueInteger": number}
     if kind == "decimal":
         try:
-            return {"valueDecimal": float(Decimal(raw))}
+            number = Decimal(raw.replace(",", ""))
         except InvalidOperation:
-            raise ValueError("Enter a number, like 12.5") from None
+            number = None
+        if number is None or not number.is_finite():
+            raise ValueError(f"{label(item)} must be a number, like 12.5")
+        return {"valueDecimal": float(number)}
     if kind == "date":
         try:
             return {"valueDate": date.fromisoformat(raw).isoformat()}
         except ValueError:
-            raise ValueError("Enter a real date, like 2026-11-26") from None
+            raise ValueError(f"{label(item)} must be a real date, like 2026-11-26") from None
     if kind == "dateTime":
         try:
             moment = datetime.fromisoformat(raw)
         except ValueError:
-            raise ValueError("Enter a real date and time, like 2026-11-26 14:30") from None
+            raise ValueError(f"{label(item)} must be a real date and time, like 2026-11-26 14:30") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LONDON)
         return {"valueDateTime": moment.isoformat(timespec="seconds")}
@@ -106,20 +143,30 @@ def apply_form(
 ) -> dict[str, str]:
     """Put the submitted form values into `response` (in place); returns {path: message} for unreadable values.
 
-    Read-only items keep their pre-filled answers: a form cannot overwrite what NeoSafe found.
+    Read-only and hidden items keep their pre-filled answers: a form cannot overwrite what NeoSafe found, and
+    a hidden item is not on the page at all.
     """
     problems: dict[str, str] = {}
+    hidden: set[str] = set()
     for node in walk(questionnaire, response):
+        parent = node.path.rpartition("/")[0]
+        if is_hidden(node.q) or parent in hidden:
+            hidden.add(node.path)
+            continue
         if node.is_group or node.q.get("readOnly"):
             continue
         raws = [v.strip() for v in form.get(node.path, []) if v and v.strip()]
         open_text = [v.strip() for v in form.get(node.path + ":other", []) if v and v.strip()]
+        if raws and open_text and not node.q.get("repeats"):
+            problems[node.path] = f"Select an option or type another answer, not both: {label(node.q)}"
         answers = []
-        for raw in raws + open_text:
+        for raw in raws:
             try:
                 answers.append(_parse(node.q, raw))
             except ValueError as exc:
                 problems[node.path] = str(exc)
+        if node.q.get("type") == "open-choice":
+            answers += [{"valueString": text} for text in open_text]
         if not node.q.get("repeats"):
             answers = answers[:1]
         if answers:

@@ -1,19 +1,26 @@
 """Which items are enabled: enableWhen (every operator, enableBehavior any/all) and enableWhenExpression.
 
 An item is enabled only if its parent is. Answers are looked up from the item's own group instance
-outward, so an item in one repeat of a group depends on its sibling in the same repeat.
+outward, so an item in one repeat of a group depends on its sibling in the same repeat. An answer to a
+disabled item counts as no answer (R4: "as though the item is not valued"), so a chain of follow-ups
+closes when its first question does, even before the stale answers are pruned.
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .expressions import ExpressionError, evaluate
 from .extensions import ENABLE_WHEN_EXPRESSION, expression
 from .tree import Node, find_answers, walk
 
 __all__ = ["enabled_paths"]
+
+LONDON = ZoneInfo("Europe/London")
+ROUNDS = 10  # enough for any real chain of follow-ups; a cycle of !=/exists rules stops here
 
 
 def _value(element: dict[str, Any], prefix: str) -> tuple[str, Any] | None:
@@ -29,7 +36,10 @@ def _comparable(kind: str, value: Any) -> Any:
     if kind == "Date":
         return date.fromisoformat(value[:10])
     if kind == "DateTime":
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
+        if "T" not in value:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)  # as answers.py reads a typed time
     if kind == "Quantity":
         return value.get("value")
     return value
@@ -86,14 +96,33 @@ def _own_rules(node: Node, response: dict[str, Any], env: dict[str, Any]) -> boo
     return True
 
 
-def enabled_paths(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> set[str]:
-    """Paths of the enabled item instances. An item whose expression fails is enabled, never hidden."""
+def _one_round(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> set[str]:
     enabled: set[str] = set()
-    env = {"questionnaire": questionnaire, **env}
-    for node in walk(questionnaire, response):
+    for node in walk(questionnaire, response, displays=True):
         parent = node.path.rsplit("/", 1)[0] if "/" in node.path else None
         if parent is not None and parent not in enabled:
             continue
         if _own_rules(node, response, env):
             enabled.add(node.path)
+    return enabled
+
+
+def _without_answers_outside(questionnaire: dict[str, Any], response: dict[str, Any], enabled: set[str]):
+    """A copy of `response` in which disabled items hold no answers (paths stay the same)."""
+    view = copy.deepcopy(response)
+    for node in walk(questionnaire, view):
+        if node.path not in enabled:
+            node.r.pop("answer", None)
+    return view
+
+
+def enabled_paths(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> set[str]:
+    """Paths of the enabled item instances (display text included). An item whose expression fails is enabled."""
+    env = {"questionnaire": questionnaire, **env}
+    enabled = _one_round(questionnaire, response, env)
+    for _ in range(ROUNDS):
+        again = _one_round(questionnaire, _without_answers_outside(questionnaire, response, enabled), env)
+        if again == enabled:
+            break
+        enabled = again
     return enabled

@@ -12,11 +12,16 @@ __all__ = [
     "ITEM_CONTROL",
     "ITEM_POPULATION_CONTEXT",
     "LAUNCH_CONTEXT",
+    "MAX_OCCURS",
+    "MIN_OCCURS",
     "OBSERVATION_EXTRACT",
     "SIGNATURE",
     "expression",
     "extension_value",
     "is_help",
+    "is_hidden",
+    "max_occurs",
+    "min_occurs",
 ]
 
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
@@ -29,6 +34,8 @@ ENABLE_WHEN_EXPRESSION = SDC + "sdc-questionnaire-enableWhenExpression"
 INITIAL_EXPRESSION = SDC + "sdc-questionnaire-initialExpression"
 ITEM_POPULATION_CONTEXT = SDC + "sdc-questionnaire-itemPopulationContext"
 HIDDEN = CORE + "questionnaire-hidden"
+MIN_OCCURS = CORE + "questionnaire-minOccurs"
+MAX_OCCURS = CORE + "questionnaire-maxOccurs"
 ITEM_CONTROL = CORE + "questionnaire-itemControl"
 SIGNATURE = CORE + "questionnaireresponse-signature"
 
@@ -53,3 +60,22 @@ def is_help(item: dict[str, Any]) -> bool:
     """A display item that is its parent's help text (itemControl 'help')."""
     control = extension_value(item, ITEM_CONTROL) or {}
     return item.get("type") == "display" and any(c.get("code") == "help" for c in control.get("coding") or [])
+
+
+def is_hidden(item: dict[str, Any]) -> bool:
+    """An item the form keeps in the response (pre-filled) but never shows (core questionnaire-hidden)."""
+    return extension_value(item, HIDDEN) is True
+
+
+def min_occurs(item: dict[str, Any]) -> int:
+    """How many answers (or group entries) a required item needs: questionnaire-minOccurs, else 1."""
+    value = extension_value(item, MIN_OCCURS)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
+
+
+def max_occurs(item: dict[str, Any]) -> int | None:
+    """The most answers (or group entries) a repeating item may have: questionnaire-maxOccurs, else no limit."""
+    value = extension_value(item, MAX_OCCURS)
+    if not item.get("repeats"):
+        return 1
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None

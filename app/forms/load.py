@@ -1,4 +1,9 @@
-"""Load the checklists (FHIR Questionnaires in checklists/) once, checked as R4, by checkpoint and by canonical."""
+"""Load the checklists (FHIR Questionnaires) once, checked as R4, by checkpoint and by versioned canonical.
+
+checklists/<checkpoint>.json are the versions in use. When a checklist changes, its old version moves to
+checklists/archive/<checkpoint>-<version>.json, so responses made on it still render and validate with
+the questions they answered.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ CHECKPOINTS = ("admission", "transfer", "discharge")
 class Checklists:
     by_checkpoint: dict[str, dict[str, Any]]
     by_canonical: dict[str, dict[str, Any]]
+    checkpoints: dict[str, str]  # canonical -> checkpoint
 
     def for_checkpoint(self, checkpoint: str) -> dict[str, Any]:
         try:
@@ -37,20 +43,36 @@ class Checklists:
         except KeyError:
             raise LookupError(f"unknown checklist {response.get('questionnaire')!r}") from None
 
+    def checkpoint_of(self, questionnaire: dict[str, Any]) -> str:
+        return self.checkpoints[canonical(questionnaire)]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        Questionnaire.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(f"checklist {path.name} is not a valid FHIR R4 Questionnaire: {exc}") from exc
+    if not data.get("url") or not data.get("version"):
+        raise ConfigError(f"checklist {path.name} needs both url and version")
+    return data
+
 
 def load_checklists(directory: Path) -> Checklists:
-    """Every checklists/<checkpoint>.json; each must be a valid R4 Questionnaire with url and version."""
-    by_checkpoint: dict[str, dict[str, Any]] = {}
+    """Every checklists/<checkpoint>.json in use, and every archived version under checklists/archive/."""
+    by_checkpoint = {p.stem: _read(p) for p in sorted(directory.glob("*.json")) if p.stem in CHECKPOINTS}
     by_canonical: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            Questionnaire.model_validate(data)
-        except (ValueError, ValidationError) as exc:
-            raise ConfigError(f"checklist {path.name} is not a valid FHIR R4 Questionnaire: {exc}") from exc
-        if not data.get("url") or not data.get("version"):
-            raise ConfigError(f"checklist {path.name} needs both url and version")
+    checkpoints: dict[str, str] = {}
+    for checkpoint, data in by_checkpoint.items():
         by_canonical[canonical(data)] = data
-        if path.stem in CHECKPOINTS:
-            by_checkpoint[path.stem] = data
-    return Checklists(by_checkpoint=by_checkpoint, by_canonical=by_canonical)
+        checkpoints[canonical(data)] = checkpoint
+    for path in sorted((directory / "archive").glob("*.json")):
+        data = _read(path)
+        checkpoint = path.stem.rsplit("-", 1)[0]
+        if checkpoint not in CHECKPOINTS:
+            raise ConfigError(f"archived checklist {path.name} must be named <checkpoint>-<version>.json")
+        if canonical(data) in by_canonical:
+            raise ConfigError(f"archived checklist {path.name} has the same url|version as one in use")
+        by_canonical[canonical(data)] = data
+        checkpoints[canonical(data)] = checkpoint
+    return Checklists(by_checkpoint=by_checkpoint, by_canonical=by_canonical, checkpoints=checkpoints)

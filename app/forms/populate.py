@@ -11,7 +11,7 @@ from typing import Any
 
 from .answers import typed_answer
 from .expressions import ExpressionError, evaluate
-from .extensions import INITIAL_EXPRESSION, ITEM_POPULATION_CONTEXT, expression
+from .extensions import INITIAL_EXPRESSION, ITEM_POPULATION_CONTEXT, expression, max_occurs
 from .tree import child_definitions
 
 __all__ = ["Populated", "add_repeats", "canonical", "empty_instance", "populate", "repeat_key"]
@@ -45,8 +45,13 @@ def _initial_answers(item: dict[str, Any], response: dict[str, Any], env: dict[s
     except ExpressionError:
         issues.append(f"Could not pre-fill '{item.get('text', item['linkId'])}': enter it by hand.")
         return []
-    answers = [typed_answer(item, value) for value in values]
-    return [a for a in answers if a is not None][: None if item.get("repeats") else 1]
+    answers = [a for a in (typed_answer(item, value) for value in values) if a is not None]
+    if values and not answers:
+        issues.append(
+            f"Could not pre-fill '{item.get('text', item['linkId'])}' (the sources gave an unexpected "
+            "value): enter it by hand."
+        )
+    return answers[: None if item.get("repeats") else 1]
 
 
 def _populate_items(
@@ -110,7 +115,7 @@ def repeat_key(prefix: str, link_id: str) -> str:
 
 
 def add_repeats(questionnaire: dict[str, Any], response: dict[str, Any], counts: dict[str, int]) -> None:
-    """Grow repeating groups to the counts the form asks for (the clinician pressed 'Add another')."""
+    """Grow repeating groups to the counts the form asks for (the clinician pressed 'Add another'), up to maxOccurs."""
 
     def grow(q_items: list[dict[str, Any]], r_items: list[dict[str, Any]], prefix: str) -> None:
         for q in q_items:
@@ -118,6 +123,7 @@ def add_repeats(questionnaire: dict[str, Any], response: dict[str, Any], counts:
                 continue
             instances = [r for r in r_items if r.get("linkId") == q["linkId"]]
             wanted = counts.get(repeat_key(prefix, q["linkId"]), 0) if q.get("repeats") else 0
+            wanted = min(wanted, max_occurs(q) or wanted)
             while len(instances) < wanted:
                 new = empty_instance(q)
                 r_items.insert(r_items.index(instances[-1]) + 1 if instances else len(r_items), new)

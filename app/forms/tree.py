@@ -39,26 +39,50 @@ def definitions(questionnaire: dict[str, Any]) -> Iterator[dict[str, Any]]:
         stack.extend(reversed(item.get("item") or []))
 
 
+def _shown_displays(q_items: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Display items that are body text of their group (not help), with their place among the siblings."""
+    return [(i, q) for i, q in enumerate(q_items) if q.get("type") == "display" and not is_help(q)]
+
+
 def _walk(
-    q_items: list[dict[str, Any]], r_items: list[dict[str, Any]], prefix: str, parents: tuple[dict[str, Any], ...]
+    q_items: list[dict[str, Any]],
+    r_items: list[dict[str, Any]],
+    prefix: str,
+    parents: tuple[dict[str, Any], ...],
+    displays: bool,
 ) -> Iterator[Node]:
-    by_link = {q["linkId"]: q for q in q_items}
+    answerable = child_definitions({"item": q_items})
+    by_link = {q["linkId"]: q for q in answerable}
+    order = {q["linkId"]: i for i, q in enumerate(q_items)}
+    pending = _shown_displays(q_items) if displays else []
+
+    def displays_before(position: int) -> Iterator[Node]:
+        while pending and pending[0][0] < position:
+            q = pending.pop(0)[1]
+            yield Node(q=q, r={"linkId": q["linkId"]}, path=f"{prefix}{q['linkId']}~0", parents=parents)
+
     counts: dict[str, int] = {}
     for r in r_items:
         q = by_link.get(r.get("linkId", ""))
-        if q is None or is_help(q):
+        if q is None:
             continue
+        yield from displays_before(order[q["linkId"]])
         index = counts.get(q["linkId"], 0)
         counts[q["linkId"]] = index + 1
         node = Node(q=q, r=r, path=f"{prefix}{q['linkId']}~{index}", parents=parents)
         yield node
         if node.is_group:
-            yield from _walk(child_definitions(q), r.get("item") or [], node.path + "/", (*parents, r))
+            yield from _walk(q.get("item") or [], r.get("item") or [], node.path + "/", (*parents, r), displays)
+    yield from displays_before(len(q_items))
 
 
-def walk(questionnaire: dict[str, Any], response: dict[str, Any]) -> Iterator[Node]:
-    """Every item instance of the response that the Questionnaire defines, depth first."""
-    yield from _walk(child_definitions(questionnaire), response.get("item") or [], "", ())
+def walk(questionnaire: dict[str, Any], response: dict[str, Any], *, displays: bool = False) -> Iterator[Node]:
+    """Every item instance of the response that the Questionnaire defines, depth first.
+
+    With `displays`, display items that are not help text come too, in their place, each once per instance of
+    its group (they are not in the response: their `r` is a stand-in).
+    """
+    yield from _walk(questionnaire.get("item") or [], response.get("item") or [], "", (), displays)
 
 
 def _subtree_answers(items: list[dict[str, Any]], link_id: str) -> list[dict[str, Any]] | None:

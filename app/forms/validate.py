@@ -1,22 +1,43 @@
-"""Check a response before it is accepted: required items answered, answers of the right kind.
+"""Check a response before it is accepted: required items answered, minOccurs/maxOccurs, answers of the right kind.
 
 Issues name the item's path so pages can put the message beside the field, and the API can return
-them as an OperationOutcome.
+them as an OperationOutcome. Messages say what to do, in NHS.UK style ("Select…", "Enter…").
+
+A group entry nobody answered is not there (it is pruned), so its required questions are only asked for when
+the group itself must be answered: a required group with no answered entry at all. An empty extra entry of a
+repeating group ("Add another", then nothing typed) never blocks a submission.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import option_codings
+from .answers import label, option_codings
 from .enable_when import enabled_paths
+from .extensions import is_hidden, max_occurs, min_occurs
 from .tree import Node, walk
 
-__all__ = ["Issue", "prune", "validate"]
+__all__ = ["Issue", "prune", "required_message", "validate"]
 
-CHOOSE = ("boolean", "choice", "open-choice")
+ACCEPTED = {
+    "boolean": ("valueBoolean",),
+    "decimal": ("valueDecimal",),
+    "integer": ("valueInteger",),
+    "date": ("valueDate",),
+    "dateTime": ("valueDateTime",),
+    "time": ("valueTime",),
+    "string": ("valueString",),
+    "text": ("valueString",),
+    "url": ("valueUri",),
+    "choice": ("valueCoding",),
+    "open-choice": ("valueCoding", "valueString"),
+    "attachment": ("valueAttachment",),
+    "reference": ("valueReference",),
+    "quantity": ("valueQuantity",),
+}
 
 
 @dataclass(frozen=True)
@@ -26,51 +47,148 @@ class Issue:
     message: str
 
 
-def _has_answer(node: Node, nodes: list[Node], enabled: set[str]) -> bool:
-    if not node.is_group:
-        return bool(node.r.get("answer"))
-    prefix = node.path + "/"
-    return any(n.r.get("answer") for n in nodes if n.path.startswith(prefix) and n.path in enabled)
+def _lower_first(text: str) -> str:
+    """'Date told' -> 'date told', but 'GP practice' and 'DASH score' keep their capitals."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-def _required_message(item: dict[str, Any]) -> str:
-    text = item.get("text") or item["linkId"]
-    verb = "Select an answer" if item.get("type") in CHOOSE else "Enter an answer"
-    return f"{verb}: {text}"
+def required_message(item: dict[str, Any]) -> str:
+    """What to do about an unanswered required item, naming it."""
+    text, kind = label(item), item.get("type")
+    if kind == "group":
+        return f"Answer at least one question in: {text}"
+    if kind == "boolean":
+        return f"Select yes or no: {text}"
+    if kind in ("choice", "open-choice"):
+        if item.get("repeats"):
+            return f"Select at least one option: {text}"
+        return f"Select an answer: {text}" if text.endswith("?") else f"Select {_lower_first(text)}"
+    return f"Enter an answer: {text}" if text.endswith("?") else f"Enter {_lower_first(text)}"
+
+
+def _too_few(item: dict[str, Any], needed: int) -> str:
+    if item.get("type") == "group":
+        return f"Enter at least {needed} entries for: {label(item)}"
+    verb = "Select" if item.get("type") in ("choice", "open-choice") else "Enter"
+    return f"{verb} at least {needed} answers: {label(item)}"
+
+
+def _too_many(item: dict[str, Any], most: int) -> str:
+    if item.get("type") == "group":
+        return f"Leave no more than {most} entries filled in for: {label(item)}"
+    verb = "Select" if item.get("type") in ("choice", "open-choice") else "Enter"
+    return f"{verb} no more than {most} answers: {label(item)}"
 
 
 def _answer_problem(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
-    if item.get("type") == "choice" and "valueCoding" in answer:
+    kind = item.get("type", "")
+    keys = [k for k in answer if k.startswith("value")]
+    accepted = ACCEPTED.get(kind)
+    if accepted is not None and (len(keys) != 1 or keys[0] not in accepted):
+        return f"Give a {kind} answer: {label(item)}"
+    if "valueCoding" in answer and option_codings(item):
         coding = answer["valueCoding"]
         allowed = {(c.get("system"), c.get("code")) for c in option_codings(item)}
-        if allowed and (coding.get("system"), coding.get("code")) not in allowed:
-            return f"'{coding.get('code')}' is not one of the options for: {item.get('text', item['linkId'])}"
+        if (coding.get("system"), coding.get("code")) not in allowed:
+            return f"Select one of the options ('{coding.get('code')}' is not one): {label(item)}"
     return None
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+class _Form:
+    """The response as validation sees it: enabled items, answered entries, entries that are not there."""
+
+    def __init__(self, questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> None:
+        self.enabled = enabled_paths(questionnaire, response, env)
+        self.nodes = [n for n in walk(questionnaire, response) if n.path in self.enabled]
+        self.answered: set[str] = set()
+        for node in self.nodes:
+            if not node.is_group and node.r.get("answer"):
+                self.answered.update([node.path, *_ancestors(node.path)])
+        self.siblings: dict[tuple[str, str], list[Node]] = defaultdict(list)
+        for node in self.nodes:
+            self.siblings[(node.path.rpartition("/")[0], node.q["linkId"])].append(node)
+        self.absent = {n.path for n in self.nodes if n.is_group and self._absent(n)}
+
+    def _absent(self, node: Node) -> bool:
+        if node.path in self.answered:
+            return False
+        if not node.q.get("required"):
+            return True
+        entries = self.siblings[(node.path.rpartition("/")[0], node.q["linkId"])]
+        if any(e.path in self.answered for e in entries):
+            return True
+        return entries[0] is not node  # none answered: ask for the first entry only
+
+    def considered(self) -> list[Node]:
+        """Enabled items that are there: not inside an absent group entry."""
+        return [n for n in self.nodes if not any(a in self.absent for a in _ancestors(n.path))]
+
+
+def _occurrences(form: _Form, considered: list[Node]) -> list[Issue]:
+    issues = []
+    paths = {n.path for n in considered}
+    for entries in form.siblings.values():
+        first = entries[0]
+        if not (first.is_group and first.q.get("repeats")) or first.path not in paths:
+            continue
+        filled = [e for e in entries if e.path in form.answered]
+        if filled and first.q.get("required") and len(filled) < min_occurs(first.q):
+            issues.append(Issue(first.path, first.q["linkId"], _too_few(first.q, min_occurs(first.q))))
+        most = max_occurs(first.q)
+        if most is not None and len(filled) > most:
+            issues.append(Issue(filled[-1].path, first.q["linkId"], _too_many(first.q, most)))
+    return issues
 
 
 def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> list[Issue]:
     """Every reason the response cannot be completed yet, in form order."""
-    enabled = enabled_paths(questionnaire, response, env)
+    form = _Form(questionnaire, response, env)
+    considered = form.considered()
+    hidden: set[str] = set()
     issues: list[Issue] = []
-    nodes = list(walk(questionnaire, response))
-    for node in nodes:
-        if node.path not in enabled:
+    for node in considered:
+        q, link_id = node.q, node.q["linkId"]
+        if is_hidden(q) or node.path.rpartition("/")[0] in hidden:
+            hidden.add(node.path)
+        answers = [] if node.is_group else node.r.get("answer") or []
+        can_answer = not q.get("readOnly") and node.path not in hidden
+        if q.get("required") and can_answer and node.path not in form.answered and node.path not in form.absent:
+            issues.append(Issue(node.path, link_id, required_message(q)))
+        if node.is_group:
             continue
-        answers = node.r.get("answer") or []
-        if node.q.get("required") and not node.q.get("readOnly") and not _has_answer(node, nodes, enabled):
-            issues.append(Issue(node.path, node.q["linkId"], _required_message(node.q)))
-        if len(answers) > 1 and not node.q.get("repeats"):
-            issues.append(Issue(node.path, node.q["linkId"], f"Give one answer only: {node.q.get('text', '')}"))
+        if answers and q.get("required") and can_answer and len(answers) < min_occurs(q):
+            issues.append(Issue(node.path, link_id, _too_few(q, min_occurs(q))))
+        most = max_occurs(q)
+        if most == 1 and len(answers) > 1:
+            issues.append(Issue(node.path, link_id, f"Give one answer only: {label(q)}"))
+        elif most is not None and len(answers) > most:
+            issues.append(Issue(node.path, link_id, _too_many(q, most)))
         for answer in answers:
-            problem = _answer_problem(node.q, answer)
+            problem = _answer_problem(q, answer)
             if problem:
-                issues.append(Issue(node.path, node.q["linkId"], problem))
+                issues.append(Issue(node.path, link_id, problem))
+                break
+    issues += _occurrences(form, considered)
+    order = {n.path: i for i, n in enumerate(form.nodes)}
+    issues.sort(key=lambda i: order.get(i.path, 0))
     # A group's "answer this" adds nothing when a question inside it already says what is missing.
-    return [i for i in issues if not any(other.path.startswith(i.path + "/") for other in issues)]
+    return [
+        i
+        for i in issues
+        if not (i.message.startswith("Answer at least one") and any(o.path.startswith(i.path + "/") for o in issues))
+    ]
 
 
 def prune(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
-    """A copy without disabled items (their earlier answers go too) and without empty items."""
+    """A copy without disabled items (their earlier answers go too) and without empty items.
+
+    Hidden items stay: they are part of the response even though the form never shows them.
+    """
     enabled = enabled_paths(questionnaire, response, env)
     pruned = copy.deepcopy(response)
     keep = {id(n.r) for n in walk(questionnaire, pruned) if n.path in enabled}

@@ -7,7 +7,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.forms import Issue, answer_text, coding_key, is_help, option_codings, repeat_key, walk
+from app.forms import (
+    Issue,
+    answer_text,
+    coding_key,
+    is_help,
+    is_hidden,
+    max_occurs,
+    option_codings,
+    repeat_key,
+    walk,
+)
 
 __all__ = ["Field", "form_fields"]
 
@@ -31,6 +41,7 @@ class Field:
     instance: int = 0
     repeat_key: str = ""
     last_instance: bool = False  # the last repeat of its group, where "Add another" goes
+    can_add: bool = False  # "Add another" is offered after this entry (maxOccurs not reached)
 
 
 def field_id(path: str) -> str:
@@ -73,8 +84,12 @@ def form_fields(
     errors.update(parse_problems or {})
     roots: list[Field] = []
     by_path: dict[str, Field] = {}
-    for node in walk(questionnaire, response):
+    hidden: set[str] = set()
+    for node in walk(questionnaire, response, displays=True):
         parent_path, _, segment = node.path.rpartition("/")
+        if is_hidden(node.q) or parent_path in hidden:
+            hidden.add(node.path)  # kept in the response, never drawn
+            continue
         link_id, _, index = segment.rpartition("~")
         values = _values(node.q, node.r.get("answer") or [])
         if raw is not None and node.path in (parse_problems or {}):
@@ -100,16 +115,25 @@ def form_fields(
         )
         by_path[node.path] = entry
         (by_path[parent_path].children if parent_path else roots).append(entry)
-    _mark_last_instances(roots)
+    _mark_last_instances(roots, {q["linkId"]: q for q in _definitions(questionnaire)})
     return roots
 
 
-def _mark_last_instances(fields: list[Field]) -> None:
+def _definitions(element: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for item in element.get("item") or []:
+        found += [item, *_definitions(item)]
+    return found
+
+
+def _mark_last_instances(fields: list[Field], definitions: dict[str, dict[str, Any]]) -> None:
     last: dict[str, Field] = {}
     for f in fields:
-        if f.repeats:
+        if f.repeats and f.kind == "group":
             last[f.repeat_key] = f
-        _mark_last_instances(f.children)
+        _mark_last_instances(f.children, definitions)
     for f in last.values():
         # Repeats NeoSafe fills from the sources (their first item is read-only) are not added by hand.
         f.last_instance = not (f.children and f.children[0].read_only)
+        most = max_occurs(definitions.get(f.repeat_key.rpartition("/")[2], {"repeats": True}))
+        f.can_add = f.last_instance and (most is None or f.instance + 1 < most)

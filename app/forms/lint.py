@@ -1,0 +1,344 @@
+"""`neosafe checklists lint`: every problem in the checklists that the engine would otherwise meet at the bedside.
+
+Each Questionnaire must be valid FHIR R4 (the R4B model) with url and version; linkIds unique; every item a type
+the engine draws; every enableWhen and every FHIRPath expression pointing at things that exist (items, the
+launch contexts, NeoSafe's variables, the population variables in scope, functions fhirpathpy implements);
+min/maxOccurs where they mean something; every extracted question coded so it becomes an Observation; every
+SNOMED CT code in fhir_mappings/verified-snomed.toml (and passing its check digit); every other code defined in
+NeoSafe's CodeSystem (fhir_mappings/neosafe-checklist-items.json).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from antlr4 import CommonTokenStream, InputStream, ParseTreeWalker
+from antlr4.error.ErrorListener import ErrorListener
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhirpathpy.engine.invocations import invocation_registry
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathListener import FHIRPathListener
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+from pydantic import ValidationError
+
+from . import extensions as ext
+from .extract import extraction_mode
+
+__all__ = ["CodeLists", "Problem", "code_lists", "lint_checklists", "lint_questionnaire", "verhoeff_ok"]
+
+SNOMED = "http://snomed.info/sct"
+ENGINE_VARIABLES = {"picture", "resource", "questionnaire", "context"}
+QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
+OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
+ANSWER_TYPES = {
+    "answerBoolean": {"boolean"},
+    "answerDecimal": {"decimal", "integer"},
+    "answerInteger": {"integer", "decimal"},
+    "answerDate": {"date", "dateTime"},
+    "answerDateTime": {"dateTime", "date"},
+    "answerString": {"string", "text", "open-choice"},
+    "answerCoding": {"choice", "open-choice"},
+}
+ROOT_EXTENSIONS = {ext.LAUNCH_CONTEXT, ext.OBSERVATION_EXTRACT, ext.CATEGORY}
+ITEM_EXTENSIONS = {
+    ext.ENABLE_WHEN_EXPRESSION,
+    ext.INITIAL_EXPRESSION,
+    ext.ITEM_POPULATION_CONTEXT,
+    ext.ITEM_CONTROL,
+    ext.HIDDEN,
+    ext.MIN_OCCURS,
+    ext.MAX_OCCURS,
+    ext.OBSERVATION_EXTRACT,
+    ext.CATEGORY,
+}
+POPULATION = {ext.INITIAL_EXPRESSION, ext.ITEM_POPULATION_CONTEXT}  # evaluated while pre-filling only
+LINK_ID_NAMED = re.compile(r"linkId\s*(?:=|~)\s*'((?:[^'\\]|\\.)*)'")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CodeLists:
+    verified_snomed: frozenset[str]
+    neosafe_system: str
+    neosafe: dict[str, dict[str, Any]]  # code -> concept
+
+
+def code_lists(mappings_dir: Path) -> CodeLists:
+    """The verified SNOMED CT list and NeoSafe's own CodeSystem, from fhir_mappings/."""
+    verified = tomllib.loads((mappings_dir / "verified-snomed.toml").read_text(encoding="utf-8"))["concepts"]
+    system = json.loads((mappings_dir / "neosafe-checklist-items.json").read_text(encoding="utf-8"))
+    return CodeLists(
+        verified_snomed=frozenset(verified),
+        neosafe_system=system["url"],
+        neosafe={c["code"]: c for c in system.get("concept") or []},
+    )
+
+
+def verhoeff_ok(number: str) -> bool:
+    """The SNOMED CT check digit (Verhoeff): catches a mistyped or spreadsheet-mangled SCTID."""
+    d = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ]
+    p = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
+    for _ in range(6):
+        p.append([p[1][x] for x in p[-1]])
+    check = 0
+    for i, digit in enumerate(reversed(number)):
+        check = d[check][p[i % 8][int(digit)]]
+    return number.isdigit() and check == 0
+
+
+class _Raise(ErrorListener):
+    def syntaxError(self, recognizer, offendingSymbol, line, column, msg, e):
+        raise SyntaxError(f"at column {column}: {msg}")
+
+
+class _Names(FHIRPathListener):
+    """The %variables and the functions (with their number of arguments) an expression uses."""
+
+    def __init__(self) -> None:
+        self.variables: list[str] = []
+        self.functions: list[tuple[str, int]] = []
+
+    def enterExternalConstant(self, ctx):
+        self.variables.append(ctx.getText()[1:].strip("`'"))
+
+    def enterFunctn(self, ctx):
+        params = ctx.paramList()
+        self.functions.append((ctx.identifier().getText().strip("`"), len(params.expression()) if params else 0))
+
+
+def _parse(text: str) -> _Names:
+    """fhirpathpy's own parser recovers silently from syntax errors; this one raises, and reads the whole input."""
+    lexer = FHIRPathLexer(InputStream(text))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_Raise())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(_Raise())
+    names = _Names()
+    ParseTreeWalker.DEFAULT.walk(names, parser.entireExpression())
+    return names
+
+
+def _items(
+    items: list[dict[str, Any]], parent=None, scope=(), extracted=False
+) -> Iterator[tuple[dict, Any, tuple, bool]]:
+    """(item, parent, population variables its expressions may use, is it extracted) for every item."""
+    for item in items or []:
+        mode = extraction_mode(item)
+        here = extracted if mode is None else bool(mode)
+        yield item, parent, scope, here
+        inner = scope
+        context = ext.expression(item, ext.ITEM_POPULATION_CONTEXT)
+        if context and context.get("name"):
+            inner = (*scope, context["name"])
+        yield from _items(item.get("item") or [], item, inner, here)
+
+
+def _codings(q: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    yield from (("Questionnaire.code", c) for c in q.get("code") or [])
+    for item, *_ in _items(q.get("item") or []):
+        where = item.get("linkId", "?")
+        yield from ((where, c) for c in item.get("code") or [])
+        yield from ((where, o["valueCoding"]) for o in item.get("answerOption") or [] if "valueCoding" in o)
+        yield from ((where, w["answerCoding"]) for w in item.get("enableWhen") or [] if "answerCoding" in w)
+        yield from ((where, i["valueCoding"]) for i in item.get("initial") or [] if "valueCoding" in i)
+
+
+def _check_code(where: str, coding: dict[str, Any], codes: CodeLists) -> Iterator[tuple[str, str]]:
+    system, code = coding.get("system"), coding.get("code")
+    if not system or not code:
+        yield where, f"a code needs both system and code, got {coding!r}"
+    elif system == SNOMED:
+        if code not in codes.verified_snomed:
+            yield where, f"SNOMED CT {code} is not in fhir_mappings/verified-snomed.toml"
+        elif not verhoeff_ok(code):
+            yield where, f"SNOMED CT {code} fails its check digit"
+    elif system != codes.neosafe_system:
+        yield where, f"code system {system} is neither SNOMED CT nor NeoSafe's ({codes.neosafe_system})"
+    elif code not in codes.neosafe:
+        yield where, f"{code} is not defined in fhir_mappings/neosafe-checklist-items.json"
+    elif coding.get("display") and coding["display"] != codes.neosafe[code].get("display"):
+        yield (
+            where,
+            f"display of {code} is {coding['display']!r}; the CodeSystem says {codes.neosafe[code]['display']!r}",
+        )
+
+
+def _check_expression(where, url, value, *, allowed: set[str], scope, link_ids) -> Iterator[tuple[str, str]]:
+    if not isinstance(value, dict) or value.get("language") != "text/fhirpath" or not value.get("expression"):
+        yield where, f"{url.rsplit('-', 1)[-1]} must be a text/fhirpath expression"
+        return
+    text = value["expression"]
+    try:
+        names = _parse(text)
+    except SyntaxError as exc:
+        yield where, f"FHIRPath does not parse ({exc}): {text}"
+        return
+    population = set(scope) if url in POPULATION else set()
+    for variable in names.variables:
+        if variable not in allowed | population:
+            hint = " (population variables exist only while pre-filling)" if variable in scope else ""
+            yield where, f"%{variable} is not a launch context, NeoSafe variable or population variable in scope{hint}"
+    for function, count in names.functions:
+        known = invocation_registry.get(function)
+        if known is None:
+            yield where, f"FHIRPath function {function}() does not exist in fhirpathpy"
+        elif count not in (known.get("arity") or {0: []}):
+            yield where, f"FHIRPath function {function}() does not take {count} argument(s)"
+    for named in LINK_ID_NAMED.findall(text):
+        if named not in link_ids:
+            yield where, f"expression names linkId '{named}', which no item has"
+    if url == ext.ITEM_POPULATION_CONTEXT and not value.get("name"):
+        yield where, "itemPopulationContext needs a name (the variable its children use)"
+
+
+def _check_enable_when(item, by_id) -> Iterator[tuple[str, str]]:
+    where = item["linkId"]
+    whens = item.get("enableWhen") or []
+    if len(whens) > 1 and item.get("enableBehavior") not in ("any", "all"):
+        yield where, "several enableWhen conditions need enableBehavior any or all"
+    if whens and ext.expression(item, ext.ENABLE_WHEN_EXPRESSION):
+        yield where, "enableWhen and enableWhenExpression cannot both be used (SDC)"
+    for when in whens:
+        target = by_id.get(when.get("question"))
+        answers = [k for k in when if k.startswith("answer")]
+        if target is None:
+            yield where, f"enableWhen refers to '{when.get('question')}', which no item has"
+            continue
+        if target.get("type") not in QUESTION_TYPES:
+            yield where, f"enableWhen refers to '{when['question']}', a {target.get('type')}, which has no answer"
+        if when.get("operator") not in OPERATORS:
+            yield where, f"enableWhen operator {when.get('operator')!r} is not one of {' '.join(sorted(OPERATORS))}"
+        if len(answers) != 1:
+            yield where, "enableWhen needs exactly one answer[x]"
+            continue
+        if when.get("operator") == "exists":
+            if answers[0] != "answerBoolean":
+                yield where, "enableWhen 'exists' needs answerBoolean"
+            continue
+        if target.get("type") not in ANSWER_TYPES.get(answers[0], set()):
+            yield where, f"enableWhen {answers[0]} cannot match '{when['question']}', a {target.get('type')}"
+        if "answerCoding" in when and target.get("answerOption"):
+            options = {(o["valueCoding"].get("system"), o["valueCoding"].get("code")) for o in target["answerOption"]}
+            coding = when["answerCoding"]
+            if (coding.get("system"), coding.get("code")) not in options:
+                yield where, f"enableWhen answer {coding.get('code')} is not an option of '{when['question']}'"
+
+
+def _check_item(item, extracted) -> Iterator[tuple[str, str]]:
+    where, kind = item.get("linkId", "?"), item.get("type")
+    if kind not in QUESTION_TYPES | {"group", "display"}:
+        yield where, f"type {kind!r} is not one the form can draw"
+    for extension in item.get("extension") or []:
+        if extension.get("url") not in ITEM_EXTENSIONS:
+            yield where, f"extension {extension.get('url')} is not implemented by the form engine"
+    if kind == "display":
+        if item.get("item"):
+            yield where, "display items cannot have items"
+        return
+    if kind in QUESTION_TYPES and any(c.get("type") != "display" for c in item.get("item") or []):
+        yield where, "questions nested under a question are not supported: put them in a group"
+    if kind in ("choice", "open-choice") and not item.get("answerOption"):
+        yield where, f"a {kind} question needs answerOption (answerValueSet is not supported)"
+    minimum, maximum = ext.extension_value(item, ext.MIN_OCCURS), ext.extension_value(item, ext.MAX_OCCURS)
+    if minimum is not None and not item.get("required"):
+        yield where, "minOccurs is used only on a required item"
+    if maximum is not None and not item.get("repeats"):
+        yield where, "maxOccurs is used only on a repeating item"
+    if isinstance(minimum, int) and isinstance(maximum, int) and minimum > maximum:
+        yield where, f"minOccurs {minimum} is more than maxOccurs {maximum}"
+    prefilled = item.get("initial") or ext.expression(item, ext.INITIAL_EXPRESSION)
+    if ext.is_hidden(item) and item.get("required") and not prefilled and kind != "group":
+        yield where, "a hidden required item is never pre-filled, and the clinician cannot see it"
+    if item.get("readOnly") and not prefilled and kind != "group":
+        yield where, "a read-only item is never pre-filled"
+    if kind == "group" and item.get("code") and extraction_mode(item) not in ("component", "member"):
+        yield where, "a coded group is extracted only with observationExtract 'component' or 'member'"
+    if kind in QUESTION_TYPES and extracted and not item.get("code"):
+        yield where, "is extracted (observationExtract) but has no code: its answer would not reach the record"
+
+
+def lint_questionnaire(data: Any, *, name: str, codes: CodeLists) -> list[Problem]:
+    """Every problem in one Questionnaire (parsed JSON), each naming the item."""
+    found: list[tuple[str, str]] = []
+    try:
+        Questionnaire.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(str(p) for p in first["loc"])
+        return [Problem(name, "Questionnaire", f"not a valid FHIR R4 Questionnaire: {place}: {first['msg']}")]
+    if not data.get("url") or not data.get("version"):
+        found.append(("Questionnaire", "needs both url and version (responses name url|version)"))
+    for extension in data.get("extension") or []:
+        if extension.get("url") not in ROOT_EXTENSIONS:
+            found.append(("Questionnaire", f"extension {extension.get('url')} is not implemented by the form engine"))
+    launch = {
+        (ext.extension_value(e, "name") or {}).get("code")
+        for e in data.get("extension") or []
+        if e.get("url") == ext.LAUNCH_CONTEXT
+    }
+    allowed = ENGINE_VARIABLES | {c for c in launch if c}
+    items = list(_items(data.get("item") or [], extracted=bool(extraction_mode(data))))
+    link_ids = [item.get("linkId") for item, *_ in items]
+    by_id = {item.get("linkId"): item for item, *_ in items}
+    for duplicate in sorted({i for i in link_ids if link_ids.count(i) > 1}):
+        found.append((duplicate, "linkId is used more than once"))
+    for item, _parent, scope, extracted in items:
+        found += _check_item(item, extracted)
+        found += _check_enable_when(item, by_id)
+        for extension in item.get("extension") or []:
+            if extension.get("url") in (ext.ENABLE_WHEN_EXPRESSION, *POPULATION):
+                found += _check_expression(
+                    item.get("linkId", "?"),
+                    extension["url"],
+                    extension.get("valueExpression"),
+                    allowed=allowed,
+                    scope=scope,
+                    link_ids=by_id,
+                )
+    for where, coding in _codings(data):
+        found += _check_code(where, coding, codes)
+    return [Problem(name, where, message) for where, message in found]
+
+
+def lint_checklists(checklists_dir: Path, mappings_dir: Path) -> list[Problem]:
+    """Every problem in every Questionnaire (*.json, archive included) in `checklists_dir`; empty when all is well."""
+    codes = code_lists(mappings_dir)
+    problems: list[Problem] = []
+    paths = sorted(checklists_dir.rglob("*.json"))  # archived versions too: old responses still use them
+    if not paths:
+        return [Problem(str(checklists_dir), "-", "no checklists (*.json) found")]
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            problems.append(Problem(str(path.relative_to(checklists_dir)), "-", f"not JSON: {exc}"))
+            continue
+        problems += lint_questionnaire(data, name=str(path.relative_to(checklists_dir)), codes=codes)
+    return problems
