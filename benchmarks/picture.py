@@ -1,0 +1,242 @@
+"""How long the Case V analogue's safeguarding picture takes when every source is slow, beside a sequential baseline.
+
+    uv run --locked python -m benchmarks.picture [--delay-ms 150]
+
+Starts the five sandbox FHIR servers, puts a FaultProxy that delays every answer by `--delay-ms` in front of
+each (in a process of their own, as a real source is another machine), and times two ways of asking them, with
+the same FhirClients: `gather_picture` as NeoSafe runs it (one untimed warm-up, then the median of `--repeat`
+runs), and once the obvious sequential loop over the same searches (each person in turn, each source in turn,
+each search one after another).
+
+Every figure but the picture time comes from the proxies' request log (one clock, CLOCK_MONOTONIC, for all):
+- slowest single query: the longest time from a request arriving at a proxy to its answer leaving it;
+- dependent rounds: the requests sorted by arrival are cut into waves; a request belongs to the current wave
+  if it arrived before any answer of that wave had left (so it cannot have depended on one), else it starts
+  the next wave. Paging, and searches that need an earlier answer, each add a wave; so does a round whose
+  requests the client is too busy to send before the first of them is answered (the wave table shows when);
+- ratio: picture time / (rounds x slowest single query); 1.00 means no time beyond the dependent rounds'
+  floor. Issue 3 asks for at most 3 rounds and a ratio of at most 1.25 for the picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.config import PROJECT_ROOT, SourceSettings
+from app.picture import Mappings, gather_picture, load_mappings
+from app.proxy import Exchange
+from app.sandbox import Sandbox
+from app.sources import Capabilities, FhirClient, read_capabilities
+
+from ._proxies import ProxyProcess
+
+CASE_V_BABY = "9990101000"
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+PAGE_SIZE = "100"
+# As app/picture/gather.py: baby, then parents, then their partners and children; whose relatives are asked for.
+MAX_ROUNDS = 3
+FAMILY_ROLES = ("baby", "mother", "father", "partner")
+TARGET_ROUNDS, TARGET_RATIO = 3, 1.25
+
+
+@dataclass
+class Figures:
+    """One way of assembling the picture, as the proxies saw it."""
+
+    label: str
+    called: float  # time.perf_counter() when the picture was asked for
+    seconds: float
+    people: int
+    exchanges: list[Exchange]
+    round_trips: dict[str, int]
+
+    @property
+    def slowest(self) -> float:
+        return max(e.finished - e.started for e in self.exchanges if e.finished is not None)
+
+    @property
+    def waves(self) -> list[list[Exchange]]:
+        return waves(self.exchanges)
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / (len(self.waves) * self.slowest)
+
+
+def waves(exchanges: Sequence[Exchange]) -> list[list[Exchange]]:
+    """Cut requests into dependent rounds: a request joins the current wave if it arrived before any answer of it."""
+    result: list[list[Exchange]] = []
+    first_answer = float("-inf")
+    for exchange in sorted(exchanges, key=lambda e: e.started):
+        finished = float("inf") if exchange.finished is None else exchange.finished
+        if result and exchange.started < first_answer:
+            result[-1].append(exchange)
+            first_answer = min(first_answer, finished)
+        else:
+            result.append([exchange])
+            first_answer = finished
+    return result
+
+
+async def sequential_picture(
+    *, nhs_number: str, clients: Mapping[str, FhirClient], mappings: Mappings, capabilities: Mapping[str, Capabilities]
+) -> int:
+    """The naive baseline: gather_picture's searches, one at a time; returns how many people were asked about.
+
+    It only fetches (paging included): classifying what came back costs no round trips.
+    """
+    people = {nhs_number: "baby"}
+    frontier = [nhs_number]
+    for round_number in range(MAX_ROUNDS):
+        found: list[str] = []
+        for number in frontier:
+            role = people[number]
+            identifier = f"{NHS_NUMBER_SYSTEM}|{number}"
+            for name, client in clients.items():
+                caps = capabilities[name]
+                await client.search("Patient", {"identifier": identifier, "_count": PAGE_SIZE})
+                for rule in mappings.record_types:
+                    if caps.holds(rule.resource_type):
+                        params: dict[str, Any] = {f"{rule.search}:Patient.identifier": identifier, "_count": PAGE_SIZE}
+                        if rule.include:
+                            params["_include"] = list(rule.include)
+                        await client.search(rule.resource_type, params)
+                if role in FAMILY_ROLES and caps.holds("RelatedPerson"):
+                    params = {"patient:Patient.identifier": identifier, "_count": PAGE_SIZE}
+                    related = await client.search("RelatedPerson", params)
+                    for resource in related.resources:
+                        member = _member(resource.model_dump(mode="json"), mappings, of_parent=role != "baby")
+                        if member and member[0] not in people:
+                            people[member[0]] = member[1]
+                            found.append(member[0])
+                if round_number == 0 and caps.holds("Encounter"):
+                    await client.search("Encounter", {"subject:Patient.identifier": identifier, "_count": PAGE_SIZE})
+        frontier = found
+    return len(people)
+
+
+def _member(related: dict[str, Any], mappings: Mappings, *, of_parent: bool) -> tuple[str, str] | None:
+    """A RelatedPerson's NHS number and household role, or None if it has no NHS number."""
+    number = next(
+        (i.get("value") for i in related.get("identifier") or [] if i.get("system") == NHS_NUMBER_SYSTEM), None
+    )
+    if not number:
+        return None
+    concepts = related.get("relationship") or []
+    codings = [(c.get("system"), c.get("code")) for concept in concepts for c in concept.get("coding") or []]
+    role = mappings.role_of(codings, of_parent=of_parent)
+    return str(number).replace(" ", ""), role.key if role else "other"
+
+
+async def measure(nhs_number: str, proxies: ProxyProcess, *, repeat: int) -> list[Figures]:
+    """Time gather_picture (the median of `repeat` runs), then the sequential baseline once, through the proxies."""
+    mappings = load_mappings(PROJECT_ROOT / "fhir_mappings")
+    sources = [
+        SourceSettings(name=name, base_url=url, timeout_s=60, write_back=name == "neonatal")
+        for name, url in proxies.urls.items()
+    ]
+    async with AsyncExitStack() as stack:
+        clients = {s.name: await stack.enter_async_context(FhirClient(s)) for s in sources}
+        # As the service does: read each CapabilityStatement once and keep it; not part of a picture.
+        read = await asyncio.gather(*(read_capabilities(client) for client in clients.values()))
+        capabilities = dict(zip(clients, read, strict=True))
+
+        async def gather() -> int:
+            picture = await gather_picture(
+                nhs_number=nhs_number,
+                clients=clients,
+                mappings=mappings,
+                now=datetime.now(UTC),
+                capabilities=capabilities,
+            )
+            return sum(1 for person in picture.people if person.nhs_number)
+
+        async def sequential() -> int:
+            return await sequential_picture(
+                nhs_number=nhs_number, clients=clients, mappings=mappings, capabilities=capabilities
+            )
+
+        async def timed(label: str, run: Callable[[], Awaitable[int]]) -> Figures:
+            proxies.reset()
+            started = time.perf_counter()
+            people = await run()
+            seconds = time.perf_counter() - started
+            seen = proxies.exchanges()
+            exchanges = [e for source in seen.values() for e in source]
+            return Figures(label, started, seconds, people, exchanges, {name: len(s) for name, s in seen.items()})
+
+        await gather()  # warm-up, untimed: connections opened, servers' first-query costs paid
+        runs = sorted([await timed("gather_picture", gather) for _ in range(repeat)], key=lambda f: f.seconds)
+        return [runs[len(runs) // 2], await timed("sequential", sequential)]
+
+
+def report(results: list[Figures], *, nhs_number: str, delay_ms: float) -> str:
+    number = f"{nhs_number[:3]} {nhs_number[3:6]} {nhs_number[6:]}"
+    width = max(14, *(len(f.label) for f in results))
+    rows: list[tuple[str, list[str]]] = [
+        ("picture time (s)", [f"{f.seconds:.2f}" for f in results]),
+        ("slowest single query (s)", [f"{f.slowest:.3f}" for f in results]),
+        ("dependent rounds", [str(len(f.waves)) for f in results]),
+        ("ratio time / (rounds x slowest)", [f"{f.ratio:.2f}" for f in results]),
+        ("people asked about", [str(f.people) for f in results]),
+        ("round trips, all sources", [str(sum(f.round_trips.values())) for f in results]),
+        *((f"  {name}", [str(f.round_trips[name]) for f in results]) for name in results[0].round_trips),
+    ]
+    label_width = max(len(label) for label, _ in rows)
+    lines = [
+        f"Safeguarding picture of NHS number {number} (Case V analogue); every source answers {delay_ms:g} ms late",
+        "",
+        " " * label_width + "".join(f"  {f.label:>{width}}" for f in results),
+        *(f"{label:<{label_width}}" + "".join(f"  {v:>{width}}" for v in values) for label, values in rows),
+        "",
+    ]
+    gather = results[0]
+    met = len(gather.waves) <= TARGET_ROUNDS and gather.ratio <= TARGET_RATIO
+    lines += [
+        f"{gather.label}, wave by wave (ms after the call):",
+        *_wave_table(gather),
+        "",
+        f"issue 3 target: at most {TARGET_ROUNDS} rounds and ratio <= {TARGET_RATIO:.2f}: "
+        + ("met" if met else "NOT met"),
+    ]
+    return "\n".join(lines)
+
+
+def _wave_table(figures: Figures) -> list[str]:
+    """When each wave's requests left and its last answer came back: the gaps are the client's own work."""
+    rows = [("wave", "requests", "first sent", "last sent", "last answered")]
+    for number, wave in enumerate(figures.waves, start=1):
+        sent = [e.started - figures.called for e in wave]
+        answered = max((e.finished or e.started) - figures.called for e in wave)
+        rows.append((str(number), str(len(wave)), *(f"{t * 1000:.0f}" for t in (min(sent), max(sent), answered))))
+    rows.append(("end", "", "", "", f"{figures.seconds * 1000:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return ["  " + "  ".join(f"{cell:>{w}}" for cell, w in zip(row, widths, strict=True)) for row in rows]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.picture", description=__doc__.splitlines()[0])
+    parser.add_argument("--delay-ms", type=float, default=150.0, help="added to every answer of every source")
+    parser.add_argument("--nhs-number", default=CASE_V_BABY, help="the baby whose picture is assembled")
+    parser.add_argument("--repeat", type=int, default=3, help="timed gather_picture runs; the median one is shown")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="neosafe-bench-") as work, Sandbox(Path(work)) as sandbox:
+        print(f"sandbox up in {time.perf_counter() - started:.1f} s; measuring...", flush=True)
+        with ProxyProcess(sandbox.urls, delay_ms=args.delay_ms) as proxies:
+            results = asyncio.run(measure(args.nhs_number, proxies, repeat=args.repeat))
+    print(report(results, nhs_number=args.nhs_number, delay_ms=args.delay_ms))
+    print(f"total run time {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
