@@ -1,5 +1,6 @@
 """Gather what the sources know about a baby's family and classify it: the safeguarding picture."""
 
+from .changes import mark_changes, snapshot
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
 from .models import Person, Picture, Record, SourceStatus
@@ -14,5 +15,7 @@ __all__ = [
     "SourceStatus",
     "gather_picture",
     "load_mappings",
+    "mark_changes",
     "picture_context",
+    "snapshot",
 ]

@@ -2,9 +2,14 @@
 
 Rounds depend on earlier answers: the baby's record names the parents, the mother's record names her
 partner and other children, so there are at most three rounds. Within a round every source is asked about
-every person concurrently, and each search names the person by NHS number through a chained parameter
-(`subject:Patient.identifier=...`), so one round is one wave of requests. A source that refuses chaining
-is asked the plain way instead: find the Patient, then search by reference.
+every person concurrently, in the fewest requests the source's CapabilityStatement allows:
+
+1. one request per person, where the source can _revinclude every record type from Patient: the Patient by
+   NHS number with all its records (a person with more records than one answer should carry is asked
+   again the second way, so paging is never lost);
+2. otherwise one search per record type, naming the person through a chained parameter
+   (`subject:Patient.identifier=...`), all at once;
+3. and from a source that refuses chaining, the plain way: find the Patient, then search by reference.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from .people import NHS_NUMBER_SYSTEM, person_from_patient, person_from_related
 __all__ = ["BabyNotFound", "gather_picture"]
 
 MAX_ROUNDS = 3
+INCLUDE_LIMIT = 200  # more records than this in one answer: ask per type instead, with paging
+FAMILY_ROLES = ("baby", "mother", "father", "partner")  # whose relatives are the household too
 PAGE_SIZE = "100"
 
 
@@ -95,6 +102,30 @@ async def _run(
     return search, matches, included
 
 
+def _revincluded(caps: Capabilities, searches: list[_Search]) -> dict[str, Any] | None:
+    """Parameters for one Patient search bringing every record in, if the source can do it."""
+    wanted = [f"{s.resource_type}:{s.by}" for s in searches]
+    if not caps.revincludes or not set(wanted) <= caps.revincludes:
+        return None
+    return {"_revinclude": wanted, "_include:iterate": [i for s in searches for i in s.include]}
+
+
+async def _in_one(
+    client: FhirClient, searches: list[_Search], identifier: str, params: dict[str, Any], answer: _Answer
+) -> list | None:
+    """The Patient and all its records in one answer; None if the answer is too big to trust unpaged."""
+    result = await client.search("Patient", {"identifier": identifier, **params})
+    answer.problems.extend(f"Patient: {p}" for p in result.problems)
+    found = [r.model_dump(mode="json") for r in result.resources]
+    if len(found) > INCLUDE_LIMIT or result.truncated:
+        answer.problems.clear()
+        return None
+    answer.patients = [r for r in found if r["resourceType"] == "Patient"]
+    wanted = {s.resource_type for s in searches}
+    included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] not in wanted}
+    return [(s, [r for r in found if r["resourceType"] == s.resource_type], included) for s in searches]
+
+
 async def _chained(client: FhirClient, searches: list[_Search], identifier: str, answer: _Answer) -> list:
     patient = _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
     results = await asyncio.gather(
@@ -120,7 +151,10 @@ async def _ask(
     try:
         async with asyncio.timeout(client.source.timeout_s):
             results = None
-            if caps.chaining:
+            one_request = _revincluded(caps, searches)
+            if one_request is not None:
+                results = await _in_one(client, searches, identifier, one_request, answer)
+            if results is None and caps.chaining:
                 try:
                     results = await _chained(client, searches, identifier, answer)
                 except SourceRejected:
@@ -215,7 +249,7 @@ async def gather_picture(
                 client,
                 caps[name],
                 person,
-                _searches(mappings, caps[name], family=person.role in ("baby", "mother"), baby=round_number == 0),
+                _searches(mappings, caps[name], family=person.role in FAMILY_ROLES, baby=round_number == 0),
                 mappings,
                 now,
             )
@@ -233,7 +267,7 @@ async def gather_picture(
             if round_number == 0:
                 baby_answers[name] = answer
             for related in answer.related:
-                member = person_from_related(related, mappings=mappings, of_mother=person.role == "mother")
+                member = person_from_related(related, mappings=mappings, of_parent=person.role != "baby")
                 if member.nhs_number is None:
                     if all(member.name != u.name for u in unverified):
                         unverified.append(member)

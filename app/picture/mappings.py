@@ -44,7 +44,7 @@ class Role:
     label: str
     male_carer: bool
     of_baby: frozenset[tuple[str, str]]
-    of_mother: frozenset[tuple[str, str]]
+    of_parent: frozenset[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,9 @@ class Mappings:
                     return category, coding
         return None
 
-    def role_of(self, codings: list[tuple[str, str]], *, of_mother: bool) -> Role | None:
+    def role_of(self, codings: list[tuple[str, str]], *, of_parent: bool) -> Role | None:
         for role in self.roles:
-            allowed = role.of_mother if of_mother else role.of_baby
+            allowed = role.of_parent if of_parent else role.of_baby
             if any(coding in allowed for coding in codings):
                 return role
         return None
@@ -112,7 +112,7 @@ def load_mappings(directory: Path) -> Mappings:
             label=table["label"],
             male_carer=table.get("male_carer", False),
             of_baby=_codings(table.get("of_baby", [])),
-            of_mother=_codings(table.get("of_mother", [])),
+            of_parent=_codings(table.get("of_parent", [])),
         )
         for key, table in _read(directory / "relationships.toml")["roles"].items()
     )

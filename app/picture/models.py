@@ -72,6 +72,7 @@ class Record:
     contact: str | None = None
     restricted: bool = False
     category_rank: int = 0
+    change: str | None = None  # new | changed | ended, since the previous checkpoint (see changes.py)
 
     @property
     def sort_date(self) -> str:
@@ -90,10 +91,16 @@ class Picture:
     encounter: dict[str, Any] | None = None
     baby_resource: dict[str, Any] | None = None
     baby_ids: dict[str, str] = field(default_factory=dict)
+    changes_since: str | None = None  # e.g. "the admission checklist of 20 November 2026"
+    gone: list[dict[str, Any]] = field(default_factory=list)  # records seen then, not found now
 
     @property
     def not_checked(self) -> list[SourceStatus]:
         return [s for s in self.sources if not s.checked]
+
+    @property
+    def father_recorded(self) -> bool:
+        return any(p.role == "father" for p in self.people)
 
     @property
     def male_carer_recorded(self) -> bool:

@@ -50,8 +50,8 @@ def person_from_patient(patient: dict[str, Any], *, role: str, role_label: str) 
     )
 
 
-def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_mother: bool) -> Person:
-    """A household member from a RelatedPerson of the baby (or, with of_mother, of the mother)."""
+def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_parent: bool) -> Person:
+    """A household member from a RelatedPerson of the baby (or, with of_parent, of a parent or partner)."""
     codings = [
         (c.get("system"), c.get("code"))
         for concept in related.get("relationship") or []
@@ -62,7 +62,7 @@ def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_mothe
         for concept in related.get("relationship") or []
         for c in concept.get("coding") or [{}]
     ]
-    role = mappings.role_of(codings, of_mother=of_mother)
+    role = mappings.role_of(codings, of_parent=of_parent)
     gender = related.get("gender")
     key, label = (role.key, role.label) if role else ("other", "Other household member")
     return Person(
@@ -73,5 +73,6 @@ def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_mothe
         birth_date=_birth_date(related),
         gender=gender,
         relationship=", ".join(t for t in texts if t),
-        male_carer=bool(role and (role.male_carer or (role.key == "carer" and gender == "male"))),
+        male_carer=bool(role)
+        and ((role.male_carer and gender != "female") or (role.key == "carer" and gender == "male")),
     )

@@ -20,6 +20,7 @@ class Capabilities:
     """
 
     types: dict[str, frozenset[str]] | None = None
+    revincludes: frozenset[str] = frozenset()  # what Patient searches may _revinclude, e.g. "Flag:subject"
     chaining: bool = True
     known: bool = field(default=False)
 
@@ -32,13 +33,16 @@ class Capabilities:
 
 def parse_capabilities(statement: dict[str, Any]) -> Capabilities:
     types: dict[str, frozenset[str]] = {}
+    revincludes: frozenset[str] = frozenset()
     for rest in statement.get("rest") or []:
         if rest.get("mode", "server") != "server":
             continue
         for resource in rest.get("resource") or []:
             params = {p.get("name") for p in resource.get("searchParam") or [] if p.get("name")}
             types[resource.get("type", "")] = frozenset(params)
-    return Capabilities(types=types or None, known=True)
+            if resource.get("type") == "Patient":
+                revincludes = frozenset(resource.get("searchRevInclude") or [])
+    return Capabilities(types=types or None, revincludes=revincludes, known=True)
 
 
 async def read_capabilities(client: FhirClient) -> Capabilities:

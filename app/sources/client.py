@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from app.config import SourceSettings
 
+from .auth import auth_for
 from .errors import (
     SourceAuthError,
     SourceDataError,
@@ -26,6 +31,13 @@ __all__ = ["FhirClient", "SearchResult", "parse_resource"]
 
 FHIR_JSON = "application/fhir+json"
 MAX_PAGES = 50
+
+SOURCE_SECONDS = Histogram(
+    "neosafe_source_request_duration_seconds", "Time a FHIR source took to answer one request.", ["source"]
+)
+SOURCE_FAILURES = Counter(
+    "neosafe_source_request_failures_total", "FHIR source requests that failed, by error class.", ["source", "error"]
+)
 
 
 @dataclass
@@ -56,17 +68,21 @@ def parse_resource(data: Any) -> Resource:
 class FhirClient:
     """Talks to one FHIR source. Use as `async with FhirClient(source) as client:`."""
 
-    def __init__(self, source: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        source: SourceSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        """`auth` defaults to what the source's settings ask for; pass a kept one to reuse its token."""
         self.source = source
-        headers = {"Accept": FHIR_JSON}
-        token = source.auth.token()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.AsyncClient(
             base_url=source.url + "/",
-            headers=headers,
+            headers={"Accept": FHIR_JSON},
             timeout=httpx.Timeout(source.timeout_s),
             transport=transport,
+            auth=auth or auth_for(source),
         )
 
     async def __aenter__(self) -> FhirClient:
@@ -124,7 +140,18 @@ class FhirClient:
     async def capabilities(self) -> dict[str, Any]:
         return await self._request("GET", "metadata")
 
-    async def _request(
+    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """`_send`, timed and counted per source for /metrics."""
+        started = time.perf_counter()
+        try:
+            return await self._send(method, url, **kwargs)
+        except SourceError as exc:
+            SOURCE_FAILURES.labels(self.source.name, type(exc).__name__).inc()
+            raise
+        finally:
+            SOURCE_SECONDS.labels(self.source.name).observe(time.perf_counter() - started)
+
+    async def _send(
         self,
         method: str,
         url: str,
@@ -166,7 +193,7 @@ class FhirClient:
         if status in (401, 403):
             raise SourceAuthError(reason, **kwargs)
         if status == 429 or status >= 500:
-            raise SourceUnavailable(reason, **kwargs)
+            raise SourceUnavailable(reason, retry_after_s=_retry_after(response), **kwargs)
         raise SourceRejected(reason, **kwargs)
 
     def _data_error(self, reason: str, url: str) -> SourceError:
@@ -174,6 +201,20 @@ class FhirClient:
 
     def _url(self, url: str) -> str:
         return url if url.startswith("http") else f"{self.source.url}/{url}"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds, given as seconds or as an HTTP date; None if absent or unreadable."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _outcome_text(body: Any) -> str:

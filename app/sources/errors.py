@@ -23,12 +23,21 @@ __all__ = [
 class SourceError(Exception):
     """Something went wrong asking a FHIR source; `reason` is safe to show a clinician."""
 
-    def __init__(self, reason: str, *, source: str, url: str, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str,
+        url: str,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(f"{source}: {reason}")
         self.reason = reason
         self.source = source
         self.url = url
         self.status_code = status_code
+        self.retry_after_s = retry_after_s  # what the server asked for (Retry-After), if it said
 
     @property
     def transient(self) -> bool:

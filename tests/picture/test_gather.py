@@ -12,7 +12,7 @@ import pytest
 from app.config import PROJECT_ROOT, SourceSettings
 from app.picture import BabyNotFound, Picture, gather_picture, load_mappings
 from app.sandbox import Sandbox, free_port
-from app.sources import Capabilities, FhirClient
+from app.sources import Capabilities, FhirClient, read_capabilities
 from tests.conftest import write_sources
 from tests.factories import create_baby
 from tests.families import (
@@ -33,9 +33,13 @@ MAPPINGS = load_mappings(PROJECT_ROOT / "fhir_mappings")
 async def picture_of(
     nhs_number: str, sources: list[SourceSettings], transport: httpx.AsyncBaseTransport | None = None
 ) -> Picture:
+    """As the service does it: each source's CapabilityStatement first, then the picture."""
     async with AsyncExitStack() as stack:
         clients = {s.name: await stack.enter_async_context(FhirClient(s, transport=transport)) for s in sources}
-        return await gather_picture(nhs_number=nhs_number, clients=clients, mappings=MAPPINGS, now=NOW)
+        capabilities = {name: await read_capabilities(client) for name, client in clients.items()}
+        return await gather_picture(
+            nhs_number=nhs_number, clients=clients, mappings=MAPPINGS, now=NOW, capabilities=capabilities
+        )
 
 
 def status_of(picture: Picture) -> dict[str, str]:
@@ -180,6 +184,25 @@ async def test_a_server_that_will_not_chain_is_asked_the_plain_way(sources):
     assert {r.key for r in picture.records} == expected
     assert not any(c.chaining for c in capabilities.values())
     assert any("subject=Patient%2F" in url for url in recorder.urls)
+
+
+async def test_a_source_that_can_revinclude_is_asked_once_per_person(sources):
+    async with httpx.AsyncHTTPTransport() as real:
+        recorder = Recorder(real)
+        picture = await picture_of(CASE_V_BABY, sources, transport=recorder)
+
+    searches = [u for u in recorder.urls if not u.endswith("/metadata")]
+    people = len([p for p in picture.people if p.verified])
+    assert len(searches) == people * len(sources)
+    assert all("/Patient?" in u and "_revinclude" in u for u in searches)
+
+
+async def test_more_records_than_one_answer_should_carry_are_asked_for_per_type(sources, fhir, monkeypatch):
+    monkeypatch.setattr("app.picture.gather.INCLUDE_LIMIT", 3)
+    with_revinclude = {r.key for r in (await picture_of(CASE_V_BABY, sources)).records}
+    monkeypatch.undo()
+
+    assert with_revinclude == {r.key for r in (await picture_of(CASE_V_BABY, sources)).records}
 
 
 async def test_types_a_source_does_not_hold_are_not_asked_for(sources):
