@@ -1,19 +1,26 @@
-"""The `neosafe` command: demo, serve, demo-token."""
+"""The `neosafe` command: demo, serve, demo-token, outbox, reconcile, db."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import secrets
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from pydantic import ValidationError
 
-from app.config import ConfigError, Settings
+from app.config import ConfigError, RuntimeSettings, Settings
+
+if TYPE_CHECKING:
+    from app.web import Services
 
 __all__ = ["main"]
 
@@ -34,7 +41,8 @@ def _demo_secret() -> str:
 def _serve(settings: Settings, host: str, port: int) -> None:
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+    # log_config=None: uvicorn's own lines go through the root logger's redacting formatter (see _configure_logging).
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info", log_config=None)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -50,6 +58,7 @@ def _demo(args: argparse.Namespace) -> None:
             database_url=os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work / 'neosafe.db'}"),
             secret_key=_demo_secret(),
             demo_users=True,
+            migrate_on_start=True,
         )
         for name, url in sandbox.urls.items():
             print(f"  {name:12} {url}")
@@ -64,10 +73,95 @@ def _serve_command(args: argparse.Namespace) -> None:
     _serve(settings, args.host, args.port)
 
 
+@asynccontextmanager
+async def _services(args: argparse.Namespace) -> AsyncIterator[Services]:
+    """The service's wiring without serving pages, for commands that work on its database and sources."""
+    from app.main import create_app
+
+    overrides = {"sources_file": args.sources} if args.sources else {}
+    app = create_app(Settings(**overrides, outbox_worker=False))
+    async with app.router.lifespan_context(app):
+        yield app.state.services
+
+
+async def _outbox(args: argparse.Namespace) -> None:
+    from app.assessments import outbox_counts
+
+    async with _services(args) as services:
+        if args.action == "status":
+            counts = await outbox_counts(services.sessions)
+            for state in ("queued", "retrying", "needs-attention", "sent"):
+                print(f"{state:16} {counts.get(state, 0)}")
+            return
+        worker = services.outbox_worker()
+        if args.once:
+            print(f"tried {await worker.run_once()} entries")
+            return
+        print("Sending queued assessments; Ctrl-C stops after the send in flight.", flush=True)
+        await worker.run()
+
+
+async def _reconcile(args: argparse.Namespace) -> None:
+    from app.assessments import reconcile
+
+    async with _services(args) as services, services.client(services.write_back) as client:
+        checked, findings = await reconcile(services.sessions, client)
+    for finding in findings:
+        print(finding)
+    problems = [f for f in findings if f.problem in ("missing", "duplicated")]
+    waiting = len(findings) - len(problems)
+    print(f"{checked} assessments checked: {len(problems)} missing or duplicated, {waiting} not sent yet")
+    if problems:
+        raise SystemExit(1)
+
+
+async def _db(args: argparse.Namespace) -> None:
+    from sqlalchemy import make_url
+
+    from app.assessments import head_revision, make_engine, upgrade
+
+    url = RuntimeSettings().database_url
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print(f"{make_url(url).render_as_string(hide_password=True)} is at revision {head_revision()}")
+
+
+def _configure_logging(log_format: str) -> None:
+    """JSON lines for a log collector, or text for a person; both redact patient identifiers (app.web.logging)."""
+    from app.web.logging import JsonFormatter, TextFormatter
+
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry query strings: patient data
+
+
 def _demo_token(args: argparse.Namespace) -> None:
     from app.web import DEMO_USERS, issue_token
 
     print(issue_token(DEMO_USERS[args.role], secret=_demo_secret()))
+
+
+def _checklists_lint(args: argparse.Namespace) -> None:
+    """One line per problem on stderr and exit 1; exit 0 when every checklist is sound."""
+    from app.forms import lint_checklists
+
+    folders = {
+        name: Path(os.environ.get(f"NEOSAFE_{name.upper()}") or Settings.model_fields[name].default)
+        for name in ("checklists_dir", "mappings_dir")
+    }
+    checklists = args.checklists or folders["checklists_dir"]
+    problems = lint_checklists(checklists, args.mappings or folders["mappings_dir"])
+    for problem in problems:
+        print(f"neosafe checklists lint: {problem}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
+    print(f"neosafe checklists lint: {len(list(checklists.rglob('*.json')))} checklists, no problems")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,11 +179,35 @@ def main(argv: list[str] | None = None) -> None:
         "--role", required=True, choices=["nurse", "discharge-coordinator", "community-nurse", "safeguarding-lead"]
     )
 
+    outbox = commands.add_parser("outbox", help="the queue of assessments waiting to reach the FHIR record")
+    outbox.add_argument("action", choices=["run", "status"])
+    outbox.add_argument("--once", action="store_true", help="with run: one pass, then stop")
+    db = commands.add_parser("db", help="the database schema: `neosafe db upgrade` applies the migrations")
+    db.add_argument("action", choices=["upgrade"])
+    reconcile = commands.add_parser("reconcile", help="report assessments missing or duplicated on the FHIR server")
+    for command in (outbox, reconcile):
+        command.add_argument("--sources", type=Path, help="sources TOML file (default: $NEOSAFE_SOURCES)")
+
+    checklists = commands.add_parser("checklists", help="the checklists (FHIR Questionnaires)")
+    lint = checklists.add_subparsers(dest="action", required=True).add_parser(
+        "lint", help="check every checklist (R4, links, expressions, codes); exit 1 with one line per problem"
+    )
+    lint.add_argument("--checklists", type=Path, help="folder of Questionnaires (default: $NEOSAFE_CHECKLISTS_DIR)")
+    lint.add_argument("--mappings", type=Path, help="folder of code lists (default: $NEOSAFE_MAPPINGS_DIR)")
+
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry query strings: patient data
     try:
-        {"demo": _demo, "serve": _serve_command, "demo-token": _demo_token}[args.command](args)
+        _configure_logging(RuntimeSettings().log_format)
+        commands_run = {
+            "demo": _demo,
+            "serve": _serve_command,
+            "demo-token": _demo_token,
+            "checklists": _checklists_lint,
+            "outbox": lambda a: asyncio.run(_outbox(a)),
+            "reconcile": lambda a: asyncio.run(_reconcile(a)),
+            "db": lambda a: asyncio.run(_db(a)),
+        }
+        commands_run[args.command](args)
     except (ConfigError, ValidationError) as exc:
         print(f"neosafe: configuration problem: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

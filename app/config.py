@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PROJECT_ROOT", "ConfigError", "Settings", "SourceAuth", "SourceSettings", "load_sources"]
+__all__ = ["PROJECT_ROOT", "ConfigError", "RuntimeSettings", "Settings", "SourceAuth", "SourceSettings", "load_sources"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,17 +32,37 @@ class ConfigError(ValueError):
 
 
 class SourceAuth(BaseModel):
-    """How NeoSafe authenticates to one source. Secrets come from the environment, never the file."""
+    """How NeoSafe authenticates to one source. Secrets stay out of the file: a token in the environment,
+    a private key in a file of its own.
+
+    - `none`
+    - `bearer`: a static token read from the environment variable `token_env`
+    - `smart-backend`: SMART Backend Services (client credentials with a signed JWT assertion): `client_id`,
+      `private_key_file` (PEM), `key_id`, optional `token_url` (else read from the server's
+      .well-known/smart-configuration), `scope`, `algorithm` (RS384 or ES384)
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["none", "bearer"] = "none"
+    type: Literal["none", "bearer", "smart-backend"] = "none"
     token_env: str | None = None
+    client_id: str | None = None
+    private_key_file: Path | None = None
+    key_id: str | None = None
+    token_url: HttpUrl | None = None
+    scope: str = "system/*.read"
+    algorithm: Literal["RS384", "ES384"] = "RS384"
 
     @model_validator(mode="after")
-    def _bearer_needs_token(self) -> SourceAuth:
+    def _complete(self) -> SourceAuth:
         if self.type == "bearer" and not self.token_env:
             raise ValueError("auth type 'bearer' needs token_env, the environment variable holding the token")
+        if self.type == "smart-backend":
+            missing = [k for k in ("client_id", "private_key_file", "key_id") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"auth type 'smart-backend' needs {', '.join(missing)}")
+            if not self.private_key_file.is_file():
+                raise ValueError(f"private_key_file {self.private_key_file} does not exist")
         return self
 
     def token(self) -> str | None:
@@ -98,19 +118,48 @@ def load_sources(path: Path) -> list[SourceSettings]:
     return sources
 
 
-class Settings(BaseSettings):
+ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+class RuntimeSettings(BaseSettings):
+    """What every `neosafe` command needs, `neosafe db upgrade` included: no secret, no sources."""
+
+    # Inputs stay out of error messages: a bad DATABASE_URL may carry a password, a short key is still a key.
+    model_config = SettingsConfigDict(
+        env_prefix="NEOSAFE_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
+
+    database_url: str = Field(default="sqlite+aiosqlite:///neosafe.db", validation_alias="DATABASE_URL")
+    migrate_on_start: bool = False
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: text on a terminal, else JSON
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError("DATABASE_URL must look like postgresql+asyncpg://user:password@host:5432/neosafe")
+        scheme = ASYNC_DRIVERS.get(scheme, scheme)
+        if scheme not in ASYNC_DRIVERS.values():
+            raise ValueError("DATABASE_URL must use postgresql+asyncpg:// (or sqlite+aiosqlite:/// to try NeoSafe)")
+        return f"{scheme}://{rest}"
+
+
+class Settings(RuntimeSettings):
     """Service settings; every one is documented in README.md under Configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="NEOSAFE_", extra="ignore", populate_by_name=True)
-
     sources_file: Path | None = Field(default=None, validation_alias="NEOSAFE_SOURCES")
-    database_url: str = Field(default="sqlite+aiosqlite:///neosafe.db", validation_alias="DATABASE_URL")
     secret_key: str = ""
     demo_users: bool = False
     checklists_dir: Path = PROJECT_ROOT / "checklists"
     mappings_dir: Path = PROJECT_ROOT / "fhir_mappings"
     templates_dir: Path = PROJECT_ROOT / "templates"
     session_hours: float = 12.0
+    outbox_worker: bool = True  # send queued assessments from this process (a dedicated worker may do it)
+    outbox_interval_s: float = Field(default=5.0, gt=0)
+    outbox_retry_base_s: float = Field(default=15.0, gt=0)  # first wait after a failed send; doubles each time
+    outbox_retry_max_s: float = Field(default=1800.0, gt=0)  # the longest wait between two tries
+    outbox_lease_s: float = Field(default=120.0, gt=0)  # a claimed entry is left alone this long; > slowest send
 
     @field_validator("secret_key")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -11,12 +12,14 @@ import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.assessments import create_tables, make_engine, session_factory
+from app.assessments import make_engine, prepare, session_factory
 from app.config import Settings, SourceSettings
 from app.forms import load_checklists
 from app.picture import load_mappings
+from app.sources import auth_for
 from app.web import RequestLogMiddleware, Services, install_error_handlers
 from app.web.api import router as api_router
+from app.web.ops import router as ops_router
 from app.web.pages import router as pages_router
 from app.web.picture_cache import PictureCache
 from app.web.templating import make_templates
@@ -35,9 +38,11 @@ def create_app(
 ) -> FastAPI:
     """The NeoSafe application. Sources default to the settings' sources file; tests pass their own."""
     engine = make_engine(settings.database_url)
+    sources = sources if sources is not None else settings.sources()
     services = Services(
         settings=settings,
-        sources=sources if sources is not None else settings.sources(),
+        sources=sources,
+        auths={s.name: auth for s in sources if (auth := auth_for(s)) is not None},
         mappings=load_mappings(settings.mappings_dir),
         checklists=load_checklists(settings.checklists_dir),
         sessions=session_factory(engine),
@@ -47,8 +52,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await create_tables(engine)
+        await prepare(engine, migrate=settings.migrate_on_start)
+        worker = services.outbox_worker()
+        sending = asyncio.create_task(worker.run()) if settings.outbox_worker else None
         yield
+        if sending:
+            worker.stop()
+            await sending  # lets the send in flight finish: nothing half-sent is abandoned
         await engine.dispose()
 
     app = FastAPI(
@@ -62,6 +72,7 @@ def create_app(
     app.state.pictures = PictureCache()
     app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC / "neosafe"), name="static")
+    app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
     install_error_handlers(app)

@@ -52,6 +52,7 @@ class Sandbox:
     work_dir: Path
     families_dir: Path = FAMILIES_DIR
     kinds: tuple[str, ...] = SOURCE_KINDS
+    server_settings: dict[str, dict] = field(default_factory=dict)  # extra sekmet settings per source kind
     servers: dict[str, _Server] = field(default_factory=dict)
 
     @property
@@ -77,10 +78,17 @@ class Sandbox:
         for server in self.servers.values():
             _wait_until_up(server, deadline)
 
-    def _launch(self, name: str) -> _Server:
+    def restart(self, name: str) -> None:
+        """Stop one source's server and start it again on the same port and data; returns once /metadata answers."""
+        server = self.servers.pop(name)
+        _stop(server.process)
+        self.servers[name] = self._launch(name, port=server.port)
+        _wait_until_up(self.servers[name], time.monotonic() + START_TIMEOUT_S)
+
+    def _launch(self, name: str, *, port: int | None = None) -> _Server:
         home = self.work_dir / name
         home.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = port or free_port()
         settings = {
             "base_url": f"http://127.0.0.1:{port}/fhir",
             "host": "127.0.0.1",
@@ -89,11 +97,12 @@ class Sandbox:
             "log_inbound": False,
             "simulator": {"enabled": False},
             "software_name": f"NeoSafe sandbox: {name}",
+            **self.server_settings.get(name, {}),
         }
         config = home / "settings.yaml"
         config.write_text(json.dumps(settings), encoding="utf-8")  # JSON is valid YAML
         log = home / "server.log"
-        with log.open("wb") as out:
+        with log.open("ab") as out:  # a restart adds to the log
             process = subprocess.Popen(
                 [sys.executable, "-c", "from sekmet.cli import app; app()", "serve", "--config", str(config)],
                 cwd=home,
@@ -113,21 +122,22 @@ class Sandbox:
                         response = http.post(
                             server.base_url,
                             content=bundle.read_bytes(),
-                            headers={"Content-Type": "application/fhir+json"},
+                            headers={"Content-Type": "application/fhir+json", **self._seed_auth(name)},
                         )
                         if response.status_code >= 300:
                             raise RuntimeError(f"seeding {bundle} failed: {response.status_code} {response.text[:500]}")
+
+    def _seed_auth(self, name: str) -> dict[str, str]:
+        """A server that demands auth is seeded with the first static token its settings accept."""
+        tokens = self.server_settings.get(name, {}).get("server_auth", {}).get("tokens") or []
+        return {"Authorization": f"Bearer {tokens[0]}"} if tokens else {}
 
     def stop(self) -> None:
         for server in self.servers.values():
             if server.process.poll() is None:
                 server.process.terminate()
         for server in self.servers.values():
-            try:
-                server.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+            _stop(server.process)
         self.servers.clear()
 
     def sources_toml(self, *, timeout_s: float = 10.0, overrides: dict[str, str] | None = None) -> str:
@@ -140,6 +150,17 @@ class Sandbox:
                 lines.append("write_back = true")
             lines.append("")
         return "\n".join(lines)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ask the server to stop; kill it if it has not within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_up(server: _Server, deadline: float) -> None:

@@ -1,10 +1,21 @@
 """Durable results: assessments, their delivery to FHIR, and the audit trail."""
 
 from .bundle import ASSESSMENT_ID_SYSTEM, ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, assessment_bundle, fit_to_server
-from .db import SessionFactory, create_tables, make_engine, session_factory
+from .db import SchemaNotReady, SessionFactory, head_revision, make_engine, prepare, session_factory, upgrade
 from .models import Assessment, AuditEvent, Draft, OutboxEntry
-from .outbox import deliver, deliver_due
-from .store import audit, latest_assessments, outbox_entry, save_assessment
+from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
+from .reconcile import Finding, reconcile
+from .store import (
+    amended_by,
+    assessment_chain,
+    audit,
+    get_draft,
+    latest_assessments,
+    outbox_entry,
+    save_assessment,
+    save_draft,
+    unsent_assessments,
+)
 
 __all__ = [
     "ASSESSMENT_ID_SYSTEM",
@@ -12,18 +23,33 @@ __all__ = [
     "WRITE_KEY_SYSTEM",
     "Assessment",
     "AuditEvent",
+    "Backoff",
     "Draft",
+    "Finding",
     "OutboxEntry",
+    "OutboxWorker",
+    "SchemaNotReady",
     "SessionFactory",
+    "amended_by",
     "assessment_bundle",
+    "assessment_chain",
     "audit",
-    "create_tables",
+    "claim",
     "deliver",
     "deliver_due",
     "fit_to_server",
+    "get_draft",
+    "head_revision",
     "latest_assessments",
     "make_engine",
+    "outbox_counts",
     "outbox_entry",
+    "prepare",
+    "reconcile",
+    "resend",
     "save_assessment",
+    "save_draft",
     "session_factory",
+    "unsent_assessments",
+    "upgrade",
 ]

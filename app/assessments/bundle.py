@@ -1,8 +1,14 @@
-"""The FHIR transaction NeoSafe writes for one assessment: QuestionnaireResponse, Observations, Provenance.
+"""The FHIR transaction NeoSafe writes for one version of an assessment: QuestionnaireResponse,
+Observations (SDC observation-based extraction) and a Provenance.
 
-Every entry is a conditional create on a stable NeoSafe identifier, so sending the same transaction twice
-creates nothing the second time. Each resource also carries the same key as a tag, for the conditional
-create of Provenance (no identifier in R4) and of any type a server cannot search by identifier.
+A checklist keeps one identifier (its record id, the id of its first version) through all amendments.
+The first version is written as conditional creates on stable keys, so sending it twice creates nothing
+the second time. An amendment is written as conditional updates of what changed: the QuestionnaireResponse
+(status amended), each changed answer's Observation (status amended), a new answer's Observation (created),
+and an answer taken away (its Observation withdrawn: entered-in-error); unchanged answers are left alone.
+
+Every resource carries its key as a tag too, for Provenance (no identifier in R4) and for any type a
+server cannot search by identifier (`fit_to_server`).
 """
 
 from __future__ import annotations
@@ -24,20 +30,35 @@ def _full_url(key: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, key)}"
 
 
-def _entry(resource: dict[str, Any], key: str, assessment_id: str, *, by_identifier: str | None) -> dict[str, Any]:
-    """A conditional create of `resource`, tagged with its write key and its assessment."""
-    tags = [{"system": WRITE_KEY_SYSTEM, "code": key}, {"system": ASSESSMENT_TAG_SYSTEM, "code": assessment_id}]
-    resource = {**resource, "meta": {"tag": tags}}
-    condition = f"identifier={by_identifier}|{key}" if by_identifier else f"_tag={WRITE_KEY_SYSTEM}|{key}"
+def _tagged(resource: dict[str, Any], key: str, record_id: str) -> dict[str, Any]:
+    tags = [{"system": WRITE_KEY_SYSTEM, "code": key}, {"system": ASSESSMENT_TAG_SYSTEM, "code": record_id}]
+    return {**resource, "meta": {"tag": tags}}
+
+
+def _condition(key: str, by_identifier: str | None) -> str:
+    return f"identifier={by_identifier}|{key}" if by_identifier else f"_tag={WRITE_KEY_SYSTEM}|{key}"
+
+
+def _create(resource: dict[str, Any], key: str, record_id: str, *, by_identifier: str | None) -> dict[str, Any]:
+    """A conditional create: nothing happens if the server already holds this key."""
     return {
         "fullUrl": _full_url(key),
-        "resource": resource,
-        "request": {"method": "POST", "url": resource["resourceType"], "ifNoneExist": condition},
+        "resource": _tagged(resource, key, record_id),
+        "request": {"method": "POST", "url": resource["resourceType"], "ifNoneExist": _condition(key, by_identifier)},
+    }
+
+
+def _update(resource: dict[str, Any], key: str, record_id: str, *, by_identifier: str) -> dict[str, Any]:
+    """A conditional update: replaces the resource the server holds under this key."""
+    return {
+        "fullUrl": _full_url(key),
+        "resource": _tagged(resource, key, record_id),
+        "request": {"method": "PUT", "url": f"{resource['resourceType']}?{_condition(key, by_identifier)}"},
     }
 
 
 def fit_to_server(bundle: dict[str, Any], capability: dict[str, Any]) -> dict[str, Any]:
-    """The bundle with each conditional create on `_tag` where the server cannot search that type by identifier."""
+    """The bundle with each condition on `_tag` where the server cannot search that type by identifier."""
     searchable = {
         r.get("type"): {p.get("name") for p in r.get("searchParam") or []}
         for rest in capability.get("rest") or []
@@ -45,12 +66,55 @@ def fit_to_server(bundle: dict[str, Any], capability: dict[str, Any]) -> dict[st
     }
     entries = []
     for entry in bundle["entry"]:
-        condition = entry["request"].get("ifNoneExist", "")
-        if condition.startswith("identifier=") and "identifier" not in searchable.get(entry["request"]["url"], ()):
-            key = next(t["code"] for t in entry["resource"]["meta"]["tag"] if t["system"] == WRITE_KEY_SYSTEM)
-            entry = {**entry, "request": {**entry["request"], "ifNoneExist": f"_tag={WRITE_KEY_SYSTEM}|{key}"}}
-        entries.append(entry)
+        request = entry["request"]
+        resource_type = entry["resource"]["resourceType"]
+        key = next(t["code"] for t in entry["resource"]["meta"]["tag"] if t["system"] == WRITE_KEY_SYSTEM)
+        if "identifier" not in searchable.get(resource_type, ()):
+            by_tag = f"_tag={WRITE_KEY_SYSTEM}|{key}"
+            if request.get("ifNoneExist", "").startswith("identifier="):
+                request = {**request, "ifNoneExist": by_tag}
+            elif request["method"] == "PUT" and "?identifier=" in request["url"]:
+                request = {**request, "url": f"{resource_type}?{by_tag}"}
+        entries.append({**entry, "request": request})
     return {**bundle, "entry": entries}
+
+
+def _answer_of(observation: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in observation.items() if k.startswith("value")))
+
+
+def _observation_entries(
+    observations: list[dict[str, Any]], previous: list[dict[str, Any]] | None, record_id: str
+) -> list[dict[str, Any]]:
+    if previous is None:
+        return [
+            _create(o, o["identifier"][0]["value"], record_id, by_identifier=o["identifier"][0]["system"])
+            for o in observations
+        ]
+    before = {o["identifier"][0]["value"]: o for o in previous}
+    entries = []
+    for observation in observations:
+        identifier = observation["identifier"][0]
+        old = before.pop(identifier["value"], None)
+        if old is None:
+            entries.append(_create(observation, identifier["value"], record_id, by_identifier=identifier["system"]))
+        elif _answer_of(old) != _answer_of(observation):
+            amended = {**observation, "status": "amended"}
+            entries.append(_update(amended, identifier["value"], record_id, by_identifier=identifier["system"]))
+    for key, old in before.items():  # an answer taken away: withdrawn, never deleted
+        withdrawn = {**{k: v for k, v in old.items() if k != "meta"}, "status": "entered-in-error"}
+        entries.append(_update(withdrawn, key, record_id, by_identifier=old["identifier"][0]["system"]))
+    return entries
+
+
+def previous_observations(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Observations as the server holds them after the given versions' bundles, latest state per key."""
+    latest: dict[str, dict[str, Any]] = {}
+    for bundle in bundles:
+        for entry in bundle["entry"]:
+            if entry["resource"]["resourceType"] == "Observation":
+                latest[entry["resource"]["identifier"][0]["value"]] = entry["resource"]
+    return [o for o in latest.values() if o.get("status") != "entered-in-error"]
 
 
 def assessment_bundle(
@@ -59,24 +123,39 @@ def assessment_bundle(
     response: dict[str, Any],
     assessment_id: str,
     sources: list[dict[str, Any]],
+    record_id: str | None = None,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`response` is completed and pruned, with subject, author and authored set; `sources` as consulted."""
-    response = {
-        **response,
-        "identifier": {"system": ASSESSMENT_ID_SYSTEM, "value": assessment_id},
-    }
-    entries = [_entry(response, assessment_id, assessment_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
+    """The transaction for one version of a checklist.
+
+    `response` is completed (or amended) and pruned, with subject, author and authored set; `sources` as
+    consulted. For an amendment, `record_id` is the first version's id and `earlier` the bundles of every
+    earlier version, oldest first.
+    """
+    record_id = record_id or assessment_id
+    response = {**response, "identifier": {"system": ASSESSMENT_ID_SYSTEM, "value": record_id}}
+    if earlier:
+        entries = [_update(response, record_id, record_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
+    else:
+        entries = [_create(response, record_id, record_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
     observations = extract_observations(
-        questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=assessment_id
+        questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=record_id
     )
-    for observation in observations:
-        identifier = observation["identifier"][0]
-        entries.append(_entry(observation, identifier["value"], assessment_id, by_identifier=identifier["system"]))
+    entries += _observation_entries(observations, previous_observations(earlier) if earlier else None, record_id)
     provenance = {
         "resourceType": "Provenance",
         "target": [{"reference": e["fullUrl"]} for e in entries],
         "recorded": response["authored"],
-        "activity": {"text": f"NeoSafe safeguarding checklist ({questionnaire.get('title', questionnaire['url'])})"},
+        "activity": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                    "code": "UPDATE" if earlier else "CREATE",
+                }
+            ],
+            "text": f"NeoSafe safeguarding checklist ({questionnaire.get('title', questionnaire['url'])})"
+            + (" amended" if earlier else ""),
+        },
         "agent": [
             {
                 "type": {
@@ -95,5 +174,11 @@ def assessment_bundle(
             {"role": "source", "what": {"display": f"{s['name']}: {s['status']} ({s['detail']})"}} for s in sources
         ],
     }
-    entries.append(_entry(provenance, f"{assessment_id}/provenance", assessment_id, by_identifier=None))
+    signature = next(
+        (e.get("valueSignature") for e in response.get("extension") or [] if e.get("url", "").endswith("-signature")),
+        None,
+    )
+    if signature:
+        provenance["signature"] = [signature]
+    entries.append(_create(provenance, f"{record_id}/provenance/{assessment_id}", record_id, by_identifier=None))
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

@@ -22,6 +22,7 @@ class Assessment(SQLModel, table=True):
     questionnaire: str  # url|version
     response_json: str
     sources_json: str  # per-source status at the time of submission
+    records_json: str = "[]"  # the records it was made against (key, category, current, status, dates)
     author_id: str
     author_role: str
     status: str = "completed"  # completed | amended (a later version replaced it)
@@ -38,6 +39,7 @@ class Draft(SQLModel, table=True):
     checkpoint: str
     questionnaire: str  # url|version
     response_json: str
+    baseline_json: str = "{}"  # the pre-filled response the draft began from
     author_id: str
     author_role: str
     updated_at: datetime = Field(default_factory=utcnow)

@@ -1,78 +1,226 @@
-"""Deliver outbox entries to the write-back source as FHIR transactions, and record what happened.
+"""Deliver outbox entries to the write-back source as FHIR transactions, exactly once in effect.
 
-The seam every write goes through: today one pass after each submission; a retrying worker can call
-`deliver_due` on a schedule without anything else changing.
+Each send is preceded by a claim: a conditional UPDATE that only one worker can win, with a lease, so
+two NeoSafe processes never send the same entry at once, and an entry whose worker was killed mid-send
+is picked up again when the lease runs out. A resend after a lost response creates nothing new on the
+server: every entry is a conditional create on a stable key (see bundle.py).
+
+Transient failures (no connection, timeout, 429, 5xx, a garbled answer) are retried with exponential
+backoff and jitter, honouring Retry-After; a refusal (other 4xx) stops and needs a person's attention.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlalchemy import or_, update
+from sqlmodel import col, func, select
 
-from app.sources import FhirClient, SourceError
+from app.sources import FhirClient, SourceDataError, SourceError
 
 from .bundle import fit_to_server
 from .db import SessionFactory
-from .models import OutboxEntry, utcnow
+from .models import Assessment, OutboxEntry, utcnow
 
-__all__ = ["deliver", "deliver_due"]
+__all__ = ["LEASE", "Backoff", "OutboxWorker", "claim", "deliver", "deliver_due", "outbox_counts", "resend"]
 
-RETRY_BASE = timedelta(seconds=30)
-RETRY_MAX = timedelta(minutes=30)
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+SENDABLE = ("queued", "retrying")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between tries: `base` doubling per attempt up to `most`, with jitter, never less than Retry-After."""
+
+    base: timedelta = timedelta(seconds=15)
+    most: timedelta = timedelta(minutes=30)
+
+    def after(self, attempts: int, retry_after_s: float | None, *, rng: random.Random | None = None) -> timedelta:
+        """How long to wait before attempt `attempts + 1`."""
+        exponential = min(self.base * 2 ** max(attempts - 1, 0), self.most)
+        wait = exponential * (rng or random).uniform(0.5, 1.0)
+        if retry_after_s is not None:
+            wait = max(wait, timedelta(seconds=retry_after_s))
+        return wait
+
+
+async def claim(
+    sessions: SessionFactory, entry_id: str, *, worker: str, now: datetime, lease: timedelta = LEASE
+) -> bool:
+    """Take the entry for `worker` for `lease` if it is due and nobody holds it; only one claimant can win."""
+    async with sessions() as session:
+        result = await session.exec(
+            update(OutboxEntry)
+            .where(col(OutboxEntry.id) == entry_id)
+            .where(col(OutboxEntry.state).in_(SENDABLE))
+            .where(col(OutboxEntry.next_attempt_at) <= now)
+            .where(or_(col(OutboxEntry.claimed_until).is_(None), col(OutboxEntry.claimed_until) < now))
+            .values(claimed_by=worker, claimed_until=now + lease)
+        )
+        await session.commit()
+        return result.rowcount == 1
 
 
 def _server_ids(response: dict) -> list[str]:
     return [(e.get("response") or {}).get("location", "").split("/_history")[0] for e in response.get("entry") or []]
 
 
-async def deliver(sessions: SessionFactory, client: FhirClient, entry_id: str, *, now: datetime | None = None) -> str:
-    """Send one entry if it is not sent yet; returns its state afterwards."""
+async def _earlier_version_unsent(session, assessment_id: str) -> bool:
+    assessment = await session.get(Assessment, assessment_id)
+    if assessment is None or assessment.amends is None:
+        return False
+    earlier = (await session.exec(select(OutboxEntry).where(OutboxEntry.assessment_id == assessment.amends))).first()
+    return earlier is not None and earlier.state != "sent"
+
+
+async def _finish(sessions: SessionFactory, entry_id: str, *, attempts_delta: int = 1, **changes) -> str:
+    """Record what happened to a send and let go of the claim."""
     async with sessions() as session:
         entry = await session.get(OutboxEntry, entry_id)
-        if entry is None or entry.state == "sent":
-            return entry.state if entry else "missing"
-        bundle = json.loads(entry.bundle_json)
-    now = now or utcnow()
-    try:
-        response = await client.transaction(fit_to_server(bundle, await client.capabilities()))
-    except SourceError as exc:
-        async with sessions() as session:
-            entry = await session.get(OutboxEntry, entry_id)
-            entry.attempts += 1
-            entry.last_error = exc.reason
-            if exc.transient:
-                entry.state = "retrying"
-                entry.next_attempt_at = now + min(RETRY_BASE * 2 ** (entry.attempts - 1), RETRY_MAX)
-            else:
-                entry.state = "needs-attention"
-            session.add(entry)
-            await session.commit()
-            return entry.state
-    async with sessions() as session:
-        entry = await session.get(OutboxEntry, entry_id)
-        entry.attempts += 1
-        entry.state = "sent"
-        entry.sent_at = now
-        entry.last_error = None
-        entry.server_ids_json = json.dumps(_server_ids(response))
+        entry.attempts += attempts_delta
+        for key, value in {**changes, "claimed_by": None, "claimed_until": None}.items():
+            setattr(entry, key, value)
         session.add(entry)
         await session.commit()
         return entry.state
 
 
-async def deliver_due(sessions: SessionFactory, client: FhirClient, *, now: datetime | None = None) -> int:
-    """One pass: send every queued or retrying entry that is due; returns how many were tried."""
+async def deliver(
+    sessions: SessionFactory,
+    client: FhirClient,
+    entry_id: str,
+    *,
+    worker: str,
+    now: datetime | None = None,
+    backoff: Backoff = Backoff(),
+    lease: timedelta = LEASE,
+) -> str:
+    """Claim and send one entry; returns its state afterwards (unchanged if another worker holds it)."""
+    now = now or utcnow()
+    if not await claim(sessions, entry_id, worker=worker, now=now, lease=lease):
+        async with sessions() as session:
+            entry = await session.get(OutboxEntry, entry_id)
+            return entry.state if entry else "missing"
+    async with sessions() as session:
+        entry = await session.get(OutboxEntry, entry_id)
+        bundle = json.loads(entry.bundle_json)
+        if await _earlier_version_unsent(session, entry.assessment_id):
+            # an amendment waits for the version it amends, so the record ends with the latest answers
+            return await _finish(
+                sessions, entry_id, state=entry.state, next_attempt_at=now + backoff.base, attempts_delta=0
+            )
+    try:
+        response = await client.transaction(fit_to_server(bundle, await client.capabilities()))
+    except SourceError as exc:
+        retry = exc.transient or isinstance(exc, SourceDataError)  # resending is safe: creates are conditional
+        log.warning("outbox entry %s not delivered (%s): %s", entry_id, type(exc).__name__, exc.reason)
+        async with sessions() as session:
+            attempts = (await session.get(OutboxEntry, entry_id)).attempts + 1
+        return await _finish(
+            sessions,
+            entry_id,
+            state="retrying" if retry else "needs-attention",
+            last_error=exc.reason,
+            next_attempt_at=now + backoff.after(attempts, exc.retry_after_s) if retry else now,
+        )
+    return await _finish(
+        sessions,
+        entry_id,
+        state="sent",
+        sent_at=now,
+        last_error=None,
+        server_ids_json=json.dumps(_server_ids(response)),
+    )
+
+
+async def deliver_due(
+    sessions: SessionFactory,
+    client: FhirClient,
+    *,
+    worker: str,
+    now: datetime | None = None,
+    limit: int = 100,
+    backoff: Backoff = Backoff(),
+    lease: timedelta = LEASE,
+) -> int:
+    """One pass: try every entry that is due and unclaimed, oldest first; returns how many were tried."""
     now = now or utcnow()
     async with sessions() as session:
         rows = await session.exec(
             select(OutboxEntry.id)
-            .where(col(OutboxEntry.state).in_(("queued", "retrying")))
-            .where(OutboxEntry.next_attempt_at <= now)
+            .where(col(OutboxEntry.state).in_(SENDABLE))
+            .where(col(OutboxEntry.next_attempt_at) <= now)
+            .where(or_(col(OutboxEntry.claimed_until).is_(None), col(OutboxEntry.claimed_until) < now))
             .order_by(OutboxEntry.created_at)
+            .limit(limit)
         )
         due = list(rows.all())
     for entry_id in due:
-        await deliver(sessions, client, entry_id, now=now)
+        await deliver(sessions, client, entry_id, worker=worker, now=now, backoff=backoff, lease=lease)
     return len(due)
+
+
+async def resend(sessions: SessionFactory, entry_id: str, *, now: datetime | None = None) -> bool:
+    """Queue an entry that needed attention again, once the cause is fixed; False if it was not waiting."""
+    async with sessions() as session:
+        result = await session.exec(
+            update(OutboxEntry)
+            .where(col(OutboxEntry.id) == entry_id)
+            .where(col(OutboxEntry.state) == "needs-attention")
+            .values(state="queued", next_attempt_at=now or utcnow())
+        )
+        await session.commit()
+        return result.rowcount == 1
+
+
+async def outbox_counts(sessions: SessionFactory) -> dict[str, int]:
+    """How many entries are in each state."""
+    async with sessions() as session:
+        rows = await session.exec(select(OutboxEntry.state, func.count()).group_by(OutboxEntry.state))
+        return {state: count for state, count in rows.all()}
+
+
+class OutboxWorker:
+    """Sends due entries every `interval_s` until stopped; stopping lets the send in flight finish."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        client: Callable[[], FhirClient],
+        *,
+        worker: str,
+        interval_s: float = 5.0,
+        backoff: Backoff = Backoff(),
+        lease: timedelta = LEASE,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions, self.client, self.worker = sessions, client, worker
+        self.interval_s, self.backoff, self.lease, self.clock = interval_s, backoff, lease, clock
+        self.stopping = asyncio.Event()
+
+    async def run_once(self) -> int:
+        async with self.client() as client:
+            return await deliver_due(
+                self.sessions, client, worker=self.worker, now=self.clock(), backoff=self.backoff, lease=self.lease
+            )
+
+    async def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # a bad pass must not stop delivery for good; the next pass tries again
+                log.exception("outbox pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=self.interval_s)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import select
 
 from .db import SessionFactory
-from .models import Assessment, AuditEvent, OutboxEntry
+from .models import Assessment, AuditEvent, Draft, OutboxEntry
 
-__all__ = ["audit", "latest_assessments", "outbox_entry", "save_assessment"]
+__all__ = [
+    "amended_by",
+    "assessment_chain",
+    "audit",
+    "latest_assessments",
+    "outbox_entry",
+    "save_assessment",
+    "unsent_assessments",
+]
 
 
 async def save_assessment(
@@ -23,11 +32,15 @@ async def save_assessment(
     questionnaire: str,
     response: dict[str, Any],
     sources: list[dict[str, Any]],
+    records: list[dict[str, Any]],
     bundle: dict[str, Any],
     author_id: str,
     author_role: str,
+    now: datetime,
+    amends: str | None = None,
+    version: int = 1,
 ) -> OutboxEntry:
-    """Commit the assessment, its outbox entry and the audit record together; returns the outbox entry."""
+    """Commit the assessment, its outbox entry (due at `now`) and the audit record together."""
     assessment = Assessment(
         id=assessment_id,
         nhs_number=nhs_number,
@@ -35,13 +48,27 @@ async def save_assessment(
         questionnaire=questionnaire,
         response_json=json.dumps(response),
         sources_json=json.dumps(sources),
+        records_json=json.dumps(records),
         author_id=author_id,
         author_role=author_role,
+        created_at=now,
+        amends=amends,
+        version=version,
+        status="amended" if amends else "completed",
     )
-    entry = OutboxEntry(id=str(uuid.uuid4()), assessment_id=assessment_id, bundle_json=json.dumps(bundle))
+    entry = OutboxEntry(
+        id=str(uuid.uuid4()),
+        assessment_id=assessment_id,
+        bundle_json=json.dumps(bundle),
+        next_attempt_at=now,
+        created_at=now,
+    )
     async with sessions() as session:
         session.add(assessment)
         session.add(entry)
+        draft = await _draft(session, nhs_number, checkpoint)
+        if draft is not None:  # the checklist is done: its draft goes in the same transaction
+            await session.delete(draft)
         session.add(
             AuditEvent(
                 user_id=author_id,
@@ -55,6 +82,32 @@ async def save_assessment(
     return entry
 
 
+async def assessment_chain(sessions: SessionFactory, assessment_id: str) -> list[tuple[Assessment, OutboxEntry]]:
+    """Every version of the checklist ending at `assessment_id`, first version first (empty if unknown)."""
+    versions: list[tuple[Assessment, OutboxEntry]] = []
+    async with sessions() as session:
+        current: str | None = assessment_id
+        while current:
+            row = (
+                await session.exec(
+                    select(Assessment, OutboxEntry)
+                    .join(OutboxEntry, OutboxEntry.assessment_id == Assessment.id)
+                    .where(Assessment.id == current)
+                )
+            ).first()
+            if row is None:
+                return []
+            versions.insert(0, tuple(row))
+            current = row[0].amends
+    return versions
+
+
+async def amended_by(sessions: SessionFactory, assessment_id: str) -> str | None:
+    """The id of the version that amended this one, if any: only the latest version may be amended."""
+    async with sessions() as session:
+        return (await session.exec(select(Assessment.id).where(Assessment.amends == assessment_id))).first()
+
+
 async def latest_assessments(sessions: SessionFactory, *, nhs_number: str) -> list[tuple[Assessment, OutboxEntry]]:
     """This baby's assessments, newest first, each with its delivery state."""
     async with sessions() as session:
@@ -63,6 +116,18 @@ async def latest_assessments(sessions: SessionFactory, *, nhs_number: str) -> li
             .join(OutboxEntry, OutboxEntry.assessment_id == Assessment.id)
             .where(Assessment.nhs_number == nhs_number)
             .order_by(Assessment.created_at.desc())
+        )
+        return list(rows.all())
+
+
+async def unsent_assessments(sessions: SessionFactory) -> list[tuple[Assessment, OutboxEntry]]:
+    """Every assessment not yet in the FHIR record, those needing a person first, then oldest first."""
+    async with sessions() as session:
+        rows = await session.exec(
+            select(Assessment, OutboxEntry)
+            .join(OutboxEntry, OutboxEntry.assessment_id == Assessment.id)
+            .where(OutboxEntry.state != "sent")
+            .order_by(OutboxEntry.state != "needs-attention", Assessment.created_at)
         )
         return list(rows.all())
 
@@ -82,6 +147,53 @@ async def audit(
             AuditEvent(user_id=user_id, role=role, action=action, nhs_number=nhs_number, outcome=outcome, detail=detail)
         )
         await session.commit()
+
+
+async def _draft(session, nhs_number: str, checkpoint: str) -> Draft | None:
+    return (
+        await session.exec(select(Draft).where(Draft.nhs_number == nhs_number).where(Draft.checkpoint == checkpoint))
+    ).first()
+
+
+async def get_draft(sessions: SessionFactory, *, nhs_number: str, checkpoint: str) -> Draft | None:
+    """The baby's unfinished checklist for this checkpoint, whoever started it (shifts hand over)."""
+    async with sessions() as session:
+        return await _draft(session, nhs_number, checkpoint)
+
+
+async def save_draft(
+    sessions: SessionFactory,
+    *,
+    nhs_number: str,
+    checkpoint: str,
+    questionnaire: str,
+    response: dict[str, Any],
+    baseline: dict[str, Any],
+    author_id: str,
+    author_role: str,
+    now: datetime,
+) -> Draft:
+    """Keep an unfinished checklist. The baseline (what it was pre-filled with) is kept from the first save."""
+    async with sessions() as session:
+        draft = await _draft(session, nhs_number, checkpoint) or Draft(
+            id=str(uuid.uuid4()),
+            nhs_number=nhs_number,
+            checkpoint=checkpoint,
+            questionnaire=questionnaire,
+            baseline_json=json.dumps(baseline),
+            response_json="{}",
+            author_id=author_id,
+            author_role=author_role,
+        )
+        draft.response_json = json.dumps(response)
+        draft.author_id, draft.author_role, draft.updated_at = author_id, author_role, now
+        session.add(draft)
+        session.add(
+            AuditEvent(user_id=author_id, role=author_role, action=f"save-{checkpoint}-draft", nhs_number=nhs_number)
+        )
+        await session.commit()
+        await session.refresh(draft)
+        return draft
 
 
 async def outbox_entry(sessions: SessionFactory, entry_id: str) -> OutboxEntry | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.assessments import audit
+from app.assessments import assessment_chain, audit, get_draft, latest_assessments
 from app.forms import Issue
 from app.picture import Picture
 from app.sources import parse_resource
@@ -58,6 +59,7 @@ class RecordOut(BaseModel):
     organisation: str | None
     contact: str | None
     restricted: bool
+    change: str | None = None  # new | changed | ended since the previous checkpoint
 
 
 class PictureOut(BaseModel):
@@ -67,12 +69,18 @@ class PictureOut(BaseModel):
     sources: list[SourceOut]
     records: list[RecordOut]
     male_carer_recorded: bool
+    father_recorded: bool
+    changes_since: str | None
+    no_longer_found: list[dict[str, Any]]
     gathered_at: datetime
 
 
 class WriteBackOut(BaseModel):
-    state: str
+    """Where a saved assessment is on its way to the FHIR record."""
+
+    state: str  # queued | sent | retrying | needs-attention
     attempts: int
+    next_attempt_at: datetime | None = None
     server_ids: list[str]
     last_error: str | None
 
@@ -80,6 +88,28 @@ class WriteBackOut(BaseModel):
 class AssessmentCreated(BaseModel):
     id: str
     write_back: WriteBackOut
+
+
+class AssessmentOut(BaseModel):
+    id: str
+    checkpoint: str
+    questionnaire: str
+    status: str
+    version: int
+    author_id: str
+    author_role: str
+    created_at: datetime
+    write_back: WriteBackOut
+
+
+def _write_back(entry) -> WriteBackOut:
+    return WriteBackOut(
+        state=entry.state,
+        attempts=entry.attempts,
+        next_attempt_at=entry.next_attempt_at if entry.state == "retrying" else None,
+        server_ids=json.loads(entry.server_ids_json),
+        last_error=entry.last_error,
+    )
 
 
 def _person(p) -> PersonOut:
@@ -113,6 +143,7 @@ def _record(r, user: User) -> RecordOut:
         organisation=r.organisation,
         contact=r.contact,
         restricted=r.restricted,
+        change=r.change,
     )
 
 
@@ -126,6 +157,9 @@ def _picture_out(picture: Picture, checkpoint: str, user: User) -> PictureOut:
         ],
         records=[_record(r, user) for r in picture.records],
         male_carer_recorded=picture.male_carer_recorded,
+        father_recorded=picture.father_recorded,
+        changes_since=picture.changes_since,
+        no_longer_found=picture.gone if user.role.sees_restricted else [],
         gathered_at=picture.gathered_at,
     )
 
@@ -153,6 +187,10 @@ def operation_outcome(issues: list[Issue] | list[tuple[str, str]], code: str = "
             for link_id, path, message in pairs
         ],
     }
+
+
+def _unprocessable(outcome: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(outcome, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/fhir+json")
 
 
 @router.get("/patients/{number}/picture", response_model=PictureOut)
@@ -183,7 +221,9 @@ async def get_checklist(services: ServicesDep, user: ApiUser, checkpoint: str) -
 
 @router.get("/patients/{number}/checklists/{checkpoint}")
 async def get_prefilled(services: ServicesDep, user: ApiUser, number: str, checkpoint: str) -> dict[str, Any]:
-    """A QuestionnaireResponse (in-progress) for this baby, pre-filled from the sources."""
+    """This baby's checklist to fill in: the saved draft exactly as left (never re-populated over the
+    clinician's answers), else a QuestionnaireResponse (in-progress) newly pre-filled from the sources.
+    """
     nhs_number = valid_nhs_number(number)
     _checkpoint(services, checkpoint)
     picture = await services.picture(nhs_number)
@@ -194,34 +234,74 @@ async def get_prefilled(services: ServicesDep, user: ApiUser, number: str, check
         action=f"api-view-{checkpoint}-checklist",
         nhs_number=nhs_number,
     )
-    return services.start_checklist(picture, checkpoint, user).response
+    response, _, _ = await services.open_checklist(picture, checkpoint, user)
+    return response
 
 
-def _checkpoint_of(services: Services, response: dict[str, Any]) -> str:
-    canonical = response.get("questionnaire", "")
-    for checkpoint, questionnaire in services.checklists.by_checkpoint.items():
-        if canonical == f"{questionnaire['url']}|{questionnaire['version']}":
-            return checkpoint
-    raise HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        f"QuestionnaireResponse.questionnaire must name a current checklist as url|version, not {canonical!r}",
-    )
+class DraftOut(BaseModel):
+    saved_at: datetime
+    saved_by: str
+    changes: list[dict[str, Any]]  # what the sources now say differently from when the draft began
 
 
-def _unprocessable(outcome: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(outcome, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/fhir+json")
+class TakeChanges(BaseModel):
+    take: list[str]  # paths (as in `changes`) whose new pre-filled answers to take
 
 
-@router.post("/patients/{number}/assessments", status_code=201, response_model=AssessmentCreated)
-async def post_assessment(
-    services: ServicesDep, user: ApiUser, number: str, body: dict[str, Any]
-) -> AssessmentCreated | JSONResponse:
-    """Submit a completed checklist (a QuestionnaireResponse). 201 once stored; 422 with an OperationOutcome.
+async def _draft_out(services: Services, picture: Picture, checkpoint: str, user: User, draft) -> DraftOut:
+    found = services.draft_changes(picture, checkpoint, user, draft)
+    return DraftOut(saved_at=draft.updated_at, saved_by=draft.author_id, changes=[asdict(c) for c in found])
 
-    The response is stored before this returns; `write_back.state` says whether it has reached the
-    FHIR record yet (`sent`) or is queued for another try (`retrying`, `needs-attention`).
-    """
+
+@router.put("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut)
+async def put_draft(
+    services: ServicesDep, user: ApiUser, number: str, checkpoint: str, body: dict[str, Any]
+) -> DraftOut | JSONResponse:
+    """Save an unfinished checklist (a QuestionnaireResponse, in-progress) to finish later, by anyone."""
     nhs_number = valid_nhs_number(number)
+    _checkpoint(services, checkpoint)
+    if checkpoint not in user.role.may_submit:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role cannot complete the {checkpoint} checklist")
+    try:
+        parse_resource(body)
+    except ValueError as exc:
+        return _unprocessable(operation_outcome([("QuestionnaireResponse", str(exc))], "structure"))
+    picture = await services.picture(nhs_number)
+    draft = await services.keep_draft(picture, checkpoint, user, body)
+    return await _draft_out(services, picture, checkpoint, user, draft)
+
+
+@router.get("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut)
+async def get_draft_changes(services: ServicesDep, user: ApiUser, number: str, checkpoint: str) -> DraftOut:
+    """When the draft was saved and by whom, and what the sources now say differently, item by item."""
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(services, checkpoint)
+    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
+    if draft is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no draft of this checklist for this baby")
+    picture = await services.picture(nhs_number)
+    return await _draft_out(services, picture, checkpoint, user, draft)
+
+
+@router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh", response_model=DraftOut)
+async def refresh_draft(
+    services: ServicesDep, user: ApiUser, number: str, checkpoint: str, body: TakeChanges
+) -> DraftOut:
+    """Take the sources' new pre-filled answers for the chosen items; every other answer stays as it was."""
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(services, checkpoint)
+    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
+    if draft is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no draft of this checklist for this baby")
+    picture = await services.picture(nhs_number)
+    draft = await services.take_changes(picture, checkpoint, user, draft, set(body.take))
+    return await _draft_out(services, picture, checkpoint, user, draft)
+
+
+async def _accept(
+    services: Services, user: User, nhs_number: str, body: dict[str, Any], *, amends: str | None = None
+) -> AssessmentCreated | JSONResponse:
+    """Check a posted QuestionnaireResponse for this baby and, if it is complete, store and send it."""
     try:
         parse_resource(body)
     except ValueError as exc:
@@ -235,33 +315,100 @@ async def post_assessment(
         return _unprocessable(
             operation_outcome([("subject", "the response's subject is a different NHS number from the URL")], "invalid")
         )
-    checkpoint = _checkpoint_of(services, body)
+    try:
+        checkpoint = services.checklists.checkpoint_of(services.checklists.for_response(body))
+    except LookupError:
+        return _unprocessable(
+            operation_outcome(
+                [
+                    (
+                        "questionnaire",
+                        f"QuestionnaireResponse.questionnaire must name a NeoSafe checklist as url|version, "
+                        f"not {body.get('questionnaire')!r}",
+                    )
+                ],
+                "invalid",
+            )
+        )
     if checkpoint not in user.role.may_submit:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role cannot complete the {checkpoint} checklist")
     picture = await services.picture(nhs_number)
     issues = services.check(picture, checkpoint, user, body)
+    action = f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist"
     if issues:
         await audit(
             services.sessions,
             user_id=user.id,
             role=user.role.key,
-            action=f"api-submit-{checkpoint}-checklist",
+            action=action,
             nhs_number=nhs_number,
             outcome="refused",
             detail=f"{len(issues)} issues",
         )
         return _unprocessable(operation_outcome(issues))
     try:
-        submitted = await services.submit(picture, checkpoint, user, body)
+        submitted = await services.submit(picture, checkpoint, user, body, amends=amends)
     except NotWritable as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    entry = submitted.entry
-    return AssessmentCreated(
-        id=submitted.assessment_id,
-        write_back=WriteBackOut(
-            state=entry.state,
-            attempts=entry.attempts,
-            server_ids=json.loads(entry.server_ids_json),
-            last_error=entry.last_error,
-        ),
+    return AssessmentCreated(id=submitted.assessment_id, write_back=_write_back(submitted.entry))
+
+
+@router.post("/patients/{number}/assessments", status_code=201, response_model=AssessmentCreated)
+async def post_assessment(
+    services: ServicesDep, user: ApiUser, number: str, body: dict[str, Any]
+) -> AssessmentCreated | JSONResponse:
+    """Submit a completed checklist (a QuestionnaireResponse). 201 once stored; 422 with an OperationOutcome.
+
+    The response is stored before this returns; `write_back.state` says whether it has reached the
+    FHIR record yet (`sent`) or is queued for another try (`retrying`, `needs-attention`).
+    """
+    return await _accept(services, user, valid_nhs_number(number), body)
+
+
+@router.post(
+    "/patients/{number}/assessments/{assessment_id}/amendments", status_code=201, response_model=AssessmentCreated
+)
+async def post_amendment(
+    services: ServicesDep, user: ApiUser, number: str, assessment_id: str, body: dict[str, Any]
+) -> AssessmentCreated | JSONResponse:
+    """Amend the latest version of a checklist: a new version (status amended), checked against the checklist
+    version the first was made on; the FHIR record is updated, never duplicated. 409 if it is not the latest.
+    """
+    return await _accept(services, user, valid_nhs_number(number), body, amends=assessment_id)
+
+
+@router.get("/patients/{number}/assessments/{assessment_id}/versions")
+async def get_versions(services: ServicesDep, user: ApiUser, number: str, assessment_id: str) -> list[dict[str, Any]]:
+    """Every version of a checklist up to this one, first first, each the QuestionnaireResponse as written."""
+    nhs_number = valid_nhs_number(number)
+    versions = await assessment_chain(services.sessions, assessment_id)
+    if not versions or versions[0][0].nhs_number != nhs_number:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such checklist for this baby")
+    await audit(
+        services.sessions, user_id=user.id, role=user.role.key, action="api-view-versions", nhs_number=nhs_number
     )
+    return [json.loads(a.response_json) for a, _ in versions]
+
+
+@router.get("/patients/{number}/assessments", response_model=list[AssessmentOut])
+async def list_assessments(services: ServicesDep, user: ApiUser, number: str) -> list[AssessmentOut]:
+    """This baby's saved assessments, newest first, each with where it is on its way to the FHIR record."""
+    nhs_number = valid_nhs_number(number)
+    rows = await latest_assessments(services.sessions, nhs_number=nhs_number)
+    await audit(
+        services.sessions, user_id=user.id, role=user.role.key, action="api-list-assessments", nhs_number=nhs_number
+    )
+    return [
+        AssessmentOut(
+            id=a.id,
+            checkpoint=a.checkpoint,
+            questionnaire=a.questionnaire,
+            status=a.status,
+            version=a.version,
+            author_id=a.author_id,
+            author_role=a.author_role,
+            created_at=a.created_at,
+            write_back=_write_back(e),
+        )
+        for a, e in rows
+    ]

@@ -18,6 +18,7 @@ class Role:
     label: str
     may_submit: frozenset[str]  # checkpoints this role may complete
     sees_restricted: bool  # may read restricted (R/V) records in full
+    may_resend: bool = False  # may send again an assessment the FHIR server refused
 
 
 ROLES: dict[str, Role] = {
@@ -26,7 +27,7 @@ ROLES: dict[str, Role] = {
         Role("nurse", "Neonatal nurse", frozenset({"admission", "transfer", "discharge"}), True),
         Role("discharge-coordinator", "Discharge coordinator", frozenset({"transfer", "discharge"}), True),
         Role("community-nurse", "Community neonatal nurse", frozenset(), False),
-        Role("safeguarding-lead", "Safeguarding lead", frozenset({"admission", "transfer", "discharge"}), True),
+        Role("safeguarding-lead", "Safeguarding lead", frozenset({"admission", "transfer", "discharge"}), True, True),
     )
 }
 

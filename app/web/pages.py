@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.assessments import audit, latest_assessments
+from app.assessments import audit, deliver, latest_assessments, resend, unsent_assessments
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.picture import Picture
 
@@ -274,4 +274,44 @@ async def assessment(
         labels=services.mappings.source_labels,
         assessment=found[0],
         entry=found[1],
+        csrf=_csrf(services, user),
     )
+
+
+@router.post("/patients/{number}/assessments/{assessment_id}/resend")
+async def resend_assessment(
+    request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str
+) -> Response:
+    """The safeguarding lead sends again an assessment the server refused, once the cause is fixed."""
+    nhs_number = valid_nhs_number(number)
+    form = await request.form()
+    _check_csrf(services, user, str(form.get("csrf", "")))
+    if not user.role.may_resend:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only the safeguarding lead can send a checklist again.")
+    rows = await latest_assessments(services.sessions, nhs_number=nhs_number)
+    entry = next((e for a, e in rows if a.id == assessment_id), None)
+    if entry is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
+    await resend(services.sessions, entry.id)
+    await audit(
+        services.sessions,
+        user_id=user.id,
+        role=user.role.key,
+        action="resend-assessment",
+        nhs_number=nhs_number,
+        detail=f"assessment {assessment_id}",
+    )
+    async with services.client(services.write_back) as client:
+        await deliver(services.sessions, client, entry.id, worker=services.worker_id)
+    return RedirectResponse(f"/patients/{nhs_number}/assessments/{assessment_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/outbox")
+async def outbox(request: Request, services: ServicesDep, user: PageUser) -> HTMLResponse:
+    """Checklists saved in NeoSafe but not yet in a baby's record, for the safeguarding lead to follow up."""
+    if not user.role.may_resend:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Only the safeguarding lead can see the checklists waiting to be sent."
+        )
+    await audit(services.sessions, user_id=user.id, role=user.role.key, action="view-outbox")
+    return _render(request, "outbox.html", user=user, rows=await unsent_assessments(services.sessions))

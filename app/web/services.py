@@ -6,26 +6,37 @@ sources -> picture -> checklist -> assessment -> write-back, in that order, each
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from app.assessments import (
+    Backoff,
+    Draft,
     OutboxEntry,
+    OutboxWorker,
     SessionFactory,
+    amended_by,
     assessment_bundle,
+    assessment_chain,
     deliver,
+    get_draft,
+    latest_assessments,
     outbox_entry,
     save_assessment,
+    save_draft,
 )
 from app.config import Settings, SourceSettings
-from app.forms import Checklists, Issue, Populated, canonical, populate, prune, validate
-from app.picture import Mappings, Picture, gather_picture, picture_context
+from app.forms import Change, Checklists, Issue, Populated, canonical, changes, populate, prune, take, validate
+from app.picture import Mappings, Picture, gather_picture, mark_changes, picture_context, snapshot
 from app.sources import Capabilities, FhirClient, read_capabilities
 
 from .auth import User
@@ -60,13 +71,38 @@ class Services:
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
+    auths: dict[str, httpx.Auth] = field(default_factory=dict)  # one per source, so tokens are reused
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     @property
     def write_back(self) -> SourceSettings:
         return next(s for s in self.sources if s.write_back)
 
     def client(self, source: SourceSettings) -> FhirClient:
-        return FhirClient(source, transport=self.transport)
+        return FhirClient(source, transport=self.transport, auth=self.auths.get(source.name))
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(
+            base=timedelta(seconds=self.settings.outbox_retry_base_s),
+            most=timedelta(seconds=self.settings.outbox_retry_max_s),
+        )
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.outbox_lease_s)
+
+    def outbox_worker(self) -> OutboxWorker:
+        """The background sender for this process: retries what could not be sent at once."""
+        return OutboxWorker(
+            self.sessions,
+            lambda: self.client(self.write_back),
+            worker=self.worker_id,
+            interval_s=self.settings.outbox_interval_s,
+            backoff=self.backoff,
+            lease=self.lease,
+            clock=self.clock,
+        )
 
     async def picture(self, nhs_number: str) -> Picture:
         """Ask every source now; raises BabyNotFound if none knows the baby."""
@@ -77,13 +113,22 @@ class Services:
             for name, caps in zip(unread, read, strict=True):
                 if caps.known:  # a source that would not say is asked again next time
                     self.capabilities[name] = caps
-            return await gather_picture(
+            picture = await gather_picture(
                 nhs_number=nhs_number,
                 clients=clients,
                 mappings=self.mappings,
                 now=self.clock(),
                 capabilities=self.capabilities,
             )
+        previous = await latest_assessments(self.sessions, nhs_number=nhs_number)
+        if previous:
+            last = previous[0][0]
+            mark_changes(
+                picture,
+                json.loads(last.records_json),
+                since=f"the {last.checkpoint} checklist of {last.created_at:%d %B %Y}",
+            )
+        return picture
 
     async def census(self) -> list[dict[str, Any]]:
         """Babies on the unit now: in-progress inpatient stays on the write-back (unit) source."""
@@ -138,40 +183,61 @@ class Services:
             encounter=self.encounter(picture),
         )
 
-    def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
+    async def open_checklist(
+        self, picture: Picture, checkpoint: str, user: User
+    ) -> tuple[dict[str, Any], Draft | None, list[str]]:
+        """The saved draft as the clinician left it (never re-populated), else a newly pre-filled checklist.
+
+        Returns the response, the draft (if any) and what could not be pre-filled.
+        """
+        draft = await get_draft(self.sessions, nhs_number=picture.baby.nhs_number or "", checkpoint=checkpoint)
+        if draft is not None:
+            return json.loads(draft.response_json), draft, []
+        populated = self.start_checklist(picture, checkpoint, user)
+        return populated.response, None, populated.issues
+
+    async def keep_draft(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> Draft:
+        """Save an unfinished checklist; its baseline is what the sources pre-filled when it was first saved."""
         questionnaire = self.checklists.for_checkpoint(checkpoint)
+        draft = {**response, "status": "in-progress", "questionnaire": canonical(questionnaire)}
+        return await save_draft(
+            self.sessions,
+            nhs_number=picture.baby.nhs_number or "",
+            checkpoint=checkpoint,
+            questionnaire=canonical(questionnaire),
+            response=draft,
+            baseline=self.start_checklist(picture, checkpoint, user).response,
+            author_id=user.id,
+            author_role=user.role.key,
+            now=self.clock(),
+        )
+
+    def draft_changes(self, picture: Picture, checkpoint: str, user: User, draft: Draft) -> list[Change]:
+        """What the sources say differently now from when the draft began, item by item."""
+        return changes(
+            self.checklists.for_checkpoint(checkpoint),
+            baseline=json.loads(draft.baseline_json),
+            fresh=self.start_checklist(picture, checkpoint, user).response,
+            draft=json.loads(draft.response_json),
+        )
+
+    async def take_changes(self, picture: Picture, checkpoint: str, user: User, draft: Draft, paths: set[str]) -> Draft:
+        """Put the sources' new pre-filled answers into the chosen items of the draft, and keep it."""
+        fresh = self.start_checklist(picture, checkpoint, user).response
+        questionnaire = self.checklists.for_checkpoint(checkpoint)
+        updated = take(questionnaire, draft=json.loads(draft.response_json), fresh=fresh, paths=paths)
+        return await self.keep_draft(picture, checkpoint, user, updated)
+
+    def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
+        """Against the checklist version the response names (an amendment keeps its first version's)."""
+        try:
+            questionnaire = self.checklists.for_response(response)
+        except LookupError:
+            questionnaire = self.checklists.for_checkpoint(checkpoint)
         return validate(questionnaire, response, self.env(picture, checkpoint, user))
 
-    async def submit(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> Submitted:
-        """Store the completed checklist durably, then try once to write it to FHIR; `entry.state` says how it went.
-
-        Call only with a response that `check` accepted.
-        """
-        if self.write_back.name not in picture.baby.found_on:
-            raise NotWritable(
-                f"this baby is not on the {self.write_back.name} record, where NeoSafe writes checklists: "
-                "ask the unit's EPR team to register the baby there"
-            )
-        questionnaire = self.checklists.for_checkpoint(checkpoint)
-        env = self.env(picture, checkpoint, user)
-        now = self.clock()
-        completed = prune(questionnaire, response, env)
-        completed.update(
-            {
-                "questionnaire": canonical(questionnaire),
-                "status": "completed",
-                "subject": self.subject(picture),
-                "author": user.reference(),
-                "authored": now.isoformat(timespec="seconds"),
-            }
-        )
-        encounter = self.encounter(picture)
-        if encounter:
-            completed["encounter"] = encounter
-        else:
-            completed.pop("encounter", None)
-        assessment_id = str(uuid.uuid4())
-        sources = [
+    def sources_consulted(self, picture: Picture) -> list[dict[str, Any]]:
+        return [
             {
                 "name": s.name,
                 "status": s.status,
@@ -180,8 +246,67 @@ class Services:
             }
             for s in picture.sources
         ]
+
+    async def submit(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        response: dict[str, Any],
+        *,
+        amends: str | None = None,
+    ) -> Submitted:
+        """Store the checklist durably, then try once to write it to FHIR; `entry.state` says how it went.
+
+        With `amends` (the id of the latest version), this is an amendment: checked against the checklist
+        version the first one was made on, written as updates of what changed. Call only with a response
+        that `check` accepted.
+        """
+        if self.write_back.name not in picture.baby.found_on:
+            raise NotWritable(
+                f"this baby is not on the {self.write_back.name} record, where NeoSafe writes checklists: "
+                "ask the unit's EPR team to register the baby there"
+            )
+        versions = await assessment_chain(self.sessions, amends) if amends else []
+        if amends and (
+            not versions
+            or versions[0][0].nhs_number != picture.baby.nhs_number
+            or await amended_by(self.sessions, amends)
+        ):
+            raise NotWritable("only the latest version of one of this baby's checklists can be amended")
+        questionnaire = (
+            self.checklists.for_response({"questionnaire": versions[0][0].questionnaire})
+            if versions
+            else self.checklists.for_checkpoint(checkpoint)
+        )
+        env = self.env(picture, checkpoint, user)
+        now = self.clock()
+        authored = now.isoformat(timespec="seconds")
+        completed = prune(questionnaire, response, env)
+        completed.update(
+            {
+                "questionnaire": canonical(questionnaire),
+                "status": "amended" if versions else "completed",
+                "subject": self.subject(picture),
+                "author": user.reference(),
+                "authored": authored,
+                "extension": [author_signature(user.reference(), authored)],
+            }
+        )
+        encounter = self.encounter(picture)
+        if encounter:
+            completed["encounter"] = encounter
+        else:
+            completed.pop("encounter", None)
+        assessment_id = str(uuid.uuid4())
+        sources = self.sources_consulted(picture)
         bundle = assessment_bundle(
-            questionnaire=questionnaire, response=completed, assessment_id=assessment_id, sources=sources
+            questionnaire=questionnaire,
+            response=completed,
+            assessment_id=assessment_id,
+            sources=sources,
+            record_id=versions[0][0].id if versions else None,
+            earlier=[json.loads(entry.bundle_json) for _, entry in versions],
         )
         entry = await save_assessment(
             self.sessions,
@@ -191,10 +316,34 @@ class Services:
             questionnaire=canonical(questionnaire),
             response=bundle["entry"][0]["resource"],
             sources=sources,
+            records=snapshot(picture),
             bundle=bundle,
             author_id=user.id,
             author_role=user.role.key,
+            now=now,
+            amends=amends,
+            version=len(versions) + 1,
         )
         async with self.client(self.write_back) as client:
-            await deliver(self.sessions, client, entry.id, now=now)
+            await deliver(
+                self.sessions, client, entry.id, worker=self.worker_id, now=now, backoff=self.backoff, lease=self.lease
+            )
         return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)
+
+
+def author_signature(author: dict[str, Any], when: str) -> dict[str, Any]:
+    """The completing clinician's signature: saving a checklist is signing it (the page says so)."""
+    return {
+        "url": "http://hl7.org/fhir/StructureDefinition/questionnaireresponse-signature",
+        "valueSignature": {
+            "type": [
+                {
+                    "system": "urn:iso-astm:E1762-95:2013",
+                    "code": "1.2.840.10065.1.12.1.1",
+                    "display": "Author's Signature",
+                }
+            ],
+            "when": when,
+            "who": author,
+        },
+    }

@@ -11,6 +11,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.forms import OBSERVATION_ID_SYSTEM
 from tests.answering import answer_everything, items_with, without_answer
+from tests.factories import create_baby
 from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
 
 DA_ENQUIRY = "A8-da-enquiry-private.outcome"
@@ -131,10 +132,11 @@ def test_a_missing_required_answer_is_refused_per_item_and_nothing_is_written(ap
     assert len(search(fhir["neonatal"], "QuestionnaireResponse?subject=Patient/nn-casev-baby")) == before
 
 
-def test_the_private_da_enquiry_is_required_only_where_there_is_a_da_record(api):
-    no_concerns = without_answer(completed_admission(api, NO_CONCERNS_BABY), DA_ENQUIRY)
+def test_the_private_da_enquiry_is_required_only_where_there_is_a_da_record(api, fhir):
+    baby = create_baby(fhir["neonatal"])  # a family of its own: submissions here must not colour the seeded ones
+    response = without_answer(completed_admission(api, baby), DA_ENQUIRY)
 
-    created = api.post(f"/api/patients/{NO_CONCERNS_BABY}/assessments", json=no_concerns)
+    created = api.post(f"/api/patients/{baby}/assessments", json=response)
 
     assert created.status_code == 201, created.text
 

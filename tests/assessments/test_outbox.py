@@ -1,0 +1,165 @@
+"""Delivery to the write-back source: exactly once in effect, whatever the server or the network does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from app.assessments import ASSESSMENT_TAG_SYSTEM, OutboxEntry, claim, deliver, deliver_due, resend
+from app.assessments.outbox import LEASE
+from app.main import create_app
+from app.web import DEMO_USERS, Services
+from tests.answering import answer_everything
+from tests.factories import create_baby
+
+NURSE = DEMO_USERS["nurse"]
+
+
+class Faults(httpx.AsyncBaseTransport):
+    """The real sandbox behind a switch: what a real server cannot be made to do on demand, done here.
+
+    `plan` is a list of faults for the next transaction POSTs, one per attempt: "drop-after-commit"
+    (forwarded, then the connection dies before the answer), "503", "400" or None (pass through).
+    """
+
+    def __init__(self, real: httpx.AsyncBaseTransport) -> None:
+        self.real, self.plan, self.transactions = real, [], 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return await self.real.handle_async_request(request)
+        self.transactions += 1
+        fault = self.plan.pop(0) if self.plan else None
+        if fault == "503":
+            return httpx.Response(503, headers={"Retry-After": "120"}, text="restarting")
+        if fault == "400":
+            outcome = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "profile check failed"}],
+            }
+            return httpx.Response(400, json=outcome)
+        response = await self.real.handle_async_request(request)
+        await response.aread()
+        if fault == "drop-after-commit":
+            raise httpx.RemoteProtocolError("server disconnected without sending a response", request=request)
+        return response
+
+
+@pytest.fixture
+async def services(settings, sources) -> AsyncIterator[Services]:
+    settings.outbox_worker = False  # these tests drive delivery themselves
+    async with httpx.AsyncHTTPTransport() as real:
+        app = create_app(settings, sources=sources, transport=Faults(real))
+        async with app.router.lifespan_context(app):
+            yield app.state.services
+
+
+async def submitted(services: Services, fhir: dict[str, httpx.Client]) -> tuple[str, str]:
+    """Submit a completed admission checklist for a new baby; (assessment id, outbox entry id)."""
+    picture = await services.picture(create_baby(fhir["neonatal"]))
+    response = services.start_checklist(picture, "admission", NURSE).response
+    answer_everything(services.checklists.for_checkpoint("admission"), response)
+    result = await services.submit(picture, "admission", NURSE, response)
+    return result.assessment_id, result.entry.id
+
+
+async def entry(services: Services, entry_id: str) -> OutboxEntry:
+    async with services.sessions() as session:
+        return await session.get(OutboxEntry, entry_id)
+
+
+def written(fhir: httpx.Client, assessment_id: str) -> dict[str, int]:
+    """How many resources of each type the server holds for one assessment."""
+    counts = {}
+    for kind in ("QuestionnaireResponse", "Observation", "Provenance"):
+        bundle = fhir.get(f"{kind}?_tag={ASSESSMENT_TAG_SYSTEM}|{assessment_id}&_count=1000").json()
+        if bundle.get("total"):
+            counts[kind] = bundle["total"]
+    return counts
+
+
+def expected(bundle_json: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in json.loads(bundle_json)["entry"]:
+        counts[e["resource"]["resourceType"]] = counts.get(e["resource"]["resourceType"], 0) + 1
+    return counts
+
+
+async def test_a_response_lost_after_the_server_committed_is_resent_without_duplicates(services, fhir):
+    services.transport.plan = ["drop-after-commit"]
+    assessment_id, entry_id = await submitted(services, fhir)
+
+    first = await entry(services, entry_id)
+    assert (first.state, first.attempts) == ("retrying", 1)
+    assert "disconnected" in first.last_error or "could not connect" in first.last_error
+
+    later = first.next_attempt_at + timedelta(seconds=1)
+    async with services.client(services.write_back) as client:
+        assert await deliver_due(services.sessions, client, worker="w", now=later) == 1
+
+    done = await entry(services, entry_id)
+    assert done.state == "sent" and done.attempts == 2
+    assert written(fhir["neonatal"], assessment_id) == expected(done.bundle_json)
+
+
+async def test_a_busy_server_is_retried_no_sooner_than_it_asked(services, fhir):
+    services.transport.plan = ["503"]
+    assessment_id, entry_id = await submitted(services, fhir)
+
+    waiting = await entry(services, entry_id)
+    assert waiting.state == "retrying"
+    assert waiting.next_attempt_at - waiting.created_at >= timedelta(seconds=120)
+    assert written(fhir["neonatal"], assessment_id) == {}
+
+
+async def test_a_refusal_needs_attention_and_can_be_sent_again(services, fhir):
+    services.transport.plan = ["400"]
+    assessment_id, entry_id = await submitted(services, fhir)
+
+    refused = await entry(services, entry_id)
+    assert refused.state == "needs-attention"
+    assert "profile check failed" in refused.last_error
+    async with services.client(services.write_back) as client:
+        assert await deliver_due(services.sessions, client, worker="w") == 0
+
+        assert await resend(services.sessions, entry_id)
+        await deliver_due(services.sessions, client, worker="w")
+
+    assert (await entry(services, entry_id)).state == "sent"
+    assert written(fhir["neonatal"], assessment_id) == expected(refused.bundle_json)
+
+
+async def test_two_workers_never_send_one_entry_twice(services, fhir):
+    services.transport.plan = ["503"]
+    _, entry_id = await submitted(services, fhir)
+    due = (await entry(services, entry_id)).next_attempt_at + timedelta(seconds=1)
+    before = services.transport.transactions
+
+    async with services.client(services.write_back) as one, services.client(services.write_back) as two:
+        states = await asyncio.gather(
+            deliver(services.sessions, one, entry_id, worker="one", now=due),
+            deliver(services.sessions, two, entry_id, worker="two", now=due),
+        )
+
+    assert services.transport.transactions - before == 1
+    assert "sent" in states
+
+
+async def test_an_entry_whose_worker_died_mid_send_is_taken_up_when_its_lease_runs_out(services, fhir):
+    services.transport.plan = ["503"]
+    assessment_id, entry_id = await submitted(services, fhir)
+    due = (await entry(services, entry_id)).next_attempt_at + timedelta(seconds=1)
+    assert await claim(services.sessions, entry_id, worker="killed", now=due)  # ...and never finished
+
+    async with services.client(services.write_back) as client:
+        assert await deliver_due(services.sessions, client, worker="survivor", now=due) == 0  # still leased
+        after_lease = due + LEASE + timedelta(seconds=1)
+        assert await deliver_due(services.sessions, client, worker="survivor", now=after_lease) == 1
+
+    assert (await entry(services, entry_id)).state == "sent"
+    assert written(fhir["neonatal"], assessment_id)["QuestionnaireResponse"] == 1

@@ -1,0 +1,92 @@
+"""Amending a submitted checklist: a new version that updates the FHIR record and never duplicates it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.assessments import ASSESSMENT_TAG_SYSTEM
+from tests.answering import answer_everything, items_with
+from tests.factories import create_baby
+
+CONCERN = "A10-concern-now.concern"
+DETAILS = "A10-concern-now.details"
+
+
+def search(fhir: httpx.Client, query: str) -> list[dict]:
+    bundle = fhir.get(f"{query}&_count=500").raise_for_status().json()
+    return [e["resource"] for e in bundle.get("entry") or []]
+
+
+@pytest.fixture
+def api(live):
+    with live.client("nurse") as client:
+        yield client
+
+
+def submit(api: httpx.Client, baby: str) -> str:
+    questionnaire = api.get("/api/checklists/admission").json()
+    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
+    created = api.post(f"/api/patients/{baby}/assessments", json=response)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def latest_response(api: httpx.Client, baby: str, assessment_id: str) -> dict:
+    return api.get(f"/api/patients/{baby}/assessments/{assessment_id}/versions").raise_for_status().json()[-1]
+
+
+def test_an_amendment_updates_the_record_in_place(api, fhir):
+    baby = create_baby(fhir["neonatal"])
+    first = submit(api, baby)
+    response = latest_response(api, baby, first)
+    for item in items_with(response, CONCERN):
+        item["answer"] = [{"valueBoolean": True}]
+    parent = next(i for i in response["item"] if i["linkId"] == "A10-concern-now")
+    parent["item"].append({"linkId": DETAILS, "answer": [{"valueString": "Bruise seen on the left arm"}]})
+
+    amended = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response)
+
+    assert amended.status_code == 201, amended.text
+    assert amended.json()["write_back"]["state"] == "sent"
+    neonatal = fhir["neonatal"]
+    responses = search(neonatal, f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{first}")
+    assert [r["status"] for r in responses] == ["amended"]
+    observations = search(neonatal, f"Observation?_tag={ASSESSMENT_TAG_SYSTEM}|{first}")
+    keys = [o["identifier"][0]["value"] for o in observations]
+    assert len(keys) == len(set(keys))  # updated, never duplicated
+    concern = [o for o in observations if CONCERN in o["identifier"][0]["value"]]
+    assert [(o["status"], o["valueBoolean"]) for o in concern] == [("amended", True)]
+    details = [o for o in observations if DETAILS in o["identifier"][0]["value"]]
+    assert [(o["status"], o["valueString"]) for o in details] == [("final", "Bruise seen on the left arm")]
+    assert all(o["derivedFrom"][0]["reference"] == f"QuestionnaireResponse/{responses[0]['id']}" for o in details)
+
+    versions = api.get(f"/api/patients/{baby}/assessments/{amended.json()['id']}/versions").json()
+    assert [v["status"] for v in versions] == ["completed", "amended"]
+    assert all(v["identifier"]["value"] == first for v in versions)
+
+
+def test_only_the_latest_version_can_be_amended(api, fhir):
+    baby = create_baby(fhir["neonatal"])
+    first = submit(api, baby)
+    response = latest_response(api, baby, first)
+    assert api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response).status_code == 201
+
+    again = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response)
+
+    assert again.status_code == 409
+    assert "latest version" in again.json()["detail"]
+
+
+def test_the_clinician_signs_what_they_submit(api, fhir):
+    baby = create_baby(fhir["neonatal"])
+    first = submit(api, baby)
+
+    written = search(fhir["neonatal"], f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{first}")[0]
+    signature = next(
+        e["valueSignature"] for e in written["extension"] if e["url"].endswith("questionnaireresponse-signature")
+    )
+    assert signature["who"]["identifier"]["value"] == "demo-nurse"
+    assert signature["when"] == written["authored"]
+    provenance = search(fhir["neonatal"], f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{first}")[0]
+    assert provenance["signature"][0]["who"]["identifier"]["value"] == "demo-nurse"

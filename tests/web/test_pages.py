@@ -1,0 +1,83 @@
+"""Pages as a clinician sees them, over HTTP: what could not be checked is said first and must be acknowledged."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.sandbox import free_port
+from app.web import DEMO_USERS, issue_token
+from app.web.deps import COOKIE
+from tests.conftest import SECRET, make_settings, write_sources
+from tests.families import CASE_V_BABY
+from tests.servers import serving
+
+
+def browser_like(url: str, role: str) -> httpx.Client:
+    cookies = {COOKIE: issue_token(DEMO_USERS[role], secret=SECRET)}
+    return httpx.Client(base_url=url, cookies=cookies, timeout=30, follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def social_care_down(sandbox, tmp_path_factory) -> Iterator[str]:
+    """NeoSafe with the social-care source on a closed port."""
+    directory = tmp_path_factory.mktemp("down")
+    sources = write_sources(sandbox, directory, overrides={"social-care": f"http://127.0.0.1:{free_port()}/fhir"})
+    with serving(create_app(make_settings(directory), sources=sources)) as url:
+        yield url
+
+
+def test_a_source_that_is_down_is_said_first_on_the_page(social_care_down):
+    with browser_like(social_care_down, "nurse") as browser:
+        page = browser.get(f"/patients/{CASE_V_BABY}").text
+
+    warning = page.index('data-testid="not-checked"')
+    assert warning < page.index("What the sources hold")
+    assert "Children&#39;s social care</strong>: could not connect" in page
+    assert re.search(r'data-source="social-care" data-status="unavailable"', page)
+
+
+def test_signing_needs_the_unchecked_source_acknowledged_with_a_reason(social_care_down):
+    with browser_like(social_care_down, "nurse") as browser:
+        form = browser.get(f"/patients/{CASE_V_BABY}/checklists/admission").text
+        fields = dict(re.findall(r'name="(csrf|picture_id)" value="([^"]+)"', form))
+        # social care is the third source: its "not checked" acknowledgement needs a reason and a plan
+        reason = "A1-flags-reviewed~0/A1-flags-reviewed.source~2/A1-flags-reviewed.source.retry-plan~0"
+        assert f'data-path="{reason}"' in form
+
+        refused = browser.post(f"/patients/{CASE_V_BABY}/checklists/admission", data=fields)
+
+    assert refused.status_code == 422
+    assert (
+        'href="#f-A1-flags-reviewed_0_A1-flags-reviewed_source_2_A1-flags-reviewed_source_retry-plan_0"' in refused.text
+    )
+
+
+def test_pages_need_a_signed_in_user(live):
+    with httpx.Client(base_url=live.url, follow_redirects=False) as anonymous:
+        response = anonymous.get(f"/patients/{CASE_V_BABY}")
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/sign-in?next=")
+
+
+def test_an_unknown_baby_gets_a_page_that_says_so(live):
+    with browser_like(live.url, "nurse") as browser:
+        response = browser.get("/patients/9990000018")
+
+    assert response.status_code == 404
+    assert "No source holds a baby with this NHS number" in response.text
+
+
+def test_restricted_detail_is_withheld_from_the_community_team(live):
+    with browser_like(live.url, "community-nurse") as community, browser_like(live.url, "nurse") as nurse:
+        withheld = community.get(f"/patients/{CASE_V_BABY}").text
+        shown = nurse.get(f"/patients/{CASE_V_BABY}").text
+
+    assert "Police domestic incident report received" in shown
+    assert "Police domestic incident report received" not in withheld
+    assert "Restricted record: ask the safeguarding team" in withheld
