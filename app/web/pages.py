@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -9,7 +12,16 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.assessments import audit, deliver, latest_assessments, resend, unsent_assessments
+from app.assessments import (
+    amended_by,
+    assessment_chain,
+    audit,
+    deliver,
+    get_draft,
+    latest_assessments,
+    resend,
+    unsent_assessments,
+)
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.picture import Picture
 
@@ -17,6 +29,7 @@ from .auth import DEMO_USERS, User, issue_token
 from .deps import COOKIE, PageUser, ServicesDep, valid_nhs_number
 from .form_view import field_id, form_fields
 from .services import NotWritable, Services
+from .templating import nhs_date
 
 __all__ = ["router"]
 
@@ -129,8 +142,10 @@ def _checklist_page(
     problems: dict[str, str] | None = None,
     notices: list[str] = (),
     status_code: int = 200,
+    amends: str | None = None,
+    draft_changes: list | None = None,
 ) -> HTMLResponse:
-    questionnaire = services.checklists.for_checkpoint(checkpoint)
+    questionnaire = services.checklists.for_response(response)
     enabled = enabled_paths(questionnaire, response, services.env(picture, checkpoint, user))
     fields = form_fields(questionnaire, response, enabled=enabled, issues=issues, raw=raw, parse_problems=problems)
     messages = {**{i.path: i.message for i in issues}, **(problems or {})}
@@ -150,6 +165,13 @@ def _checklist_page(
         notices=notices,
         csrf=_csrf(services, user),
         may_submit=checkpoint in user.role.may_submit,
+        action=(
+            f"/patients/{picture.baby.nhs_number}/assessments/{amends}/amend"
+            if amends
+            else f"/patients/{picture.baby.nhs_number}/checklists/{checkpoint}"
+        ),
+        amending=amends is not None,
+        draft_changes=draft_changes or [],
     )
 
 
@@ -167,14 +189,26 @@ async def checklist(
     _checkpoint(checkpoint, services)
     picture = await _picture(services, user, nhs_number, f"view-{checkpoint}-checklist")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
-    populated = services.start_checklist(picture, checkpoint, user)
+    response, draft, notices = await services.open_checklist(picture, checkpoint, user)
+    changes = []
+    if draft is not None:
+        notices = [f"You are finishing a draft saved on {nhs_date(draft.updated_at)} by {draft.author_id}."]
+        changes = services.draft_changes(picture, checkpoint, user, draft)
     return _checklist_page(
-        request, services, user, picture, picture_id, checkpoint, populated.response, notices=populated.issues
+        request, services, user, picture, picture_id, checkpoint, response, notices=notices, draft_changes=changes
     )
 
 
-async def _posted(request: Request, services: Services, user: User, nhs_number: str, checkpoint: str):
-    """The picture the form was drawn from, and the response rebuilt from it with the posted answers."""
+async def _posted(
+    request: Request,
+    services: Services,
+    user: User,
+    nhs_number: str,
+    checkpoint: str,
+    base: dict[str, Any] | None = None,
+):
+    """The picture the form was drawn from, and the response it showed (`base`, else the draft or a new
+    pre-fill) with the posted answers put in."""
     form = await request.form()
     values = {key: [str(v) for v in form.getlist(key)] for key in form}
     _check_csrf(services, user, (values.get("csrf") or [""])[0])
@@ -183,8 +217,10 @@ async def _posted(request: Request, services: Services, user: User, nhs_number: 
     if picture is None:  # expired or from before a restart: ask the sources again
         picture = await services.picture(nhs_number)
         picture_id = request.app.state.pictures.put(picture, user_id=user.id)
-    questionnaire = services.checklists.for_checkpoint(checkpoint)
-    populated = services.start_checklist(picture, checkpoint, user)
+    response = (
+        copy.deepcopy(base) if base is not None else (await services.open_checklist(picture, checkpoint, user))[0]
+    )
+    questionnaire = services.checklists.for_response(response)
     counts = {
         key[len(REPEAT_COUNT_PREFIX) :]: int(v[0])
         for key, v in values.items()
@@ -193,9 +229,9 @@ async def _posted(request: Request, services: Services, user: User, nhs_number: 
     added = (values.get("add") or [""])[0]
     if added:
         counts[added] = counts.get(added, 0) + 1
-    add_repeats(questionnaire, populated.response, {k: min(v, 50) for k, v in counts.items()})
-    problems = apply_form(questionnaire, populated.response, values)
-    return picture, picture_id, populated, values, problems, bool(added)
+    add_repeats(questionnaire, response, {k: min(v, 50) for k, v in counts.items()})
+    problems = apply_form(questionnaire, response, values)
+    return picture, picture_id, response, values, problems, bool(added)
 
 
 @router.post("/patients/{number}/checklists/{checkpoint}/enabled")
@@ -205,24 +241,31 @@ async def checklist_enabled(
     """Which items apply given the answers so far: lets the page show follow-up questions as they apply."""
     nhs_number = valid_nhs_number(number)
     _checkpoint(checkpoint, services)
-    picture, _, populated, _, _, _ = await _posted(request, services, user, nhs_number, checkpoint)
-    questionnaire = services.checklists.for_checkpoint(checkpoint)
+    picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, checkpoint)
+    questionnaire = services.checklists.for_response(response)
     env = services.env(picture, checkpoint, user)
-    return {"enabled": sorted(enabled_paths(questionnaire, populated.response, env))}
+    return {"enabled": sorted(enabled_paths(questionnaire, response, env))}
 
 
-@router.post("/patients/{number}/checklists/{checkpoint}")
-async def submit_checklist(
-    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+async def _complete(
+    request: Request,
+    services: Services,
+    user: User,
+    nhs_number: str,
+    checkpoint: str,
+    *,
+    base: dict[str, Any] | None = None,
+    amends: str | None = None,
 ) -> Response:
-    nhs_number = valid_nhs_number(number)
-    _checkpoint(checkpoint, services)
-    picture, picture_id, populated, values, problems, adding = await _posted(
-        request, services, user, nhs_number, checkpoint
+    """A posted checklist: add a repeat, keep a draft, or check it and save it (a first version or an amendment)."""
+    picture, picture_id, response, values, problems, adding = await _posted(
+        request, services, user, nhs_number, checkpoint, base
     )
-    response = populated.response
+    page = functools.partial(
+        _checklist_page, request, services, user, picture, picture_id, checkpoint, response, amends=amends
+    )
     if adding:
-        return _checklist_page(request, services, user, picture, picture_id, checkpoint, response, raw=values)
+        return page(raw=values)
     if checkpoint not in user.role.may_submit:
         await audit(
             services.sessions,
@@ -234,26 +277,97 @@ async def submit_checklist(
             detail="role may not complete this checklist",
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Your role cannot complete the {checkpoint} checklist.")
+    if (values.get("intent") or [""])[0] == "draft" and not amends:
+        draft = await services.keep_draft(picture, checkpoint, user, response)
+        return page(
+            raw=values, notices=[f"Draft saved on {nhs_date(draft.updated_at)}. Anyone on the unit can finish it."]
+        )
     issues = services.check(picture, checkpoint, user, response)
     if issues or problems:
-        return _checklist_page(
-            request,
-            services,
-            user,
-            picture,
-            picture_id,
-            checkpoint,
-            response,
-            issues=issues,
-            raw=values,
-            problems=problems,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return page(issues=issues, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
-        submitted = await services.submit(picture, checkpoint, user, response)
+        submitted = await services.submit(picture, checkpoint, user, response, amends=amends)
     except NotWritable as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{submitted.assessment_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/patients/{number}/checklists/{checkpoint}")
+async def submit_checklist(
+    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+) -> Response:
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(checkpoint, services)
+    return await _complete(request, services, user, nhs_number, checkpoint)
+
+
+@router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh")
+async def refresh_draft(
+    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+) -> Response:
+    """Take the sources' new answers for the items the clinician ticked; every other answer stays."""
+    nhs_number = valid_nhs_number(number)
+    _checkpoint(checkpoint, services)
+    form = await request.form()
+    _check_csrf(services, user, str(form.get("csrf", "")))
+    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
+    if draft is not None:
+        picture = await _picture(services, user, nhs_number, f"refresh-{checkpoint}-draft")
+        paths = {str(p) for p in form.getlist("take")}
+        await services.take_changes(picture, checkpoint, user, draft, paths)
+    return RedirectResponse(f"/patients/{nhs_number}/checklists/{checkpoint}", status.HTTP_303_SEE_OTHER)
+
+
+async def _latest_version(services: Services, nhs_number: str, assessment_id: str):
+    versions = await assessment_chain(services.sessions, assessment_id)
+    if not versions or versions[0][0].nhs_number != nhs_number:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
+    if await amended_by(services.sessions, assessment_id):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "This checklist has been amended since: amend the latest version."
+        )
+    return versions
+
+
+@router.get("/patients/{number}/assessments/{assessment_id}/amend")
+async def amend_page(
+    request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str
+) -> HTMLResponse:
+    """The latest version's answers, to change; saving makes a new version."""
+    nhs_number = valid_nhs_number(number)
+    versions = await _latest_version(services, nhs_number, assessment_id)
+    latest = versions[-1][0]
+    picture = await _picture(services, user, nhs_number, f"view-{latest.checkpoint}-amendment")
+    picture_id = request.app.state.pictures.put(picture, user_id=user.id)
+    notice = (
+        f"You are amending version {latest.version} of this checklist. Saving it makes version {latest.version + 1}."
+    )
+    return _checklist_page(
+        request,
+        services,
+        user,
+        picture,
+        picture_id,
+        latest.checkpoint,
+        json.loads(latest.response_json),
+        notices=[notice],
+        amends=assessment_id,
+    )
+
+
+@router.post("/patients/{number}/assessments/{assessment_id}/amend")
+async def amend(request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str) -> Response:
+    nhs_number = valid_nhs_number(number)
+    latest = (await _latest_version(services, nhs_number, assessment_id))[-1][0]
+    return await _complete(
+        request,
+        services,
+        user,
+        nhs_number,
+        latest.checkpoint,
+        base=json.loads(latest.response_json),
+        amends=assessment_id,
+    )
 
 
 @router.get("/patients/{number}/assessments/{assessment_id}")
@@ -266,9 +380,12 @@ async def assessment(
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
     picture = await _picture(services, user, nhs_number, "view-assessment")
+    versions = await assessment_chain(services.sessions, assessment_id)
     return _render(
         request,
         "assessment.html",
+        versions=[a for a, _ in versions],
+        latest=not await amended_by(services.sessions, assessment_id),
         user=user,
         picture=picture,
         labels=services.mappings.source_labels,

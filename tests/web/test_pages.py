@@ -12,7 +12,9 @@ from app.main import create_app
 from app.sandbox import free_port
 from app.web import DEMO_USERS, issue_token
 from app.web.deps import COOKIE
+from tests.answering import answer_everything
 from tests.conftest import SECRET, make_settings, write_sources
+from tests.factories import create_baby
 from tests.families import CASE_V_BABY
 from tests.servers import serving
 
@@ -81,3 +83,35 @@ def test_restricted_detail_is_withheld_from_the_community_team(live):
     assert "Police domestic incident report received" in shown
     assert "Police domestic incident report received" not in withheld
     assert "Restricted record: ask the safeguarding team" in withheld
+
+
+def test_a_draft_saved_from_the_page_is_resumed_as_left(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    concern = "A10-concern-now~0/A10-concern-now.concern~0"
+    with browser_like(live.url, "nurse") as nurse:
+        form = nurse.get(f"/patients/{baby}/checklists/admission").text
+        fields = dict(re.findall(r'name="(csrf|picture_id)" value="([^"]+)"', form))
+        saved = nurse.post(
+            f"/patients/{baby}/checklists/admission", data={**fields, concern: "true", "intent": "draft"}
+        )
+        resumed = nurse.get(f"/patients/{baby}/checklists/admission").text
+
+    assert saved.status_code == 200 and "Draft saved on" in saved.text
+    assert "You are finishing a draft saved on" in resumed
+    assert re.search(rf'name="{re.escape(concern)}" type="radio" value="true" checked', resumed)
+
+
+def test_the_amend_page_starts_from_the_latest_version(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        questionnaire = api.get("/api/checklists/admission").json()
+        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
+        first = api.post(f"/api/patients/{baby}/assessments", json=response).json()["id"]
+    with browser_like(live.url, "nurse") as nurse:
+        saved = nurse.get(f"/patients/{baby}/assessments/{first}").text
+        page = nurse.get(f"/patients/{baby}/assessments/{first}/amend").text
+
+    assert "Amend this checklist" in saved and "Version 1" in saved
+    assert f'action="/patients/{baby}/assessments/{first}/amend"' in page
+    assert "You are amending version 1 of this checklist" in page
+    assert re.search(r'name="A10-concern-now~0/A10-concern-now.concern~0" type="radio" value="false" checked', page)

@@ -13,7 +13,7 @@ if (form) {
   let latest = 0; // only the answer given last decides what is shown, however the requests race
   const refresh = async (mine) => {
     try {
-      const response = await fetch(form.action + "/enabled", { method: "POST", body: new FormData(form) });
+      const response = await fetch(form.getAttribute("action") + "/enabled", { method: "POST", body: new FormData(form) });
       if (response.ok) {
         const on = new Set((await response.json()).enabled);
         if (mine === latest) {
