@@ -107,6 +107,15 @@ def _observation_entries(
     return entries
 
 
+def _agent(role: str, who: dict[str, Any]) -> dict[str, Any]:
+    coding = {
+        "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+        "code": role,
+        "display": role.capitalize(),
+    }
+    return {"type": {"coding": [coding]}, "who": who}
+
+
 def previous_observations(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The Observations as the server holds them after the given versions' bundles, latest state per key."""
     latest: dict[str, dict[str, Any]] = {}
@@ -125,12 +134,14 @@ def assessment_bundle(
     sources: list[dict[str, Any]],
     record_id: str | None = None,
     earlier: list[dict[str, Any]] | None = None,
+    verifier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The transaction for one version of a checklist.
 
     `response` is completed (or amended) and pruned, with subject, author and authored set; `sources` as
     consulted. For an amendment, `record_id` is the first version's id and `earlier` the bundles of every
-    earlier version, oldest first.
+    earlier version, oldest first. For a co-signature, `verifier` is the co-signer's signature: the
+    Provenance then names them as verifier and carries their signature, not the author's.
     """
     record_id = record_id or assessment_id
     response = {**response, "identifier": {"system": ASSESSMENT_ID_SYSTEM, "value": record_id}}
@@ -156,25 +167,12 @@ def assessment_bundle(
             "text": f"NeoSafe safeguarding checklist ({questionnaire.get('title', questionnaire['url'])})"
             + (" amended" if earlier else ""),
         },
-        "agent": [
-            {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                            "code": "author",
-                            "display": "Author",
-                        }
-                    ]
-                },
-                "who": response["author"],
-            }
-        ],
+        "agent": [_agent("verifier" if verifier else "author", (verifier or {}).get("who") or response["author"])],
         "entity": [
             {"role": "source", "what": {"display": f"{s['name']}: {s['status']} ({s['detail']})"}} for s in sources
         ],
     }
-    signature = next(
+    signature = verifier or next(
         (e.get("valueSignature") for e in response.get("extension") or [] if e.get("url", "").endswith("-signature")),
         None,
     )

@@ -9,13 +9,16 @@ from .lint import Problem, lint_checklists
 from .load import CHECKPOINTS, Checklists, load_checklists
 from .populate import Populated, add_repeats, canonical, populate, repeat_key
 from .refresh import Change, changes, take
+from .signatures import AUTHOR, VERIFIER, missing_signatures, signature
 from .tree import Node, walk
 from .validate import Issue, prune, validate
 
 __all__ = [
+    "AUTHOR",
     "CHECKPOINTS",
     "OBSERVATION_ID_SYSTEM",
     "REPEAT_COUNT_PREFIX",
+    "VERIFIER",
     "Change",
     "Checklists",
     "ExpressionError",
@@ -37,10 +40,12 @@ __all__ = [
     "load_checklists",
     "max_occurs",
     "min_occurs",
+    "missing_signatures",
     "option_codings",
     "populate",
     "prune",
     "repeat_key",
+    "signature",
     "take",
     "validate",
     "walk",

@@ -16,6 +16,7 @@ __all__ = [
     "MIN_OCCURS",
     "OBSERVATION_EXTRACT",
     "SIGNATURE",
+    "SIGNATURE_REQUIRED",
     "expression",
     "extension_value",
     "is_help",
@@ -38,6 +39,7 @@ MIN_OCCURS = CORE + "questionnaire-minOccurs"
 MAX_OCCURS = CORE + "questionnaire-maxOccurs"
 ITEM_CONTROL = CORE + "questionnaire-itemControl"
 SIGNATURE = CORE + "questionnaireresponse-signature"
+SIGNATURE_REQUIRED = CORE + "questionnaire-signatureRequired"
 
 
 def extension_value(element: dict[str, Any], url: str) -> Any:

@@ -56,6 +56,7 @@ ITEM_EXTENSIONS = {
     ext.MAX_OCCURS,
     ext.OBSERVATION_EXTRACT,
     ext.CATEGORY,
+    ext.SIGNATURE_REQUIRED,
 }
 POPULATION = {ext.INITIAL_EXPRESSION, ext.ITEM_POPULATION_CONTEXT}  # evaluated while pre-filling only
 LINK_ID_NAMED = re.compile(r"linkId\s*(?:=|~)\s*'((?:[^'\\]|\\.)*)'")

@@ -92,6 +92,7 @@ class AssessmentCreated(BaseModel):
 
 class AssessmentOut(BaseModel):
     id: str
+    awaiting: list[str]  # signatures it still needs, e.g. "Verification Signature" (co-signature)
     checkpoint: str
     questionnaire: str
     status: str
@@ -377,6 +378,31 @@ async def post_amendment(
     return await _accept(services, user, valid_nhs_number(number), body, amends=assessment_id)
 
 
+@router.post(
+    "/patients/{number}/assessments/{assessment_id}/cosignature", status_code=201, response_model=AssessmentCreated
+)
+async def post_cosignature(services: ServicesDep, user: ApiUser, number: str, assessment_id: str) -> AssessmentCreated:
+    """Co-sign the latest version of a checklist that asks for it (e.g. discharge with any safeguarding record):
+    the safeguarding lead's signature is added (QuestionnaireResponse signature, Provenance verifier) as a new
+    version. 409 if it needs none, has one, is not the latest, or the caller wrote it.
+    """
+    nhs_number = valid_nhs_number(number)
+    picture = await services.picture(nhs_number)
+    try:
+        signed = await services.cosign(picture, assessment_id, user)
+    except NotWritable as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    await audit(
+        services.sessions,
+        user_id=user.id,
+        role=user.role.key,
+        action="api-cosign",
+        nhs_number=nhs_number,
+        detail=f"assessment {assessment_id}",
+    )
+    return AssessmentCreated(id=signed.assessment_id, write_back=_write_back(signed.entry))
+
+
 @router.get("/patients/{number}/assessments/{assessment_id}/versions")
 async def get_versions(services: ServicesDep, user: ApiUser, number: str, assessment_id: str) -> list[dict[str, Any]]:
     """Every version of a checklist up to this one, first first, each the QuestionnaireResponse as written."""
@@ -395,12 +421,14 @@ async def list_assessments(services: ServicesDep, user: ApiUser, number: str) ->
     """This baby's saved assessments, newest first, each with where it is on its way to the FHIR record."""
     nhs_number = valid_nhs_number(number)
     rows = await latest_assessments(services.sessions, nhs_number=nhs_number)
+    picture = await services.picture(nhs_number) if rows else None
     await audit(
         services.sessions, user_id=user.id, role=user.role.key, action="api-list-assessments", nhs_number=nhs_number
     )
     return [
         AssessmentOut(
             id=a.id,
+            awaiting=[s.get("display", s.get("code", "")) for s in services.signatures_missing(picture, a, user)],
             checkpoint=a.checkpoint,
             questionnaire=a.questionnaire,
             status=a.status,

@@ -19,6 +19,7 @@ class Role:
     may_submit: frozenset[str]  # checkpoints this role may complete
     sees_restricted: bool  # may read restricted (R/V) records in full
     may_resend: bool = False  # may send again an assessment the FHIR server refused
+    may_cosign: bool = False  # the named nurse for safeguarding: co-signs where a checklist asks for it
 
 
 ROLES: dict[str, Role] = {
@@ -27,7 +28,14 @@ ROLES: dict[str, Role] = {
         Role("nurse", "Neonatal nurse", frozenset({"admission", "transfer", "discharge"}), True),
         Role("discharge-coordinator", "Discharge coordinator", frozenset({"transfer", "discharge"}), True),
         Role("community-nurse", "Community neonatal nurse", frozenset(), False),
-        Role("safeguarding-lead", "Safeguarding lead", frozenset({"admission", "transfer", "discharge"}), True, True),
+        Role(
+            "safeguarding-lead",
+            "Safeguarding lead",
+            frozenset({"admission", "transfer", "discharge"}),
+            True,
+            True,
+            True,
+        ),
     )
 }
 

@@ -386,6 +386,7 @@ async def assessment(
         "assessment.html",
         versions=[a for a, _ in versions],
         latest=not await amended_by(services.sessions, assessment_id),
+        awaiting=services.signatures_missing(picture, found[0], user),
         user=user,
         picture=picture,
         labels=services.mappings.source_labels,
@@ -421,6 +422,20 @@ async def resend_assessment(
     async with services.client(services.write_back) as client:
         await deliver(services.sessions, client, entry.id, worker=services.worker_id)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{assessment_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/patients/{number}/assessments/{assessment_id}/cosign")
+async def cosign(request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str) -> Response:
+    """The safeguarding lead co-signs a checklist that asks for it; a new version carries the signature."""
+    nhs_number = valid_nhs_number(number)
+    form = await request.form()
+    _check_csrf(services, user, str(form.get("csrf", "")))
+    picture = await _picture(services, user, nhs_number, "cosign-assessment")
+    try:
+        signed = await services.cosign(picture, assessment_id, user)
+    except NotWritable as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return RedirectResponse(f"/patients/{nhs_number}/assessments/{signed.assessment_id}", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/outbox")

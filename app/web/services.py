@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from app.assessments import (
+    Assessment,
     Backoff,
     Draft,
     OutboxEntry,
@@ -35,7 +36,22 @@ from app.assessments import (
     save_draft,
 )
 from app.config import Settings, SourceSettings
-from app.forms import Change, Checklists, Issue, Populated, canonical, changes, populate, prune, take, validate
+from app.forms import (
+    AUTHOR,
+    VERIFIER,
+    Change,
+    Checklists,
+    Issue,
+    Populated,
+    canonical,
+    changes,
+    missing_signatures,
+    populate,
+    prune,
+    signature,
+    take,
+    validate,
+)
 from app.picture import Mappings, Picture, gather_picture, mark_changes, picture_context, snapshot
 from app.sources import Capabilities, FhirClient, read_capabilities
 
@@ -236,6 +252,53 @@ class Services:
             questionnaire = self.checklists.for_checkpoint(checkpoint)
         return validate(questionnaire, response, self.env(picture, checkpoint, user))
 
+    def signatures_missing(self, picture: Picture, assessment: Assessment, user: User) -> list[dict[str, str]]:
+        """Signatures the checklist still needs, as it stands now (e.g. a co-signature at discharge)."""
+        response = json.loads(assessment.response_json)
+        questionnaire = self.checklists.for_response(response)
+        return missing_signatures(questionnaire, response, self.env(picture, assessment.checkpoint, user))
+
+    async def cosign(self, picture: Picture, assessment_id: str, user: User) -> Submitted:
+        """Co-sign the latest version: a new version carrying the co-signer's signature, written as an update.
+
+        Only a role that may co-sign, never the author, and only where the checklist asks for it.
+        """
+        versions = await assessment_chain(self.sessions, assessment_id)
+        if not versions or versions[0][0].nhs_number != picture.baby.nhs_number:
+            raise NotWritable("there is no such checklist for this baby")
+        if await amended_by(self.sessions, assessment_id):
+            raise NotWritable("only the latest version of a checklist can be co-signed")
+        latest = versions[-1][0]
+        if not user.role.may_cosign or latest.author_id == user.id:
+            raise NotWritable("a co-signature must come from the safeguarding lead, not the checklist's author")
+        if VERIFIER["code"] not in {c["code"] for c in self.signatures_missing(picture, latest, user)}:
+            raise NotWritable("this checklist does not need a co-signature, or has one already")
+        now = self.clock()
+        verifier = signature(VERIFIER, user.reference(), now.isoformat(timespec="seconds"))
+        response = json.loads(latest.response_json)
+        response = {**response, "status": "amended", "extension": [*response.get("extension", []), verifier]}
+        assessment_id, sources = str(uuid.uuid4()), self.sources_consulted(picture)
+        bundle = assessment_bundle(
+            questionnaire=self.checklists.for_response(response),
+            response=response,
+            assessment_id=assessment_id,
+            sources=sources,
+            record_id=versions[0][0].id,
+            earlier=[json.loads(entry.bundle_json) for _, entry in versions],
+            verifier=verifier["valueSignature"],
+        )
+        return await self._store_and_send(
+            picture,
+            latest.checkpoint,
+            user,
+            bundle,
+            assessment_id,
+            sources,
+            now,
+            amends=latest.id,
+            version=latest.version + 1,
+        )
+
     def sources_consulted(self, picture: Picture) -> list[dict[str, Any]]:
         return [
             {
@@ -290,7 +353,7 @@ class Services:
                 "subject": self.subject(picture),
                 "author": user.reference(),
                 "authored": authored,
-                "extension": [author_signature(user.reference(), authored)],
+                "extension": [signature(AUTHOR, user.reference(), authored)],
             }
         )
         encounter = self.encounter(picture)
@@ -308,13 +371,32 @@ class Services:
             record_id=versions[0][0].id if versions else None,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
         )
+        return await self._store_and_send(
+            picture, checkpoint, user, bundle, assessment_id, sources, now, amends=amends, version=len(versions) + 1
+        )
+
+    async def _store_and_send(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        bundle: dict[str, Any],
+        assessment_id: str,
+        sources: list[dict[str, Any]],
+        now: datetime,
+        *,
+        amends: str | None,
+        version: int,
+    ) -> Submitted:
+        """Durable first (assessment and outbox in one transaction), then one try at the FHIR record."""
+        response = bundle["entry"][0]["resource"]
         entry = await save_assessment(
             self.sessions,
             assessment_id=assessment_id,
             nhs_number=picture.baby.nhs_number or "",
             checkpoint=checkpoint,
-            questionnaire=canonical(questionnaire),
-            response=bundle["entry"][0]["resource"],
+            questionnaire=response["questionnaire"],
+            response=response,
             sources=sources,
             records=snapshot(picture),
             bundle=bundle,
@@ -322,28 +404,8 @@ class Services:
             author_role=user.role.key,
             now=now,
             amends=amends,
-            version=len(versions) + 1,
+            version=version,
         )
         async with self.client(self.write_back) as client:
-            await deliver(
-                self.sessions, client, entry.id, worker=self.worker_id, now=now, backoff=self.backoff, lease=self.lease
-            )
+            await deliver(self.sessions, client, entry.id, worker=self.worker_id, now=now, backoff=self.backoff)
         return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)
-
-
-def author_signature(author: dict[str, Any], when: str) -> dict[str, Any]:
-    """The completing clinician's signature: saving a checklist is signing it (the page says so)."""
-    return {
-        "url": "http://hl7.org/fhir/StructureDefinition/questionnaireresponse-signature",
-        "valueSignature": {
-            "type": [
-                {
-                    "system": "urn:iso-astm:E1762-95:2013",
-                    "code": "1.2.840.10065.1.12.1.1",
-                    "display": "Author's Signature",
-                }
-            ],
-            "when": when,
-            "who": author,
-        },
-    }

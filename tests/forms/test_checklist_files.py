@@ -34,7 +34,8 @@ ROOT_EXTENSIONS = {
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationExtract",
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category",
 }
-ITEM_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP, EXT_CONTROL}  # what the checklists use (README)
+EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
+ITEM_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP, EXT_CONTROL, EXT_SIGNATURE}  # what the checklists use (README)
 EXPRESSION_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP}
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
