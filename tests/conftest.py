@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from app.config import Settings, SourceSettings, load_sources
 from app.main import create_app
-from app.sandbox import Sandbox, free_port
+from app.sandbox import Sandbox
 from tests.databases import Databases
+from tests.servers import serving
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -84,16 +82,5 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live(sources: list[SourceSettings], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """NeoSafe itself, served by uvicorn on a free loopback port, against the sandbox sources."""
-    app = create_app(make_settings(tmp_path_factory.mktemp("live")), sources=sources)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("NeoSafe did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(make_settings(tmp_path_factory.mktemp("live")), sources=sources)) as url:
+        yield LiveServer(url)

@@ -249,6 +249,14 @@ class TakeChanges(BaseModel):
     take: list[str]  # paths (as in `changes`) whose new pre-filled answers to take
 
 
+async def _existing_draft(services: Services, nhs_number: str, checkpoint: str):
+    _checkpoint(services, checkpoint)
+    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
+    if draft is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no draft of this checklist for this baby")
+    return draft
+
+
 async def _draft_out(services: Services, picture: Picture, checkpoint: str, user: User, draft) -> DraftOut:
     found = services.draft_changes(picture, checkpoint, user, draft)
     return DraftOut(saved_at=draft.updated_at, saved_by=draft.author_id, changes=[asdict(c) for c in found])
@@ -276,10 +284,7 @@ async def put_draft(
 async def get_draft_changes(services: ServicesDep, user: ApiUser, number: str, checkpoint: str) -> DraftOut:
     """When the draft was saved and by whom, and what the sources now say differently, item by item."""
     nhs_number = valid_nhs_number(number)
-    _checkpoint(services, checkpoint)
-    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
-    if draft is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no draft of this checklist for this baby")
+    draft = await _existing_draft(services, nhs_number, checkpoint)
     picture = await services.picture(nhs_number)
     return await _draft_out(services, picture, checkpoint, user, draft)
 
@@ -290,10 +295,7 @@ async def refresh_draft(
 ) -> DraftOut:
     """Take the sources' new pre-filled answers for the chosen items; every other answer stays as it was."""
     nhs_number = valid_nhs_number(number)
-    _checkpoint(services, checkpoint)
-    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
-    if draft is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no draft of this checklist for this baby")
+    draft = await _existing_draft(services, nhs_number, checkpoint)
     picture = await services.picture(nhs_number)
     draft = await services.take_changes(picture, checkpoint, user, draft, set(body.take))
     return await _draft_out(services, picture, checkpoint, user, draft)
