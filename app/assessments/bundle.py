@@ -18,7 +18,15 @@ from typing import Any
 
 from app.forms import extract_observations
 
-__all__ = ["ASSESSMENT_ID_SYSTEM", "ASSESSMENT_TAG_SYSTEM", "WRITE_KEY_SYSTEM", "assessment_bundle", "fit_to_server"]
+__all__ = [
+    "ASSESSMENT_ID_SYSTEM",
+    "ASSESSMENT_TAG_SYSTEM",
+    "WRITE_KEY_SYSTEM",
+    "assessment_bundle",
+    "creates_to_check",
+    "fit_to_server",
+    "without_existing",
+]
 
 ASSESSMENT_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/assessment"
 ASSESSMENT_TAG_SYSTEM = "https://neosafe.org.uk/fhir/CodeSystem/assessment"
@@ -76,6 +84,46 @@ def fit_to_server(bundle: dict[str, Any], capability: dict[str, Any]) -> dict[st
             elif request["method"] == "PUT" and "?identifier=" in request["url"]:
                 request = {**request, "url": f"{resource_type}?{by_tag}"}
         entries.append({**entry, "request": request})
+    return {**bundle, "entry": entries}
+
+
+def creates_to_check(bundle: dict[str, Any], capability: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conditional creates a server cannot do itself (its CapabilityStatement does not say it can):
+    NeoSafe searches for each first and leaves out what is already there."""
+    conditional = {
+        r.get("type"): r.get("conditionalCreate") is True
+        for rest in capability.get("rest") or []
+        for r in rest.get("resource") or []
+    }
+    return [
+        e
+        for e in bundle["entry"]
+        if e["request"].get("ifNoneExist") and not conditional.get(e["resource"]["resourceType"], False)
+    ]
+
+
+def without_existing(bundle: dict[str, Any], checked: list[dict[str, Any]], found: dict[str, str]) -> dict[str, Any]:
+    """The bundle without the creates already on the server (`found`: fullUrl -> Type/id), references to them
+    pointed at what is there, and no ifNoneExist left on the creates that were checked."""
+    checked_urls = {e["fullUrl"] for e in checked}
+
+    def point(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) >= {"reference"} and value["reference"] in found:
+                return {**value, "reference": found[value["reference"]]}
+            return {k: point(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [point(v) for v in value]
+        return value
+
+    entries = []
+    for entry in bundle["entry"]:
+        if entry["fullUrl"] in found:
+            continue
+        request = entry["request"]
+        if entry["fullUrl"] in checked_urls:
+            request = {k: v for k, v in request.items() if k != "ifNoneExist"}
+        entries.append({**entry, "resource": point(entry["resource"]), "request": request})
     return {**bundle, "entry": entries}
 
 

@@ -25,7 +25,7 @@ from sqlmodel import col, func, select
 
 from app.sources import FhirClient, SourceDataError, SourceError
 
-from .bundle import fit_to_server
+from .bundle import creates_to_check, fit_to_server, without_existing
 from .db import SessionFactory
 from .models import Assessment, OutboxEntry, utcnow
 
@@ -74,6 +74,20 @@ def _server_ids(response: dict) -> list[str]:
     return [(e.get("response") or {}).get("location", "").split("/_history")[0] for e in response.get("entry") or []]
 
 
+async def _fitted(client: FhirClient, bundle: dict) -> dict:
+    """The bundle as this server can take it: conditions it can search on, and for a server that cannot do
+    conditional creates, a search first and only what is not there yet."""
+    capability = await client.capabilities()
+    bundle = fit_to_server(bundle, capability)
+    checks = creates_to_check(bundle, capability)
+    found: dict[str, str] = {}
+    for entry in checks:
+        result = await client.search(entry["request"]["url"], dict([entry["request"]["ifNoneExist"].split("=", 1)]))
+        if result.resources:
+            found[entry["fullUrl"]] = f"{entry['request']['url']}/{result.resources[0].id}"
+    return without_existing(bundle, checks, found) if checks else bundle
+
+
 async def _earlier_version_unsent(session, assessment_id: str) -> bool:
     assessment = await session.get(Assessment, assessment_id)
     if assessment is None or assessment.amends is None:
@@ -119,7 +133,7 @@ async def deliver(
                 sessions, entry_id, state=entry.state, next_attempt_at=now + backoff.base, attempts_delta=0
             )
     try:
-        response = await client.transaction(fit_to_server(bundle, await client.capabilities()))
+        response = await client.transaction(await _fitted(client, bundle))
     except SourceError as exc:
         retry = exc.transient or isinstance(exc, SourceDataError)  # resending is safe: creates are conditional
         log.warning("outbox entry %s not delivered (%s): %s", entry_id, type(exc).__name__, exc.reason)

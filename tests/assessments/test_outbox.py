@@ -163,3 +163,42 @@ async def test_an_entry_whose_worker_died_mid_send_is_taken_up_when_its_lease_ru
 
     assert (await entry(services, entry_id)).state == "sent"
     assert written(fhir["neonatal"], assessment_id)["QuestionnaireResponse"] == 1
+
+
+class NoConditionalCreate(Faults):
+    """A server that cannot do conditional creates: it says so, and ignores ifNoneExist if sent one."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/metadata"):
+            response = await self.real.handle_async_request(request)
+            statement = json.loads(await response.aread())
+            for rest in statement["rest"]:
+                for resource in rest["resource"]:
+                    resource["conditionalCreate"] = False
+            return httpx.Response(200, json=statement)
+        if request.method == "POST":
+            bundle = json.loads(request.content)
+            for entry in bundle.get("entry", []):
+                entry["request"].pop("ifNoneExist", None)
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+            request = httpx.Request("POST", request.url, headers=headers, json=bundle)
+        return await super().handle_async_request(request)
+
+
+async def test_a_server_without_conditional_create_is_searched_first(settings, sources, fhir):
+    settings.outbox_worker = False
+    async with httpx.AsyncHTTPTransport() as real:
+        server = NoConditionalCreate(real)
+        app = create_app(settings, sources=sources, transport=server)
+        async with app.router.lifespan_context(app):
+            services = app.state.services
+            server.plan = ["drop-after-commit"]
+            assessment_id, entry_id = await submitted(services, fhir)
+            first = await entry(services, entry_id)
+            async with services.client(services.write_back) as client:
+                later = first.next_attempt_at + timedelta(seconds=1)
+                await deliver_due(services.sessions, client, worker="w", now=later)
+            done = await entry(services, entry_id)
+
+    assert (first.state, done.state) == ("retrying", "sent")
+    assert written(fhir["neonatal"], assessment_id) == expected(done.bundle_json)
