@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.main import create_app
 from app.sandbox import free_port
 from app.web import DEMO_USERS, issue_token
@@ -115,3 +116,20 @@ def test_the_amend_page_starts_from_the_latest_version(live, fhir):
     assert f'action="/patients/{baby}/assessments/{first}/amend"' in page
     assert "You are amending version 1 of this checklist" in page
     assert re.search(r'name="A10-concern-now~0/A10-concern-now.concern~0" type="radio" value="false" checked', page)
+
+
+def test_a_source_that_is_down_is_unavailable_in_the_api_and_in_what_is_stored(social_care_down, fhir):
+    baby = create_baby(fhir["neonatal"])
+    token = issue_token(DEMO_USERS["nurse"], secret=SECRET)
+    with httpx.Client(base_url=social_care_down, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        picture = api.get(f"/api/patients/{baby}/picture").json()
+        questionnaire = api.get("/api/checklists/admission").json()
+        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
+        created = api.post(f"/api/patients/{baby}/assessments", json=response)
+
+    down = next(s for s in picture["sources"] if s["name"] == "social-care")
+    assert (down["status"], down["checked_at"]) == ("unavailable", None)
+    assert created.status_code == 201, created.text
+    provenance = fhir["neonatal"].get(f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{created.json()['id']}").json()
+    entities = [e["what"]["display"] for e in provenance["entry"][0]["resource"]["entity"]]
+    assert any(e.startswith("social-care: unavailable (could not connect") for e in entities)
