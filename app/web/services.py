@@ -407,5 +407,7 @@ class Services:
             version=version,
         )
         async with self.client(self.write_back) as client:
-            await deliver(self.sessions, client, entry.id, worker=self.worker_id, now=now, backoff=self.backoff)
+            await deliver(
+                self.sessions, client, entry.id, worker=self.worker_id, now=now, backoff=self.backoff, lease=self.lease
+            )
         return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)
