@@ -85,11 +85,12 @@ def answer_by_keyboard(page: Page, now: dict) -> None:
     wait_until_ready(page)
 
 
-def test_a_nurse_completes_the_transfer_checklist_with_the_keyboard_alone(live, uk_page: Page, written):
+@pytest.mark.parametrize("checkpoint", ["transfer", "discharge"])
+def test_a_nurse_completes_each_checklist_with_the_keyboard_alone(live, uk_page: Page, written, checkpoint):
     page = uk_page
     sign_in_by_keyboard(page, live.url)
     page.goto(f"{live.url}/patients/{NO_CONCERNS_BABY}")
-    tab_until(page, lambda f: f["text"] == "Start the transfer checklist")
+    tab_until(page, lambda f: f["text"] == f"Start the {checkpoint} checklist")
     page.keyboard.press("Enter")
     wait_until_ready(page)
 
@@ -105,7 +106,7 @@ def test_a_nurse_completes_the_transfer_checklist_with_the_keyboard_alone(live, 
 
     # Then every question in turn, until Tab reaches "Save checklist".
     now = focused(page)
-    for _ in range(400):
+    for _ in range(1500):
         if now["testid"] == "submit":
             break
         if now["inForm"]:
@@ -117,7 +118,7 @@ def test_a_nurse_completes_the_transfer_checklist_with_the_keyboard_alone(live, 
         raise AssertionError("never reached the Save button")
     page.keyboard.press("Enter")
 
-    expect(page.get_by_test_id("saved")).to_contain_text("Transfer checklist saved")
+    expect(page.get_by_test_id("saved")).to_contain_text(f"{checkpoint.capitalize()} checklist saved")
     written.append(page.locator("dt:has-text('Reference') + dd").inner_text().strip())
 
 
