@@ -1,8 +1,9 @@
 """A checklist can be completed with the keyboard alone: Tab, Shift+Tab, Space, arrow keys and typing; no mouse.
 
-The nurse signs in, opens the baby's transfer checklist, answers every question that appears, follows an error
-summary link back to a question, and saves, without a single click. Uses the family with no concerns, whose
-transfer checklist is the shortest real one.
+For each checkpoint, the nurse signs in, opens the baby's checklist, answers every question that appears (choosing
+the first option each time opens most follow-up questions) and saves, without a single click; after a failed
+submit, the error summary's links reach the field. Uses the family with no concerns, so no source record decides
+for the nurse which questions appear.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ FOCUSED = """() => {
     inForm: !!(form && form.contains(el)),
     tag: el ? el.tagName.toLowerCase() : '',
     type: (el && el.type) || '',
+    inputmode: (el && el.inputMode) || '',
     name: (el && el.name) || '',
     value: (el && el.value) || '',
     text: el ? el.textContent.trim() : '',
@@ -40,6 +42,8 @@ FOCUSED = """() => {
 DATE = ["11112026"]
 DATE_TIME = ["11112026", "Tab", "1000", "A"]
 TEXT = ["Recorded using the keyboard only"]
+# Whole and decimal numbers are text fields with a numeric keyboard (the GOV.UK pattern), so they take digits.
+NUMBER = {"numeric": ["3"], "decimal": ["2.5"]}
 
 
 @pytest.fixture
@@ -80,12 +84,13 @@ def answer_by_keyboard(page: Page, now: dict) -> None:
         if not now["answered"]:
             page.keyboard.press("Space")
     elif typed_into(now) and not now["value"] and not now["name"].endswith(":other"):
-        for keys in {"date": DATE, "datetime-local": DATE_TIME}.get(now["type"], TEXT):
+        typing = {"date": DATE, "datetime-local": DATE_TIME}.get(now["type"]) or NUMBER.get(now["inputmode"], TEXT)
+        for keys in typing:
             page.keyboard.press(keys) if keys == "Tab" else page.keyboard.type(keys)
     wait_until_ready(page)
 
 
-@pytest.mark.parametrize("checkpoint", ["transfer", "discharge"])
+@pytest.mark.parametrize("checkpoint", ["admission", "transfer", "discharge"])
 def test_a_nurse_completes_each_checklist_with_the_keyboard_alone(live, uk_page: Page, written, checkpoint):
     page = uk_page
     sign_in_by_keyboard(page, live.url)
