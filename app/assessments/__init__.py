@@ -6,6 +6,7 @@ from .models import Assessment, AuditEvent, Draft, OutboxEntry
 from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
 from .reconcile import Finding, reconcile
 from .store import (
+    DuplicateSubmission,
     amended_by,
     assessment_chain,
     audit,
@@ -14,6 +15,7 @@ from .store import (
     outbox_entry,
     save_assessment,
     save_draft,
+    submitted_with,
     unsent_assessments,
 )
 
@@ -25,6 +27,7 @@ __all__ = [
     "AuditEvent",
     "Backoff",
     "Draft",
+    "DuplicateSubmission",
     "Finding",
     "OutboxEntry",
     "OutboxWorker",
@@ -50,6 +53,7 @@ __all__ = [
     "save_assessment",
     "save_draft",
     "session_factory",
+    "submitted_with",
     "unsent_assessments",
     "upgrade",
 ]

@@ -28,6 +28,9 @@ class Assessment(SQLModel, table=True):
     status: str = "completed"  # completed | amended (a later version replaced it)
     version: int = 1
     amends: str | None = Field(default=None, foreign_key="assessment.id")  # the version this one replaces
+    # The key the form or API client sent it with: the same submission sent again finds this one, not a twin.
+    submission_key: str | None = Field(default=None, index=True, unique=True)
+    submission_digest: str | None = None  # of the answers sent, so a key sent again with other answers is refused
     created_at: datetime = Field(default_factory=utcnow)
 
 

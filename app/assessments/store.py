@@ -7,20 +7,27 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from .db import SessionFactory
 from .models import Assessment, AuditEvent, Draft, OutboxEntry
 
 __all__ = [
+    "DuplicateSubmission",
     "amended_by",
     "assessment_chain",
     "audit",
     "latest_assessments",
     "outbox_entry",
     "save_assessment",
+    "submitted_with",
     "unsent_assessments",
 ]
+
+
+class DuplicateSubmission(Exception):
+    """Another request stored a submission under the same key first: this one is the same submission again."""
 
 
 async def save_assessment(
@@ -39,8 +46,14 @@ async def save_assessment(
     now: datetime,
     amends: str | None = None,
     version: int = 1,
+    submission_key: str | None = None,
+    submission_digest: str | None = None,
 ) -> OutboxEntry:
-    """Commit the assessment, its outbox entry (due at `now`) and the audit record together."""
+    """Commit the assessment, its outbox entry (due at `now`) and the audit record together.
+
+    A `submission_key` already stored raises DuplicateSubmission and stores nothing: the database's unique
+    index decides between two requests carrying the same submission at the same moment.
+    """
     assessment = Assessment(
         id=assessment_id,
         nhs_number=nhs_number,
@@ -55,6 +68,8 @@ async def save_assessment(
         amends=amends,
         version=version,
         status="amended" if amends else "completed",
+        submission_key=submission_key,
+        submission_digest=submission_digest,
     )
     entry = OutboxEntry(
         id=str(uuid.uuid4()),
@@ -63,23 +78,34 @@ async def save_assessment(
         next_attempt_at=now,
         created_at=now,
     )
-    async with sessions() as session:
-        session.add(assessment)
-        session.add(entry)
-        draft = await _draft(session, nhs_number, checkpoint)
-        if draft is not None:  # the checklist is done: its draft goes in the same transaction
-            await session.delete(draft)
-        session.add(
-            AuditEvent(
-                user_id=author_id,
-                role=author_role,
-                action=f"submit-{checkpoint}-checklist",
-                nhs_number=nhs_number,
-                detail=f"assessment {assessment_id}",
+    try:
+        async with sessions() as session:
+            draft = await _draft(session, nhs_number, checkpoint)
+            if draft is not None:  # the checklist is done: its draft goes in the same transaction
+                await session.delete(draft)
+            session.add(assessment)
+            session.add(entry)
+            session.add(
+                AuditEvent(
+                    user_id=author_id,
+                    role=author_role,
+                    action=f"submit-{checkpoint}-checklist",
+                    nhs_number=nhs_number,
+                    detail=f"assessment {assessment_id}",
+                )
             )
-        )
-        await session.commit()
+            await session.commit()
+    except IntegrityError as exc:
+        if submission_key is not None and await submitted_with(sessions, submission_key) is not None:
+            raise DuplicateSubmission(submission_key) from exc
+        raise
     return entry
+
+
+async def submitted_with(sessions: SessionFactory, submission_key: str) -> Assessment | None:
+    """The assessment stored under this submission key, if any."""
+    async with sessions() as session:
+        return (await session.exec(select(Assessment).where(Assessment.submission_key == submission_key))).first()
 
 
 async def assessment_chain(sessions: SessionFactory, assessment_id: str) -> list[tuple[Assessment, OutboxEntry]]:

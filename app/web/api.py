@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -18,7 +18,8 @@ from app.sources import parse_resource
 
 from .auth import User
 from .deps import ApiUser, ServicesDep, valid_nhs_number
-from .services import NotWritable, Services
+from .services import AlreadySubmitted, NotWritable, Services
+from .submission_keys import HEADER, valid_submission_key
 
 __all__ = ["router"]
 
@@ -301,10 +302,30 @@ async def refresh_draft(
     return await _draft_out(services, picture, checkpoint, user, draft)
 
 
+SubmissionKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description="One per submission (a UUID). Sent again with the same answers, the first result is returned "
+        "and nothing is stored twice; sent with other answers, 409.",
+    ),
+]
+
+
 async def _accept(
-    services: Services, user: User, nhs_number: str, body: dict[str, Any], *, amends: str | None = None
+    services: Services,
+    user: User,
+    nhs_number: str,
+    body: dict[str, Any],
+    *,
+    amends: str | None = None,
+    submission_key: str | None = None,
 ) -> AssessmentCreated | JSONResponse:
-    """Check a posted QuestionnaireResponse for this baby and, if it is complete, store and send it."""
+    """Check a posted QuestionnaireResponse for this baby and, if it is complete, store and send it.
+
+    With a submission key already stored for these answers, what was stored is returned instead.
+    """
+    key = valid_submission_key(submission_key)
     try:
         parse_resource(body)
     except ValueError as exc:
@@ -336,48 +357,58 @@ async def _accept(
     if checkpoint not in user.role.may_submit:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role cannot complete the {checkpoint} checklist")
     picture = await services.picture(nhs_number)
-    issues = services.check(picture, checkpoint, user, body)
-    action = f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist"
-    if issues:
-        await audit(
-            services.sessions,
-            user_id=user.id,
-            role=user.role.key,
-            action=action,
-            nhs_number=nhs_number,
-            outcome="refused",
-            detail=f"{len(issues)} issues",
-        )
-        return _unprocessable(operation_outcome(issues))
     try:
-        submitted = await services.submit(picture, checkpoint, user, body, amends=amends)
-    except NotWritable as exc:
+        submitted = await services.repeat_of(key, picture, user, body)
+        if submitted is None:
+            issues = services.check(picture, checkpoint, user, body)
+            if issues:
+                await audit(
+                    services.sessions,
+                    user_id=user.id,
+                    role=user.role.key,
+                    action=f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist",
+                    nhs_number=nhs_number,
+                    outcome="refused",
+                    detail=f"{len(issues)} issues",
+                )
+                return _unprocessable(operation_outcome(issues))
+            submitted = await services.submit(picture, checkpoint, user, body, amends=amends, submission_key=key)
+    except (AlreadySubmitted, NotWritable) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return AssessmentCreated(id=submitted.assessment_id, write_back=_write_back(submitted.entry))
 
 
 @router.post("/patients/{number}/assessments", status_code=201, response_model=AssessmentCreated)
 async def post_assessment(
-    services: ServicesDep, user: ApiUser, number: str, body: dict[str, Any]
+    services: ServicesDep, user: ApiUser, number: str, body: dict[str, Any], idempotency_key: SubmissionKey = None
 ) -> AssessmentCreated | JSONResponse:
     """Submit a completed checklist (a QuestionnaireResponse). 201 once stored; 422 with an OperationOutcome.
 
     The response is stored before this returns; `write_back.state` says whether it has reached the
-    FHIR record yet (`sent`) or is queued for another try (`retrying`, `needs-attention`).
+    FHIR record yet (`sent`) or is queued for another try (`retrying`, `needs-attention`). Send an
+    Idempotency-Key, and send it again on a retry: a submission is then stored once however often it arrives.
     """
-    return await _accept(services, user, valid_nhs_number(number), body)
+    return await _accept(services, user, valid_nhs_number(number), body, submission_key=idempotency_key)
 
 
 @router.post(
     "/patients/{number}/assessments/{assessment_id}/amendments", status_code=201, response_model=AssessmentCreated
 )
 async def post_amendment(
-    services: ServicesDep, user: ApiUser, number: str, assessment_id: str, body: dict[str, Any]
+    services: ServicesDep,
+    user: ApiUser,
+    number: str,
+    assessment_id: str,
+    body: dict[str, Any],
+    idempotency_key: SubmissionKey = None,
 ) -> AssessmentCreated | JSONResponse:
     """Amend the latest version of a checklist: a new version (status amended), checked against the checklist
-    version the first was made on; the FHIR record is updated, never duplicated. 409 if it is not the latest.
+    version the first was made on; the FHIR record is updated, never duplicated. 409 if it is not the latest,
+    unless this is the same amendment sent again with its Idempotency-Key.
     """
-    return await _accept(services, user, valid_nhs_number(number), body, amends=assessment_id)
+    return await _accept(
+        services, user, valid_nhs_number(number), body, amends=assessment_id, submission_key=idempotency_key
+    )
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -28,7 +29,8 @@ from app.picture import Picture
 from .auth import DEMO_USERS, User, issue_token
 from .deps import COOKIE, PageUser, ServicesDep, valid_nhs_number
 from .form_view import field_id, form_fields
-from .services import NotWritable, Services
+from .services import AlreadySubmitted, NotWritable, Services
+from .submission_keys import valid_submission_key
 from .templating import nhs_date
 
 __all__ = ["router"]
@@ -172,6 +174,8 @@ def _checklist_page(
         ),
         amending=amends is not None,
         draft_changes=draft_changes or [],
+        # One per filled-in form, kept as the page is redrawn: Save pressed again finds the first save.
+        submission_key=((raw or {}).get("submission_key") or [""])[0] or str(uuid.uuid4()),
     )
 
 
@@ -282,12 +286,17 @@ async def _complete(
         return page(
             raw=values, notices=[f"Draft saved on {nhs_date(draft.updated_at)}. Anyone on the unit can finish it."]
         )
-    issues = services.check(picture, checkpoint, user, response)
-    if issues or problems:
-        return page(issues=issues, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    key = valid_submission_key((values.get("submission_key") or [""])[0])
     try:
-        submitted = await services.submit(picture, checkpoint, user, response, amends=amends)
-    except NotWritable as exc:
+        submitted = await services.repeat_of(key, picture, user, response)
+        if submitted is None:
+            issues = services.check(picture, checkpoint, user, response)
+            if issues or problems:
+                return page(
+                    issues=issues, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+                )
+            submitted = await services.submit(picture, checkpoint, user, response, amends=amends, submission_key=key)
+    except (AlreadySubmitted, NotWritable) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{submitted.assessment_id}", status.HTTP_303_SEE_OTHER)
 

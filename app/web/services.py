@@ -22,18 +22,21 @@ from app.assessments import (
     Assessment,
     Backoff,
     Draft,
+    DuplicateSubmission,
     OutboxEntry,
     OutboxWorker,
     SessionFactory,
     amended_by,
     assessment_bundle,
     assessment_chain,
+    audit,
     deliver,
     get_draft,
     latest_assessments,
     outbox_entry,
     save_assessment,
     save_draft,
+    submitted_with,
 )
 from app.config import Settings, SourceSettings
 from app.forms import (
@@ -56,12 +59,24 @@ from app.picture import Mappings, Picture, gather_picture, mark_changes, picture
 from app.sources import Capabilities, FhirClient, read_capabilities
 
 from .auth import User
+from .submission_keys import answers_digest
 
-__all__ = ["NotWritable", "Services", "Submitted", "format_nhs_number"]
+__all__ = ["AlreadySubmitted", "NotWritable", "Services", "Submitted", "format_nhs_number"]
 
 
 class NotWritable(Exception):
     """The assessment cannot be written: the baby or stay is not on the write-back source."""
+
+
+class AlreadySubmitted(Exception):
+    """A submission key already used for different answers, another baby or another user: not a repeat."""
+
+    def __init__(self, assessment_id: str) -> None:
+        super().__init__(
+            f"this form was already saved, with different answers, as checklist {assessment_id}: "
+            "to change an answer, open that checklist from the baby's page and amend it"
+        )
+        self.assessment_id = assessment_id
 
 
 @dataclass
@@ -318,12 +333,13 @@ class Services:
         response: dict[str, Any],
         *,
         amends: str | None = None,
+        submission_key: str | None = None,
     ) -> Submitted:
         """Store the checklist durably, then try once to write it to FHIR; `entry.state` says how it went.
 
         With `amends` (the id of the latest version), this is an amendment: checked against the checklist
         version the first one was made on, written as updates of what changed. Call only with a response
-        that `check` accepted.
+        that `check` accepted, and after `repeat_of` found no earlier submission under `submission_key`.
         """
         if self.write_back.name not in picture.baby.found_on:
             raise NotWritable(
@@ -371,9 +387,50 @@ class Services:
             record_id=versions[0][0].id if versions else None,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
         )
-        return await self._store_and_send(
-            picture, checkpoint, user, bundle, assessment_id, sources, now, amends=amends, version=len(versions) + 1
+        try:
+            return await self._store_and_send(
+                picture,
+                checkpoint,
+                user,
+                bundle,
+                assessment_id,
+                sources,
+                now,
+                amends=amends,
+                version=len(versions) + 1,
+                submission_key=submission_key,
+                submission_digest=answers_digest(response),
+            )
+        except DuplicateSubmission:  # the same submission, arriving twice at once: the other request stored it
+            repeat = await self.repeat_of(submission_key, picture, user, response)
+            if repeat is None:
+                raise
+            return repeat
+
+    async def repeat_of(
+        self, submission_key: str | None, picture: Picture, user: User, response: dict[str, Any]
+    ) -> Submitted | None:
+        """What an earlier request stored under this key, if this is the same submission sent again.
+
+        AlreadySubmitted if the key was used for other answers, another baby or by another user: never
+        store those as a second checklist, nor drop them silently.
+        """
+        earlier = await submitted_with(self.sessions, submission_key) if submission_key else None
+        if earlier is None:
+            return None
+        same = (earlier.nhs_number, earlier.author_id, earlier.submission_digest)
+        if same != (picture.baby.nhs_number, user.id, answers_digest(response)):
+            raise AlreadySubmitted(earlier.id)
+        await audit(
+            self.sessions,
+            user_id=user.id,
+            role=user.role.key,
+            action=f"resubmit-{earlier.checkpoint}-checklist",
+            nhs_number=earlier.nhs_number,
+            detail=f"the same submission again: assessment {earlier.id}, stored once",
         )
+        versions = await assessment_chain(self.sessions, earlier.id)
+        return Submitted(assessment_id=earlier.id, entry=versions[-1][1])
 
     async def _store_and_send(
         self,
@@ -387,6 +444,8 @@ class Services:
         *,
         amends: str | None,
         version: int,
+        submission_key: str | None = None,
+        submission_digest: str | None = None,
     ) -> Submitted:
         """Durable first (assessment and outbox in one transaction), then one try at the FHIR record."""
         response = bundle["entry"][0]["resource"]
@@ -405,6 +464,8 @@ class Services:
             now=now,
             amends=amends,
             version=version,
+            submission_key=submission_key,
+            submission_digest=submission_digest,
         )
         async with self.client(self.write_back) as client:
             await deliver(

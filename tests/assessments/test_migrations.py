@@ -84,9 +84,17 @@ def _rows_at_0002() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0003() -> dict[str, list[dict[str, Any]]]:
+    """As at 0002, with the key the amendment was submitted with (the first version predates keys)."""
+    rows = _rows_at_0002()
+    for row in rows["assessment"]:
+        row["submission_key"], row["submission_digest"] = (None, None) if row["id"] == "a-1" else ("k-2", "d" * 64)
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
-SEEDS = {"0001": _rows_at_0001, "0002": _rows_at_0002}
+SEEDS = {"0001": _rows_at_0001, "0002": _rows_at_0002, "0003": _rows_at_0003}
 
 
 async def _seed(engine: AsyncEngine, revision: str) -> None:
