@@ -13,11 +13,12 @@ from .models import Picture, Record
 __all__ = ["mark_changes", "snapshot"]
 
 COMPARED = ("category", "current", "status", "start", "end", "display", "source")
+KEPT = (*COMPARED, "category_label", "restricted")  # what a record no longer found is shown with, and to whom
 
 
 def snapshot(picture: Picture) -> list[dict[str, Any]]:
     """The records as an assessment keeps them."""
-    return [{"key": r.key, **{field: getattr(r, field) for field in COMPARED}} for r in picture.records]
+    return [{"key": r.key, **{field: getattr(r, field) for field in KEPT}} for r in picture.records]
 
 
 def _differs(record: Record, before: dict[str, Any]) -> list[str]:
@@ -34,4 +35,5 @@ def mark_changes(picture: Picture, earlier: list[dict[str, Any]], *, since: str)
         elif _differs(record, old):
             record.change = "ended" if old.get("current") and not record.current else "changed"
     picture.changes_since = since
-    picture.gone = list(before.values())
+    # Snapshots kept before the restricted flag was: treat their records as restricted, the cautious reading.
+    picture.gone = [{"category_label": r["category"], "restricted": True, **r} for r in before.values()]

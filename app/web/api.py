@@ -25,6 +25,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 
+WITHHELD = "Restricted record: ask the safeguarding team"  # what other roles see of a restricted record
+
 
 class PersonOut(BaseModel):
     role: str
@@ -132,7 +134,7 @@ def _record(r, user: User) -> RecordOut:
         category=r.category,
         code="" if hidden else r.code,
         system="" if hidden else r.system,
-        display="Restricted record: ask the safeguarding team" if hidden else r.display,
+        display=WITHHELD if hidden else r.display,
         current=r.current,
         status=r.status,
         resource_type=r.resource_type,
@@ -149,6 +151,13 @@ def _record(r, user: User) -> RecordOut:
     )
 
 
+def _gone(record: dict[str, Any], user: User) -> dict[str, Any]:
+    """A record seen at the previous checklist and not found now; restricted detail only for those who may see it."""
+    if record["restricted"] and not user.role.sees_restricted:
+        return {**record, "display": WITHHELD}
+    return record
+
+
 def _picture_out(picture: Picture, checkpoint: str, user: User) -> PictureOut:
     return PictureOut(
         checkpoint=checkpoint,
@@ -161,7 +170,7 @@ def _picture_out(picture: Picture, checkpoint: str, user: User) -> PictureOut:
         male_carer_recorded=picture.male_carer_recorded,
         father_recorded=picture.father_recorded,
         changes_since=picture.changes_since,
-        no_longer_found=picture.gone if user.role.sees_restricted else [],
+        no_longer_found=[_gone(g, user) for g in picture.gone],
         gathered_at=picture.gathered_at,
     )
 

@@ -1,9 +1,14 @@
-"""Changes since the previous checkpoint: a record that ended, one that appeared, one no longer found."""
+"""Changes since the previous checkpoint: a record that ended, one that appeared, those no longer found."""
 
 from __future__ import annotations
 
+import httpx
+
+from app.web.deps import COOKIE
 from tests.answering import answer_everything
 from tests.factories import create, create_baby, make_flag
+
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 
 def test_the_picture_marks_what_changed_since_the_last_checklist(live, fhir):
@@ -26,3 +31,35 @@ def test_the_picture_marks_what_changed_since_the_last_checklist(live, fhir):
     changes = {r["code"]: r["change"] for r in after["records"] if r["resource_type"] == "Flag"}
     assert changes == {"1010196001": "ended", "836881000000105": None, "707087005": "new"}
     assert after["changes_since"].startswith("the admission checklist of ")
+
+
+def test_a_record_no_longer_found_is_shown_to_every_role_with_restricted_detail_withheld(live, fhir):
+    neonatal = fhir["neonatal"]
+    restricted = {"meta": {"security": [{"system": CONFIDENTIALITY, "code": "R"}]}}
+    baby = create_baby(neonatal, "1010196001")
+    patient_id = f"nn-test-{baby}"
+    police = make_flag(patient_id, "836881000000105", **restricted)
+    create(neonatal, police)
+    with live.client("nurse") as api:
+        questionnaire = api.get("/api/checklists/admission").json()
+        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
+        assert api.post(f"/api/patients/{baby}/assessments", json=response).status_code == 201
+    for flag in neonatal.get(f"Flag?subject=Patient/{patient_id}").json()["entry"]:
+        neonatal.delete(f"Flag/{flag['resource']['id']}").raise_for_status()
+
+    seen, pages = {}, {}
+    for role in ("community-nurse", "safeguarding-lead"):
+        with live.client(role) as api:
+            gone = api.get(f"/api/patients/{baby}/picture").json()["no_longer_found"]
+            seen[role] = {(g["category"], g["restricted"], g["display"]) for g in gone}
+        with httpx.Client(base_url=live.url, cookies={COOKIE: live.token(role)}, timeout=30) as browser:
+            pages[role] = browser.get(f"/patients/{baby}").text
+
+    lead = {display for _, _, display in seen["safeguarding-lead"]}
+    community = {(restricted, display) for _, restricted, display in seen["community-nurse"]}
+    assert len(lead) == 2 and "Restricted record: ask the safeguarding team" not in lead
+    assert (True, "Restricted record: ask the safeguarding team") in community
+    assert {c for c, _, _ in seen["community-nurse"]} == {c for c, _, _ in seen["safeguarding-lead"]}
+    assert all(page.count("ask the source whether it was withdrawn or moved") == 2 for page in pages.values())
+    assert "restricted record, ask the safeguarding team for the detail" in pages["community-nurse"]
+    assert "restricted record, ask the safeguarding team for the detail" not in pages["safeguarding-lead"]
