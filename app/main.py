@@ -15,10 +15,13 @@ from fastapi.staticfiles import StaticFiles
 from app.assessments import make_engine, prepare, session_factory
 from app.config import Settings, SourceSettings
 from app.forms import load_checklists
+from app.handover import load_sections
 from app.picture import load_mappings
 from app.sources import auth_for
 from app.web import RequestLogMiddleware, Services, install_error_handlers
 from app.web.api import router as api_router
+from app.web.handover_pages import router as handover_router
+from app.web.no_store import NoStoreMiddleware
 from app.web.ops import router as ops_router
 from app.web.pages import router as pages_router
 from app.web.picture_cache import PictureCache
@@ -39,12 +42,14 @@ def create_app(
     """The NeoSafe application. Sources default to the settings' sources file; tests pass their own."""
     engine = make_engine(settings.database_url)
     sources = sources if sources is not None else settings.sources()
+    checklists = load_checklists(settings.checklists_dir)
     services = Services(
         settings=settings,
         sources=sources,
         auths={s.name: auth for s in sources if (auth := auth_for(s)) is not None},
         mappings=load_mappings(settings.mappings_dir),
-        checklists=load_checklists(settings.checklists_dir),
+        checklists=checklists,
+        handover_sections=load_sections(settings.mappings_dir / "handover.toml", checklists),
         sessions=session_factory(engine),
         transport=transport,
         **({"clock": clock} if clock else {}),
@@ -75,6 +80,8 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(handover_router)
     install_error_handlers(app)
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -1,6 +1,6 @@
 """The Questionnaire engine: populate, enable, validate, prune and extract. Checklists are data in checklists/."""
 
-from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, option_codings
+from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, label, option_codings
 from .enable_when import enabled_paths
 from .expressions import ExpressionError
 from .extensions import is_help, is_hidden, max_occurs, min_occurs
@@ -36,6 +36,7 @@ __all__ = [
     "extract_observations",
     "is_help",
     "is_hidden",
+    "label",
     "lint_checklists",
     "load_checklists",
     "max_occurs",

@@ -38,7 +38,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 
-def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render_page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     templates = request.app.state.templates
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
@@ -58,7 +58,7 @@ def _check_csrf(services: Services, user: User, token: str) -> None:
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
-    return _render(
+    return render_page(
         request,
         "sign_in.html",
         demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
@@ -99,7 +99,7 @@ async def unit(request: Request, services: ServicesDep, user: PageUser) -> HTMLR
     except Exception as exc:  # the list of babies is a convenience; searching by NHS number still works
         stays, error = [], getattr(exc, "reason", "the unit's record could not be reached")
     await audit(services.sessions, user_id=user.id, role=user.role.key, action="view-unit")
-    return _render(request, "unit.html", user=user, stays=stays, census_error=error)
+    return render_page(request, "unit.html", user=user, stays=stays, census_error=error)
 
 
 @router.get("/find")
@@ -107,7 +107,7 @@ async def find(nhs_number: str = "") -> Response:
     return RedirectResponse(f"/patients/{quote(nhs_number.strip(), safe='')}", status.HTTP_303_SEE_OTHER)
 
 
-async def _picture(services: Services, user: User, nhs_number: str, action: str) -> Picture:
+async def audited_picture(services: Services, user: User, nhs_number: str, action: str) -> Picture:
     picture = await services.picture(nhs_number)
     await audit(services.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number)
     return picture
@@ -116,9 +116,9 @@ async def _picture(services: Services, user: User, nhs_number: str, action: str)
 @router.get("/patients/{number}")
 async def patient(request: Request, services: ServicesDep, user: PageUser, number: str) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
-    picture = await _picture(services, user, nhs_number, "view-picture")
+    picture = await audited_picture(services, user, nhs_number, "view-picture")
     assessments = await latest_assessments(services.sessions, nhs_number=nhs_number)
-    return _render(
+    return render_page(
         request,
         "patient.html",
         user=user,
@@ -152,7 +152,7 @@ def _checklist_page(
     fields = form_fields(questionnaire, response, enabled=enabled, issues=issues, raw=raw, parse_problems=problems)
     messages = {**{i.path: i.message for i in issues}, **(problems or {})}
     errors = [(field_id(path), message) for path, message in messages.items()]
-    return _render(
+    return render_page(
         request,
         "checklist.html",
         status_code=status_code,
@@ -191,7 +191,7 @@ async def checklist(
 ) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
     _checkpoint(checkpoint, services)
-    picture = await _picture(services, user, nhs_number, f"view-{checkpoint}-checklist")
+    picture = await audited_picture(services, user, nhs_number, f"view-{checkpoint}-checklist")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     response, draft, notices = await services.open_checklist(picture, checkpoint, user)
     changes = []
@@ -321,7 +321,7 @@ async def refresh_draft(
     _check_csrf(services, user, str(form.get("csrf", "")))
     draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
     if draft is not None:
-        picture = await _picture(services, user, nhs_number, f"refresh-{checkpoint}-draft")
+        picture = await audited_picture(services, user, nhs_number, f"refresh-{checkpoint}-draft")
         paths = {str(p) for p in form.getlist("take")}
         await services.take_changes(picture, checkpoint, user, draft, paths)
     return RedirectResponse(f"/patients/{nhs_number}/checklists/{checkpoint}", status.HTTP_303_SEE_OTHER)
@@ -346,7 +346,7 @@ async def amend_page(
     nhs_number = valid_nhs_number(number)
     versions = await _latest_version(services, nhs_number, assessment_id)
     latest = versions[-1][0]
-    picture = await _picture(services, user, nhs_number, f"view-{latest.checkpoint}-amendment")
+    picture = await audited_picture(services, user, nhs_number, f"view-{latest.checkpoint}-amendment")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     notice = (
         f"You are amending version {latest.version} of this checklist. Saving it makes version {latest.version + 1}."
@@ -388,9 +388,9 @@ async def assessment(
     found = next(((a, e) for a, e in rows if a.id == assessment_id), None)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
-    picture = await _picture(services, user, nhs_number, "view-assessment")
+    picture = await audited_picture(services, user, nhs_number, "view-assessment")
     versions = await assessment_chain(services.sessions, assessment_id)
-    return _render(
+    return render_page(
         request,
         "assessment.html",
         versions=[a for a, _ in versions],
@@ -439,7 +439,7 @@ async def cosign(request: Request, services: ServicesDep, user: PageUser, number
     nhs_number = valid_nhs_number(number)
     form = await request.form()
     _check_csrf(services, user, str(form.get("csrf", "")))
-    picture = await _picture(services, user, nhs_number, "cosign-assessment")
+    picture = await audited_picture(services, user, nhs_number, "cosign-assessment")
     try:
         signed = await services.cosign(picture, assessment_id, user)
     except NotWritable as exc:
@@ -455,4 +455,4 @@ async def outbox(request: Request, services: ServicesDep, user: PageUser) -> HTM
             status.HTTP_403_FORBIDDEN, "Only the safeguarding lead can see the checklists waiting to be sent."
         )
     await audit(services.sessions, user_id=user.id, role=user.role.key, action="view-outbox")
-    return _render(request, "outbox.html", user=user, rows=await unsent_assessments(services.sessions))
+    return render_page(request, "outbox.html", user=user, rows=await unsent_assessments(services.sessions))

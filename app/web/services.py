@@ -55,6 +55,7 @@ from app.forms import (
     take,
     validate,
 )
+from app.handover import Handover, Section, build_handover
 from app.picture import Mappings, Picture, gather_picture, mark_changes, picture_context, snapshot
 from app.sources import Capabilities, FhirClient, read_capabilities
 
@@ -99,6 +100,7 @@ class Services:
     mappings: Mappings
     checklists: Checklists
     sessions: SessionFactory
+    handover_sections: list[Section] = field(default_factory=list)
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
@@ -258,6 +260,11 @@ class Services:
         questionnaire = self.checklists.for_checkpoint(checkpoint)
         updated = take(questionnaire, draft=json.loads(draft.response_json), fresh=fresh, paths=paths)
         return await self.keep_draft(picture, checkpoint, user, updated)
+
+    async def handover(self, picture: Picture) -> Handover:
+        """The summary for the community team, from the picture and the baby's newest checklists."""
+        rows = await latest_assessments(self.sessions, nhs_number=picture.baby.nhs_number or "")
+        return build_handover(picture, [a for a, _ in rows], self.checklists, self.handover_sections, now=self.clock())
 
     def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
         """Against the checklist version the response names (an amendment keeps its first version's)."""

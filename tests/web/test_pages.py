@@ -133,3 +133,14 @@ def test_a_source_that_is_down_is_unavailable_in_the_api_and_in_what_is_stored(s
     provenance = fhir["neonatal"].get(f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{created.json()['id']}").json()
     entities = [e["what"]["display"] for e in provenance["entry"][0]["resource"]["entity"]]
     assert any(e.startswith("social-care: unavailable (could not connect") for e in entities)
+
+
+def test_no_page_or_api_answer_may_be_cached_but_the_design_system_may(live):
+    with browser_like(live.url, "nurse") as browser, live.client("nurse") as api:
+        page = browser.get(f"/patients/{CASE_V_BABY}")
+        picture = api.get(f"/api/patients/{CASE_V_BABY}/picture")
+        refused = browser.get("/patients/123")
+        stylesheet = browser.get("/static/neosafe.css")
+
+    assert [r.headers["cache-control"] for r in (page, picture, refused)] == ["no-store"] * 3
+    assert stylesheet.status_code == 200 and "cache-control" not in stylesheet.headers

@@ -1,0 +1,138 @@
+"""The handover summary: the safeguarding picture and what the checklists recorded, as the community team needs it.
+
+Each section of fhir_mappings/handover.toml is filled from the newest checklist of each kind (its latest
+version), with every answered question in the checklist's own words. A checklist never completed is said to
+be not yet recorded; the summary never fills a gap with "none".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.assessments import Assessment
+from app.forms import Checklists, answer_text, label, walk
+from app.picture import Picture
+
+from .sections import Section
+
+__all__ = ["Handover", "Line", "Part", "Recorded", "build_handover"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One answered question (with its answers), or the heading of the group it sits in (no answers)."""
+
+    depth: int
+    text: str
+    answers: tuple[str, ...] = ()
+    kind: str = "group"  # the item type, so a date reads as a date
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The checklist a part came from."""
+
+    checkpoint: str
+    assessment_id: str
+    version: int
+    status: str
+    completed_at: datetime
+    author: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Part:
+    checkpoint: str
+    title: str  # the checklist item's own words, e.g. "D5. Everyone who will care for the baby"
+    recorded: Recorded | None  # None: that checklist has not been completed for this baby
+    lines: tuple[Line, ...] = ()  # empty when recorded but nothing under it was answered (it did not apply)
+
+
+@dataclass(frozen=True)
+class Handover:
+    picture: Picture
+    made_at: datetime
+    recorded: tuple[Recorded, ...]  # the checklists it draws on, admission first
+    sections: tuple[tuple[str, tuple[Part, ...]], ...]
+
+    @property
+    def missing(self) -> list[str]:
+        """Checkpoints whose checklist has not been completed: said at the top of the summary."""
+        done = {r.checkpoint for r in self.recorded}
+        return [c for c in ("admission", "transfer", "discharge") if c not in done]
+
+
+def _lines(questionnaire: dict[str, Any], response: dict[str, Any], link_id: str) -> tuple[Line, ...]:
+    """Every answered question under the top-level item, each group heading once before its first answer."""
+    lines: list[Line] = []
+    pending: dict[str, Line] = {}  # group headings waiting for an answer inside them
+    for node in walk(questionnaire, response):
+        if not node.path.startswith(f"{link_id}~"):
+            continue
+        depth = node.path.count("/")
+        if depth == 0:
+            continue
+        if node.is_group:
+            index = int(node.path.rsplit("~", 1)[1])
+            text = f"{label(node.q)} {index + 1}" if node.q.get("repeats") else label(node.q)
+            pending[node.path] = Line(depth - 1, text)
+            continue
+        answers = tuple(t for a in node.r.get("answer") or [] if (t := answer_text(a)))
+        if not answers:
+            continue
+        for path in [p for p in pending if node.path.startswith(p + "/")]:
+            lines.append(pending.pop(path))
+        lines.append(Line(depth - 1, label(node.q), answers, node.q.get("type", "string")))
+    return tuple(lines)
+
+
+def build_handover(
+    picture: Picture,
+    assessments: list[Assessment],
+    checklists: Checklists,
+    sections: list[Section],
+    *,
+    now: datetime,
+) -> Handover:
+    """`assessments`: the baby's, in any order; the newest of each checkpoint is the one used."""
+    newest: dict[str, Assessment] = {}
+    for assessment in sorted(assessments, key=lambda a: a.created_at):
+        newest[assessment.checkpoint] = assessment
+    responses = {c: json.loads(a.response_json) for c, a in newest.items()}
+    recorded = {
+        c: Recorded(
+            checkpoint=c,
+            assessment_id=a.id,
+            version=a.version,
+            status=a.status,
+            completed_at=a.created_at,
+            author=(responses[c].get("author") or {}).get("display", a.author_id),
+            title=checklists.for_response(responses[c]).get("title", c),
+        )
+        for c, a in newest.items()
+    }
+    built = []
+    for section in sections:
+        parts = []
+        for checkpoint, link_id in section.items:
+            current = checklists.for_checkpoint(checkpoint)
+            title = next(i.get("text", link_id) for i in current["item"] if i["linkId"] == link_id)
+            if checkpoint not in responses:
+                parts.append(Part(checkpoint, title, None))
+                continue
+            questionnaire = checklists.for_response(responses[checkpoint])
+            parts.append(
+                Part(checkpoint, title, recorded[checkpoint], _lines(questionnaire, responses[checkpoint], link_id))
+            )
+        built.append((section.title, tuple(parts)))
+    order = ("admission", "transfer", "discharge")
+    return Handover(
+        picture=picture,
+        made_at=now,
+        recorded=tuple(recorded[c] for c in order if c in recorded),
+        sections=tuple(built),
+    )

@@ -1,0 +1,36 @@
+"""The handover summary as a document of its own: standalone HTML, and a PDF laid out from it by WeasyPrint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment
+
+from app.handover import Handover
+
+from .auth import User
+
+__all__ = ["PdfUnavailable", "document_html", "pdf_of"]
+
+CSS = (Path(__file__).parent / "static" / "neosafe" / "handover-print.css").read_text(encoding="utf-8")
+
+
+class PdfUnavailable(Exception):
+    """WeasyPrint cannot run here: the system lacks the Pango libraries it lays text out with."""
+
+
+def document_html(env: Environment, handover: Handover, labels: dict[str, str], user: User) -> str:
+    """The summary as `user` may see it (restricted detail only for roles that may), with its style inline."""
+    template = env.get_template("handover_document.html")
+    return template.render(handover=handover, picture=handover.picture, labels=labels, user=user, css=CSS)
+
+
+def pdf_of(html: str) -> bytes:
+    try:
+        from weasyprint import HTML  # imported here: it loads Pango, which only the PDF needs
+    except OSError as exc:
+        raise PdfUnavailable(
+            "PDFs cannot be made on this server: it lacks the Pango libraries (apt-get install libpango-1.0-0 "
+            "libpangoft2-1.0-0). The summary page itself works and can be printed."
+        ) from exc
+    return HTML(string=html).write_pdf()
