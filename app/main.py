@@ -43,6 +43,7 @@ def create_app(
     engine = make_engine(settings.database_url)
     sources = sources if sources is not None else settings.sources()
     checklists = load_checklists(settings.checklists_dir)
+    templates = make_templates(settings.templates_dir)
     services = Services(
         settings=settings,
         sources=sources,
@@ -50,6 +51,7 @@ def create_app(
         mappings=load_mappings(settings.mappings_dir),
         checklists=checklists,
         handover_sections=load_sections(settings.mappings_dir / "handover.toml", checklists),
+        document_env=templates.env,
         sessions=session_factory(engine),
         transport=transport,
         **({"clock": clock} if clock else {}),
@@ -73,7 +75,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.templates = make_templates(settings.templates_dir)
+    app.state.templates = templates
     app.state.pictures = PictureCache()
     app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC / "neosafe"), name="static")

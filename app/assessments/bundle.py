@@ -183,13 +183,16 @@ def assessment_bundle(
     record_id: str | None = None,
     earlier: list[dict[str, Any]] | None = None,
     verifier: dict[str, Any] | None = None,
+    documents: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The transaction for one version of a checklist.
 
     `response` is completed (or amended) and pruned, with subject, author and authored set; `sources` as
     consulted. For an amendment, `record_id` is the first version's id and `earlier` the bundles of every
     earlier version, oldest first. For a co-signature, `verifier` is the co-signer's signature: the
-    Provenance then names them as verifier and carries their signature, not the author's.
+    Provenance then names them as verifier and carries their signature, not the author's. `documents`
+    (e.g. the handover summary) go with it, each keyed by its identifier: created with the first version,
+    replaced by each later one.
     """
     record_id = record_id or assessment_id
     response = {**response, "identifier": {"system": ASSESSMENT_ID_SYSTEM, "value": record_id}}
@@ -201,6 +204,10 @@ def assessment_bundle(
         questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=record_id
     )
     entries += _observation_entries(observations, previous_observations(earlier) if earlier else None, record_id)
+    for document in documents:
+        identifier = document["identifier"][0]
+        write = _update if earlier else _create
+        entries.append(write(document, identifier["value"], record_id, by_identifier=identifier["system"]))
     provenance = {
         "resourceType": "Provenance",
         "target": [{"reference": e["fullUrl"]} for e in entries],

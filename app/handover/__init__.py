@@ -1,6 +1,17 @@
 """The handover to the community team: the picture and the checklists' answers, as one summary."""
 
+from .document_reference import HANDOVER_ID_SYSTEM, handover_document
 from .sections import Section, load_sections
 from .summary import Handover, Line, Part, Recorded, build_handover
 
-__all__ = ["Handover", "Line", "Part", "Recorded", "Section", "build_handover", "load_sections"]
+__all__ = [
+    "HANDOVER_ID_SYSTEM",
+    "Handover",
+    "Line",
+    "Part",
+    "Recorded",
+    "Section",
+    "build_handover",
+    "handover_document",
+    "load_sections",
+]

@@ -8,15 +8,21 @@ from jinja2 import Environment
 
 from app.handover import Handover
 
-from .auth import User
+from .auth import ROLES, User
 
-__all__ = ["PdfUnavailable", "document_html", "pdf_of"]
+__all__ = ["PdfUnavailable", "document_html", "document_reader", "pdf_of"]
 
 CSS = (Path(__file__).parent / "static" / "neosafe" / "handover-print.css").read_text(encoding="utf-8")
 
 
 class PdfUnavailable(Exception):
     """WeasyPrint cannot run here: the system lacks the Pango libraries it lays text out with."""
+
+
+def document_reader() -> User:
+    """Whom the summary written to the baby's record is drawn for: the community team, who do not see
+    restricted records' detail (they see that one exists and whom to ask)."""
+    return User("neosafe-handover", "NeoSafe handover summary", ROLES["community-nurse"])
 
 
 def document_html(env: Environment, handover: Handover, labels: dict[str, str], user: User) -> str:

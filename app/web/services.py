@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from jinja2 import Environment
 
 from app.assessments import (
     Assessment,
@@ -55,11 +56,12 @@ from app.forms import (
     take,
     validate,
 )
-from app.handover import Handover, Section, build_handover
+from app.handover import Handover, Section, build_handover, handover_document
 from app.picture import Mappings, Picture, gather_picture, mark_changes, picture_context, snapshot
 from app.sources import Capabilities, FhirClient, read_capabilities
 
 from .auth import User
+from .handover_document import PdfUnavailable, document_html, document_reader, pdf_of
 from .submission_keys import answers_digest
 
 __all__ = ["AlreadySubmitted", "NotWritable", "Services", "Submitted", "format_nhs_number"]
@@ -100,6 +102,7 @@ class Services:
     mappings: Mappings
     checklists: Checklists
     sessions: SessionFactory
+    document_env: Environment  # the templates, for the handover summary written with each discharge checklist
     handover_sections: list[Section] = field(default_factory=list)
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -261,10 +264,51 @@ class Services:
         updated = take(questionnaire, draft=json.loads(draft.response_json), fresh=fresh, paths=paths)
         return await self.keep_draft(picture, checkpoint, user, updated)
 
-    async def handover(self, picture: Picture) -> Handover:
-        """The summary for the community team, from the picture and the baby's newest checklists."""
+    async def handover(self, picture: Picture, *, saving: Assessment | None = None) -> Handover:
+        """The summary for the community team, from the picture and the baby's newest checklists (with `saving`,
+        a checklist about to be stored, as the newest of its kind)."""
         rows = await latest_assessments(self.sessions, nhs_number=picture.baby.nhs_number or "")
-        return build_handover(picture, [a for a, _ in rows], self.checklists, self.handover_sections, now=self.clock())
+        assessments = [a for a, _ in rows] + ([saving] if saving else [])
+        return build_handover(picture, assessments, self.checklists, self.handover_sections, now=self.clock())
+
+    async def _handover_documents(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        response: dict[str, Any],
+        *,
+        assessment_id: str,
+        record_id: str,
+        version: int,
+    ) -> list[dict[str, Any]]:
+        """At discharge, the handover summary goes to the baby's record in the checklist's own transaction: it is
+        written exactly when the checklist is, and replaced by each amendment or co-signature."""
+        if checkpoint != "discharge":
+            return []
+        saving = Assessment(
+            id=assessment_id,
+            nhs_number=picture.baby.nhs_number or "",
+            checkpoint=checkpoint,
+            questionnaire=response["questionnaire"],
+            response_json=json.dumps(response),
+            sources_json="[]",
+            author_id="",
+            author_role="",
+            status=response["status"],
+            version=version,
+            created_at=self.clock(),  # newer than every stored version: it is the one the summary uses
+        )
+        html = document_html(
+            self.document_env,
+            await self.handover(picture, saving=saving),
+            self.mappings.source_labels,
+            document_reader(),
+        )
+        try:
+            pdf = await asyncio.to_thread(pdf_of, html)  # layout is CPU work: keep it off the event loop
+        except PdfUnavailable:
+            pdf = None  # the HTML alone still hands everything over
+        return [handover_document(response, record_id=record_id, html=html, pdf=pdf)]
 
     def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
         """Against the checklist version the response names (an amendment keeps its first version's)."""
@@ -300,14 +344,23 @@ class Services:
         response = json.loads(latest.response_json)
         response = {**response, "status": "amended", "extension": [*response.get("extension", []), verifier]}
         assessment_id, sources = str(uuid.uuid4()), self.sources_consulted(picture)
+        record_id = versions[0][0].id
         bundle = assessment_bundle(
             questionnaire=self.checklists.for_response(response),
             response=response,
             assessment_id=assessment_id,
             sources=sources,
-            record_id=versions[0][0].id,
+            record_id=record_id,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
             verifier=verifier["valueSignature"],
+            documents=await self._handover_documents(
+                picture,
+                latest.checkpoint,
+                response,
+                assessment_id=assessment_id,
+                record_id=record_id,
+                version=latest.version + 1,
+            ),
         )
         return await self._store_and_send(
             picture,
@@ -385,14 +438,23 @@ class Services:
         else:
             completed.pop("encounter", None)
         assessment_id = str(uuid.uuid4())
+        record_id = versions[0][0].id if versions else assessment_id
         sources = self.sources_consulted(picture)
         bundle = assessment_bundle(
             questionnaire=questionnaire,
             response=completed,
             assessment_id=assessment_id,
             sources=sources,
-            record_id=versions[0][0].id if versions else None,
+            record_id=record_id,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
+            documents=await self._handover_documents(
+                picture,
+                checkpoint,
+                completed,
+                assessment_id=assessment_id,
+                record_id=record_id,
+                version=len(versions) + 1,
+            ),
         )
         try:
             return await self._store_and_send(

@@ -1,0 +1,95 @@
+"""The handover summary is written to the baby's record with each discharge checklist, in its transaction.
+
+One DocumentReference per discharge checklist (HTML and PDF), replaced by an amendment, never duplicated;
+drawn for the community team, so restricted records' detail is withheld; none for the other checkpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+
+from app.assessments import ASSESSMENT_TAG_SYSTEM
+from app.handover import HANDOVER_ID_SYSTEM
+from tests.answering import answer_everything
+from tests.factories import create, create_baby, make_flag
+
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+
+
+def submit(api: httpx.Client, baby: str, checkpoint: str) -> str:
+    questionnaire = api.get(f"/api/checklists/{checkpoint}").json()
+    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/{checkpoint}").json())
+    created = api.post(f"/api/patients/{baby}/assessments", json=response)
+    assert created.status_code == 201, created.text
+    assert created.json()["write_back"]["state"] == "sent"
+    return created.json()["id"]
+
+
+def handovers(fhir: dict, record_id: str) -> list[dict]:
+    found = fhir["neonatal"].get(f"DocumentReference?identifier={HANDOVER_ID_SYSTEM}|{record_id}/handover")
+    return [e["resource"] for e in found.raise_for_status().json().get("entry") or []]
+
+
+def content(document: dict, content_type: str) -> bytes:
+    attachment = next(c["attachment"] for c in document["content"] if c["attachment"]["contentType"] == content_type)
+    return base64.b64decode(attachment["data"])
+
+
+def test_a_discharge_checklist_writes_one_handover_summary_for_that_baby(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        discharge = submit(api, baby, "discharge")
+
+    [document] = handovers(fhir, discharge)
+
+    assert document["status"] == "current"
+    assert document["subject"]["reference"] == f"Patient/nn-test-{baby}"
+    assert document["subject"]["identifier"]["value"] == baby
+    assert document["securityLabel"][0]["coding"][0]["code"] == "R"
+    assert document["category"][0]["coding"][0]["code"] == "safeguarding"
+    html = content(document, "text/html").decode("utf-8")
+    spaced = f"{baby[:3]} {baby[3:6]} {baby[6:]}"
+    assert f"NHS number {spaced}" in html
+    assert "Safeguarding checklist: discharge (version 1)" in html
+    assert content(document, "application/pdf").startswith(b"%PDF-")
+    provenance = fhir["neonatal"].get(f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{discharge}").json()
+    targets = {t["reference"] for t in provenance["entry"][0]["resource"]["target"]}
+    assert f"DocumentReference/{document['id']}" in targets
+
+
+def test_an_amendment_replaces_the_summary_rather_than_adding_one(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        discharge = submit(api, baby, "discharge")
+        response = api.get(f"/api/patients/{baby}/assessments/{discharge}/versions").json()[-1]
+        amended = api.post(f"/api/patients/{baby}/assessments/{discharge}/amendments", json=response)
+        assert amended.status_code == 201, amended.text
+
+    [document] = handovers(fhir, discharge)
+
+    assert "Safeguarding checklist: discharge (version 2, amended)" in content(document, "text/html").decode()
+
+
+def test_the_summary_in_the_record_withholds_restricted_detail(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    restricted = {"meta": {"security": [{"system": CONFIDENTIALITY, "code": "R"}]}}
+    create(fhir["neonatal"], make_flag(f"nn-test-{baby}", "895141000000105", **restricted))
+    with live.client("nurse") as api:
+        discharge = submit(api, baby, "discharge")
+
+    html = content(handovers(fhir, discharge)[0], "text/html").decode()
+
+    assert "Restricted record: ask the safeguarding team for the detail" in html
+    assert "Police domestic incident report received" not in html
+
+
+def test_only_the_discharge_checklist_writes_a_summary(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        admission = submit(api, baby, "admission")
+
+    assert handovers(fhir, admission) == []
+    written = fhir["neonatal"].get(f"DocumentReference?_tag={ASSESSMENT_TAG_SYSTEM}|{admission}").json()
+    assert written.get("total", 0) == 0
