@@ -1,11 +1,14 @@
 """The FHIR transaction NeoSafe writes for one version of an assessment: QuestionnaireResponse,
-Observations (SDC observation-based extraction) and a Provenance.
+Observations (SDC observation-based extraction), the Tasks its answers raise, any documents (the handover
+summary at discharge) and a Provenance.
 
 A checklist keeps one identifier (its record id, the id of its first version) through all amendments.
 The first version is written as conditional creates on stable keys, so sending it twice creates nothing
 the second time. An amendment is written as conditional updates of what changed: the QuestionnaireResponse
 (status amended), each changed answer's Observation (status amended), a new answer's Observation (created),
 and an answer taken away (its Observation withdrawn: entered-in-error); unchanged answers are left alone.
+Tasks follow the same rule (a task no longer raised is cancelled), so a task someone has already completed
+elsewhere is not reopened by an amendment that did not change it.
 
 Every resource carries its key as a tag too, for Provenance (no identifier in R4) and for any type a
 server cannot search by identifier (`fit_to_server`).
@@ -16,7 +19,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.forms import extract_observations
+from app.forms import TaskRule, extract_observations, raised_tasks, task_resource
 
 __all__ = [
     "ASSESSMENT_ID_SYSTEM",
@@ -39,8 +42,9 @@ def _full_url(key: str) -> str:
 
 
 def _tagged(resource: dict[str, Any], key: str, record_id: str) -> dict[str, Any]:
+    """The resource with NeoSafe's tags as its only tags; other meta (a security label) is kept."""
     tags = [{"system": WRITE_KEY_SYSTEM, "code": key}, {"system": ASSESSMENT_TAG_SYSTEM, "code": record_id}]
-    return {**resource, "meta": {"tag": tags}}
+    return {**resource, "meta": {**resource.get("meta", {}), "tag": tags}}
 
 
 def _condition(key: str, by_identifier: str | None) -> str:
@@ -131,26 +135,41 @@ def _answer_of(observation: dict[str, Any]) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in observation.items() if k.startswith("value")))
 
 
-def _observation_entries(
-    observations: list[dict[str, Any]], previous: list[dict[str, Any]] | None, record_id: str
+def _request_of(task: dict[str, Any]) -> tuple:
+    return tuple(repr(task.get(k)) for k in ("description", "owner", "priority", "restriction"))
+
+
+# Per type written once per answer: what makes a later version differ, the status a changed one is written
+# with, and the status that withdraws one whose answer was taken away (never deleted).
+VERSIONED = {
+    "Observation": (_answer_of, "amended", "entered-in-error"),
+    "Task": (_request_of, "requested", "cancelled"),
+}
+
+
+def _keyed_entries(
+    resources: list[dict[str, Any]], previous: list[dict[str, Any]] | None, record_id: str
 ) -> list[dict[str, Any]]:
+    """Creates for a first version; for a later one, creates, updates of what changed and withdrawals."""
     if previous is None:
         return [
-            _create(o, o["identifier"][0]["value"], record_id, by_identifier=o["identifier"][0]["system"])
-            for o in observations
+            _create(r, r["identifier"][0]["value"], record_id, by_identifier=r["identifier"][0]["system"])
+            for r in resources
         ]
-    before = {o["identifier"][0]["value"]: o for o in previous}
+    before = {r["identifier"][0]["value"]: r for r in previous}
     entries = []
-    for observation in observations:
-        identifier = observation["identifier"][0]
+    for resource in resources:
+        identifier = resource["identifier"][0]
+        same, changed, _ = VERSIONED[resource["resourceType"]]
         old = before.pop(identifier["value"], None)
         if old is None:
-            entries.append(_create(observation, identifier["value"], record_id, by_identifier=identifier["system"]))
-        elif _answer_of(old) != _answer_of(observation):
-            amended = {**observation, "status": "amended"}
-            entries.append(_update(amended, identifier["value"], record_id, by_identifier=identifier["system"]))
-    for key, old in before.items():  # an answer taken away: withdrawn, never deleted
-        withdrawn = {**{k: v for k, v in old.items() if k != "meta"}, "status": "entered-in-error"}
+            entries.append(_create(resource, identifier["value"], record_id, by_identifier=identifier["system"]))
+        elif same(old) != same(resource):
+            updated = {**resource, "status": changed}
+            entries.append(_update(updated, identifier["value"], record_id, by_identifier=identifier["system"]))
+    for key, old in before.items():
+        kept = {k: v for k, v in old.get("meta", {}).items() if k in ("security",)}  # not the server's versionId
+        withdrawn = {**old, "meta": kept, "status": VERSIONED[old["resourceType"]][2]}
         entries.append(_update(withdrawn, key, record_id, by_identifier=old["identifier"][0]["system"]))
     return entries
 
@@ -164,14 +183,16 @@ def _agent(role: str, who: dict[str, Any]) -> dict[str, Any]:
     return {"type": {"coding": [coding]}, "who": who}
 
 
-def previous_observations(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The Observations as the server holds them after the given versions' bundles, latest state per key."""
+def previous_of(bundles: list[dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:
+    """The resources of a type as the server holds them after the given versions' bundles, latest state per
+    key, without those withdrawn."""
     latest: dict[str, dict[str, Any]] = {}
     for bundle in bundles:
         for entry in bundle["entry"]:
-            if entry["resource"]["resourceType"] == "Observation":
+            if entry["resource"]["resourceType"] == resource_type:
                 latest[entry["resource"]["identifier"][0]["value"]] = entry["resource"]
-    return [o for o in latest.values() if o.get("status") != "entered-in-error"]
+    withdrawn = VERSIONED[resource_type][2]
+    return [r for r in latest.values() if r.get("status") != withdrawn]
 
 
 def assessment_bundle(
@@ -184,13 +205,15 @@ def assessment_bundle(
     earlier: list[dict[str, Any]] | None = None,
     verifier: dict[str, Any] | None = None,
     documents: list[dict[str, Any]] = (),
+    task_rules: list[TaskRule] = (),
 ) -> dict[str, Any]:
     """The transaction for one version of a checklist.
 
     `response` is completed (or amended) and pruned, with subject, author and authored set; `sources` as
     consulted. For an amendment, `record_id` is the first version's id and `earlier` the bundles of every
     earlier version, oldest first. For a co-signature, `verifier` is the co-signer's signature: the
-    Provenance then names them as verifier and carries their signature, not the author's. `documents`
+    Provenance then names them as verifier and carries their signature, not the author's. `task_rules` (those
+    of this checkpoint) raise Tasks from the answers, versioned like the Observations. `documents`
     (e.g. the handover summary) go with it, each keyed by its identifier: created with the first version,
     replaced by each later one.
     """
@@ -203,7 +226,12 @@ def assessment_bundle(
     observations = extract_observations(
         questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=record_id
     )
-    entries += _observation_entries(observations, previous_observations(earlier) if earlier else None, record_id)
+    tasks = [
+        task_resource(t, response, response_reference=entries[0]["fullUrl"], identifier=record_id)
+        for t in raised_tasks(questionnaire, response, list(task_rules))
+    ]
+    for resource_type, written in (("Observation", observations), ("Task", tasks)):
+        entries += _keyed_entries(written, previous_of(earlier, resource_type) if earlier else None, record_id)
     for document in documents:
         identifier = document["identifier"][0]
         write = _update if earlier else _create

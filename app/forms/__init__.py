@@ -10,6 +10,7 @@ from .load import CHECKPOINTS, Checklists, load_checklists
 from .populate import Populated, add_repeats, canonical, populate, repeat_key
 from .refresh import Change, changes, take
 from .signatures import AUTHOR, VERIFIER, missing_signatures, signature
+from .tasks import TASK_ID_SYSTEM, RaisedTask, TaskRule, load_task_rules, raised_tasks, task_resource
 from .tree import Node, walk
 from .validate import Issue, prune, validate
 
@@ -18,6 +19,7 @@ __all__ = [
     "CHECKPOINTS",
     "OBSERVATION_ID_SYSTEM",
     "REPEAT_COUNT_PREFIX",
+    "TASK_ID_SYSTEM",
     "VERIFIER",
     "Change",
     "Checklists",
@@ -26,6 +28,8 @@ __all__ = [
     "Node",
     "Populated",
     "Problem",
+    "RaisedTask",
+    "TaskRule",
     "add_repeats",
     "answer_text",
     "apply_form",
@@ -39,15 +43,18 @@ __all__ = [
     "label",
     "lint_checklists",
     "load_checklists",
+    "load_task_rules",
     "max_occurs",
     "min_occurs",
     "missing_signatures",
     "option_codings",
     "populate",
     "prune",
+    "raised_tasks",
     "repeat_key",
     "signature",
     "take",
+    "task_resource",
     "validate",
     "walk",
 ]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from app.assessments import Assessment
-from app.forms import Checklists, answer_text, label, walk
+from app.forms import Checklists, RaisedTask, TaskRule, answer_text, label, raised_tasks, walk
 from app.picture import Picture
 
 from .sections import Section
@@ -58,6 +58,7 @@ class Handover:
     made_at: datetime
     recorded: tuple[Recorded, ...]  # the checklists it draws on, admission first
     sections: tuple[tuple[str, tuple[Part, ...]], ...]
+    tasks: tuple[tuple[Recorded, RaisedTask], ...] = ()  # what those checklists asked to be done, and by whom
 
     @property
     def missing(self) -> list[str]:
@@ -95,6 +96,7 @@ def build_handover(
     assessments: list[Assessment],
     checklists: Checklists,
     sections: list[Section],
+    task_rules: list[TaskRule] = (),
     *,
     now: datetime,
 ) -> Handover:
@@ -130,9 +132,14 @@ def build_handover(
             )
         built.append((section.title, tuple(parts)))
     order = ("admission", "transfer", "discharge")
-    return Handover(
-        picture=picture,
-        made_at=now,
-        recorded=tuple(recorded[c] for c in order if c in recorded),
-        sections=tuple(built),
+    in_order = tuple(recorded[c] for c in order if c in recorded)
+    tasks = tuple(
+        (r, task)
+        for r in in_order
+        for task in raised_tasks(
+            checklists.for_response(responses[r.checkpoint]),
+            responses[r.checkpoint],
+            [rule for rule in task_rules if rule.checkpoint == r.checkpoint],
+        )
     )
+    return Handover(picture=picture, made_at=now, recorded=in_order, sections=tuple(built), tasks=tasks)

@@ -47,11 +47,14 @@ from app.forms import (
     Checklists,
     Issue,
     Populated,
+    RaisedTask,
+    TaskRule,
     canonical,
     changes,
     missing_signatures,
     populate,
     prune,
+    raised_tasks,
     signature,
     take,
     validate,
@@ -104,6 +107,7 @@ class Services:
     sessions: SessionFactory
     document_env: Environment  # the templates, for the handover summary written with each discharge checklist
     handover_sections: list[Section] = field(default_factory=list)
+    task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
@@ -264,12 +268,22 @@ class Services:
         updated = take(questionnaire, draft=json.loads(draft.response_json), fresh=fresh, paths=paths)
         return await self.keep_draft(picture, checkpoint, user, updated)
 
+    def rules_for(self, checkpoint: str) -> list[TaskRule]:
+        return [r for r in self.task_rules if r.checkpoint == checkpoint]
+
+    def tasks_raised(self, assessment: Assessment) -> list[RaisedTask]:
+        """The Tasks this stored checklist wrote, as it wrote them (due dates count from when it was authored)."""
+        response = json.loads(assessment.response_json)
+        return raised_tasks(self.checklists.for_response(response), response, self.rules_for(assessment.checkpoint))
+
     async def handover(self, picture: Picture, *, saving: Assessment | None = None) -> Handover:
         """The summary for the community team, from the picture and the baby's newest checklists (with `saving`,
         a checklist about to be stored, as the newest of its kind)."""
         rows = await latest_assessments(self.sessions, nhs_number=picture.baby.nhs_number or "")
         assessments = [a for a, _ in rows] + ([saving] if saving else [])
-        return build_handover(picture, assessments, self.checklists, self.handover_sections, now=self.clock())
+        return build_handover(
+            picture, assessments, self.checklists, self.handover_sections, self.task_rules, now=self.clock()
+        )
 
     async def _handover_documents(
         self,
@@ -353,6 +367,7 @@ class Services:
             record_id=record_id,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
             verifier=verifier["valueSignature"],
+            task_rules=self.rules_for(latest.checkpoint),
             documents=await self._handover_documents(
                 picture,
                 latest.checkpoint,
@@ -447,6 +462,7 @@ class Services:
             sources=sources,
             record_id=record_id,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
+            task_rules=self.rules_for(checkpoint),
             documents=await self._handover_documents(
                 picture,
                 checkpoint,

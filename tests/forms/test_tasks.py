@@ -1,0 +1,147 @@
+"""Answers that raise a task, read from fhir_mappings/tasks.toml: which, owned by whom, due when."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fhir.resources.R4B.task import Task
+
+from app.config import ConfigError
+from app.forms import load_checklists, load_task_rules, raised_tasks, task_resource
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKLISTS = load_checklists(ROOT / "checklists")
+RULES = load_task_rules(ROOT / "fhir_mappings" / "tasks.toml", CHECKLISTS)
+ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
+AUTHORED = "2026-11-26T10:00:00+00:00"
+
+
+def rules(checkpoint: str):
+    return [r for r in RULES if r.checkpoint == checkpoint]
+
+
+def coding(code: str, display: str | None = None) -> dict:
+    return {"valueCoding": {"system": ITEM, "code": code, **({"display": display} if display else {})}}
+
+
+def group(link_id: str, *children: dict) -> dict:
+    return {"linkId": link_id, "item": list(children)}
+
+
+def answered(link_id: str, *answers: dict) -> dict:
+    return {"linkId": link_id, "answer": list(answers)}
+
+
+def response(*items: dict) -> dict:
+    return {"resourceType": "QuestionnaireResponse", "authored": AUTHORED, "item": list(items)}
+
+
+def test_every_promise_in_the_checklists_has_a_rule():
+    raising = {(r.checkpoint, r.item) for r in RULES}
+    assert ("admission", "A10-concern-now.details") in raising
+    assert ("discharge", "D12-concern-at-discharge.details") in raising
+    assert {c for c, _ in raising} == {"admission", "transfer", "discharge"}
+
+
+def test_an_enquiry_not_yet_possible_raises_a_task_due_on_the_date_given():
+    admission = response(
+        group(
+            "A8-da-enquiry-private",
+            answered("A8-da-enquiry-private.outcome", coding("da-enquiry-not-yet-possible")),
+            answered("A8-da-enquiry-private.not-possible-reason", {"valueString": "Partner always present"}),
+            answered("A8-da-enquiry-private.retry-date", {"valueDate": "2026-11-28"}),
+        )
+    )
+
+    [task] = raised_tasks(CHECKLISTS.for_checkpoint("admission"), admission, rules("admission"))
+
+    assert task.rule.description == "Ask the mother about domestic abuse privately"
+    assert (task.detail, task.due, task.owner) == ("Partner always present", "2026-11-28", "Named neonatal nurse")
+    assert task.path == "A8-da-enquiry-private~0/A8-da-enquiry-private.retry-date~0"
+
+
+def test_only_the_coded_answer_named_raises_the_dash_task():
+    def dash(code: str) -> dict:
+        return response(group("A9-da-risk-assessment", answered("A9-da-risk-assessment.dash-status", coding(code))))
+
+    questionnaire = CHECKLISTS.for_checkpoint("admission")
+    assert raised_tasks(questionnaire, dash("dash-completed"), rules("admission")) == []
+    [task] = raised_tasks(questionnaire, dash("dash-not-yet-completed"), rules("admission"))
+    assert task.due == "2026-11-27"  # the day after the checklist
+
+
+def test_each_outstanding_action_moves_with_the_baby_owned_and_dated_as_answered():
+    def action(kind: str, what: str, owner: str, due: str) -> dict:
+        return group(
+            "T4-outstanding-actions.action",
+            answered("T4-outstanding-actions.action.type", coding(kind, kind.removeprefix("action-").capitalize())),
+            answered("T4-outstanding-actions.action.description", {"valueString": what}),
+            answered("T4-outstanding-actions.action.owner", {"valueString": owner}),
+            answered("T4-outstanding-actions.action.due", {"valueDate": due}),
+        )
+
+    transfer = response(
+        group(
+            "T4-outstanding-actions",
+            answered("T4-outstanding-actions.any", {"valueBoolean": True}),
+            action("action-da-enquiry", "Private DA enquiry", "Receiving unit named nurse", "2026-11-27"),
+            action("action-meeting", "Strategy meeting", "Social worker J Smith", "2026-12-01"),
+        )
+    )
+
+    tasks = raised_tasks(CHECKLISTS.for_checkpoint("transfer"), transfer, rules("transfer"))
+
+    assert [(t.owner, t.due) for t in tasks] == [
+        ("Receiving unit named nurse", "2026-11-27"),
+        ("Social worker J Smith", "2026-12-01"),
+    ]
+    assert tasks[1].detail == "Meeting; Strategy meeting"
+
+
+def test_a_task_is_an_r4_task_for_the_baby_from_the_checklist():
+    admission = response(
+        group(
+            "A10-concern-now",
+            answered("A10-concern-now.concern", {"valueBoolean": True}),
+            answered("A10-concern-now.details", {"valueString": "Bruise on the left arm"}),
+        )
+    )
+    admission |= {"subject": {"reference": "Patient/p1"}, "author": {"display": "Alex Morgan (Neonatal nurse)"}}
+    [raised] = raised_tasks(CHECKLISTS.for_checkpoint("admission"), admission, rules("admission"))
+
+    task = task_resource(raised, admission, response_reference="urn:uuid:qr", identifier="a-1")
+
+    Task.model_validate(task)
+    assert task["identifier"][0]["value"] == f"a-1/{raised.path}"
+    assert (task["status"], task["intent"], task["priority"]) == ("requested", "order", "asap")
+    assert task["description"].endswith(": Bruise on the left arm")
+    assert task["restriction"]["period"]["end"] == "2026-11-26"  # the same day
+    assert (task["for"], task["focus"]) == ({"reference": "Patient/p1"}, {"reference": "urn:uuid:qr"})
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ('item = "A10-gone"', "the admission checklist has no item 'A10-gone'"),
+        ('due = "tomorrow"', "due must be P<n>D"),
+        ('priority = "soon"', "priority must be one of routine, urgent, asap, stat"),
+        ('owner = "item:A10-nobody"', "the admission checklist has no item 'A10-nobody'"),
+    ],
+)
+def test_a_broken_rule_fails_at_start_up(tmp_path, rule, message):
+    fields = {
+        "checkpoint": '"admission"',
+        "item": '"A10-concern-now.details"',
+        "description": '"Act"',
+        "owner": '"Named nurse"',
+        "due": '"P0D"',
+        "priority": '"asap"',
+    }
+    key = rule.split(" = ")[0]
+    fields[key] = rule.split(" = ")[1]
+    path = tmp_path / "tasks.toml"
+    path.write_text("[[tasks]]\n" + "\n".join(f"{k} = {v}" for k, v in fields.items()))
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("<", "<")):
+        load_task_rules(path, CHECKLISTS)
