@@ -1,14 +1,18 @@
-"""The sandbox's own promises: a source restarted on the same port keeps its data."""
+"""The sandbox's own promises: a source restarted on the same port keeps its data; seeded stores have statistics."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app.sandbox import Sandbox
-from tests.factories import make_patient, new_nhs_number
+from tests.factories import make_flag, make_patient, new_nhs_number
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +45,33 @@ def test_restarting_a_source_the_sandbox_does_not_run_is_an_error(lone: Sandbox)
     with pytest.raises(KeyError):
         lone.restart("police-gp")
     assert list(lone.servers) == ["neonatal"]
+
+
+def test_seeding_gives_the_query_planner_statistics_in_the_store_the_server_uses(tmp_path: Path):
+    family = tmp_path / "families" / "01-one"
+    family.mkdir(parents=True)
+    patient = make_patient("nn-stats", new_nhs_number())
+    entries = [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+        for r in (patient, make_flag("nn-stats", "371772001"))
+    ]
+    (family / "neonatal.json").write_text(
+        json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}), encoding="utf-8"
+    )
+    moved = {"neonatal": {"data_dir": "store"}}  # not where sekmet keeps it by default
+
+    with Sandbox(
+        tmp_path / "sources", families_dir=tmp_path / "families", kinds=("neonatal",), server_settings=moved
+    ) as sandbox:
+        database = sandbox.servers["neonatal"].database
+        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as store:
+            indexed = {row[0] for row in store.execute("SELECT idx FROM sqlite_stat1 WHERE tbl = 'idx'")}
+            plan = store.execute(  # the search a picture's _revinclude=Observation:subject makes
+                "EXPLAIN QUERY PLAN SELECT DISTINCT type, id FROM idx WHERE type=? AND param=? AND rtype=? AND rid=?",
+                ("Observation", "subject", "Patient", "nn-stats"),
+            ).fetchall()
+
+    assert database == tmp_path / "sources" / "neonatal" / "store" / "sekmet.db"
+    assert not (tmp_path / "sources" / "neonatal" / "data").exists()
+    assert "idx_refp" in indexed
+    assert "USING INDEX idx_refp (type=? AND param=? AND rtype=? AND rid=?)" in plan[0][3]
