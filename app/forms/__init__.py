@@ -8,6 +8,7 @@ from .extract import OBSERVATION_ID_SYSTEM, extract_observations
 from .lint import Problem, lint_checklists
 from .load import CHECKPOINTS, Checklists, load_checklists
 from .populate import Populated, add_repeats, canonical, populate, repeat_key
+from .readout import Line, answered_lines
 from .refresh import Change, changes, take
 from .signatures import AUTHOR, VERIFIER, missing_signatures, signature
 from .tasks import TASK_ID_SYSTEM, RaisedTask, TaskRule, load_task_rules, raised_tasks, task_resource
@@ -25,6 +26,7 @@ __all__ = [
     "Checklists",
     "ExpressionError",
     "Issue",
+    "Line",
     "Node",
     "Populated",
     "Problem",
@@ -32,6 +34,7 @@ __all__ = [
     "TaskRule",
     "add_repeats",
     "answer_text",
+    "answered_lines",
     "apply_form",
     "canonical",
     "changes",

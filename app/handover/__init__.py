@@ -2,12 +2,11 @@
 
 from .document_reference import HANDOVER_ID_SYSTEM, handover_document
 from .sections import Section, load_sections
-from .summary import Handover, Line, Part, Recorded, build_handover
+from .summary import Handover, Part, Recorded, build_handover
 
 __all__ = [
     "HANDOVER_ID_SYSTEM",
     "Handover",
-    "Line",
     "Part",
     "Recorded",
     "Section",

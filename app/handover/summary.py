@@ -10,25 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from app.assessments import Assessment
-from app.forms import Checklists, RaisedTask, TaskRule, answer_text, label, raised_tasks, walk
+from app.forms import Checklists, Line, RaisedTask, TaskRule, answered_lines, raised_tasks
 from app.picture import Picture
 
 from .sections import Section
 
-__all__ = ["Handover", "Line", "Part", "Recorded", "build_handover"]
-
-
-@dataclass(frozen=True)
-class Line:
-    """One answered question (with its answers), or the heading of the group it sits in (no answers)."""
-
-    depth: int
-    text: str
-    answers: tuple[str, ...] = ()
-    kind: str = "group"  # the item type, so a date reads as a date
+__all__ = ["Handover", "Part", "Recorded", "build_handover"]
 
 
 @dataclass(frozen=True)
@@ -65,30 +54,6 @@ class Handover:
         """Checkpoints whose checklist has not been completed: said at the top of the summary."""
         done = {r.checkpoint for r in self.recorded}
         return [c for c in ("admission", "transfer", "discharge") if c not in done]
-
-
-def _lines(questionnaire: dict[str, Any], response: dict[str, Any], link_id: str) -> tuple[Line, ...]:
-    """Every answered question under the top-level item, each group heading once before its first answer."""
-    lines: list[Line] = []
-    pending: dict[str, Line] = {}  # group headings waiting for an answer inside them
-    for node in walk(questionnaire, response):
-        if not node.path.startswith(f"{link_id}~"):
-            continue
-        depth = node.path.count("/")
-        if depth == 0:
-            continue
-        if node.is_group:
-            index = int(node.path.rsplit("~", 1)[1])
-            text = f"{label(node.q)} {index + 1}" if node.q.get("repeats") else label(node.q)
-            pending[node.path] = Line(depth - 1, text)
-            continue
-        answers = tuple(t for a in node.r.get("answer") or [] if (t := answer_text(a)))
-        if not answers:
-            continue
-        for path in [p for p in pending if node.path.startswith(p + "/")]:
-            lines.append(pending.pop(path))
-        lines.append(Line(depth - 1, label(node.q), answers, node.q.get("type", "string")))
-    return tuple(lines)
 
 
 def build_handover(
@@ -128,7 +93,12 @@ def build_handover(
                 continue
             questionnaire = checklists.for_response(responses[checkpoint])
             parts.append(
-                Part(checkpoint, title, recorded[checkpoint], _lines(questionnaire, responses[checkpoint], link_id))
+                Part(
+                    checkpoint,
+                    title,
+                    recorded[checkpoint],
+                    answered_lines(questionnaire, responses[checkpoint], link_id),
+                )
             )
         built.append((section.title, tuple(parts)))
     order = ("admission", "transfer", "discharge")

@@ -397,6 +397,7 @@ async def assessment(
         latest=not await amended_by(services.sessions, assessment_id),
         awaiting=services.signatures_missing(picture, found[0], user),
         task_rows=[(task, None) for task in services.tasks_raised(found[0])],
+        answers=services.answers_of(found[0]),
         user=user,
         picture=picture,
         labels=services.mappings.source_labels,

@@ -46,9 +46,11 @@ from app.forms import (
     Change,
     Checklists,
     Issue,
+    Line,
     Populated,
     RaisedTask,
     TaskRule,
+    answered_lines,
     canonical,
     changes,
     missing_signatures,
@@ -275,6 +277,16 @@ class Services:
         """The Tasks this stored checklist wrote, as it wrote them (due dates count from when it was authored)."""
         response = json.loads(assessment.response_json)
         return raised_tasks(self.checklists.for_response(response), response, self.rules_for(assessment.checkpoint))
+
+    def answers_of(self, assessment: Assessment) -> list[tuple[str, tuple[Line, ...]]]:
+        """The stored checklist read back, item by item (in the words of the version it was made on)."""
+        response = json.loads(assessment.response_json)
+        questionnaire = self.checklists.for_response(response)
+        return [
+            (item.get("text", item["linkId"]), lines)
+            for item in questionnaire.get("item") or []
+            if (lines := answered_lines(questionnaire, response, item["linkId"]))
+        ]
 
     async def handover(self, picture: Picture, *, saving: Assessment | None = None) -> Handover:
         """The summary for the community team, from the picture and the baby's newest checklists (with `saving`,

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from tests.browser.checklist_pages import answer_what_is_shown, sign_in, submit_and_expect_saved
+from tests.browser.checklist_pages import answer_what_is_shown, sign_in, submit_and_expect_saved, wcag_violations
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +40,8 @@ def test_nurse_completes_case_v_admission_checklist(live, page: Page, fhir, writ
     answer_what_is_shown(page)
     reference = submit_and_expect_saved(page, "admission")
     written.append(reference)
+    expect(page.get_by_test_id("answers")).to_contain_text("A8. Mother asked about domestic abuse privately")
+    assert wcag_violations(page) == []  # the saved checklist, read back
     found = fhir["neonatal"].get(f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}").json()
     assert found["total"] == 1
     assert found["entry"][0]["resource"]["subject"]["reference"] == "Patient/nn-casev-baby"

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
+from app.web.deps import COOKIE
 from tests.answering import answer_everything, items_with
 from tests.factories import create_baby
 
@@ -90,3 +91,21 @@ def test_the_clinician_signs_what_they_submit(api, fhir):
     assert signature["when"] == written["authored"]
     provenance = search(fhir["neonatal"], f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{first}")[0]
     assert provenance["signature"][0]["who"]["identifier"]["value"] == "demo-nurse"
+
+
+def test_each_saved_version_shows_its_own_answers(live, api, fhir):
+    baby = create_baby(fhir["neonatal"])
+    first = submit(api, baby)
+    response = latest_response(api, baby, first)
+    for item in items_with(response, CONCERN):
+        item["answer"] = [{"valueBoolean": True}]
+    parent = next(i for i in response["item"] if i["linkId"] == "A10-concern-now")
+    parent["item"].append({"linkId": DETAILS, "answer": [{"valueString": "Bruise seen on the left arm"}]})
+    second = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response).json()["id"]
+
+    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("nurse")}, timeout=30) as browser:
+        pages = [browser.get(f"/patients/{baby}/assessments/{a}").text for a in (first, second)]
+
+    assert "Answers in version 1" in pages[0] and "Answers in version 2" in pages[1]
+    assert "A10. Any concern now that needs advice or a referral" in pages[0]
+    assert "Bruise seen on the left arm" not in pages[0] and "Bruise seen on the left arm" in pages[1]

@@ -1,0 +1,48 @@
+"""A completed response read back: every answered question in the checklist's own words, for people to read.
+
+Used where a checklist is shown rather than filled in: the saved checklist and the handover summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .answers import answer_text, label
+from .tree import walk
+
+__all__ = ["Line", "answered_lines"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One answered question (with its answers), or the heading of the group it sits in (no answers)."""
+
+    depth: int
+    text: str
+    answers: tuple[str, ...] = ()
+    kind: str = "group"  # the item type, so a date reads as a date
+
+
+def answered_lines(questionnaire: dict[str, Any], response: dict[str, Any], link_id: str) -> tuple[Line, ...]:
+    """Every answered question under the top-level item, each group heading once before its first answer."""
+    lines: list[Line] = []
+    pending: dict[str, Line] = {}  # group headings waiting for an answer inside them
+    for node in walk(questionnaire, response):
+        if not node.path.startswith(f"{link_id}~"):
+            continue
+        depth = node.path.count("/")
+        if depth == 0:
+            continue
+        if node.is_group:
+            index = int(node.path.rsplit("~", 1)[1])
+            text = f"{label(node.q)} {index + 1}" if node.q.get("repeats") else label(node.q)
+            pending[node.path] = Line(depth - 1, text)
+            continue
+        answers = tuple(t for a in node.r.get("answer") or [] if (t := answer_text(a)))
+        if not answers:
+            continue
+        for path in [p for p in pending if node.path.startswith(p + "/")]:
+            lines.append(pending.pop(path))
+        lines.append(Line(depth - 1, label(node.q), answers, node.q.get("type", "string")))
+    return tuple(lines)
