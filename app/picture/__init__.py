@@ -3,12 +3,13 @@
 from .changes import mark_changes, snapshot
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
-from .models import Person, Picture, Record, SourceStatus
+from .models import OpenTask, Person, Picture, Record, SourceStatus
 from .view import picture_context
 
 __all__ = [
     "BabyNotFound",
     "Mappings",
+    "OpenTask",
     "Person",
     "Picture",
     "Record",

@@ -10,7 +10,7 @@ import fhirpathpy
 from fhirpathpy.models import models
 
 from .mappings import Mappings, RecordType
-from .models import Person, Record
+from .models import OpenTask, Person, Record
 
 __all__ = ["classify"]
 
@@ -109,7 +109,7 @@ def classify(
         return None
     start = _first_text(resource, rule.start)
     end = _first_text(resource, rule.end)
-    security = {(s.get("system"), s.get("code")) for s in (resource.get("meta") or {}).get("security") or []}
+    security = _security(resource)
     return Record(
         key=f"{source}/{resource['resourceType']}/{resource.get('id', '')}",
         category=key,
@@ -132,4 +132,25 @@ def classify(
         contact=_who(resource, rule.contact, included or {}, phone=True),
         restricted=bool(security & RESTRICTED),
         category_rank=mappings.category_rank(key),
+    )
+
+
+def _security(resource: dict[str, Any]) -> set[tuple[str | None, str | None]]:
+    return {(s.get("system"), s.get("code")) for s in (resource.get("meta") or {}).get("security") or []}
+
+
+CLOSED_TASK = frozenset({"completed", "cancelled", "rejected", "failed", "entered-in-error"})  # R4 task-status
+
+
+def open_task(task: dict[str, Any], source: str) -> OpenTask | None:
+    """The Task as an open task, or None if it is done or withdrawn (requested, accepted, on hold... are open)."""
+    if task.get("status") in CLOSED_TASK:
+        return None
+    return OpenTask(
+        description=task.get("description") or (task.get("code") or {}).get("text") or "Task (no description)",
+        owner=(task.get("owner") or {}).get("display") or "not named",
+        due=((task.get("restriction") or {}).get("period") or {}).get("end"),
+        status=task.get("status") or "unknown",
+        source=source,
+        restricted=bool(_security(task) & RESTRICTED),
     )

@@ -23,7 +23,7 @@ from typing import Any
 from app.config import ConfigError
 from app.sources import Capabilities, FhirClient, SourceError, SourceRejected
 
-from .classify import classify
+from .classify import classify, open_task
 from .mappings import Mappings, RecordType
 from .models import Person, Picture, Record, SourceStatus
 from .people import NHS_NUMBER_SYSTEM, person_from_patient, person_from_related
@@ -46,7 +46,7 @@ class BabyNotFound(LookupError):
 
 @dataclass(frozen=True)
 class _Search:
-    """One search about a person: a record type (with its reading rule), RelatedPerson or Encounter."""
+    """One search about a person: a record type (with its reading rule), RelatedPerson, Encounter or Task."""
 
     resource_type: str
     by: str  # the search parameter that names the person
@@ -62,6 +62,7 @@ class _Answer:
     records: list[Record] = field(default_factory=list)
     related: list[dict[str, Any]] = field(default_factory=list)
     encounters: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     not_held: list[str] = field(default_factory=list)
     error: str | None = None
@@ -80,8 +81,8 @@ def _searches(mappings: Mappings, caps: Capabilities, *, family: bool, baby: boo
     wanted = [_Search(r.resource_type, r.search, r, r.include) for r in mappings.record_types]
     if family:
         wanted.append(_Search("RelatedPerson", "patient"))
-    if baby:
-        wanted.append(_Search("Encounter", "subject"))
+    if baby:  # the stay, and the tasks raised for the baby (open ones hold up discharge)
+        wanted += [_Search("Encounter", "subject"), _Search("Task", "patient")]
     return [s for s in wanted if caps.holds(s.resource_type)]
 
 
@@ -179,7 +180,8 @@ def _read(results: list, answer: _Answer, source: str, person: Person, mappings:
     today = now.date().isoformat()
     for search, matches, included in results:
         if search.rule is None:
-            (answer.related if search.resource_type == "RelatedPerson" else answer.encounters).extend(matches)
+            kept = {"RelatedPerson": answer.related, "Encounter": answer.encounters, "Task": answer.tasks}
+            kept[search.resource_type].extend(matches)
             continue
         for resource in matches:
             record = classify(
@@ -299,6 +301,7 @@ async def gather_picture(
         records=records,
         gathered_at=now,
         encounter=_pick_encounter(baby_answers),
+        open_tasks=[o for name, a in baby_answers.items() for t in a.tasks if (o := open_task(t, name))],
         baby_resource=baby_patient,
         baby_ids=dict(probe.found_on),
     )

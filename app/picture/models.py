@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-__all__ = ["Person", "Picture", "Record", "SourceStatus", "Status"]
+__all__ = ["OpenTask", "Person", "Picture", "Record", "SourceStatus", "Status"]
 
 Status = Literal["found", "none-found", "partial", "unavailable", "not-configured"]
 NOT_CHECKED: frozenset[str] = frozenset({"partial", "unavailable", "not-configured"})
@@ -79,6 +79,18 @@ class Record:
         return self.start or self.recorded or self.end or ""
 
 
+@dataclass(frozen=True)
+class OpenTask:
+    """A Task for the baby, in a source, not yet done or withdrawn: at discharge it must be closed or explained."""
+
+    description: str
+    owner: str
+    due: str | None
+    status: str
+    source: str
+    restricted: bool
+
+
 @dataclass
 class Picture:
     """Everything NeoSafe knows about a baby's family at one moment, with what it could not check."""
@@ -93,6 +105,7 @@ class Picture:
     baby_ids: dict[str, str] = field(default_factory=dict)
     changes_since: str | None = None  # e.g. "the admission checklist of 20 November 2026"
     gone: list[dict[str, Any]] = field(default_factory=list)  # records seen then, not found now
+    open_tasks: list[OpenTask] = field(default_factory=list)  # Tasks for the baby not yet done or withdrawn
 
     @property
     def not_checked(self) -> list[SourceStatus]:

@@ -40,4 +40,5 @@ def picture_context(picture: Picture, *, checkpoint: str) -> dict[str, Any]:
             for p in picture.people
         ],
         "baby": {"gestationWeeks": None, "preterm": None},
+        "openTasks": len(picture.open_tasks),
     }

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from app.assessments import assessment_chain, audit, get_draft, latest_assessments
 from app.forms import Issue
-from app.picture import Picture
+from app.picture import OpenTask, Picture
 from app.sources import parse_resource
 
 from .auth import User
@@ -75,6 +75,7 @@ class PictureOut(BaseModel):
     father_recorded: bool
     changes_since: str | None
     no_longer_found: list[dict[str, Any]]
+    open_tasks: list[dict[str, Any]]  # tasks for the baby not yet done; restricted ones' detail only for some roles
     gathered_at: datetime
 
 
@@ -158,6 +159,14 @@ def _gone(record: dict[str, Any], user: User) -> dict[str, Any]:
     return record
 
 
+def _open_task(task: OpenTask, user: User) -> dict[str, Any]:
+    """A task not yet done; a restricted one's description only for those who may see it."""
+    shown = asdict(task)
+    if task.restricted and not user.role.sees_restricted:
+        shown["description"] = WITHHELD
+    return shown
+
+
 def _picture_out(picture: Picture, checkpoint: str, user: User) -> PictureOut:
     return PictureOut(
         checkpoint=checkpoint,
@@ -171,6 +180,7 @@ def _picture_out(picture: Picture, checkpoint: str, user: User) -> PictureOut:
         father_recorded=picture.father_recorded,
         changes_since=picture.changes_since,
         no_longer_found=[_gone(g, user) for g in picture.gone],
+        open_tasks=[_open_task(t, user) for t in picture.open_tasks],
         gathered_at=picture.gathered_at,
     )
 

@@ -50,7 +50,7 @@ def written(fhir: dict[str, httpx.Client]) -> Iterator[list[str]]:
     yield references
     neonatal = fhir["neonatal"]
     for reference in references:
-        for kind in ("Observation", "QuestionnaireResponse", "Provenance"):
+        for kind in ("Observation", "Task", "DocumentReference", "QuestionnaireResponse", "Provenance"):
             found = neonatal.get(f"{kind}?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}&_count=500").raise_for_status()
             for entry in found.json().get("entry") or []:
                 neonatal.delete(f"{kind}/{entry['resource']['id']}").raise_for_status()

@@ -35,6 +35,7 @@ ROOT_EXTENSIONS = {
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category",
 }
 EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
+VERSIONS = {"admission": "1.0.0", "transfer": "1.0.0", "discharge": "1.1.0"}  # 1.0.0 of discharge is archived
 ITEM_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP, EXT_CONTROL, EXT_SIGNATURE}  # what the checklists use (README)
 EXPRESSION_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP}
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
@@ -260,7 +261,7 @@ def test_names_and_launch_contexts_follow_the_house_style(name):
     assert q["resourceType"] == "Questionnaire"
     assert q["id"] == name
     assert q["url"] == f"https://neosafe.org.uk/fhir/Questionnaire/{name}"
-    assert q["version"] == "1.0.0"
+    assert q["version"] == VERSIONS[name]
     assert q["status"] == "active"
     assert q["subjectType"] == ["Patient"]
     assert q["title"] == f"Safeguarding checklist: {name}"
@@ -333,7 +334,7 @@ def test_codesystem_is_valid_and_complete():
     cs = codesystem()
     CodeSystem.model_validate(cs)
     assert cs["url"] == NEOSAFE
-    assert cs["version"] == "1.0.0"
+    assert cs["version"] == "1.1.0"  # 1.1.0 added open-tasks-override-reason (discharge 1.1.0, D13)
     assert cs["status"] == "active"
     assert cs["content"] == "complete"
     assert cs["caseSensitive"] is True

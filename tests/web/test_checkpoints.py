@@ -40,7 +40,7 @@ def test_a_response_validates_with_the_checklist_version_it_was_made_on(tmp_path
     folder = tmp_path / "checklists"
     shutil.copytree(PROJECT_ROOT / "checklists", folder)
     old = json.loads((folder / "admission.json").read_text())
-    (folder / "archive").mkdir()
+    (folder / "archive").mkdir(exist_ok=True)  # discharge 1.0.0 is already there
     (folder / "archive" / "admission-1.0.0.json").write_text(json.dumps(old))
     new = {**old, "version": "1.1.0", "item": [i for i in old["item"] if i["linkId"] != "A10-concern-now"]}
     (folder / "admission.json").write_text(json.dumps(new))
