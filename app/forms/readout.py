@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import answer_text, label
+from .answers import answer_text, label, option_codings
 from .tree import walk
 
 __all__ = ["Line", "answered_lines"]
@@ -22,6 +22,16 @@ class Line:
     text: str
     answers: tuple[str, ...] = ()
     kind: str = "group"  # the item type, so a date reads as a date
+
+
+def _read(item: dict[str, Any], answer: dict[str, Any]) -> str:
+    """The answer's text; a coded answer sent without its display (as an API client may) in the option's words."""
+    coding = answer.get("valueCoding")
+    if coding and not coding.get("display"):
+        for option in option_codings(item):
+            if (option.get("system"), option.get("code")) == (coding.get("system"), coding.get("code")):
+                return option.get("display") or option["code"]
+    return answer_text(answer)
 
 
 def answered_lines(questionnaire: dict[str, Any], response: dict[str, Any], link_id: str) -> tuple[Line, ...]:
@@ -39,7 +49,7 @@ def answered_lines(questionnaire: dict[str, Any], response: dict[str, Any], link
             text = f"{label(node.q)} {index + 1}" if node.q.get("repeats") else label(node.q)
             pending[node.path] = Line(depth - 1, text)
             continue
-        answers = tuple(t for a in node.r.get("answer") or [] if (t := answer_text(a)))
+        answers = tuple(t for a in node.r.get("answer") or [] if (t := _read(node.q, a)))
         if not answers:
             continue
         for path in [p for p in pending if node.path.startswith(p + "/")]:
