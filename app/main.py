@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from app.assessments import make_engine, prepare, session_factory
 from app.config import Settings, SourceSettings
@@ -22,6 +23,8 @@ from app.web import RequestLogMiddleware, Services, install_error_handlers
 from app.web.api import router as api_router
 from app.web.handover_pages import router as handover_router
 from app.web.no_store import NoStoreMiddleware
+from app.web.oidc import oidc_client
+from app.web.oidc import router as oidc_router
 from app.web.ops import router as ops_router
 from app.web.pages import router as pages_router
 from app.web.picture_cache import PictureCache
@@ -78,13 +81,23 @@ def create_app(
     app.state.services = services
     app.state.templates = templates
     app.state.pictures = PictureCache()
+    app.state.oidc = oidc_client(settings)
     app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC / "neosafe"), name="static")
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
     app.include_router(handover_router)
+    app.include_router(oidc_router)
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
+    if app.state.oidc is not None:  # holds the sign-in's state, nonce and PKCE verifier between the two redirects
+        app.add_middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="neosafe_sign_in",
+            max_age=600,
+            same_site="lax",
+        )
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import oidc_provider_mock
 import pytest
 
 from app.config import Settings, SourceSettings, load_sources
@@ -84,3 +85,34 @@ def live(sources: list[SourceSettings], tmp_path_factory: pytest.TempPathFactory
     """NeoSafe itself, served by uvicorn on a free loopback port, against the sandbox sources."""
     with serving(create_app(make_settings(tmp_path_factory.mktemp("live")), sources=sources)) as url:
         yield LiveServer(url)
+
+
+# CIS2 role-code parts and activity codes -> NeoSafe roles, for the single sign-on tests.
+SSO_ROLES = {"R8001": "nurse", "R8003": "community-nurse", "B0107": "safeguarding-lead"}
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[str]:
+    """A real OpenID Connect provider on a loopback port (oidc-provider-mock): CIS2 cannot be reached here."""
+    with oidc_provider_mock.run_server_in_thread(require_nonce=True) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="session")
+def sso_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """NeoSafe with single sign-on through that provider and no demo users."""
+    return make_settings(tmp_path_factory.mktemp("sso")).model_copy(
+        update={
+            "demo_users": False,
+            "oidc_issuer": oidc_provider,
+            "oidc_client_id": "neosafe",
+            "oidc_client_secret": "not-a-real-secret",
+            "oidc_roles": SSO_ROLES,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def sso_neosafe(sso_settings: Settings, sources: list[SourceSettings]) -> Iterator[str]:
+    with serving(create_app(sso_settings, sources=sources)) as url:
+        yield url

@@ -56,24 +56,15 @@ def _check_csrf(services: Services, user: User, token: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "This form has expired. Go back, reload the page and try again.")
 
 
-@router.get("/sign-in")
-async def sign_in_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
-    return render_page(
-        request,
-        "sign_in.html",
-        demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
-        next=next if next.startswith("/") and not next.startswith("//") else "/",
-    )
+def safe_next(target: str) -> str:
+    """Only a path on this site: never a sign-in that sends the user somewhere else."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-@router.post("/sign-in")
-async def sign_in(services: ServicesDep, role: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
-    user = DEMO_USERS.get(role) if services.settings.demo_users else None
-    if user is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign-in with demo users is not enabled here.")
+async def start_session(services: Services, user: User, target: str) -> Response:
+    """Signed in: audited, then NeoSafe's own session cookie, whoever vouched for the user."""
     await audit(services.sessions, user_id=user.id, role=user.role.key, action="sign-in")
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(safe_next(target), status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
         issue_token(user, secret=services.settings.secret_key),
@@ -82,6 +73,25 @@ async def sign_in(services: ServicesDep, role: Annotated[str, Form()], next: Ann
         max_age=int(services.settings.session_hours * 3600),
     )
     return response
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
+    return render_page(
+        request,
+        "sign_in.html",
+        demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
+        single_sign_on=request.app.state.oidc is not None,
+        next=safe_next(next),
+    )
+
+
+@router.post("/sign-in")
+async def sign_in(services: ServicesDep, role: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+    user = DEMO_USERS.get(role) if services.settings.demo_users else None
+    if user is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign-in with demo users is not enabled here.")
+    return await start_session(services, user, next)
 
 
 @router.post("/sign-out")

@@ -1,0 +1,115 @@
+"""Single sign-on with OpenID Connect, as NHS CIS2 offers it: the user's selected role decides their NeoSafe role.
+
+CIS2 lists the user's roles in `nhsid_nrbac_roles` (each with `person_roleid`, a `role_code` such as
+`S8000:G8000:R8001` and `activity_codes`) and names the one chosen for this session in `selected_roleid`.
+The trust maps role-code parts or activity codes to NeoSafe roles (NEOSAFE_OIDC_ROLES). A selected role that
+maps to no NeoSafe role, or to more than one, is refused: least privilege, never a guess. Authorization code
+flow with PKCE, state and nonce (Authlib); then NeoSafe's own session cookie, as for any sign-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.starlette_client import OAuth, OAuthError
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import Response
+
+from app.assessments import audit
+from app.config import ConfigError, Settings
+
+from .auth import ROLES, Role, User
+from .deps import ServicesDep
+from .pages import safe_next, start_session
+
+__all__ = ["SignInRefused", "oidc_client", "role_of", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+class SignInRefused(Exception):
+    """The identity provider vouched for the user, but nothing they hold gives them a NeoSafe role."""
+
+
+def oidc_client(settings: Settings) -> OAuth | None:
+    """The registered OpenID Connect client, or None where single sign-on is not set up."""
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id:
+        raise ConfigError("NEOSAFE_OIDC_ISSUER is set: set NEOSAFE_OIDC_CLIENT_ID (and its secret) too")
+    unknown = sorted(set(settings.oidc_roles.values()) - set(ROLES))
+    if unknown or not settings.oidc_roles:
+        raise ConfigError(
+            f"NEOSAFE_OIDC_ROLES must map role codes to NeoSafe roles ({', '.join(ROLES)}); unknown: {unknown}"
+        )
+    oauth = OAuth()
+    oauth.register(
+        "idp",
+        server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
+    )
+    return oauth
+
+
+def role_of(claims: dict[str, Any], mapping: dict[str, str]) -> Role:
+    """The NeoSafe role of the user's selected CIS2 role (or their only one)."""
+    roles = claims.get("nhsid_nrbac_roles") or []
+    selected = claims.get("selected_roleid")
+    chosen = [r for r in roles if r.get("person_roleid") == selected] if selected else roles
+    if len(chosen) != 1:
+        raise SignInRefused("choose one role when you sign in: NeoSafe cannot tell which of your roles you are using")
+    role = chosen[0]
+    codes = [*str(role.get("role_code", "")).split(":"), *(role.get("activity_codes") or [])]
+    matched = {mapping[c] for c in codes if c in mapping}
+    if len(matched) != 1:
+        reason = "gives no NeoSafe role" if not matched else "matches more than one NeoSafe role"
+        raise SignInRefused(
+            f"your selected role ({role.get('role_code', 'no role code')}) {reason}: ask your trust's "
+            "registration authority or the NeoSafe administrator"
+        )
+    return ROLES[matched.pop()]
+
+
+def _name(claims: dict[str, Any]) -> str:
+    given_family = " ".join(p for p in (claims.get("given_name"), claims.get("family_name")) if p)
+    return claims.get("name") or given_family or str(claims["sub"])
+
+
+@router.get("/sign-in/oidc")
+async def start(request: Request, next: str = "/") -> Response:
+    oauth: OAuth | None = request.app.state.oidc
+    if oauth is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Single sign-on is not set up on this NeoSafe server.")
+    request.session["next"] = safe_next(next)
+    return await oauth.idp.authorize_redirect(request, str(request.url_for("oidc_callback")))
+
+
+@router.get("/sign-in/callback", name="oidc_callback")
+async def callback(request: Request, services: ServicesDep) -> Response:
+    oauth: OAuth | None = request.app.state.oidc
+    if oauth is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Single sign-on is not set up on this NeoSafe server.")
+    try:
+        token = await oauth.idp.authorize_access_token(request)
+        claims = {**(token.get("userinfo") or {}), **dict(await oauth.idp.userinfo(token=token))}
+    except OAuthError as exc:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"Sign-in did not complete ({exc.error}). Go back to NeoSafe and sign in again.",
+        ) from exc
+    try:
+        role = role_of(claims, services.settings.oidc_roles)
+    except SignInRefused as exc:
+        await audit(
+            services.sessions,
+            user_id=str(claims.get("sub")),
+            role="none",
+            action="sign-in",
+            outcome="refused",
+            detail=str(exc),
+        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"You cannot use NeoSafe with this role: {exc}.") from exc
+    user = User(id=str(claims["sub"]), name=_name(claims), role=role)
+    return await start_session(services, user, request.session.pop("next", "/"))
