@@ -377,24 +377,21 @@ async def _accept(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role cannot complete the {checkpoint} checklist")
     picture = await services.picture(nhs_number)
     try:
-        submitted = await services.repeat_of(key, picture, user, body)
-        if submitted is None:
-            issues = services.check(picture, checkpoint, user, body)
-            if issues:
-                await audit(
-                    services.sessions,
-                    user_id=user.id,
-                    role=user.role.key,
-                    action=f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist",
-                    nhs_number=nhs_number,
-                    outcome="refused",
-                    detail=f"{len(issues)} issues",
-                )
-                return _unprocessable(operation_outcome(issues))
-            submitted = await services.submit(picture, checkpoint, user, body, amends=amends, submission_key=key)
+        saved = await services.save(picture, checkpoint, user, body, amends=amends, submission_key=key)
     except (AlreadySubmitted, NotWritable) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return AssessmentCreated(id=submitted.assessment_id, write_back=_write_back(submitted.entry))
+    if isinstance(saved, list):
+        await audit(
+            services.sessions,
+            user_id=user.id,
+            role=user.role.key,
+            action=f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist",
+            nhs_number=nhs_number,
+            outcome="refused",
+            detail=f"{len(saved)} issues",
+        )
+        return _unprocessable(operation_outcome(saved))
+    return AssessmentCreated(id=saved.assessment_id, write_back=_write_back(saved.entry))
 
 
 @router.post("/patients/{number}/assessments", status_code=201, response_model=AssessmentCreated)

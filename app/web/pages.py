@@ -296,19 +296,17 @@ async def _complete(
         return page(
             raw=values, notices=[f"Draft saved on {nhs_date(draft.updated_at)}. Anyone on the unit can finish it."]
         )
+    refused = functools.partial(page, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    if problems:  # answers that could not be read: say so with every other issue, and save nothing
+        return refused(issues=services.check(picture, checkpoint, user, response))
     key = valid_submission_key((values.get("submission_key") or [""])[0])
     try:
-        submitted = await services.repeat_of(key, picture, user, response)
-        if submitted is None:
-            issues = services.check(picture, checkpoint, user, response)
-            if issues or problems:
-                return page(
-                    issues=issues, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
-                )
-            submitted = await services.submit(picture, checkpoint, user, response, amends=amends, submission_key=key)
+        saved = await services.save(picture, checkpoint, user, response, amends=amends, submission_key=key)
     except (AlreadySubmitted, NotWritable) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return RedirectResponse(f"/patients/{nhs_number}/assessments/{submitted.assessment_id}", status.HTTP_303_SEE_OTHER)
+    if isinstance(saved, list):
+        return refused(issues=saved)
+    return RedirectResponse(f"/patients/{nhs_number}/assessments/{saved.assessment_id}", status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/patients/{number}/checklists/{checkpoint}")

@@ -504,6 +504,26 @@ class Services:
                 raise
             return repeat
 
+    async def save(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        response: dict[str, Any],
+        *,
+        amends: str | None = None,
+        submission_key: str | None = None,
+    ) -> Submitted | list[Issue]:
+        """A submitted checklist: what was stored if this is the same submission again; else its issues if it is
+        not complete; else stored and sent. AlreadySubmitted or NotWritable if it cannot be either."""
+        repeat = await self.repeat_of(submission_key, picture, user, response)
+        if repeat is not None:
+            return repeat
+        issues = self.check(picture, checkpoint, user, response)
+        if issues:
+            return issues
+        return await self.submit(picture, checkpoint, user, response, amends=amends, submission_key=submission_key)
+
     async def repeat_of(
         self, submission_key: str | None, picture: Picture, user: User, response: dict[str, Any]
     ) -> Submitted | None:
