@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from app.forms import option_codings, walk
 
 ANSWERS_BY_TYPE = {
@@ -44,4 +46,29 @@ def items_with(response: dict[str, Any], link_id: str) -> list[dict[str, Any]]:
 def without_answer(response: dict[str, Any], link_id: str) -> dict[str, Any]:
     for item in items_with(response, link_id):
         item.pop("answer", None)
+    return response
+
+
+def completed(api: httpx.Client, baby: str, checkpoint: str = "admission") -> dict[str, Any]:
+    """The baby's checklist as NeoSafe pre-fills it (over the API), with every question answered."""
+    questionnaire = api.get(f"/api/checklists/{checkpoint}").raise_for_status().json()
+    prefilled = api.get(f"/api/patients/{baby}/checklists/{checkpoint}").raise_for_status().json()
+    return answer_everything(questionnaire, prefilled)
+
+
+def submitted(api: httpx.Client, baby: str, response: dict[str, Any]) -> str:
+    """Submit the response over the API; it must be stored (201). Returns NeoSafe's id for it."""
+    created = api.post(f"/api/patients/{baby}/assessments", json=response)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def with_a_concern(response: dict[str, Any], details: str | None) -> dict[str, Any]:
+    """The admission response with A10 answered: Yes with the concern's `details`, or No (`details` None)."""
+    for item in items_with(response, "A10-concern-now.concern"):
+        item["answer"] = [{"valueBoolean": details is not None}]
+    parent = next(i for i in response["item"] if i["linkId"] == "A10-concern-now")
+    parent["item"] = [i for i in parent.get("item") or [] if i["linkId"] != "A10-concern-now.details"]
+    if details is not None:
+        parent["item"].append({"linkId": "A10-concern-now.details", "answer": [{"valueString": details}]})
     return response

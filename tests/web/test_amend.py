@@ -7,7 +7,7 @@ import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.web.deps import COOKIE
-from tests.answering import answer_everything, items_with
+from tests.answering import completed, submitted, with_a_concern
 from tests.factories import create_baby
 
 CONCERN = "A10-concern-now.concern"
@@ -26,11 +26,7 @@ def api(live):
 
 
 def submit(api: httpx.Client, baby: str) -> str:
-    questionnaire = api.get("/api/checklists/admission").json()
-    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-    created = api.post(f"/api/patients/{baby}/assessments", json=response)
-    assert created.status_code == 201, created.text
-    return created.json()["id"]
+    return submitted(api, baby, completed(api, baby))
 
 
 def latest_response(api: httpx.Client, baby: str, assessment_id: str) -> dict:
@@ -40,11 +36,7 @@ def latest_response(api: httpx.Client, baby: str, assessment_id: str) -> dict:
 def test_an_amendment_updates_the_record_in_place(api, fhir):
     baby = create_baby(fhir["neonatal"])
     first = submit(api, baby)
-    response = latest_response(api, baby, first)
-    for item in items_with(response, CONCERN):
-        item["answer"] = [{"valueBoolean": True}]
-    parent = next(i for i in response["item"] if i["linkId"] == "A10-concern-now")
-    parent["item"].append({"linkId": DETAILS, "answer": [{"valueString": "Bruise seen on the left arm"}]})
+    response = with_a_concern(latest_response(api, baby, first), "Bruise seen on the left arm")
 
     amended = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response)
 
@@ -96,11 +88,7 @@ def test_the_clinician_signs_what_they_submit(api, fhir):
 def test_each_saved_version_shows_its_own_answers(live, api, fhir):
     baby = create_baby(fhir["neonatal"])
     first = submit(api, baby)
-    response = latest_response(api, baby, first)
-    for item in items_with(response, CONCERN):
-        item["answer"] = [{"valueBoolean": True}]
-    parent = next(i for i in response["item"] if i["linkId"] == "A10-concern-now")
-    parent["item"].append({"linkId": DETAILS, "answer": [{"valueString": "Bruise seen on the left arm"}]})
+    response = with_a_concern(latest_response(api, baby, first), "Bruise seen on the left arm")
     second = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response).json()["id"]
 
     with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("nurse")}, timeout=30) as browser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from app.web.deps import COOKIE
-from tests.answering import answer_everything
+from tests.answering import completed, submitted
 from tests.factories import create, create_baby, make_flag
 
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -15,9 +15,7 @@ def test_the_picture_marks_what_changed_since_the_last_checklist(live, fhir):
     neonatal = fhir["neonatal"]
     baby = create_baby(neonatal, "1010196001", "836881000000105")
     with live.client("nurse") as api:
-        questionnaire = api.get("/api/checklists/admission").json()
-        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-        assert api.post(f"/api/patients/{baby}/assessments", json=response).status_code == 201
+        submitted(api, baby, completed(api, baby))
         before = api.get(f"/api/patients/{baby}/picture").json()
         flags = {r["code"]: r for r in before["records"] if r["resource_type"] == "Flag"}
         assert {r["change"] for r in flags.values()} == {None}
@@ -41,9 +39,7 @@ def test_a_record_no_longer_found_is_shown_to_every_role_with_restricted_detail_
     police = make_flag(patient_id, "836881000000105", **restricted)
     create(neonatal, police)
     with live.client("nurse") as api:
-        questionnaire = api.get("/api/checklists/admission").json()
-        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-        assert api.post(f"/api/patients/{baby}/assessments", json=response).status_code == 201
+        submitted(api, baby, completed(api, baby))
     for flag in neonatal.get(f"Flag?subject=Patient/{patient_id}").json()["entry"]:
         neonatal.delete(f"Flag/{flag['resource']['id']}").raise_for_status()
 

@@ -12,7 +12,7 @@ import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.web.deps import COOKIE
-from tests.answering import answer_everything, items_with, without_answer
+from tests.answering import completed, items_with, without_answer
 from tests.factories import create_baby
 
 ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
@@ -25,8 +25,7 @@ def coded(response: dict, link_id: str, code: str) -> None:
 
 
 def discharge_answers(api: httpx.Client, baby: str) -> dict:
-    questionnaire = api.get("/api/checklists/discharge").json()
-    return answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/discharge").json())
+    return completed(api, baby, "discharge")
 
 
 def disclosed_with_dash_15(response: dict) -> dict:

@@ -18,7 +18,7 @@ from app.config import ConfigError
 from app.forms import load_checklists
 from app.handover import load_sections
 from app.web.deps import COOKIE
-from tests.answering import answer_everything, items_with
+from tests.answering import completed, items_with, submitted
 from tests.factories import create, create_baby, make_flag
 from tests.families import CASE_V_BABY
 
@@ -44,11 +44,7 @@ def pages(live) -> Iterator:
 
 def submit_admission(live, baby: str) -> str:
     with live.client("nurse") as api:
-        questionnaire = api.get("/api/checklists/admission").json()
-        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-        created = api.post(f"/api/patients/{baby}/assessments", json=response)
-    assert created.status_code == 201, created.text
-    return created.json()["id"]
+        return submitted(api, baby, completed(api, baby))
 
 
 def parts_of(*checkpoints: str) -> int:

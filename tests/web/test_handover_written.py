@@ -12,19 +12,14 @@ import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.handover import HANDOVER_ID_SYSTEM
-from tests.answering import answer_everything
+from tests.answering import completed, submitted
 from tests.factories import create, create_baby, make_flag
 
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 
 def submit(api: httpx.Client, baby: str, checkpoint: str) -> str:
-    questionnaire = api.get(f"/api/checklists/{checkpoint}").json()
-    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/{checkpoint}").json())
-    created = api.post(f"/api/patients/{baby}/assessments", json=response)
-    assert created.status_code == 201, created.text
-    assert created.json()["write_back"]["state"] == "sent"
-    return created.json()["id"]
+    return submitted(api, baby, completed(api, baby, checkpoint))
 
 
 def handovers(fhir: dict, record_id: str) -> list[dict]:

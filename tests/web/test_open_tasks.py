@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from tests.answering import answer_everything, items_with, without_answer
+from tests.answering import completed, submitted, with_a_concern, without_answer
 from tests.factories import create_baby
 
 OVERRIDE = "D13-open-tasks.override"
@@ -18,20 +18,11 @@ WITHHELD = "Restricted record: ask the safeguarding team"
 
 
 def admission_with_a_concern(api: httpx.Client, baby: str) -> str:
-    questionnaire = api.get("/api/checklists/admission").json()
-    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-    for item in items_with(response, "A10-concern-now.concern"):
-        item["answer"] = [{"valueBoolean": True}]
-    for item in items_with(response, "A10-concern-now.details"):
-        item["answer"] = [{"valueString": "Bruise on the arm"}]
-    created = api.post(f"/api/patients/{baby}/assessments", json=response)
-    assert created.status_code == 201, created.text
-    return created.json()["id"]
+    return submitted(api, baby, with_a_concern(completed(api, baby), "Bruise on the arm"))
 
 
 def discharge(api: httpx.Client, baby: str, *, override: bool) -> httpx.Response:
-    questionnaire = api.get("/api/checklists/discharge").json()
-    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/discharge").json())
+    response = completed(api, baby, "discharge")
     return api.post(
         f"/api/patients/{baby}/assessments", json=response if override else without_answer(response, OVERRIDE)
     )

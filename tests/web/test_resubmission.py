@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from tests.answering import answer_everything, items_with
+from tests.answering import completed, items_with
 from tests.factories import create_baby
 
 CONCERN = "A10-concern-now.concern"
@@ -23,11 +23,6 @@ CONCERN = "A10-concern-now.concern"
 def api(live):
     with live.client("nurse") as client:
         yield client
-
-
-def completed(api: httpx.Client, baby: str) -> dict:
-    questionnaire = api.get("/api/checklists/admission").json()
-    return answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
 
 
 def stored(api: httpx.Client, baby: str) -> list[str]:

@@ -11,20 +11,10 @@ import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.web.deps import COOKIE
-from tests.answering import answer_everything, items_with
+from tests.answering import completed, items_with, submitted, with_a_concern
 from tests.factories import create_baby
 
 CONCERN = "A10-concern-now.concern"
-
-
-def with_concern(response: dict, concern: bool) -> dict:
-    for item in items_with(response, CONCERN):
-        item["answer"] = [{"valueBoolean": concern}]
-    parent = next(i for i in response["item"] if i["linkId"] == "A10-concern-now")
-    parent["item"] = [i for i in parent["item"] if i["linkId"] != "A10-concern-now.details"]
-    if concern:
-        parent["item"].append({"linkId": "A10-concern-now.details", "answer": [{"valueString": "Bruise on the arm"}]})
-    return response
 
 
 def tasks(fhir: dict, assessment_id: str) -> list[dict]:
@@ -33,12 +23,7 @@ def tasks(fhir: dict, assessment_id: str) -> list[dict]:
 
 
 def submit_admission_with_a_concern(api: httpx.Client, baby: str) -> str:
-    questionnaire = api.get("/api/checklists/admission").json()
-    response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-    created = api.post(f"/api/patients/{baby}/assessments", json=with_concern(response, True))
-    assert created.status_code == 201, created.text
-    assert created.json()["write_back"]["state"] == "sent"
-    return created.json()["id"]
+    return submitted(api, baby, with_a_concern(completed(api, baby), "Bruise on the arm"))
 
 
 def amend(api: httpx.Client, baby: str, first: str, change) -> None:
@@ -73,7 +58,7 @@ def test_taking_the_answer_away_cancels_the_task_and_never_deletes_it(live, fhir
     baby = create_baby(fhir["neonatal"])
     with live.client("nurse") as api:
         first = submit_admission_with_a_concern(api, baby)
-        amend(api, baby, first, lambda response: with_concern(response, False))
+        amend(api, baby, first, lambda response: with_a_concern(response, None))
 
     [task] = tasks(fhir, first)
     assert task["status"] == "cancelled" and [s["code"] for s in task["meta"]["security"]] == ["R"]
@@ -99,8 +84,6 @@ def test_an_amendment_that_leaves_the_task_alone_does_not_reopen_it(live, fhir):
 def test_a_checklist_with_nothing_left_to_do_raises_no_task(live, fhir):
     baby = create_baby(fhir["neonatal"])
     with live.client("nurse") as api:
-        questionnaire = api.get("/api/checklists/admission").json()
-        response = answer_everything(questionnaire, api.get(f"/api/patients/{baby}/checklists/admission").json())
-        first = api.post(f"/api/patients/{baby}/assessments", json=response).json()["id"]
+        first = submitted(api, baby, completed(api, baby))
 
     assert tasks(fhir, first) == []
