@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.assessments import Assessment
-from app.forms import Checklists, Line, RaisedTask, TaskRule, answered_lines, raised_tasks
+from app.forms import CHECKPOINTS, Checklists, Line, RaisedTask, TaskRule, answered_lines, raised_tasks
 from app.picture import Picture
 
 from .sections import Section
@@ -53,7 +53,7 @@ class Handover:
     def missing(self) -> list[str]:
         """Checkpoints whose checklist has not been completed: said at the top of the summary."""
         done = {r.checkpoint for r in self.recorded}
-        return [c for c in ("admission", "transfer", "discharge") if c not in done]
+        return [c for c in CHECKPOINTS if c not in done]
 
 
 def build_handover(
@@ -101,8 +101,7 @@ def build_handover(
                 )
             )
         built.append((section.title, tuple(parts)))
-    order = ("admission", "transfer", "discharge")
-    in_order = tuple(recorded[c] for c in order if c in recorded)
+    in_order = tuple(recorded[c] for c in CHECKPOINTS if c in recorded)
     tasks = tuple(
         (r, task)
         for r in in_order
