@@ -156,12 +156,30 @@ def _checklists_lint(args: argparse.Namespace) -> None:
         for name in ("checklists_dir", "mappings_dir")
     }
     checklists = args.checklists or folders["checklists_dir"]
-    problems = lint_checklists(checklists, args.mappings or folders["mappings_dir"])
+    mappings = args.mappings or folders["mappings_dir"]
+    problems = [str(p) for p in lint_checklists(checklists, mappings)]
+    if not problems:  # the rules that name checklist items, read as start-up reads them
+        problems = _rule_problems(checklists, mappings)
     for problem in problems:
         print(f"neosafe checklists lint: {problem}", file=sys.stderr)
     if problems:
         raise SystemExit(1)
     print(f"neosafe checklists lint: {len(list(checklists.rglob('*.json')))} checklists, no problems")
+
+
+def _rule_problems(checklists_dir: Path, mappings_dir: Path) -> list[str]:
+    """tasks.toml and handover.toml against the checklists: what NeoSafe would refuse to start with."""
+    from app.forms import load_checklists, load_task_rules
+    from app.handover import load_sections
+
+    loaded = load_checklists(checklists_dir)
+    problems = []
+    for load, name in ((load_task_rules, "tasks.toml"), (load_sections, "handover.toml")):
+        try:
+            load(mappings_dir / name, loaded)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def main(argv: list[str] | None = None) -> None:
