@@ -170,11 +170,12 @@ def _checklists_lint(args: argparse.Namespace) -> None:
 def _rule_problems(checklists_dir: Path, mappings_dir: Path) -> list[str]:
     """tasks.toml and handover.toml against the checklists: what NeoSafe would refuse to start with."""
     from app.forms import load_checklists, load_task_rules
-    from app.handover import load_sections
+    from app.handover import load_recipients, load_sections
 
     loaded = load_checklists(checklists_dir)
     problems = []
-    for load, name in ((load_task_rules, "tasks.toml"), (load_sections, "handover.toml")):
+    rules = ((load_task_rules, "tasks.toml"), (load_sections, "handover.toml"), (load_recipients, "handover.toml"))
+    for load, name in rules:
         try:
             load(mappings_dir / name, loaded)
         except ConfigError as exc:

@@ -16,7 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.assessments import make_engine, prepare, session_factory
 from app.config import Settings, SourceSettings
 from app.forms import load_checklists, load_task_rules
-from app.handover import load_sections
+from app.handover import load_recipients, load_sections
 from app.picture import load_mappings
 from app.sources import auth_for
 from app.web import RequestLogMiddleware, Services, install_error_handlers
@@ -54,6 +54,7 @@ def create_app(
         mappings=load_mappings(settings.mappings_dir),
         checklists=checklists,
         handover_sections=load_sections(settings.mappings_dir / "handover.toml", checklists),
+        handover_recipients=load_recipients(settings.mappings_dir / "handover.toml", checklists),
         task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
         document_env=templates.env,
         sessions=session_factory(engine),

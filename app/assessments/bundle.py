@@ -1,6 +1,6 @@
 """The FHIR transaction NeoSafe writes for one version of an assessment: QuestionnaireResponse,
-Observations (SDC observation-based extraction), the Tasks its answers raise, any documents (the handover
-summary at discharge) and a Provenance.
+Observations (SDC observation-based extraction), the Tasks its answers raise, at discharge the handover
+summary and a Communication per recipient, and a Provenance.
 
 A checklist keeps one identifier (its record id, the id of its first version) through all amendments.
 The first version is written as conditional creates on stable keys, so sending it twice creates nothing
@@ -139,11 +139,16 @@ def _request_of(task: dict[str, Any]) -> tuple:
     return tuple(repr(task.get(k)) for k in ("description", "owner", "priority", "restriction"))
 
 
+def _delivery_of(communication: dict[str, Any]) -> tuple:
+    return tuple(repr(communication.get(k)) for k in ("status", "sent", "received", "recipient", "note"))
+
+
 # Per type written once per answer: what makes a later version differ, the status a changed one is written
-# with, and the status that withdraws one whose answer was taken away (never deleted).
+# with (None: its own), and the status that withdraws one whose answer was taken away (never deleted).
 VERSIONED = {
     "Observation": (_answer_of, "amended", "entered-in-error"),
     "Task": (_request_of, "requested", "cancelled"),
+    "Communication": (_delivery_of, None, "entered-in-error"),
 }
 
 
@@ -165,7 +170,7 @@ def _keyed_entries(
         if old is None:
             entries.append(_create(resource, identifier["value"], record_id, by_identifier=identifier["system"]))
         elif same(old) != same(resource):
-            updated = {**resource, "status": changed}
+            updated = {**resource, "status": changed or resource["status"]}
             entries.append(_update(updated, identifier["value"], record_id, by_identifier=identifier["system"]))
     for key, old in before.items():
         kept = {k: v for k, v in old.get("meta", {}).items() if k in ("security",)}  # not the server's versionId
@@ -204,7 +209,7 @@ def assessment_bundle(
     record_id: str | None = None,
     earlier: list[dict[str, Any]] | None = None,
     verifier: dict[str, Any] | None = None,
-    documents: list[dict[str, Any]] = (),
+    attached: list[dict[str, Any]] = (),
     task_rules: list[TaskRule] = (),
 ) -> dict[str, Any]:
     """The transaction for one version of a checklist.
@@ -213,9 +218,9 @@ def assessment_bundle(
     consulted. For an amendment, `record_id` is the first version's id and `earlier` the bundles of every
     earlier version, oldest first. For a co-signature, `verifier` is the co-signer's signature: the
     Provenance then names them as verifier and carries their signature, not the author's. `task_rules` (those
-    of this checkpoint) raise Tasks from the answers, versioned like the Observations. `documents`
-    (e.g. the handover summary) go with it, each keyed by its identifier: created with the first version,
-    replaced by each later one.
+    of this checkpoint) raise Tasks from the answers, versioned like the Observations. `attached` resources
+    (the handover summary and its Communications at discharge) go with it, each keyed by its identifier:
+    a type in VERSIONED versioned like the Observations, any other replaced by each later version.
     """
     record_id = record_id or assessment_id
     response = {**response, "identifier": {"system": ASSESSMENT_ID_SYSTEM, "value": record_id}}
@@ -230,12 +235,17 @@ def assessment_bundle(
         task_resource(t, response, response_reference=entries[0]["fullUrl"], identifier=record_id)
         for t in raised_tasks(questionnaire, response, list(task_rules))
     ]
-    for resource_type, written in (("Observation", observations), ("Task", tasks)):
-        entries += _keyed_entries(written, previous_of(earlier, resource_type) if earlier else None, record_id)
-    for document in documents:
-        identifier = document["identifier"][0]
+    keyed: dict[str, list[dict[str, Any]]] = {"Observation": observations, "Task": tasks}
+    for resource in attached:
+        if resource["resourceType"] in VERSIONED:
+            keyed.setdefault(resource["resourceType"], []).append(resource)
+            continue
+        identifier = resource["identifier"][0]
         write = _update if earlier else _create
-        entries.append(write(document, identifier["value"], record_id, by_identifier=identifier["system"]))
+        entries.append(write(resource, identifier["value"], record_id, by_identifier=identifier["system"]))
+    for resource_type in VERSIONED:  # every type, so one no longer raised at all is withdrawn too
+        written = keyed.get(resource_type, [])
+        entries += _keyed_entries(written, previous_of(earlier, resource_type) if earlier else None, record_id)
     provenance = {
         "resourceType": "Provenance",
         "target": [{"reference": e["fullUrl"]} for e in entries],

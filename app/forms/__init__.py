@@ -12,7 +12,7 @@ from .readout import Line, answered_lines
 from .refresh import Change, changes, take
 from .signatures import AUTHOR, VERIFIER, missing_signatures, signature
 from .tasks import TASK_ID_SYSTEM, RaisedTask, TaskRule, load_task_rules, raised_tasks, task_resource
-from .tree import Node, walk
+from .tree import Node, definitions, walk
 from .validate import Issue, prune, validate
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "canonical",
     "changes",
     "coding_key",
+    "definitions",
     "enabled_paths",
     "extract_observations",
     "is_help",

@@ -1,6 +1,7 @@
 """The handover to the community team: the picture and the checklists' answers, as one summary."""
 
 from .document_reference import HANDOVER_ID_SYSTEM, handover_document
+from .recipients import Recipients, handover_communications, load_recipients
 from .sections import Section, load_sections
 from .summary import Handover, Part, Recorded, build_handover
 
@@ -8,9 +9,12 @@ __all__ = [
     "HANDOVER_ID_SYSTEM",
     "Handover",
     "Part",
+    "Recipients",
     "Recorded",
     "Section",
     "build_handover",
+    "handover_communications",
     "handover_document",
+    "load_recipients",
     "load_sections",
 ]

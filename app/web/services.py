@@ -61,7 +61,14 @@ from app.forms import (
     take,
     validate,
 )
-from app.handover import Handover, Section, build_handover, handover_document
+from app.handover import (
+    Handover,
+    Recipients,
+    Section,
+    build_handover,
+    handover_communications,
+    handover_document,
+)
 from app.picture import Mappings, Picture, gather_picture, mark_changes, picture_context, snapshot
 from app.sources import Capabilities, FhirClient, read_capabilities
 
@@ -109,6 +116,7 @@ class Services:
     sessions: SessionFactory
     document_env: Environment  # the templates, for the handover summary written with each discharge checklist
     handover_sections: list[Section] = field(default_factory=list)
+    handover_recipients: Recipients | None = None  # D10's questions: a Communication per recipient at discharge
     task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -297,7 +305,7 @@ class Services:
             picture, assessments, self.checklists, self.handover_sections, self.task_rules, now=self.clock()
         )
 
-    async def _handover_documents(
+    async def _handover(
         self,
         picture: Picture,
         checkpoint: str,
@@ -307,8 +315,9 @@ class Services:
         record_id: str,
         version: int,
     ) -> list[dict[str, Any]]:
-        """At discharge, the handover summary goes to the baby's record in the checklist's own transaction: it is
-        written exactly when the checklist is, and replaced by each amendment or co-signature."""
+        """At discharge, the handover summary and a Communication per recipient go to the baby's record in the
+        checklist's own transaction: written exactly when the checklist is, and kept current by each amendment
+        or co-signature."""
         if checkpoint != "discharge":
             return []
         saving = Assessment(
@@ -334,7 +343,14 @@ class Services:
             pdf = await asyncio.to_thread(pdf_of, html)  # layout is CPU work: keep it off the event loop
         except PdfUnavailable:
             pdf = None  # the HTML alone still hands everything over
-        return [handover_document(response, record_id=record_id, html=html, pdf=pdf)]
+        sent = (
+            handover_communications(
+                self.checklists.for_response(response), response, self.handover_recipients, record_id=record_id
+            )
+            if self.handover_recipients
+            else []
+        )
+        return [handover_document(response, record_id=record_id, html=html, pdf=pdf), *sent]
 
     def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
         """Against the checklist version the response names (an amendment keeps its first version's)."""
@@ -380,7 +396,7 @@ class Services:
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
             verifier=verifier["valueSignature"],
             task_rules=self.rules_for(latest.checkpoint),
-            documents=await self._handover_documents(
+            attached=await self._handover(
                 picture,
                 latest.checkpoint,
                 response,
@@ -475,7 +491,7 @@ class Services:
             record_id=record_id,
             earlier=[json.loads(entry.bundle_json) for _, entry in versions],
             task_rules=self.rules_for(checkpoint),
-            documents=await self._handover_documents(
+            attached=await self._handover(
                 picture,
                 checkpoint,
                 completed,

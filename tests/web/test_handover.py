@@ -16,7 +16,7 @@ import pytest
 
 from app.config import ConfigError
 from app.forms import load_checklists
-from app.handover import load_sections
+from app.handover import load_recipients, load_sections
 from app.web.deps import COOKIE
 from tests.answering import completed, items_with, submitted
 from tests.factories import create, create_baby, make_flag
@@ -138,3 +138,12 @@ def test_a_section_naming_an_item_the_checklist_lacks_fails_at_start_up(tmp_path
 
     with pytest.raises(ConfigError, match="discharge checklist has no top-level item 'D99-gone'"):
         load_sections(broken, CHECKLISTS)
+
+
+def test_recipients_naming_a_question_the_discharge_checklist_lacks_fail_at_start_up(tmp_path):
+    broken = tmp_path / "handover.toml"
+    text = (ROOT / "fhir_mappings" / "handover.toml").read_text(encoding="utf-8")
+    broken.write_text(text.replace('sent = "D10-handover.recipient.sent"', 'sent = "D10-handover.recipient.posted"'))
+
+    with pytest.raises(ConfigError, match=r"\[recipients\]: sent must name a discharge checklist item"):
+        load_recipients(broken, CHECKLISTS)

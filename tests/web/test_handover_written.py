@@ -12,7 +12,7 @@ import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.handover import HANDOVER_ID_SYSTEM
-from tests.answering import completed, submitted
+from tests.answering import completed, items_with, submitted
 from tests.factories import create, create_baby, make_flag
 
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -88,3 +88,41 @@ def test_only_the_discharge_checklist_writes_a_summary(live, fhir):
     assert handovers(fhir, admission) == []
     written = fhir["neonatal"].get(f"DocumentReference?_tag={ASSESSMENT_TAG_SYSTEM}|{admission}").json()
     assert written.get("total", 0) == 0
+
+
+def communications(fhir: dict, record_id: str) -> list[dict]:
+    found = fhir["neonatal"].get(f"Communication?_tag={ASSESSMENT_TAG_SYSTEM}|{record_id}&_count=50")
+    return [e["resource"] for e in found.raise_for_status().json().get("entry") or []]
+
+
+def test_each_recipient_of_the_summary_is_a_communication_whose_receipt_an_amendment_confirms(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        discharge = submit(api, baby, "discharge")  # every recipient sent, none yet confirmed
+        sent = communications(fhir, discharge)
+        response = api.get(f"/api/patients/{baby}/assessments/{discharge}/versions").json()[-1]
+        first_recipient = next(i for i in items_with(response, "D10-handover.recipient"))
+        first_recipient["item"] = [
+            i for i in first_recipient["item"] if i["linkId"] != "D10-handover.recipient.chase-plan"
+        ]
+        for item in first_recipient["item"]:
+            if item["linkId"] == "D10-handover.recipient.received":
+                item["answer"] = [{"valueBoolean": True}]
+        first_recipient["item"] += [
+            {"linkId": "D10-handover.recipient.received-by", "answer": [{"valueString": "Jo Bloggs, health visitor"}]},
+            {"linkId": "D10-handover.recipient.received-date", "answer": [{"valueDate": "2026-11-27"}]},
+        ]
+        amended = api.post(f"/api/patients/{baby}/assessments/{discharge}/amendments", json=response)
+        assert amended.status_code == 201, amended.text
+    after = communications(fhir, discharge)
+
+    assert len(sent) >= 4 and len(after) == len(sent)  # one per recipient, updated, never duplicated
+    [document] = handovers(fhir, discharge)
+    for communication in sent:
+        assert communication["status"] == "completed" and "received" not in communication
+        assert communication["subject"]["reference"] == f"Patient/nn-test-{baby}"
+        assert communication["payload"][0]["contentReference"]["identifier"] == document["identifier"][0]
+    confirmed = [c for c in after if "received" in c]
+    assert [(c["received"], c["note"][0]["text"]) for c in confirmed] == [
+        ("2026-11-27", "Receipt confirmed by Jo Bloggs, health visitor")
+    ]
