@@ -112,4 +112,4 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"You cannot use NeoSafe with this role: {exc}.") from exc
     user = User(id=str(claims["sub"]), name=_name(claims), role=role)
-    return await start_session(services, user, request.session.pop("next", "/"))
+    return await start_session(request, services, user, request.session.pop("next", "/"))

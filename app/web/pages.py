@@ -61,8 +61,9 @@ def safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-async def start_session(services: Services, user: User, target: str) -> Response:
-    """Signed in: audited, then NeoSafe's own session cookie, whoever vouched for the user."""
+async def start_session(request: Request, services: Services, user: User, target: str) -> Response:
+    """Signed in: audited, then NeoSafe's own session cookie, whoever vouched for the user. Over HTTPS (as a
+    trust's reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP."""
     await audit(services.sessions, user_id=user.id, role=user.role.key, action="sign-in")
     response = RedirectResponse(safe_next(target), status.HTTP_303_SEE_OTHER)
     response.set_cookie(
@@ -70,6 +71,7 @@ async def start_session(services: Services, user: User, target: str) -> Response
         issue_token(user, secret=services.settings.secret_key),
         httponly=True,
         samesite="lax",
+        secure=request.url.scheme == "https",
         max_age=int(services.settings.session_hours * 3600),
     )
     return response
@@ -87,11 +89,13 @@ async def sign_in_page(request: Request, services: ServicesDep, next: str = "/")
 
 
 @router.post("/sign-in")
-async def sign_in(services: ServicesDep, role: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+async def sign_in(
+    request: Request, services: ServicesDep, role: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:
     user = DEMO_USERS.get(role) if services.settings.demo_users else None
     if user is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign-in with demo users is not enabled here.")
-    return await start_session(services, user, next)
+    return await start_session(request, services, user, next)
 
 
 @router.post("/sign-out")

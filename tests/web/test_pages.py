@@ -144,3 +144,12 @@ def test_no_page_or_api_answer_may_be_cached_but_the_design_system_may(live):
 
     assert [r.headers["cache-control"] for r in (page, picture, refused)] == ["no-store"] * 3
     assert stylesheet.status_code == 200 and "cache-control" not in stylesheet.headers
+
+
+def test_the_session_cookie_is_secure_behind_https_and_never_readable_by_scripts(live):
+    with httpx.Client(base_url=live.url, timeout=30) as browser:
+        plain = browser.post("/sign-in", data={"role": "nurse"})
+        behind_tls = browser.post("/sign-in", data={"role": "nurse"}, headers={"X-Forwarded-Proto": "https"})
+
+    assert "httponly" in plain.headers["set-cookie"].lower() and "secure" not in plain.headers["set-cookie"].lower()
+    assert "secure" in behind_tls.headers["set-cookie"].lower()  # the trust's proxy said the user came over HTTPS
