@@ -6,6 +6,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.checklist_pages import wcag_violations
 from tests.families import CASE_V_BABY
 
 pytestmark = pytest.mark.browser
@@ -20,6 +21,7 @@ def test_a_nurse_signs_in_with_single_sign_on_and_reaches_the_baby(sso_neosafe, 
     httpx.put(f"{oidc_provider}/users/555000999", json=claims).raise_for_status()
 
     page.goto(f"{sso_neosafe}/patients/{CASE_V_BABY}")
+    assert wcag_violations(page) == []  # the sign-in page, offering single sign-on
     page.get_by_test_id("single-sign-on").click()
     page.get_by_placeholder("sub").fill("555000999")
     page.get_by_role("button", name="Authorize").click()
