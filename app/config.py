@@ -160,6 +160,7 @@ class Settings(RuntimeSettings):
     outbox_retry_base_s: float = Field(default=15.0, gt=0)  # first wait after a failed send; doubles each time
     outbox_retry_max_s: float = Field(default=1800.0, gt=0)  # the longest wait between two tries
     outbox_lease_s: float = Field(default=120.0, gt=0)  # a claimed entry is left alone this long; > slowest send
+    audit_export: bool = False  # the outbox worker also sends the audit trail to the write-back source
     # Single sign-on (OpenID Connect, e.g. NHS CIS2). Unset issuer: no single sign-on.
     oidc_issuer: str | None = None
     oidc_client_id: str = ""

@@ -1,5 +1,6 @@
 """Durable results: assessments, their delivery to FHIR, and the audit trail."""
 
+from .audit_export import audit_event, export_audit
 from .bundle import ASSESSMENT_ID_SYSTEM, ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, assessment_bundle, fit_to_server
 from .db import SchemaNotReady, SessionFactory, head_revision, make_engine, prepare, session_factory, upgrade
 from .models import Assessment, AuditEvent, Draft, OutboxEntry
@@ -37,9 +38,11 @@ __all__ = [
     "assessment_bundle",
     "assessment_chain",
     "audit",
+    "audit_event",
     "claim",
     "deliver",
     "deliver_due",
+    "export_audit",
     "fit_to_server",
     "get_draft",
     "head_revision",

@@ -37,7 +37,7 @@ WRITE_KEY_SYSTEM = "https://neosafe.org.uk/fhir/CodeSystem/write-key"
 _NAMESPACE = uuid.UUID("6f1c1d9e-5a43-4b7e-9a55-2f7f3c1f0e11")
 
 
-def _full_url(key: str) -> str:
+def full_url(key: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, key)}"
 
 
@@ -54,7 +54,7 @@ def _condition(key: str, by_identifier: str | None) -> str:
 def _create(resource: dict[str, Any], key: str, record_id: str, *, by_identifier: str | None) -> dict[str, Any]:
     """A conditional create: nothing happens if the server already holds this key."""
     return {
-        "fullUrl": _full_url(key),
+        "fullUrl": full_url(key),
         "resource": _tagged(resource, key, record_id),
         "request": {"method": "POST", "url": resource["resourceType"], "ifNoneExist": _condition(key, by_identifier)},
     }
@@ -63,7 +63,7 @@ def _create(resource: dict[str, Any], key: str, record_id: str, *, by_identifier
 def _update(resource: dict[str, Any], key: str, record_id: str, *, by_identifier: str) -> dict[str, Any]:
     """A conditional update: replaces the resource the server holds under this key."""
     return {
-        "fullUrl": _full_url(key),
+        "fullUrl": full_url(key),
         "resource": _tagged(resource, key, record_id),
         "request": {"method": "PUT", "url": f"{resource['resourceType']}?{_condition(key, by_identifier)}"},
     }

@@ -76,3 +76,4 @@ class AuditEvent(SQLModel, table=True):
     nhs_number: str | None = Field(default=None, index=True)
     outcome: str = "success"
     detail: str = ""
+    exported_at: datetime | None = Field(default=None, index=True)  # sent to the FHIR record as an AuditEvent

@@ -25,8 +25,9 @@ from sqlmodel import col, func, select
 
 from app.sources import FhirClient, SourceDataError, SourceError
 
-from .bundle import creates_to_check, fit_to_server, without_existing
+from .audit_export import export_audit
 from .db import SessionFactory
+from .fitting import fitted
 from .models import Assessment, OutboxEntry, utcnow
 
 __all__ = ["LEASE", "Backoff", "OutboxWorker", "claim", "deliver", "deliver_due", "outbox_counts", "resend"]
@@ -74,20 +75,6 @@ def _server_ids(response: dict) -> list[str]:
     return [(e.get("response") or {}).get("location", "").split("/_history")[0] for e in response.get("entry") or []]
 
 
-async def _fitted(client: FhirClient, bundle: dict) -> dict:
-    """The bundle as this server can take it: conditions it can search on, and for a server that cannot do
-    conditional creates, a search first and only what is not there yet."""
-    capability = await client.capabilities()
-    bundle = fit_to_server(bundle, capability)
-    checks = creates_to_check(bundle, capability)
-    found: dict[str, str] = {}
-    for entry in checks:
-        result = await client.search(entry["request"]["url"], dict([entry["request"]["ifNoneExist"].split("=", 1)]))
-        if result.resources:
-            found[entry["fullUrl"]] = f"{entry['request']['url']}/{result.resources[0].id}"
-    return without_existing(bundle, checks, found) if checks else bundle
-
-
 async def _earlier_version_unsent(session, assessment_id: str) -> bool:
     assessment = await session.get(Assessment, assessment_id)
     if assessment is None or assessment.amends is None:
@@ -133,7 +120,7 @@ async def deliver(
                 sessions, entry_id, state=entry.state, next_attempt_at=now + backoff.base, attempts_delta=0
             )
     try:
-        response = await client.transaction(await _fitted(client, bundle))
+        response = await client.transaction(await fitted(client, bundle))
     except SourceError as exc:
         retry = exc.transient or isinstance(exc, SourceDataError)  # resending is safe: creates are conditional
         log.warning("outbox entry %s not delivered (%s): %s", entry_id, type(exc).__name__, exc.reason)
@@ -216,16 +203,21 @@ class OutboxWorker:
         backoff: Backoff = Backoff(),
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
+        audit: bool = False,
     ) -> None:
         self.sessions, self.client, self.worker = sessions, client, worker
         self.interval_s, self.backoff, self.lease, self.clock = interval_s, backoff, lease, clock
+        self.audit = audit  # also send the audit trail on as AuditEvents, after the assessments
         self.stopping = asyncio.Event()
 
     async def run_once(self) -> int:
         async with self.client() as client:
-            return await deliver_due(
+            delivered = await deliver_due(
                 self.sessions, client, worker=self.worker, now=self.clock(), backoff=self.backoff, lease=self.lease
             )
+            if self.audit:
+                await export_audit(self.sessions, client, now=self.clock())
+            return delivered
 
     async def run(self) -> None:
         while not self.stopping.is_set():

@@ -152,6 +152,7 @@ class Services:
             backoff=self.backoff,
             lease=self.lease,
             clock=self.clock,
+            audit=self.settings.audit_export,
         )
 
     async def picture(self, nhs_number: str) -> Picture:

@@ -92,9 +92,16 @@ def _rows_at_0003() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0004() -> dict[str, list[dict[str, Any]]]:
+    """As at 0003, with the audit record already sent to the FHIR record."""
+    rows = _rows_at_0003()
+    rows["auditevent"][0]["exported_at"] = WHEN
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
-SEEDS = {"0001": _rows_at_0001, "0002": _rows_at_0002, "0003": _rows_at_0003}
+SEEDS = {"0001": _rows_at_0001, "0002": _rows_at_0002, "0003": _rows_at_0003, "0004": _rows_at_0004}
 
 
 async def _seed(engine: AsyncEngine, revision: str) -> None:
