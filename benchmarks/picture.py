@@ -118,8 +118,10 @@ async def sequential_picture(
                         if member and member[0] not in people:
                             people[member[0]] = member[1]
                             found.append(member[0])
-                if round_number == 0 and caps.holds("Encounter"):
-                    await client.search("Encounter", {"subject:Patient.identifier": identifier, "_count": PAGE_SIZE})
+                if round_number == 0:  # the baby's stay, and the tasks raised for the baby
+                    for kind, by in (("Encounter", "subject"), ("Task", "patient")):
+                        if caps.holds(kind):
+                            await client.search(kind, {f"{by}:Patient.identifier": identifier, "_count": PAGE_SIZE})
         frontier = found
     return len(people)
 
