@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
@@ -77,34 +78,51 @@ def _name(claims: dict[str, Any]) -> str:
     return claims.get("name") or given_family or str(claims["sub"])
 
 
-@router.get("/sign-in/oidc")
-async def start(request: Request, next: str = "/") -> Response:
+def _provider(request: Request) -> Any:
     oauth: OAuth | None = request.app.state.oidc
     if oauth is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Single sign-on is not set up on this NeoSafe server.")
+    return oauth.idp
+
+
+UNREACHABLE = (
+    "The sign-in service could not be reached. Try again in a minute; if it goes on, call the IT service desk."
+)
+
+
+@router.get("/sign-in/oidc")
+async def start(request: Request, next: str = "/") -> Response:
+    provider = _provider(request)
     request.session["next"] = safe_next(next)
-    return await oauth.idp.authorize_redirect(request, str(request.url_for("oidc_callback")))
+    try:
+        return await provider.authorize_redirect(request, str(request.url_for("oidc_callback")))
+    except httpx.HTTPError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, UNREACHABLE) from exc
 
 
 @router.get("/sign-in/callback", name="oidc_callback")
 async def callback(request: Request, services: ServicesDep) -> Response:
-    oauth: OAuth | None = request.app.state.oidc
-    if oauth is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Single sign-on is not set up on this NeoSafe server.")
+    provider = _provider(request)
     try:
-        token = await oauth.idp.authorize_access_token(request)
-        claims = {**(token.get("userinfo") or {}), **dict(await oauth.idp.userinfo(token=token))}
+        token = await provider.authorize_access_token(request)  # checks state, nonce and the ID token's signature
+        claims = dict(token.get("userinfo") or {})
+        more = dict(await provider.userinfo(token=token))
     except OAuthError as exc:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             f"Sign-in did not complete ({exc.error}). Go back to NeoSafe and sign in again.",
         ) from exc
+    except httpx.HTTPError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, UNREACHABLE) from exc
+    if more.get("sub") != claims.get("sub"):  # OpenID Connect Core 5.3.2: UserInfo must be about the same user
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Sign-in did not complete: the identity answers disagree.")
+    claims |= more
     try:
         role = role_of(claims, services.settings.oidc_roles)
     except SignInRefused as exc:
         await audit(
             services.sessions,
-            user_id=str(claims.get("sub")),
+            user_id=str(claims["sub"]),
             role="none",
             action="sign-in",
             outcome="refused",

@@ -17,9 +17,11 @@ from sqlmodel import select
 from app.assessments import AuditEvent, make_engine, session_factory
 from app.config import ConfigError
 from app.main import create_app
+from app.sandbox import free_port
 from app.web.oidc import SignInRefused, role_of
 from tests.conftest import SSO_ROLES, make_settings
 from tests.families import CASE_V_BABY
+from tests.servers import serving
 
 
 def cis2_claims(name: str, *roles: tuple[str, str, list[str]], selected: str | None = None) -> dict:
@@ -114,3 +116,12 @@ def test_a_mapping_to_a_role_neosafe_does_not_have_stops_start_up(tmp_path, sour
     )
     with pytest.raises(ConfigError, match="unknown: \\['matron'\\]"):
         create_app(settings, sources=sources)
+
+
+def test_a_sign_in_service_that_cannot_be_reached_is_said_plainly(sso_settings, sources):
+    unreachable = sso_settings.model_copy(update={"oidc_issuer": f"http://127.0.0.1:{free_port()}"})
+    with serving(create_app(unreachable, sources=sources)) as url, httpx.Client(base_url=url, timeout=30) as browser:
+        page = browser.get("/sign-in/oidc")
+
+    assert page.status_code == 503
+    assert "The sign-in service could not be reached" in page.text
