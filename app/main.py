@@ -22,6 +22,7 @@ from app.sources import auth_for
 from app.web import RequestLogMiddleware, Services, install_error_handlers
 from app.web.api import router as api_router
 from app.web.handover_pages import router as handover_router
+from app.web.identity import VouchedTokens
 from app.web.no_store import NoStoreMiddleware
 from app.web.oidc import oidc_client
 from app.web.oidc import router as oidc_router
@@ -83,6 +84,7 @@ def create_app(
     app.state.templates = templates
     app.state.pictures = PictureCache()
     app.state.oidc = oidc_client(settings)
+    app.state.vouched = VouchedTokens()
     app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC / "neosafe"), name="static")
     app.include_router(ops_router)

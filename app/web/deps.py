@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 import nhs_number
 from fastapi import Depends, HTTPException, Request, status
 
 from .auth import DEMO_USERS, TokenError, User, read_token
+from .identity import SignInRefused, user_of
 from .services import Services
 
 __all__ = ["COOKIE", "ApiUser", "PageUser", "ServicesDep", "valid_nhs_number"]
@@ -34,15 +36,41 @@ def _user(token: str, services: Services) -> User:
     return user
 
 
-def api_user(request: Request, services: ServicesDep) -> User:
+def _unauthorised(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, {"WWW-Authenticate": "Bearer"})
+
+
+async def _vouched_for(request: Request, token: str, services: Services) -> User:
+    """An access token from the single sign-on provider: its UserInfo says who, and their selected role."""
+    known = request.app.state.vouched.get(token)
+    if known is not None:
+        return known
+    try:
+        claims = dict(await request.app.state.oidc.idp.userinfo(token={"access_token": token, "token_type": "Bearer"}))
+    except httpx.HTTPStatusError as exc:
+        raise _unauthorised("the sign-in service does not recognise this token") from exc
+    except httpx.HTTPError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the sign-in service could not be reached") from exc
+    try:
+        user = user_of(claims, services.settings.oidc_roles)
+    except SignInRefused as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token's role cannot use NeoSafe: {exc}") from exc
+    request.app.state.vouched.put(token, user)
+    return user
+
+
+async def api_user(request: Request, services: ServicesDep) -> User:
+    """A NeoSafe token, or (with single sign-on) an access token the provider issued, e.g. to an EPR integration."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        raise _unauthorised("a bearer token is required")
     try:
         return _user(token, services)
     except TokenError as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+        if request.app.state.oidc is None:
+            raise _unauthorised(str(exc)) from exc
+    return await _vouched_for(request, token, services)
 
 
 def page_user(request: Request, services: ServicesDep) -> User:

@@ -19,17 +19,14 @@ from fastapi.responses import Response
 from app.assessments import audit
 from app.config import ConfigError, Settings
 
-from .auth import ROLES, Role, User
+from .auth import ROLES
 from .deps import ServicesDep
+from .identity import SignInRefused, user_of
 from .pages import safe_next, start_session
 
-__all__ = ["SignInRefused", "oidc_client", "role_of", "router"]
+__all__ = ["oidc_client", "router"]
 
 router = APIRouter(include_in_schema=False)
-
-
-class SignInRefused(Exception):
-    """The identity provider vouched for the user, but nothing they hold gives them a NeoSafe role."""
 
 
 def oidc_client(settings: Settings) -> OAuth | None:
@@ -52,30 +49,6 @@ def oidc_client(settings: Settings) -> OAuth | None:
         client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
     )
     return oauth
-
-
-def role_of(claims: dict[str, Any], mapping: dict[str, str]) -> Role:
-    """The NeoSafe role of the user's selected CIS2 role (or their only one)."""
-    roles = claims.get("nhsid_nrbac_roles") or []
-    selected = claims.get("selected_roleid")
-    chosen = [r for r in roles if r.get("person_roleid") == selected] if selected else roles
-    if len(chosen) != 1:
-        raise SignInRefused("choose one role when you sign in: NeoSafe cannot tell which of your roles you are using")
-    role = chosen[0]
-    codes = [*str(role.get("role_code", "")).split(":"), *(role.get("activity_codes") or [])]
-    matched = {mapping[c] for c in codes if c in mapping}
-    if len(matched) != 1:
-        reason = "gives no NeoSafe role" if not matched else "matches more than one NeoSafe role"
-        raise SignInRefused(
-            f"your selected role ({role.get('role_code', 'no role code')}) {reason}: ask your trust's "
-            "registration authority or the NeoSafe administrator"
-        )
-    return ROLES[matched.pop()]
-
-
-def _name(claims: dict[str, Any]) -> str:
-    given_family = " ".join(p for p in (claims.get("given_name"), claims.get("family_name")) if p)
-    return claims.get("name") or given_family or str(claims["sub"])
 
 
 def _provider(request: Request) -> Any:
@@ -118,7 +91,7 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Sign-in did not complete: the identity answers disagree.")
     claims |= more
     try:
-        role = role_of(claims, services.settings.oidc_roles)
+        user = user_of(claims, services.settings.oidc_roles)
     except SignInRefused as exc:
         await audit(
             services.sessions,
@@ -129,5 +102,4 @@ async def callback(request: Request, services: ServicesDep) -> Response:
             detail=str(exc),
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"You cannot use NeoSafe with this role: {exc}.") from exc
-    user = User(id=str(claims["sub"]), name=_name(claims), role=role)
     return await start_session(request, services, user, request.session.pop("next", "/"))

@@ -8,7 +8,7 @@ role that maps to none is refused and audited.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from app.assessments import AuditEvent, make_engine, session_factory
 from app.config import ConfigError
 from app.main import create_app
 from app.sandbox import free_port
-from app.web.oidc import SignInRefused, role_of
+from app.web.identity import SignInRefused, role_of
 from tests.conftest import SSO_ROLES, make_settings
 from tests.families import CASE_V_BABY
 from tests.servers import serving
@@ -125,3 +125,45 @@ def test_a_sign_in_service_that_cannot_be_reached_is_said_plainly(sso_settings, 
 
     assert page.status_code == 503
     assert "The sign-in service could not be reached" in page.text
+
+
+def access_token(provider: str, sub: str, claims: dict) -> str:
+    """What an EPR integration holds: an access token the provider issued for a user (authorization code flow)."""
+    httpx.put(f"{provider}/users/{sub}", json=claims).raise_for_status()
+    metadata = httpx.get(f"{provider}/.well-known/openid-configuration").raise_for_status().json()
+    client = {"client_id": "epr-integration", "client_secret": "not-a-real-secret"}
+    back = "http://127.0.0.1:1/callback"
+    query = {"response_type": "code", "redirect_uri": back, "scope": "openid", "state": "s", "nonce": "n", **client}
+    authorised = httpx.post(metadata["authorization_endpoint"], params=query, data={"sub": sub})
+    code = parse_qs(urlparse(authorised.headers["location"]).query)["code"][0]
+    token = httpx.post(
+        metadata["token_endpoint"],
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": back, **client},
+    )
+    return token.raise_for_status().json()["access_token"]
+
+
+def test_an_integration_calls_the_api_with_a_token_the_provider_issued(sso_neosafe, oidc_provider):
+    token = access_token(
+        oidc_provider,
+        "555000444",
+        cis2_claims("EPR integration user", ("p-1", "S8000:G8000:R8001", []), selected="p-1"),
+    )
+    with httpx.Client(base_url=sso_neosafe, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        picture = api.get(f"/api/patients/{CASE_V_BABY}/picture")
+        again = api.get(f"/api/patients/{CASE_V_BABY}/picture")  # vouched for a minute: not asked again
+
+    assert picture.status_code == again.status_code == 200
+    assert picture.json()["baby"]["nhs_number"] == CASE_V_BABY
+
+
+def test_a_token_the_provider_does_not_recognise_or_a_role_without_access_is_refused(sso_neosafe, oidc_provider):
+    no_role = access_token(
+        oidc_provider, "555000555", cis2_claims("Porter", ("p-1", "S0:G0:R5080", []), selected="p-1")
+    )
+    with httpx.Client(base_url=sso_neosafe, timeout=30) as api:
+        forged = api.get(f"/api/patients/{CASE_V_BABY}/picture", headers={"Authorization": "Bearer made-up"})
+        refused = api.get(f"/api/patients/{CASE_V_BABY}/picture", headers={"Authorization": f"Bearer {no_role}"})
+
+    assert forged.status_code == 401 and forged.headers["www-authenticate"] == "Bearer"
+    assert refused.status_code == 403 and "gives no NeoSafe role" in refused.json()["detail"]
