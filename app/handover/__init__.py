@@ -1,12 +1,13 @@
 """The handover to the community team: the picture and the checklists' answers, as one summary."""
 
-from .document_reference import HANDOVER_ID_SYSTEM, handover_document
+from .document_reference import HANDOVER_ID_SYSTEM, SUMMARIES, handover_document
 from .recipients import Recipients, handover_communications, load_recipients
 from .sections import Section, load_sections
 from .summary import Handover, Part, Recorded, build_handover
 
 __all__ = [
     "HANDOVER_ID_SYSTEM",
+    "SUMMARIES",
     "Handover",
     "Part",
     "Recipients",

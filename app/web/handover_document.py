@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jinja2 import Environment
 
-from app.handover import Handover
+from app.handover import SUMMARIES, Handover
 
 from .auth import ROLES, User
 
@@ -25,10 +25,17 @@ def document_reader() -> User:
     return User("neosafe-handover", "NeoSafe handover summary", ROLES["community-nurse"])
 
 
-def document_html(env: Environment, handover: Handover, labels: dict[str, str], user: User) -> str:
+def document_html(
+    env: Environment,
+    handover: Handover,
+    labels: dict[str, str],
+    user: User,
+    *,
+    title: str = SUMMARIES["discharge"][0],
+) -> str:
     """The summary as `user` may see it (restricted detail only for roles that may), with its style inline."""
     template = env.get_template("handover_document.html")
-    return template.render(handover=handover, picture=handover.picture, labels=labels, user=user, css=CSS)
+    return template.render(handover=handover, picture=handover.picture, labels=labels, user=user, css=CSS, title=title)
 
 
 def pdf_of(html: str) -> bytes:

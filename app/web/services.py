@@ -62,6 +62,7 @@ from app.forms import (
     validate,
 )
 from app.handover import (
+    SUMMARIES,
     Handover,
     Recipients,
     Section,
@@ -316,10 +317,10 @@ class Services:
         record_id: str,
         version: int,
     ) -> list[dict[str, Any]]:
-        """At discharge, the handover summary and a Communication per recipient go to the baby's record in the
-        checklist's own transaction: written exactly when the checklist is, and kept current by each amendment
-        or co-signature."""
-        if checkpoint != "discharge":
+        """At transfer the summary, and at discharge the summary and a Communication per recipient, go to the
+        baby's record in the checklist's own transaction: written exactly when the checklist is, and kept current
+        by each amendment or co-signature."""
+        if checkpoint not in SUMMARIES:
             return []
         saving = Assessment(
             id=assessment_id,
@@ -339,6 +340,7 @@ class Services:
             await self.handover(picture, saving=saving),
             self.mappings.source_labels,
             document_reader(),
+            title=SUMMARIES[checkpoint][0],
         )
         try:
             pdf = await asyncio.to_thread(pdf_of, html)  # layout is CPU work: keep it off the event loop
@@ -348,10 +350,10 @@ class Services:
             handover_communications(
                 self.checklists.for_response(response), response, self.handover_recipients, record_id=record_id
             )
-            if self.handover_recipients
+            if self.handover_recipients and checkpoint == "discharge"
             else []
         )
-        return [handover_document(response, record_id=record_id, html=html, pdf=pdf), *sent]
+        return [handover_document(response, checkpoint=checkpoint, record_id=record_id, html=html, pdf=pdf), *sent]
 
     def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
         """Against the checklist version the response names (an amendment keeps its first version's)."""

@@ -80,14 +80,20 @@ def test_the_summary_in_the_record_withholds_restricted_detail(live, fhir):
     assert "Police domestic incident report received" not in html
 
 
-def test_only_the_discharge_checklist_writes_a_summary(live, fhir):
+def test_a_transfer_writes_the_summary_for_the_receiving_unit_and_an_admission_none(live, fhir):
     baby = create_baby(fhir["neonatal"])
     with live.client("nurse") as api:
         admission = submit(api, baby, "admission")
+        transfer = submit(api, baby, "transfer")
 
     assert handovers(fhir, admission) == []
     written = fhir["neonatal"].get(f"DocumentReference?_tag={ASSESSMENT_TAG_SYSTEM}|{admission}").json()
     assert written.get("total", 0) == 0
+    [summary] = handovers(fhir, transfer)
+    assert summary["type"]["text"] == "Neonatal safeguarding transfer summary"
+    assert summary["description"].startswith("For the receiving unit")
+    assert "Neonatal safeguarding transfer summary (NeoSafe)" in content(summary, "text/html").decode()
+    assert communications(fhir, transfer) == []  # recipients are the discharge checklist's (D10)
 
 
 def communications(fhir: dict, record_id: str) -> list[dict]:
