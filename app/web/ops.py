@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import literal
 from sqlmodel import col, func, select
 
-from app.assessments import OutboxEntry
+from app.assessments import AuditEvent, OutboxEntry
 from app.config import ConfigError, SourceSettings
 from app.sources import SourceError
 
@@ -109,6 +109,11 @@ async def _outbox_registry(services: Services, now: datetime) -> CollectorRegist
     oldest = Gauge(
         "neosafe_outbox_oldest_age_seconds", "Age of the oldest outbox entry not yet sent (0: none).", registry=registry
     )
+    unsent_audit = None
+    if services.settings.audit_export:
+        unsent_audit = Gauge(
+            "neosafe_audit_unsent", "Audit records not yet sent to the FHIR record as AuditEvents.", registry=registry
+        )
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_S), services.sessions() as session:
             rows = await session.exec(
@@ -117,6 +122,9 @@ async def _outbox_registry(services: Services, now: datetime) -> CollectorRegist
                 .group_by(OutboxEntry.state)
             )
             waiting = list(rows.all())
+            if unsent_audit is not None:
+                query = select(func.count()).select_from(AuditEvent).where(col(AuditEvent.exported_at).is_(None))
+                unsent_audit.set((await session.exec(query)).one())
     except Exception as exc:  # the scrape still reports requests and sources, and that the database is down
         log.warning("outbox metrics unavailable: %s", type(exc).__name__)
         up.set(0)
@@ -133,6 +141,6 @@ async def _outbox_registry(services: Services, now: datetime) -> CollectorRegist
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics: requests, source queries, and the outbox's depth and age."""
+    """Prometheus metrics: requests, source queries, the outbox's depth and age, and the audit trail not yet sent."""
     outbox = await _outbox_registry(services, services.clock())
     return Response(generate_latest(REGISTRY) + generate_latest(outbox), media_type=CONTENT_TYPE_LATEST)

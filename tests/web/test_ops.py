@@ -12,8 +12,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import make_url
+from sqlmodel import col, select
 
-from app.assessments import Assessment, OutboxEntry
+from app.assessments import Assessment, AuditEvent, OutboxEntry, audit
 from app.config import Settings, SourceSettings
 from app.main import create_app
 from app.sandbox import free_port
@@ -178,3 +179,16 @@ def _assessment(assessment_id: str) -> Assessment:
         author_id="nurse",
         author_role="nurse",
     )
+
+
+async def test_with_audit_export_on_metrics_count_the_audit_records_not_yet_sent(neosafe):
+    app, ops = neosafe
+    services = app.state.services
+    assert key("neosafe_audit_unsent") not in metrics((await ops.get("/metrics")).text)  # off: not reported
+
+    services.settings.audit_export = True
+    await audit(services.sessions, user_id="u-1", role="nurse", action="view-unit")
+    async with services.sessions() as session:
+        unsent = len((await session.exec(select(AuditEvent).where(col(AuditEvent.exported_at).is_(None)))).all())
+
+    assert metrics((await ops.get("/metrics")).text)[key("neosafe_audit_unsent")] == unsent >= 1
