@@ -234,6 +234,59 @@ async def get_picture(
     return _picture_out(picture, checkpoint, user)
 
 
+class HandoverOut(BaseModel):
+    made_at: datetime
+    not_yet_recorded: list[str]  # checkpoints whose checklist has not been completed: unknown, not "none"
+    checklists: list[dict[str, Any]]  # the newest of each kind it draws on
+    sections: list[dict[str, Any]]  # each: title, parts (checkpoint, title, recorded or null, lines)
+    tasks: list[dict[str, Any]]  # what those checklists asked to be done, by whom, by when
+    picture: PictureOut
+
+
+@router.get("/patients/{number}/handover", response_model=HandoverOut)
+async def get_handover(services: ServicesDep, user: ApiUser, number: str) -> HandoverOut:
+    """The handover summary for the community team as data: the picture (restricted detail as the caller's role
+    allows), then what the baby's newest checklists recorded, section by section, and the tasks they raised."""
+    nhs_number = valid_nhs_number(number)
+    picture = await services.picture(nhs_number)
+    await audit(
+        services.sessions, user_id=user.id, role=user.role.key, action="api-view-handover", nhs_number=nhs_number
+    )
+    handover = await services.handover(picture)
+    return HandoverOut(
+        made_at=handover.made_at,
+        not_yet_recorded=handover.missing,
+        checklists=[asdict(r) for r in handover.recorded],
+        sections=[
+            {
+                "title": title,
+                "parts": [
+                    {
+                        "checkpoint": p.checkpoint,
+                        "title": p.title,
+                        "recorded": p.recorded.assessment_id if p.recorded else None,
+                        "lines": [asdict(line) for line in p.lines] if p.recorded else None,
+                    }
+                    for p in parts
+                ],
+            }
+            for title, parts in handover.sections
+        ],
+        tasks=[
+            {
+                "checklist": r.assessment_id,
+                "description": t.rule.description,
+                "detail": t.detail,
+                "owner": t.owner,
+                "due": t.due,
+                "priority": t.rule.priority,
+            }
+            for r, t in handover.tasks
+        ],
+        picture=_picture_out(picture, "discharge", user),
+    )
+
+
 @router.get("/checklists/{checkpoint}")
 async def get_checklist(services: ServicesDep, user: ApiUser, checkpoint: str) -> dict[str, Any]:
     """The checklist for a checkpoint, as a FHIR R4 Questionnaire."""

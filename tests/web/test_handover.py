@@ -147,3 +147,20 @@ def test_recipients_naming_a_question_the_discharge_checklist_lacks_fail_at_star
 
     with pytest.raises(ConfigError, match=r"\[recipients\]: sent must name a discharge checklist item"):
         load_recipients(broken, CHECKLISTS)
+
+
+def test_the_api_gives_the_same_summary_as_data(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    admission = submit_admission(live, baby)
+    with live.client("community-nurse") as api:
+        summary = api.get(f"/api/patients/{baby}/handover")
+
+    assert summary.status_code == 200
+    body = summary.json()
+    assert body["not_yet_recorded"] == ["transfer", "discharge"]
+    assert [c["assessment_id"] for c in body["checklists"]] == [admission]
+    parts = [p for s in body["sections"] for p in s["parts"]]
+    assert sum(p["lines"] is None for p in parts) == parts_of("transfer", "discharge")  # null, never empty
+    language = next(p for p in parts if p["title"].startswith("A7."))
+    assert language["recorded"] == admission and language["lines"]
+    assert body["picture"]["baby"]["nhs_number"] == baby
