@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, Assessment, OutboxEntry, reconcile
+from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, WRITTEN_TYPES, Assessment, OutboxEntry, reconcile
 from app.config import SourceSettings
 from app.proxy import Fault, Faults, ThreadedFaultProxy
 from app.sandbox import Sandbox
@@ -49,7 +49,6 @@ from benchmarks._neosafe import NeoSafe
 from tests.answering import answer_everything
 from tests.factories import create, make_patient, new_nhs_number
 
-WRITTEN_TYPES = ("QuestionnaireResponse", "Observation", "Provenance")
 WRITE_TIMEOUT_S = 3.0  # the write-back source's timeout_s: what a timeout-after-forward costs one send
 LEASE_S = 15.0  # well above one send (metadata + transaction, 3 s each at most)
 MAX_RESENDS = 50  # a submission sent this often without a 201 is given up (none is, unless something is broken)

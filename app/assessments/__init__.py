@@ -1,7 +1,14 @@
 """Durable results: assessments, their delivery to FHIR, and the audit trail."""
 
 from .audit_export import audit_event, export_audit
-from .bundle import ASSESSMENT_ID_SYSTEM, ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, assessment_bundle, fit_to_server
+from .bundle import (
+    ASSESSMENT_ID_SYSTEM,
+    ASSESSMENT_TAG_SYSTEM,
+    WRITE_KEY_SYSTEM,
+    WRITTEN_TYPES,
+    assessment_bundle,
+    fit_to_server,
+)
 from .db import SchemaNotReady, SessionFactory, head_revision, make_engine, prepare, session_factory, upgrade
 from .models import Assessment, AuditEvent, Draft, OutboxEntry
 from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
@@ -24,6 +31,7 @@ __all__ = [
     "ASSESSMENT_ID_SYSTEM",
     "ASSESSMENT_TAG_SYSTEM",
     "WRITE_KEY_SYSTEM",
+    "WRITTEN_TYPES",
     "Assessment",
     "AuditEvent",
     "Backoff",

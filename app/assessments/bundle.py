@@ -25,6 +25,7 @@ __all__ = [
     "ASSESSMENT_ID_SYSTEM",
     "ASSESSMENT_TAG_SYSTEM",
     "WRITE_KEY_SYSTEM",
+    "WRITTEN_TYPES",
     "assessment_bundle",
     "creates_to_check",
     "fit_to_server",
@@ -150,6 +151,10 @@ VERSIONED = {
     "Task": (_request_of, "requested", "cancelled"),
     "Communication": (_delivery_of, None, "entered-in-error"),
 }
+
+
+# Every resource type NeoSafe writes: what a check of the write-back server must read back.
+WRITTEN_TYPES = ("QuestionnaireResponse", *VERSIONED, "DocumentReference", "Provenance")
 
 
 def _keyed_entries(
