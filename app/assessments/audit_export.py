@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from app.picture import RESTRICTED_LABEL
 from app.sources import FhirClient
 
 from .bundle import WRITE_KEY_SYSTEM, full_url
@@ -33,7 +34,7 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "meta": {
-            "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}],
+            "security": [RESTRICTED_LABEL],
             "tag": [{"system": WRITE_KEY_SYSTEM, "code": f"audit/{event.id}"}],
         },
         "type": {"system": DICOM, "code": "110114", "display": "User Authentication"}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import ConfigError
+from app.picture import RESTRICTED_LABEL
 
 from .answers import answer_text
 from .load import Checklists
@@ -24,11 +25,6 @@ __all__ = ["TASK_ID_SYSTEM", "RaisedTask", "TaskRule", "load_task_rules", "raise
 
 TASK_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/task"
 PRIORITIES = ("routine", "urgent", "asap", "stat")  # FHIR R4 request-priority
-RESTRICTED = {
-    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-    "code": "R",
-    "display": "restricted",
-}
 _DAYS = re.compile(r"P(\d+)D")
 _ITEM = "item:"
 
@@ -142,7 +138,7 @@ def task_resource(
     """The R4 Task: requested of its owner, for the baby, due by its date, from this checklist; restricted."""
     resource: dict[str, Any] = {
         "resourceType": "Task",
-        "meta": {"security": [RESTRICTED]},  # its detail is safeguarding information
+        "meta": {"security": [RESTRICTED_LABEL]},  # its detail is safeguarding information
         "identifier": [{"system": TASK_ID_SYSTEM, "value": f"{identifier}/{task.path}"}],
         "status": "requested",
         "intent": "order",

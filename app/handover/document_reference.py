@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from app.picture import RESTRICTED_LABEL
+
 __all__ = ["HANDOVER_ID_SYSTEM", "SUMMARIES", "handover_document"]
 
 HANDOVER_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/handover"
 RECORD_HEADINGS = "https://fhir.hl7.org.uk/CodeSystem/UKCore-RecordStandardHeadings"
-CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 # Per checkpoint whose checklist writes the summary: its title, and whom it is for.
 SUMMARIES = {
     "transfer": (
@@ -60,7 +61,7 @@ def handover_document(
         "date": created,
         "author": [response["author"]],
         "description": description,
-        "securityLabel": [{"coding": [{"system": CONFIDENTIALITY, "code": "R", "display": "restricted"}]}],
+        "securityLabel": [{"coding": [RESTRICTED_LABEL]}],
         "content": [_attachment("text/html", html.encode("utf-8"), title, created)]
         + ([_attachment("application/pdf", pdf, title, created)] if pdf else []),
     }

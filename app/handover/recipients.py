@@ -14,8 +14,9 @@ from typing import Any
 
 from app.config import ConfigError
 from app.forms import Checklists, answer_text, definitions, walk
+from app.picture import RESTRICTED_LABEL
 
-from .document_reference import CONFIDENTIALITY, HANDOVER_ID_SYSTEM, TITLE
+from .document_reference import HANDOVER_ID_SYSTEM, TITLE
 
 __all__ = ["Recipients", "handover_communications", "load_recipients"]
 
@@ -57,7 +58,7 @@ def _communication(
     sent = first(recipients.sent).get("valueDate")
     communication: dict[str, Any] = {
         "resourceType": "Communication",
-        "meta": {"security": [{"system": CONFIDENTIALITY, "code": "R", "display": "restricted"}]},
+        "meta": {"security": [RESTRICTED_LABEL]},
         "identifier": [{"system": HANDOVER_ID_SYSTEM, "value": key}],
         "status": "completed" if sent else "preparation",
         "category": [{"text": "Safeguarding handover to the community team"}],

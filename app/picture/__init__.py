@@ -1,12 +1,14 @@
 """Gather what the sources know about a baby's family and classify it: the safeguarding picture."""
 
 from .changes import mark_changes, snapshot
+from .classify import RESTRICTED_LABEL
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
 from .models import OpenTask, Person, Picture, Record, SourceStatus
 from .view import picture_context
 
 __all__ = [
+    "RESTRICTED_LABEL",
     "BabyNotFound",
     "Mappings",
     "OpenTask",

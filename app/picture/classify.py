@@ -12,9 +12,11 @@ from fhirpathpy.models import models
 from .mappings import Mappings, RecordType
 from .models import OpenTask, Person, Record
 
-__all__ = ["classify"]
+__all__ = ["RESTRICTED_LABEL", "classify"]
 
-RESTRICTED = frozenset({("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", c) for c in ("R", "V")})
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+RESTRICTED = frozenset({(CONFIDENTIALITY, c) for c in ("R", "V")})  # labels that make a record restricted
+RESTRICTED_LABEL = {"system": CONFIDENTIALITY, "code": "R", "display": "restricted"}  # on what NeoSafe writes
 UNCATEGORISED = "uncategorised-flag"
 R4 = models["r4"]
 
