@@ -150,6 +150,22 @@ def _keys(path: Path) -> set[str]:
 files = pytest.mark.parametrize("path", FILES, ids=_rel)
 
 
+def _has_domestic_abuse_code(resource: dict) -> bool:
+    return any(c["system"] == SCT and c["code"] in DOMESTIC_ABUSE for c in _codings(resource))
+
+
+# Checks that apply only to some files are parametrised over exactly those files, computed here at collection
+# time, so that no case passes without checking anything; test_layout checks these lists are what they should be.
+NEONATAL_FAMILY_FILES = [p for p in FILES if p.stem == "neonatal" and p.parent.name != UNIT_DIR]
+POLICE_GP_DOMESTIC_ABUSE_RECORDS = [
+    pytest.param(r, id=f"{_rel(p)}:{r['id']}")
+    for p in FILES
+    if p.stem == "police-gp"
+    for r in _resources(p)
+    if _has_domestic_abuse_code(r)
+]
+
+
 def test_layout():
     assert FILES, "no sandbox bundles found"
     families = {p.parent.name for p in FILES}
@@ -161,6 +177,8 @@ def test_layout():
         assert path.stem in PREFIX, path
     for fam in families - {UNIT_DIR}:
         assert (FAMILIES / fam / "neonatal.json").exists(), f"{fam} has no neonatal bundle"
+    assert {p.parent.name for p in NEONATAL_FAMILY_FILES} == families - {UNIT_DIR}
+    assert any(param.id.startswith("01-case-v/police-gp.json:") for param in POLICE_GP_DOMESTIC_ABUSE_RECORDS)
     assert not list(FAMILIES.parent.parent.joinpath("tests", "sandbox").glob("__init__.py"))
 
 
@@ -428,24 +446,14 @@ def test_status_and_relationship_codes_are_valid(path):
             }, res["id"]
 
 
-@files
-def test_police_gp_domestic_abuse_detail_is_restricted(path):
-    if path.stem != "police-gp":
-        return
-    for res in _resources(path):
-        codes = {c["code"] for c in _codings(res) if c["system"] == SCT}
-        if codes & DOMESTIC_ABUSE:
-            security = {(s["system"], s["code"]) for s in res.get("meta", {}).get("security", [])}
-            assert (CONFIDENTIALITY, "R") in security or (
-                CONFIDENTIALITY,
-                "V",
-            ) in security, res["id"]
+@pytest.mark.parametrize("res", POLICE_GP_DOMESTIC_ABUSE_RECORDS)
+def test_police_gp_domestic_abuse_detail_is_restricted(res):
+    security = {(s["system"], s["code"]) for s in res.get("meta", {}).get("security", [])}
+    assert (CONFIDENTIALITY, "R") in security or (CONFIDENTIALITY, "V") in security, res["id"]
 
 
-@files
+@pytest.mark.parametrize("path", NEONATAL_FAMILY_FILES, ids=_rel)
 def test_neonatal_family_file_has_baby_and_open_nicu_encounter(path):
-    if path.stem != "neonatal" or path.parent.name == UNIT_DIR:
-        return
     # one baby per family, or several (twins): each baby has exactly one open NICU Encounter
     resources = _resources(path)
     babies = {f"Patient/{r['id']}" for r in resources if r["resourceType"] == "Patient"}
