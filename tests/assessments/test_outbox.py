@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from app.assessments import ASSESSMENT_TAG_SYSTEM, OutboxEntry, claim, deliver, deliver_due, resend
+from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITTEN_TYPES, OutboxEntry, claim, deliver, deliver_due, resend
 from app.assessments.outbox import LEASE
 from app.main import create_app
 from app.web import DEMO_USERS, Services
@@ -76,7 +76,7 @@ async def entry(services: Services, entry_id: str) -> OutboxEntry:
 def written(fhir: httpx.Client, assessment_id: str) -> dict[str, int]:
     """How many resources of each type the server holds for one assessment."""
     counts = {}
-    for kind in ("QuestionnaireResponse", "Observation", "Provenance"):
+    for kind in WRITTEN_TYPES:
         bundle = fhir.get(f"{kind}?_tag={ASSESSMENT_TAG_SYSTEM}|{assessment_id}&_count=1000").json()
         if bundle.get("total"):
             counts[kind] = bundle["total"]

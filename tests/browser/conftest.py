@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from app.assessments import ASSESSMENT_TAG_SYSTEM
+from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITTEN_TYPES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -50,7 +50,7 @@ def written(fhir: dict[str, httpx.Client]) -> Iterator[list[str]]:
     yield references
     neonatal = fhir["neonatal"]
     for reference in references:
-        for kind in ("Observation", "Task", "DocumentReference", "QuestionnaireResponse", "Provenance"):
+        for kind in WRITTEN_TYPES:
             found = neonatal.get(f"{kind}?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}&_count=500").raise_for_status()
             for entry in found.json().get("entry") or []:
                 neonatal.delete(f"{kind}/{entry['resource']['id']}").raise_for_status()
