@@ -183,6 +183,33 @@ def _rule_problems(checklists_dir: Path, mappings_dir: Path) -> list[str]:
     return problems
 
 
+def _check_before_serving(args: argparse.Namespace) -> None:
+    """What `neosafe serve` would otherwise meet only inside uvicorn (a start-up traceback): the sources file, a
+    sign-in method, and the database reachable, writable and at this NeoSafe's revision. ConfigError if not."""
+    from app.assessments import check_database
+
+    settings = Settings(**({"sources_file": args.sources} if args.sources else {}))
+    settings.sources()
+    settings.require_sign_in()
+    asyncio.run(check_database(settings.database_url, migrate=settings.migrate_on_start))
+
+
+def _problem(exc: ConfigError | ValidationError) -> str:
+    """One line for the deployer, `neosafe: ` and what is wrong; a setting's validation errors are joined, without
+    the values (they may be secrets)."""
+    from app.assessments import DatabaseUnavailable, SchemaNotReady
+
+    if isinstance(exc, ValidationError):
+        text = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or exc.title}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+    else:
+        text = str(exc)
+    kind = "database problem" if isinstance(exc, DatabaseUnavailable | SchemaNotReady) else "configuration problem"
+    return f"neosafe: {kind}: {' '.join(text.split())}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="neosafe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -226,9 +253,11 @@ def main(argv: list[str] | None = None) -> None:
             "reconcile": lambda a: asyncio.run(_reconcile(a)),
             "db": lambda a: asyncio.run(_db(a)),
         }
+        if args.command == "serve":
+            _check_before_serving(args)
         commands_run[args.command](args)
     except (ConfigError, ValidationError) as exc:
-        print(f"neosafe: configuration problem: {exc}", file=sys.stderr)
+        print(_problem(exc), file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         pass

@@ -10,6 +10,8 @@ FHIR sources live in a TOML file, one table per source:
     [sources.neonatal]
     base_url = "https://epr.example.nhs.uk/fhir"
     write_back = true
+
+A source's table name is its kind, one the data contract knows (the tables of fhir_mappings/sources.toml).
 """
 
 from __future__ import annotations
@@ -90,8 +92,18 @@ class SourceSettings(BaseModel):
         return str(self.base_url).rstrip("/")
 
 
-def load_sources(path: Path) -> list[SourceSettings]:
-    """Read and validate a sources file; exactly one source must have write_back = true."""
+def source_kinds(mappings_dir: Path) -> tuple[str, ...]:
+    """The kinds of source the data contract knows: the tables of `sources.toml` in the mappings folder."""
+    path = mappings_dir / "sources.toml"
+    try:
+        return tuple(tomllib.loads(path.read_text(encoding="utf-8"))["sources"])
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"mapping file {path} does not list the source kinds ([sources.<kind>]): {exc}") from exc
+
+
+def load_sources(path: Path, *, mappings_dir: Path | None = None) -> list[SourceSettings]:
+    """Read and validate a sources file: each table named by a kind of source the data contract knows (the
+    mappings folder's sources.toml; by default Settings'), and exactly one source with write_back = true."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -101,8 +113,15 @@ def load_sources(path: Path) -> list[SourceSettings]:
     tables = data.get("sources")
     if not isinstance(tables, dict) or not tables:
         raise ConfigError(f"sources file {path} has no [sources.<name>] tables")
+    mappings_dir = mappings_dir or Settings.model_fields["mappings_dir"].default
+    kinds = source_kinds(mappings_dir)
     sources = []
     for name, table in tables.items():
+        if name not in kinds:
+            raise ConfigError(
+                f"sources file {path}: [sources.{name}] is not a kind of source NeoSafe knows; "
+                f"the known kinds are {', '.join(kinds)} (from {mappings_dir / 'sources.toml'})"
+            )
         if not isinstance(table, dict):
             raise ConfigError(f"sources file {path}: sources.{name} must be a table")
         try:
@@ -181,4 +200,14 @@ class Settings(RuntimeSettings):
     def sources(self) -> list[SourceSettings]:
         if self.sources_file is None:
             raise ConfigError("no sources file: set NEOSAFE_SOURCES or pass --sources FILE")
-        return load_sources(self.sources_file)
+        return load_sources(self.sources_file, mappings_dir=self.mappings_dir)
+
+    def require_sign_in(self) -> None:
+        """`neosafe serve` refuses to start with no way to sign in. (create_app does not: tests build apps that
+        need none.)"""
+        if not self.demo_users and not self.oidc_issuer:
+            raise ConfigError(
+                "no sign-in method is configured, so nobody could sign in: set NEOSAFE_OIDC_ISSUER "
+                "(single sign-on, e.g. NHS CIS2, with NEOSAFE_OIDC_CLIENT_ID and NEOSAFE_OIDC_ROLES) "
+                "or NEOSAFE_DEMO_USERS=true (the demo users, only to try NeoSafe)"
+            )

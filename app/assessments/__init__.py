@@ -9,7 +9,17 @@ from .bundle import (
     assessment_bundle,
     fit_to_server,
 )
-from .db import SchemaNotReady, SessionFactory, head_revision, make_engine, prepare, session_factory, upgrade
+from .db import (
+    DatabaseUnavailable,
+    SchemaNotReady,
+    SessionFactory,
+    check_database,
+    head_revision,
+    make_engine,
+    prepare,
+    session_factory,
+    upgrade,
+)
 from .models import Assessment, AuditEvent, Draft, OutboxEntry
 from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
 from .reconcile import Finding, reconcile
@@ -35,6 +45,7 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "Backoff",
+    "DatabaseUnavailable",
     "Draft",
     "DuplicateSubmission",
     "Finding",
@@ -47,6 +58,7 @@ __all__ = [
     "assessment_chain",
     "audit",
     "audit_event",
+    "check_database",
     "claim",
     "deliver",
     "deliver_due",
