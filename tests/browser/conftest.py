@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITTEN_TYPES
+from tests.written import delete_written
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -41,18 +41,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def written(fhir: dict[str, httpx.Client]) -> Iterator[list[str]]:
-    """References of the checklists a test saves; afterwards, what they wrote to the unit's record is deleted.
-
-    Each written resource carries its assessment's tag. Deleting them keeps the sandbox families as described,
-    so a later test (in any folder) sees the same safeguarding picture whatever order the tests run in.
-    """
+    """References of the checklists a test saves; afterwards, what they wrote to the unit's record is deleted."""
     references: list[str] = []
     yield references
-    neonatal = fhir["neonatal"]
     for reference in references:
-        for kind in WRITTEN_TYPES:
-            found = neonatal.get(f"{kind}?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}&_count=500").raise_for_status()
-            for entry in found.json().get("entry") or []:
-                neonatal.delete(f"{kind}/{entry['resource']['id']}").raise_for_status()
-            left = neonatal.get(f"{kind}?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}").raise_for_status().json()
-            assert not left.get("entry"), f"{kind} written by {reference} is still on the record"
+        delete_written(fhir["neonatal"], reference)

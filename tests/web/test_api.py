@@ -13,6 +13,7 @@ from app.forms import OBSERVATION_ID_SYSTEM
 from tests.answering import answer_everything, items_with, without_answer
 from tests.factories import create_baby
 from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
+from tests.written import delete_written
 
 DA_ENQUIRY = "A8-da-enquiry-private.outcome"
 RISK_FACTORS = "A6-parental-risk-factors.parent.factors"
@@ -40,6 +41,15 @@ def completed_admission(api: httpx.Client, nhs_number: str) -> dict:
 def api(live):
     with live.client("nurse") as client:
         yield client
+
+
+@pytest.fixture
+def saved(fhir):
+    """Ids of the assessments a test saves for a seeded family; afterwards, what they wrote is deleted."""
+    ids: list[str] = []
+    yield ids
+    for assessment_id in ids:
+        delete_written(fhir["neonatal"], assessment_id)
 
 
 def test_picture_says_none_found_for_the_no_concerns_family(api):
@@ -70,13 +80,14 @@ def test_restricted_detail_is_hidden_from_roles_without_access(live):
     assert {r["category"] for r in restricted} == {"domestic-abuse"}  # the category still shows
 
 
-def test_submitting_the_admission_checklist_writes_one_response_and_its_observations(api, fhir):
+def test_submitting_the_admission_checklist_writes_one_response_and_its_observations(api, fhir, saved):
     response = completed_admission(api, CASE_V_BABY)
 
     created = api.post(f"/api/patients/{CASE_V_BABY}/assessments", json=response)
 
     assert created.status_code == 201, created.text
     result = created.json()
+    saved.append(result["id"])  # the Case V family is shared: what this wrote is deleted afterwards
     assert result["write_back"]["state"] == "sent"
     neonatal = fhir["neonatal"]
     responses = search(neonatal, f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{result['id']}")
