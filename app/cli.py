@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import os
 import secrets
@@ -46,7 +47,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from app.sandbox import Sandbox
+    if importlib.util.find_spec("sandbox") is None or importlib.util.find_spec("sekmet") is None:
+        raise ConfigError(
+            "the demo's sandbox FHIR servers are not installed here (the production install leaves them out): "
+            "run `uv run --locked neosafe demo` in a checkout of NeoSafe"
+        )
+    from sandbox import Sandbox
 
     work = Path(tempfile.mkdtemp(prefix="neosafe-demo-"))
     print("Starting the sandbox FHIR sources (neonatal, maternity, social-care, cpis, police-gp)...", flush=True)

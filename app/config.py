@@ -24,9 +24,22 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PROJECT_ROOT", "ConfigError", "RuntimeSettings", "Settings", "SourceAuth", "SourceSettings", "load_sources"]
+__all__ = [
+    "DATA_ROOT",
+    "PROJECT_ROOT",
+    "ConfigError",
+    "RuntimeSettings",
+    "Settings",
+    "SourceAuth",
+    "SourceSettings",
+    "load_sources",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# checklists/, fhir_mappings/, templates/ and migrations/: beside app/ in a checkout and the image, inside it in a
+# wheel (pyproject.toml's force-include).
+_PACKAGED = Path(__file__).resolve().parent / "_data"
+DATA_ROOT = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT
 
 
 class ConfigError(ValueError):
@@ -170,9 +183,9 @@ class Settings(RuntimeSettings):
     sources_file: Path | None = Field(default=None, validation_alias="NEOSAFE_SOURCES")
     secret_key: str = ""
     demo_users: bool = False
-    checklists_dir: Path = PROJECT_ROOT / "checklists"
-    mappings_dir: Path = PROJECT_ROOT / "fhir_mappings"
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    checklists_dir: Path = DATA_ROOT / "checklists"
+    mappings_dir: Path = DATA_ROOT / "fhir_mappings"
+    templates_dir: Path = DATA_ROOT / "templates"
     session_hours: float = 12.0
     outbox_worker: bool = True  # send queued assessments from this process (a dedicated worker may do it)
     outbox_interval_s: float = Field(default=5.0, gt=0)

@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from app.assessments import Assessment, OutboxEntry, SessionFactory, make_engine, outbox_counts, session_factory
 from app.config import PROJECT_ROOT
-from app.sandbox import free_port
+from testkit.ports import free_port
 
 __all__ = ["NeoSafe"]
 

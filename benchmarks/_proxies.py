@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack, suppress
 from multiprocessing.connection import Connection
 from typing import Any
 
-from app.proxy import Exchange, FaultProxy, Faults
+from testkit.proxy import Exchange, FaultProxy, Faults
 
 __all__ = ["ProxyProcess"]
 

@@ -33,9 +33,9 @@ from typing import Any
 
 from app.config import PROJECT_ROOT, SourceSettings
 from app.picture import Mappings, gather_picture, load_mappings
-from app.proxy import Exchange
-from app.sandbox import Sandbox
 from app.sources import Capabilities, FhirClient, read_capabilities
+from sandbox import Sandbox
+from testkit.proxy import Exchange
 
 from ._proxies import ProxyProcess
 

@@ -41,11 +41,11 @@ from sqlmodel import select
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, WRITTEN_TYPES, Assessment, OutboxEntry, reconcile
 from app.config import SourceSettings
-from app.proxy import Fault, Faults, ThreadedFaultProxy
-from app.sandbox import Sandbox
 from app.sources import FhirClient
 from app.web import DEMO_USERS, issue_token
 from benchmarks._neosafe import NeoSafe
+from sandbox import Sandbox
+from testkit.proxy import Fault, Faults, ThreadedFaultProxy
 from tests.answering import answer_everything
 from tests.factories import create, make_patient, new_nhs_number
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.config import Settings, SourceSettings, load_sources
 from app.main import create_app
-from app.sandbox import Sandbox
+from sandbox import Sandbox
 from tests.databases import Databases
 from tests.servers import serving
 

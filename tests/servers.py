@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from app.sandbox import free_port
+from testkit.ports import free_port
 
 
 @contextmanager

@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from app.proxy import Fault, FaultProxy, ThreadedFaultProxy
-from app.sandbox import Sandbox, free_port
+from sandbox import Sandbox
+from testkit.ports import free_port
+from testkit.proxy import Fault, FaultProxy, ThreadedFaultProxy
 
 TAG = "https://neosafe.example/tests|proxy"
 ID_SYSTEM = "https://neosafe.example/tests/proxy-id"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.sandbox import Sandbox
+from sandbox import Sandbox
 from tests.factories import make_flag, make_patient, new_nhs_number
 
 
@@ -75,3 +75,28 @@ def test_seeding_gives_the_query_planner_statistics_in_the_store_the_server_uses
     assert not (tmp_path / "sources" / "neonatal" / "data").exists()
     assert "idx_refp" in indexed
     assert "USING INDEX idx_refp (type=? AND param=? AND rtype=? AND rid=?)" in plan[0][3]
+
+
+def test_how_long_a_server_may_take_to_start_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("NEOSAFE_SANDBOX_START_S", "240")
+    assert Sandbox(tmp_path).start_timeout_s == 240
+    monkeypatch.delenv("NEOSAFE_SANDBOX_START_S")
+    assert Sandbox(tmp_path).start_timeout_s >= 120  # no longer 30 s, which busy machines overran
+
+
+def test_a_server_that_does_not_answer_in_time_is_named_with_the_setting_and_stopped(tmp_path: Path):
+    (tmp_path / "families").mkdir()
+    sandbox = Sandbox(tmp_path / "sources", families_dir=tmp_path / "families", kinds=("neonatal",), start_timeout_s=0)
+    with pytest.raises(RuntimeError, match=r"neonatal did not answer within 0 s \(NEOSAFE_SANDBOX_START_S\)"), sandbox:
+        pass
+    assert sandbox.servers == {}  # stopped, not left running
+
+
+def test_a_server_that_exits_is_reported_at_once_not_after_the_bound(tmp_path: Path):
+    (tmp_path / "families").mkdir()
+    broken = {"neonatal": {"port": "not a port"}}
+    sandbox = Sandbox(
+        tmp_path / "sources", families_dir=tmp_path / "families", kinds=("neonatal",), server_settings=broken
+    )
+    with pytest.raises(RuntimeError, match="sandbox source neonatal exited"), sandbox:
+        pass

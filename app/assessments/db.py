@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import PROJECT_ROOT, ConfigError
+from app.config import DATA_ROOT, ConfigError
 
 from . import models  # noqa: F401  (registers the tables)
 
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 SessionFactory = async_sessionmaker[AsyncSession]
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+MIGRATIONS_DIR = DATA_ROOT / "migrations"
 # Any constant will do: instances starting together on PostgreSQL take turns to migrate.
 MIGRATION_LOCK = 0x6E656F73
 

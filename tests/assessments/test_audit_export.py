@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from app.assessments import WRITE_KEY_SYSTEM, AuditEvent, audit, export_audit
 from app.main import create_app
-from app.sandbox import free_port
 from app.sources import SourceUnavailable
 from app.web import Services
+from testkit.ports import free_port
 from tests.conftest import write_sources
 from tests.factories import new_nhs_number
 

@@ -1,6 +1,6 @@
 """Exactly once through the real fault proxy and real process kills: every assessment ends on the record once.
 
-The proxy (app/proxy.py) sits in front of the neonatal (write-back) sandbox server and faults only POSTs, so
+The proxy (testkit/proxy.py) sits in front of the neonatal (write-back) sandbox server and faults only POSTs, so
 the picture's reads pass. `neosafe outbox run` is started as a real process where a process must die.
 `reconcile` (what `neosafe reconcile` runs) is the proof: nothing missing, nothing duplicated.
 """
@@ -28,10 +28,10 @@ from app.assessments import ASSESSMENT_TAG_SYSTEM, Assessment, OutboxEntry, deli
 from app.assessments.models import utcnow
 from app.config import PROJECT_ROOT, Settings, SourceSettings
 from app.main import create_app
-from app.proxy import Fault, FaultProxy, Faults
-from app.sandbox import Sandbox
 from app.sources import FhirClient
 from app.web import DEMO_USERS, Services
+from sandbox import Sandbox
+from testkit.proxy import Fault, FaultProxy, Faults
 from tests.answering import answer_everything
 from tests.assessments.test_outbox import entry, expected, submitted, written
 from tests.conftest import SECRET

@@ -11,8 +11,9 @@ import pytest
 
 from app.config import PROJECT_ROOT, SourceSettings
 from app.picture import BabyNotFound, Picture, gather_picture, load_mappings
-from app.sandbox import Sandbox, free_port
 from app.sources import Capabilities, FhirClient, read_capabilities
+from sandbox import Sandbox
+from testkit.ports import free_port
 from tests.conftest import write_sources
 from tests.factories import create_baby
 from tests.families import (

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import SourceAuth, SourceSettings
-from app.sandbox import Sandbox
 from app.sources import FhirClient, SourceAuthError, auth_for
+from sandbox import Sandbox
 
 
 def write_key(directory: Path, name: str) -> tuple[Path, Path]:

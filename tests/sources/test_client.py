@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from app.config import SourceSettings
-from app.sandbox import free_port
 from app.sources import (
     FhirClient,
     SourceAuthError,
@@ -17,6 +16,7 @@ from app.sources import (
     SourceTimeout,
     SourceUnavailable,
 )
+from testkit.ports import free_port
 
 
 def source(url: str, **kwargs) -> SourceSettings:

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from app.assessments import Assessment, AuditEvent, OutboxEntry, audit
 from app.config import Settings, SourceSettings
 from app.main import create_app
-from app.sandbox import free_port
+from testkit.ports import free_port
 from tests.conftest import write_sources
 from tests.families import CASE_V_BABY
 

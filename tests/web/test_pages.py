@@ -10,9 +10,9 @@ import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.main import create_app
-from app.sandbox import free_port
 from app.web import DEMO_USERS, issue_token
 from app.web.deps import COOKIE
+from testkit.ports import free_port
 from tests.answering import answer_everything
 from tests.conftest import SECRET, make_settings, write_sources
 from tests.factories import create_baby

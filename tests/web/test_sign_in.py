@@ -17,8 +17,8 @@ from sqlmodel import select
 from app.assessments import AuditEvent, make_engine, session_factory
 from app.config import ConfigError
 from app.main import create_app
-from app.sandbox import free_port
 from app.web.identity import SignInRefused, role_of
+from testkit.ports import free_port
 from tests.conftest import SSO_ROLES, make_settings
 from tests.families import CASE_V_BABY
 from tests.servers import serving
