@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.written import delete_written
 
@@ -21,6 +21,11 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# How long an expectation waits before it fails: long enough for a page's answer on 2 cores busy with other work
+# (another demo, the sandbox servers, PDF layout). It bounds only a page that never becomes right; speed is
+# measured in benchmarks/, never here.
+EXPECT_TIMEOUT_MS = 30_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 @pytest.fixture
@@ -35,6 +40,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
     yield context.new_page()
     context.close()
 
