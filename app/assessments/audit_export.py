@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from app.fhir_systems import AUDIT_ACTION_SYSTEM, NHS_NUMBER_SYSTEM, SDS_USER_ID_SYSTEM, SECURITY_SOURCE_TYPE_SYSTEM
 from app.picture import RESTRICTED_LABEL
 from app.sources import FhirClient
 
@@ -40,28 +41,26 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
         "type": {"system": DICOM, "code": "110114", "display": "User Authentication"}
         if signing_in
         else {"system": DICOM, "code": "110110", "display": "Patient Record"},
-        "subtype": [{"system": "https://neosafe.org.uk/fhir/CodeSystem/audit-action", "code": event.action}],
+        "subtype": [{"system": AUDIT_ACTION_SYSTEM, "code": event.action}],
         "action": "R" if event.action.startswith(READS) else "E",
         "recorded": event.at.isoformat(),
         "outcome": "0" if event.outcome == "success" else "4",
         "agent": [
             {
-                "who": {"identifier": {"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": event.user_id}},
+                "who": {"identifier": {"system": SDS_USER_ID_SYSTEM, "value": event.user_id}},
                 "role": [{"text": event.role}],
                 "requestor": True,
             }
         ],
         "source": {
             "observer": {"display": "NeoSafe"},
-            "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4"}],
+            "type": [{"system": SECURITY_SOURCE_TYPE_SYSTEM, "code": "4"}],
         },
     }
     if event.outcome != "success" and event.detail:
         resource["outcomeDesc"] = event.detail
     if event.nhs_number:
-        resource["entity"] = [
-            {"what": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": event.nhs_number}}}
-        ]
+        resource["entity"] = [{"what": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": event.nhs_number}}}]
     return resource
 
 

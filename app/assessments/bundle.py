@@ -19,6 +19,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from app.fhir_systems import (
+    ASSESSMENT_ID_SYSTEM,
+    ASSESSMENT_TAG_SYSTEM,
+    DATA_OPERATION_SYSTEM,
+    PROVENANCE_PARTICIPANT_TYPE_SYSTEM,
+    WRITE_KEY_SYSTEM,
+)
 from app.forms import TaskRule, extract_observations, raised_tasks, task_resource
 
 __all__ = [
@@ -32,9 +39,7 @@ __all__ = [
     "without_existing",
 ]
 
-ASSESSMENT_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/assessment"
-ASSESSMENT_TAG_SYSTEM = "https://neosafe.org.uk/fhir/CodeSystem/assessment"
-WRITE_KEY_SYSTEM = "https://neosafe.org.uk/fhir/CodeSystem/write-key"
+
 _NAMESPACE = uuid.UUID("6f1c1d9e-5a43-4b7e-9a55-2f7f3c1f0e11")
 
 
@@ -186,7 +191,7 @@ def _keyed_entries(
 
 def _agent(role: str, who: dict[str, Any]) -> dict[str, Any]:
     coding = {
-        "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+        "system": PROVENANCE_PARTICIPANT_TYPE_SYSTEM,
         "code": role,
         "display": role.capitalize(),
     }
@@ -258,7 +263,7 @@ def assessment_bundle(
         "activity": {
             "coding": [
                 {
-                    "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                    "system": DATA_OPERATION_SYSTEM,
                     "code": "UPDATE" if earlier else "CREATE",
                 }
             ],

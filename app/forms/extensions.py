@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.fhir_systems import FHIR_EXTENSION_BASE, SDC_EXTENSION_BASE
+
 __all__ = [
     "CATEGORY",
     "ENABLE_WHEN_EXPRESSION",
@@ -25,8 +27,8 @@ __all__ = [
     "min_occurs",
 ]
 
-SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
-CORE = "http://hl7.org/fhir/StructureDefinition/"
+SDC = SDC_EXTENSION_BASE
+CORE = FHIR_EXTENSION_BASE
 
 LAUNCH_CONTEXT = SDC + "sdc-questionnaire-launchContext"
 OBSERVATION_EXTRACT = SDC + "sdc-questionnaire-observationExtract"

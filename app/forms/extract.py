@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.fhir_systems import OBSERVATION_CATEGORY_SYSTEM, OBSERVATION_ID_SYSTEM
+
 from .extensions import CATEGORY, OBSERVATION_EXTRACT, extension_value
 from .tree import Node, walk
 
@@ -20,11 +22,10 @@ __all__ = ["OBSERVATION_ID_SYSTEM", "extract_observations", "extraction_mode", "
 
 GROUPING = ("component", "member")
 
-OBSERVATION_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/observation"
 SOCIAL_HISTORY = {
     "coding": [
         {
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "system": OBSERVATION_CATEGORY_SYSTEM,
             "code": "social-history",
             "display": "Social History",
         }

@@ -27,12 +27,14 @@ from fhirpathpy.parser.generated.FHIRPathListener import FHIRPathListener
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 from pydantic import ValidationError
 
+from app.fhir_systems import SNOMED_SYSTEM
+
 from . import extensions as ext
 from .extract import extraction_mode
 
 __all__ = ["CodeLists", "Problem", "code_lists", "lint_checklists", "lint_questionnaire", "verhoeff_ok"]
 
-SNOMED = "http://snomed.info/sct"
+SNOMED = SNOMED_SYSTEM
 ENGINE_VARIABLES = {"picture", "resource", "questionnaire", "context"}
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
 OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}

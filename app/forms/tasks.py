@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import ConfigError
+from app.fhir_systems import TASK_ID_SYSTEM
 from app.picture import RESTRICTED_LABEL
 
 from .answers import answer_text
@@ -23,7 +24,6 @@ from .tree import Node, definitions, find_answers, walk
 
 __all__ = ["TASK_ID_SYSTEM", "RaisedTask", "TaskRule", "load_task_rules", "raised_tasks", "task_resource"]
 
-TASK_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/task"
 PRIORITIES = ("routine", "urgent", "asap", "stat")  # FHIR R4 request-priority
 _DAYS = re.compile(r"P(\d+)D")
 _ITEM = "item:"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from app.fhir_systems import HANDOVER_ID_SYSTEM
 from app.picture import RESTRICTED_LABEL
 
 __all__ = ["HANDOVER_ID_SYSTEM", "SUMMARIES", "handover_document"]
 
-HANDOVER_ID_SYSTEM = "https://neosafe.org.uk/fhir/Id/handover"
+
 RECORD_HEADINGS = "https://fhir.hl7.org.uk/CodeSystem/UKCore-RecordStandardHeadings"
 # Per checkpoint whose checklist writes the summary: its title, and whom it is for.
 SUMMARIES = {

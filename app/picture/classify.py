@@ -9,12 +9,14 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
+from app.fhir_systems import CONFIDENTIALITY_SYSTEM
+
 from .mappings import Mappings, RecordType
 from .models import OpenTask, Person, Record
 
 __all__ = ["RESTRICTED_LABEL", "classify"]
 
-CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+CONFIDENTIALITY = CONFIDENTIALITY_SYSTEM
 RESTRICTED = frozenset({(CONFIDENTIALITY, c) for c in ("R", "V")})  # labels that make a record restricted
 RESTRICTED_LABEL = {"system": CONFIDENTIALITY, "code": "R", "display": "restricted"}  # on what NeoSafe writes
 UNCATEGORISED = "uncategorised-flag"

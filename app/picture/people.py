@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from app.fhir_systems import NHS_NUMBER_SYSTEM
+
 from .mappings import Mappings
 from .models import Person
 
 __all__ = ["NHS_NUMBER_SYSTEM", "nhs_number_of", "person_from_patient", "person_from_related"]
-
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 def nhs_number_of(resource: dict[str, Any]) -> str | None:
