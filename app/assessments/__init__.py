@@ -25,6 +25,7 @@ from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_c
 from .reconcile import Finding, reconcile
 from .store import (
     DuplicateSubmission,
+    Stored,
     amended_by,
     assessment_chain,
     audit,
@@ -53,6 +54,7 @@ __all__ = [
     "OutboxWorker",
     "SchemaNotReady",
     "SessionFactory",
+    "Stored",
     "amended_by",
     "assessment_bundle",
     "assessment_chain",

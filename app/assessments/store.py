@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -15,6 +15,7 @@ from .models import Assessment, AuditEvent, Draft, OutboxEntry
 
 __all__ = [
     "DuplicateSubmission",
+    "Stored",
     "amended_by",
     "assessment_chain",
     "audit",
@@ -24,6 +25,13 @@ __all__ = [
     "submitted_with",
     "unsent_assessments",
 ]
+
+
+class Stored(NamedTuple):
+    """One stored version of a checklist and where it is on its way to the FHIR record."""
+
+    assessment: Assessment
+    entry: OutboxEntry
 
 
 class DuplicateSubmission(Exception):
@@ -108,9 +116,9 @@ async def submitted_with(sessions: SessionFactory, submission_key: str) -> Asses
         return (await session.exec(select(Assessment).where(Assessment.submission_key == submission_key))).first()
 
 
-async def assessment_chain(sessions: SessionFactory, assessment_id: str) -> list[tuple[Assessment, OutboxEntry]]:
+async def assessment_chain(sessions: SessionFactory, assessment_id: str) -> list[Stored]:
     """Every version of the checklist ending at `assessment_id`, first version first (empty if unknown)."""
-    versions: list[tuple[Assessment, OutboxEntry]] = []
+    versions: list[Stored] = []
     async with sessions() as session:
         current: str | None = assessment_id
         while current:
@@ -123,7 +131,7 @@ async def assessment_chain(sessions: SessionFactory, assessment_id: str) -> list
             ).first()
             if row is None:
                 return []
-            versions.insert(0, tuple(row))
+            versions.insert(0, Stored(*row))
             current = row[0].amends
     return versions
 
@@ -134,7 +142,7 @@ async def amended_by(sessions: SessionFactory, assessment_id: str) -> str | None
         return (await session.exec(select(Assessment.id).where(Assessment.amends == assessment_id))).first()
 
 
-async def latest_assessments(sessions: SessionFactory, *, nhs_number: str) -> list[tuple[Assessment, OutboxEntry]]:
+async def latest_assessments(sessions: SessionFactory, *, nhs_number: str) -> list[Stored]:
     """This baby's assessments, newest first, each with its delivery state."""
     async with sessions() as session:
         rows = await session.exec(
@@ -143,10 +151,10 @@ async def latest_assessments(sessions: SessionFactory, *, nhs_number: str) -> li
             .where(Assessment.nhs_number == nhs_number)
             .order_by(Assessment.created_at.desc())
         )
-        return list(rows.all())
+        return [Stored(*row) for row in rows.all()]
 
 
-async def unsent_assessments(sessions: SessionFactory) -> list[tuple[Assessment, OutboxEntry]]:
+async def unsent_assessments(sessions: SessionFactory) -> list[Stored]:
     """Every assessment not yet in the FHIR record, those needing a person first, then oldest first."""
     async with sessions() as session:
         rows = await session.exec(
@@ -155,7 +163,7 @@ async def unsent_assessments(sessions: SessionFactory) -> list[tuple[Assessment,
             .where(OutboxEntry.state != "sent")
             .order_by(OutboxEntry.state != "needs-attention", Assessment.created_at)
         )
-        return list(rows.all())
+        return [Stored(*row) for row in rows.all()]
 
 
 async def audit(
