@@ -1,6 +1,6 @@
 """The Questionnaire engine: populate, enable, validate, prune and extract. Checklists are data in checklists/."""
 
-from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, label, option_codings
+from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, input_value, label, option_codings
 from .enable_when import enabled_paths
 from .expressions import ExpressionError
 from .extensions import is_help, is_hidden, max_occurs, min_occurs
@@ -42,6 +42,7 @@ __all__ = [
     "definitions",
     "enabled_paths",
     "extract_observations",
+    "input_value",
     "is_help",
     "is_hidden",
     "label",

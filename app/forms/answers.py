@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,14 +18,17 @@ __all__ = [
     "answer_text",
     "apply_form",
     "coding_key",
+    "input_value",
     "label",
     "option_codings",
     "typed_answer",
 ]
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = ZoneInfo("Europe/London")  # the unit's wall clock: a date and time typed without an offset is read in it
 REPEAT_COUNT_PREFIX = "repeat-count:"
 INTEGER_RANGE = (-(2**31), 2**31 - 1)  # FHIR integer is 32-bit
+FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date control holds; FHIR also allows 2026-11 and 2026
+FULL_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?")
 
 VALUE_KEY = {
     "boolean": "valueBoolean",
@@ -129,13 +133,49 @@ def _parse(item: Mapping[str, Any], raw: str) -> dict[str, Any]:
             raise ValueError(f"{label(item)} must be a real date, like 2026-11-26") from None
     if kind == "dateTime":
         try:
-            moment = datetime.fromisoformat(raw)
+            return {"valueDateTime": _typed_date_time(raw)}
         except ValueError:
             raise ValueError(f"{label(item)} must be a real date and time, like 2026-11-26 14:30") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=LONDON)
-        return {"valueDateTime": moment.isoformat(timespec="seconds")}
     return {"valueString": raw}
+
+
+def _moment(text: str) -> datetime:
+    """A date and time; without an offset it is the unit's wall-clock time. ValueError if it is not one."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        # A time in the hour skipped when the clocks go forward is the instant the clocks showed an hour later.
+        moment = moment.replace(tzinfo=LONDON).astimezone(UTC).astimezone(LONDON)
+    return moment
+
+
+def _typed_date_time(raw: str) -> str:
+    """The valueDateTime for a date and time typed into the form, to the second (to the millisecond if given)."""
+    moment = _moment(raw)
+    return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+
+
+def input_value(kind: str, value: str) -> str | None:
+    """What a browser's own control shows for a stored date (`date`) or dateTime (`datetime-local`); None if it
+    cannot show exactly that value.
+
+    A `datetime-local` control holds a wall-clock time with no offset (YYYY-MM-DDTHH:MM, seconds if any) and
+    discards anything else, so the stored instant is shown in the unit's local time, the zone the form reads a
+    typed time in: posted again, it is the same valueDateTime. None for what would not come back as the same
+    instant: a date with no time, a partial date, finer than a millisecond, or the second 01:30 of the night the
+    clocks go back. A `date` control holds YYYY-MM-DD only (not a partial date such as 2026-11).
+    """
+    pattern = {"date": FULL_DATE, "dateTime": FULL_DATE_TIME}.get(kind)
+    if pattern is None or not isinstance(value, str) or not pattern.fullmatch(value):
+        return None
+    try:
+        if kind == "date":
+            return date.fromisoformat(value).isoformat()
+        moment = _moment(value)
+    except ValueError:
+        return None
+    local = moment.astimezone(LONDON).replace(tzinfo=None)
+    shown = local.isoformat(timespec="milliseconds" if local.microsecond else "seconds" if local.second else "minutes")
+    return shown if _moment(shown).astimezone(UTC) == moment.astimezone(UTC) else None
 
 
 def apply_form(

@@ -11,6 +11,7 @@ from app.forms import (
     Issue,
     answer_text,
     coding_key,
+    input_value,
     is_help,
     is_hidden,
     max_occurs,
@@ -20,6 +21,9 @@ from app.forms import (
 )
 
 __all__ = ["Field", "form_fields"]
+
+CONTROLS = {"date": "date", "dateTime": "datetime-local"}  # a browser's own control; every other input is text
+EXAMPLE = {"date": "2026-11-26", "dateTime": "2026-11-26 14:30"}
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Field:
     read_only: bool
     repeats: bool
     enabled: bool
+    control: str = "text"  # the <input> type: date, datetime-local or text
     options: list[dict[str, str]] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
     shown: list[str] = field(default_factory=list)  # the answers as a person reads them
@@ -70,6 +75,26 @@ def _values(item: dict[str, Any], answers: list[dict[str, Any]]) -> list[str]:
     return values
 
 
+def _control(kind: str, values: list[str]) -> tuple[str, list[str], str]:
+    """The input type a field is drawn with, its values as that input shows them, and a note for its hint.
+
+    A date or time goes into the browser's own control in the form it takes (the unit's local time for a
+    dateTime), since the browser empties one given anything else; a value it cannot show exactly is drawn
+    as it is in a text box instead, so nothing entered is lost.
+    """
+    control = CONTROLS.get(kind)
+    if control is None:
+        return "text", values, ""
+    shown = [input_value(kind, v) for v in values]
+    if any(s is None for s in shown):
+        return (
+            "text",
+            values,
+            f"The date picker cannot show this, so it is shown as it is: check it, or type it like {EXAMPLE[kind]}.",
+        )
+    return control, [s for s in shown if s is not None], ""
+
+
 def form_fields(
     questionnaire: dict[str, Any],
     response: dict[str, Any],
@@ -91,19 +116,23 @@ def form_fields(
             hidden.add(node.path)  # kept in the response, never drawn
             continue
         link_id, _, index = segment.rpartition("~")
+        kind = node.q.get("type", "string")
         values = _values(node.q, node.r.get("answer") or [])
         if raw is not None and node.path in (parse_problems or {}):
             values = list(raw.get(node.path, []))
+        control, values, note = _control(kind, values)
+        hint = " ".join(filter(None, ["" if _later_repeat(node.path) else _help(node.q), note]))
         entry = Field(
             path=node.path,
             id=field_id(node.path),
-            kind=node.q.get("type", "string"),
+            kind=kind,
             label=node.q.get("text", link_id),
-            hint="" if _later_repeat(node.path) else _help(node.q),
+            hint=hint,
             required=bool(node.q.get("required")),
             read_only=bool(node.q.get("readOnly")),
             repeats=bool(node.q.get("repeats")),
             enabled=node.path in enabled,
+            control=control,
             options=[
                 {"value": coding_key(c), "text": c.get("display", c.get("code", ""))} for c in option_codings(node.q)
             ],

@@ -250,3 +250,18 @@ def test_every_error_links_to_an_element_on_the_page():
 
     assert {i.path for i in issues} >= {"g~0/seen~0", "g~0/factors~0", "carer~0"}  # carer~0: a group
     assert all(field_id(i.path) in controls.ids for i in issues), [i.path for i in issues]
+
+
+def test_a_date_and_time_is_drawn_again_as_its_control_keeps_it_on_the_units_clock():
+    """A datetime-local control empties itself if given an offset: the answer is drawn as the time typed."""
+    response = make_response(EVERY_TYPE)
+    typed = {"g~0/date-told~0": "2026-07-01", "g~0/signed~0": "2026-07-01T14:30"}  # BST
+    assert apply_form(EVERY_TYPE, response, posted(render(EVERY_TYPE, response), {}, typed)) == {}
+    assert items_with(response, "signed")[0]["answer"] == [{"valueDateTime": "2026-07-01T14:30:00+01:00"}]
+
+    again = render(EVERY_TYPE, response)
+
+    [signed] = named(again, "g~0/signed~0")
+    assert (signed["type"], signed["value"]) == ("datetime-local", "2026-07-01T14:30")
+    [told] = named(again, "g~0/date-told~0")
+    assert (told["type"], told["value"]) == ("date", "2026-07-01")
