@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from app.config import ConfigError, RuntimeSettings, Settings
 
 if TYPE_CHECKING:
-    from app.web import Services
+    from app.checkpoints import Checkpoints
 
 __all__ = ["main"]
 
@@ -80,14 +80,13 @@ def _serve_command(args: argparse.Namespace) -> None:
 
 
 @asynccontextmanager
-async def _services(args: argparse.Namespace) -> AsyncIterator[Services]:
-    """The service's wiring without serving pages, for commands that work on its database and sources."""
-    from app.main import create_app
+async def _services(args: argparse.Namespace) -> AsyncIterator[Checkpoints]:
+    """The application layer without serving pages, for commands that work on its database and sources."""
+    from app.checkpoints import Checkpoints
 
     overrides = {"sources_file": args.sources} if args.sources else {}
-    app = create_app(Settings(**overrides, outbox_worker=False))
-    async with app.router.lifespan_context(app):
-        yield app.state.services
+    async with Checkpoints.wire(Settings(**overrides)).running() as checkpoints:
+        yield checkpoints
 
 
 async def _outbox(args: argparse.Namespace) -> None:
@@ -148,7 +147,8 @@ def _configure_logging(log_format: str) -> None:
 
 
 def _demo_token(args: argparse.Namespace) -> None:
-    from app.web import DEMO_USERS, issue_token
+    from app.checkpoints import DEMO_USERS
+    from app.web import issue_token
 
     print(issue_token(DEMO_USERS[args.role], secret=_demo_secret()))
 

@@ -40,9 +40,10 @@ import httpx
 from sqlmodel import select
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITE_KEY_SYSTEM, WRITTEN_TYPES, Assessment, OutboxEntry, reconcile
+from app.checkpoints import DEMO_USERS
 from app.config import SourceSettings
 from app.sources import FhirClient
-from app.web import DEMO_USERS, issue_token
+from app.web import issue_token
 from benchmarks._neosafe import NeoSafe
 from sandbox import Sandbox
 from testkit.proxy import Fault, Faults, ThreadedFaultProxy

@@ -71,7 +71,8 @@ class LiveServer:
         self.url = url
 
     def token(self, role: str) -> str:
-        from app.web import DEMO_USERS, issue_token
+        from app.checkpoints import DEMO_USERS
+        from app.web import issue_token
 
         return issue_token(DEMO_USERS[role], secret=SECRET)
 

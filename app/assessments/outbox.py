@@ -101,12 +101,14 @@ async def deliver(
     entry_id: str,
     *,
     worker: str,
-    now: datetime | None = None,
-    backoff: Backoff = Backoff(),
-    lease: timedelta = LEASE,
+    now: datetime,
+    backoff: Backoff,
+    lease: timedelta,
 ) -> str:
-    """Claim and send one entry; returns its state afterwards (unchanged if another worker holds it)."""
-    now = now or utcnow()
+    """Claim and send one entry; returns its state afterwards (unchanged if another worker holds it).
+
+    `now`, `backoff` and `lease` have no defaults: every caller passes the configured ones and its own clock.
+    """
     if not await claim(sessions, entry_id, worker=worker, now=now, lease=lease):
         async with sessions() as session:
             entry = await session.get(OutboxEntry, entry_id)

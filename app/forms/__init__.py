@@ -7,7 +7,7 @@ from .extensions import is_help, is_hidden, max_occurs, min_occurs
 from .extract import OBSERVATION_ID_SYSTEM, extract_observations
 from .lint import Problem, lint_checklists
 from .load import CHECKPOINTS, Checklists, load_checklists
-from .populate import Populated, add_repeats, canonical, populate, repeat_key
+from .populate import Populated, add_repeats, canonical, populate, repeat_key, with_every_item
 from .readout import Line, answered_lines
 from .refresh import Change, changes, take
 from .signatures import AUTHOR, VERIFIER, missing_signatures, signature
@@ -62,4 +62,5 @@ __all__ = [
     "task_resource",
     "validate",
     "walk",
+    "with_every_item",
 ]

@@ -36,6 +36,29 @@ def empty_instance(item: dict[str, Any]) -> dict[str, Any]:
     return response_item
 
 
+def with_every_item(questionnaire: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """The response with an item for every question of its checklist, answers kept as they are.
+
+    A stored checklist keeps only the items that applied (prune); to amend it, the follow-up questions a changed
+    answer asks for must be there to show. Items the checklist does not define are kept, never dropped.
+    """
+
+    def fill(q_items: list[dict[str, Any]], r_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for q in q_items:
+            present = [r for r in r_items if r.get("linkId") == q["linkId"]]
+            if not present:
+                out.append(empty_instance(q))
+            for r in present:
+                out.append(
+                    {**r, "item": fill(child_definitions(q), r.get("item") or [])} if q.get("type") == "group" else r
+                )
+        known = {q["linkId"] for q in q_items}
+        return out + [r for r in r_items if r.get("linkId") not in known]
+
+    return {**response, "item": fill(child_definitions(questionnaire), response.get("item") or [])}
+
+
 def _initial_answers(item: dict[str, Any], response: dict[str, Any], env: dict[str, Any], issues: list[str]):
     expr = expression(item, INITIAL_EXPRESSION)
     if expr is None:

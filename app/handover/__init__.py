@@ -1,5 +1,6 @@
 """The handover to the community team: the picture and the checklists' answers, as one summary."""
 
+from .document import PdfUnavailable, document_environment, document_html, pdf_of
 from .document_reference import HANDOVER_ID_SYSTEM, SUMMARIES, handover_document
 from .recipients import Recipients, handover_communications, load_recipients
 from .sections import Section, load_sections
@@ -10,12 +11,16 @@ __all__ = [
     "SUMMARIES",
     "Handover",
     "Part",
+    "PdfUnavailable",
     "Recipients",
     "Recorded",
     "Section",
     "build_handover",
+    "document_environment",
+    "document_html",
     "handover_communications",
     "handover_document",
     "load_recipients",
     "load_sections",
+    "pdf_of",
 ]

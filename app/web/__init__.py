@@ -1,8 +1,7 @@
-"""Pages, JSON API and sign-in."""
+"""Pages, JSON API and sign-in: thin adapters of the application layer (app.checkpoints) to HTTP."""
 
-from .auth import DEMO_USERS, ROLES, User, issue_token
+from .auth import issue_token
 from .errors import install_error_handlers
 from .logging import RequestLogMiddleware
-from .services import Services
 
-__all__ = ["DEMO_USERS", "ROLES", "RequestLogMiddleware", "Services", "User", "install_error_handlers", "issue_token"]
+__all__ = ["RequestLogMiddleware", "install_error_handlers", "issue_token"]

@@ -1,68 +1,16 @@
-"""Who is asking, and what their role lets them do. The one seam for sign-in: demo users today, OIDC later.
+"""Signed tokens: who is asking, as NeoSafe's own API tokens and page session cookie carry them.
 
-Tokens (API bearer tokens and the page session cookie) are signed with NEOSAFE_SECRET_KEY and expire.
+Roles and what they may do are the application layer's (app.checkpoints.users and .policy). Tokens are
+signed with NEOSAFE_SECRET_KEY and expire.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-__all__ = ["DEMO_USERS", "ROLES", "Role", "TokenError", "User", "issue_token", "read_token"]
+from app.checkpoints import ROLES, User
 
-
-@dataclass(frozen=True)
-class Role:
-    key: str
-    label: str
-    may_submit: frozenset[str]  # checkpoints this role may complete
-    sees_restricted: bool  # may read restricted (R/V) records in full
-    may_resend: bool = False  # may send again an assessment the FHIR server refused
-    may_cosign: bool = False  # the named nurse for safeguarding: co-signs where a checklist asks for it
-
-
-ROLES: dict[str, Role] = {
-    r.key: r
-    for r in (
-        Role("nurse", "Neonatal nurse", frozenset({"admission", "transfer", "discharge"}), True),
-        Role("discharge-coordinator", "Discharge coordinator", frozenset({"transfer", "discharge"}), True),
-        Role("community-nurse", "Community neonatal nurse", frozenset(), False),
-        Role(
-            "safeguarding-lead",
-            "Safeguarding lead",
-            frozenset({"admission", "transfer", "discharge"}),
-            True,
-            True,
-            True,
-        ),
-    )
-}
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    name: str
-    role: Role
-
-    def reference(self) -> dict:
-        """The user as a FHIR Reference, for author and performer."""
-        return {
-            "identifier": {"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": self.id},
-            "display": f"{self.name} ({self.role.label})",
-        }
-
-
-DEMO_USERS: dict[str, User] = {
-    u.role.key: u
-    for u in (
-        User("demo-nurse", "Alex Morgan", ROLES["nurse"]),
-        User("demo-discharge", "Sam Patel", ROLES["discharge-coordinator"]),
-        User("demo-community", "Jo Williams", ROLES["community-nurse"]),
-        User("demo-safeguarding", "Chris Okafor", ROLES["safeguarding-lead"]),
-    )
-}
+__all__ = ["TokenError", "issue_token", "read_token"]
 
 
 class TokenError(Exception):

@@ -1,4 +1,4 @@
-"""Dependencies every route declares: the services, and the signed-in user with their role."""
+"""Dependencies every route declares: the application layer, and the signed-in user with their role."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import httpx
 import nhs_number
 from fastapi import Depends, HTTPException, Request, status
 
-from .auth import DEMO_USERS, TokenError, User, read_token
-from .identity import SignInRefused, user_of
-from .services import Services
+from app.checkpoints import DEMO_USERS, Checkpoints, User
 
-__all__ = ["COOKIE", "ApiUser", "PageUser", "ServicesDep", "valid_nhs_number"]
+from .auth import TokenError, read_token
+from .identity import SignInRefused, user_of
+
+__all__ = ["COOKIE", "ApiUser", "CheckpointsDep", "PageUser", "valid_nhs_number"]
 
 COOKIE = "neosafe_session"
 DEMO_USER_IDS = frozenset(u.id for u in DEMO_USERS.values())
@@ -22,14 +23,14 @@ class SignInRequired(Exception):
     """A page was asked for without a valid session: send the browser to sign in."""
 
 
-def get_services(request: Request) -> Services:
-    return request.app.state.services
+def get_services(request: Request) -> Checkpoints:
+    return request.app.state.checkpoints
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+CheckpointsDep = Annotated[Checkpoints, Depends(get_services)]
 
 
-def _user(token: str, services: Services) -> User:
+def _user(token: str, services: Checkpoints) -> User:
     user = read_token(token, secret=services.settings.secret_key, max_age_s=services.settings.session_hours * 3600)
     if user.id in DEMO_USER_IDS and not services.settings.demo_users:
         raise TokenError("demo users are not enabled here")
@@ -40,7 +41,7 @@ def _unauthorised(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, {"WWW-Authenticate": "Bearer"})
 
 
-async def _vouched_for(request: Request, token: str, services: Services) -> User:
+async def _vouched_for(request: Request, token: str, services: Checkpoints) -> User:
     """An access token from the single sign-on provider: its UserInfo says who, and their selected role."""
     known = request.app.state.vouched.get(token)
     if known is not None:
@@ -59,7 +60,7 @@ async def _vouched_for(request: Request, token: str, services: Services) -> User
     return user
 
 
-async def api_user(request: Request, services: ServicesDep) -> User:
+async def api_user(request: Request, services: CheckpointsDep) -> User:
     """A NeoSafe token, or (with single sign-on) an access token the provider issued, e.g. to an EPR integration."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -73,7 +74,7 @@ async def api_user(request: Request, services: ServicesDep) -> User:
     return await _vouched_for(request, token, services)
 
 
-def page_user(request: Request, services: ServicesDep) -> User:
+def page_user(request: Request, services: CheckpointsDep) -> User:
     token = request.cookies.get(COOKIE)
     if not token:
         raise SignInRequired()

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from app.checkpoints import Conflict, Forbidden, NotFound, Refused
 from app.picture import BabyNotFound
 
 from .deps import SignInRequired
@@ -28,6 +29,10 @@ def _page(request: Request, status_code: int, title: str, message: str, **extra)
     return templates.TemplateResponse(request, "error.html", context, status_code=status_code)
 
 
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -44,6 +49,14 @@ def install_error_handlers(app: FastAPI) -> None:
             sources = [{"name": s.name, "status": s.status, "detail": s.detail} for s in exc.sources]
             return JSONResponse({"detail": message, "sources": sources}, status.HTTP_404_NOT_FOUND)
         return _page(request, 404, "Baby not found", message, sources=exc.sources)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        """A use case's refusal, the same status for the pages and the API: the one mapping of outcomes to HTTP."""
+        codes = {Forbidden: 403, NotFound: 404, Conflict: 409}
+        code = next((c for kind, c in codes.items() if isinstance(exc, kind)), 400)
+        message = str(exc) if _is_api(request) else _sentence(str(exc))
+        return await _http(request, HTTPException(code, message))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

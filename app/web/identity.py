@@ -13,7 +13,7 @@ import hashlib
 import time
 from typing import Any
 
-from .auth import ROLES, Role, User
+from app.checkpoints import ROLES, Role, User
 
 __all__ = ["SignInRefused", "VouchedTokens", "role_of", "user_of"]
 

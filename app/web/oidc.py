@@ -17,12 +17,12 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
 from app.assessments import audit
+from app.checkpoints import ROLES
 from app.config import ConfigError, Settings
 
-from .auth import ROLES
-from .deps import ServicesDep
+from .deps import CheckpointsDep
 from .identity import SignInRefused, user_of
-from .pages import safe_next, start_session
+from .sign_in import safe_next, start_session
 
 __all__ = ["oidc_client", "router"]
 
@@ -74,7 +74,7 @@ async def start(request: Request, next: str = "/") -> Response:
 
 
 @router.get("/sign-in/callback", name="oidc_callback")
-async def callback(request: Request, services: ServicesDep) -> Response:
+async def callback(request: Request, services: CheckpointsDep) -> Response:
     provider = _provider(request)
     try:
         token = await provider.authorize_access_token(request)  # checks state, nonce and the ID token's signature

@@ -21,11 +21,11 @@ from sqlalchemy import literal
 from sqlmodel import col, func, select
 
 from app.assessments import AuditEvent, OutboxEntry
+from app.checkpoints import Checkpoints
 from app.config import ConfigError, SourceSettings
 from app.sources import SourceError
 
-from .deps import ServicesDep
-from .services import Services
+from .deps import CheckpointsDep
 
 __all__ = ["router"]
 
@@ -54,7 +54,7 @@ def _elapsed_ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
-async def _check_database(services: Services) -> Check:
+async def _check_database(services: Checkpoints) -> Check:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_S), services.sessions() as session:
@@ -68,7 +68,7 @@ async def _check_database(services: Services) -> Check:
     return Check(name="database", status="down", detail=detail, ms=_elapsed_ms(started))
 
 
-async def _check_source(services: Services, source: SourceSettings) -> Check:
+async def _check_source(services: Checkpoints, source: SourceSettings) -> Check:
     started = time.perf_counter()
     try:
         async with services.client(source) as client:
@@ -91,7 +91,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-async def readyz(services: ServicesDep) -> JSONResponse:
+async def readyz(services: CheckpointsDep) -> JSONResponse:
     """Ready (200) when the database answers and every source's /metadata answers within its timeout; else 503."""
     database, *sources = await asyncio.gather(
         _check_database(services), *(_check_source(services, source) for source in services.sources)
@@ -101,7 +101,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-async def _outbox_registry(services: Services, now: datetime) -> CollectorRegistry:
+async def _outbox_registry(services: Checkpoints, now: datetime) -> CollectorRegistry:
     """Gauges read from the database now, so every instance reports the same shared outbox."""
     registry = CollectorRegistry()
     up = Gauge("neosafe_database_up", "Whether the database answered this scrape.", registry=registry)
@@ -140,7 +140,7 @@ async def _outbox_registry(services: Services, now: datetime) -> CollectorRegist
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(services: ServicesDep) -> Response:
+async def metrics(services: CheckpointsDep) -> Response:
     """Prometheus metrics: requests, source queries, the outbox's depth and age, and the audit trail not yet sent."""
     outbox = await _outbox_registry(services, services.clock())
     return Response(generate_latest(REGISTRY) + generate_latest(outbox), media_type=CONTENT_TYPE_LATEST)

@@ -1,118 +1,41 @@
-"""The pages clinicians use: the unit, a baby's safeguarding picture, and the checklists."""
+"""The pages clinicians use: the unit, a baby's safeguarding picture, and the checklists.
+
+Adapters of app.checkpoints' use cases: who may do what, what a role sees and the auditing are decided there.
+"""
 
 from __future__ import annotations
 
 import copy
 import functools
-import json
 import uuid
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.assessments import (
-    amended_by,
-    assessment_chain,
-    audit,
-    deliver,
-    get_draft,
-    latest_assessments,
-    resend,
-    unsent_assessments,
-)
+from app.checkpoints import Action, Checkpoints, NotFound, User, may, seen_by
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
+from app.nhs_style import nhs_date
 from app.picture import Picture
 
-from .auth import DEMO_USERS, User, issue_token
-from .deps import COOKIE, PageUser, ServicesDep, valid_nhs_number
+from .deps import CheckpointsDep, PageUser, valid_nhs_number
 from .form_view import field_id, form_fields
-from .services import AlreadySubmitted, NotWritable, Services
+from .rendering import check_csrf, csrf, render_page
 from .submission_keys import valid_submission_key
-from .templating import nhs_date
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
 
-def render_page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    templates = request.app.state.templates
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
-
-
-def _csrf(services: Services, user: User) -> str:
-    return URLSafeSerializer(services.settings.secret_key, salt="neosafe-csrf").dumps(user.id)
-
-
-def _check_csrf(services: Services, user: User, token: str) -> None:
-    try:
-        owner = URLSafeSerializer(services.settings.secret_key, salt="neosafe-csrf").loads(token)
-    except BadSignature:
-        owner = None
-    if owner != user.id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "This form has expired. Go back, reload the page and try again.")
-
-
-def safe_next(target: str) -> str:
-    """Only a path on this site: never a sign-in that sends the user somewhere else."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
-
-
-async def start_session(request: Request, services: Services, user: User, target: str) -> Response:
-    """Signed in: audited, then NeoSafe's own session cookie, whoever vouched for the user. Over HTTPS (as a
-    trust's reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP."""
-    await audit(services.sessions, user_id=user.id, role=user.role.key, action="sign-in")
-    response = RedirectResponse(safe_next(target), status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        COOKIE,
-        issue_token(user, secret=services.settings.secret_key),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=int(services.settings.session_hours * 3600),
-    )
-    return response
-
-
-@router.get("/sign-in")
-async def sign_in_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
-    return render_page(
-        request,
-        "sign_in.html",
-        demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
-        single_sign_on=request.app.state.oidc is not None,
-        next=safe_next(next),
-    )
-
-
-@router.post("/sign-in")
-async def sign_in(
-    request: Request, services: ServicesDep, role: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
-) -> Response:
-    user = DEMO_USERS.get(role) if services.settings.demo_users else None
-    if user is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign-in with demo users is not enabled here.")
-    return await start_session(request, services, user, next)
-
-
-@router.post("/sign-out")
-async def sign_out() -> Response:
-    response = RedirectResponse("/sign-in", status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(COOKIE)
-    return response
-
-
 @router.get("/")
-async def unit(request: Request, services: ServicesDep, user: PageUser) -> HTMLResponse:
+async def unit(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
     error = None
     try:
-        stays = await services.census()
+        stays = await services.census(user)
     except Exception as exc:  # the list of babies is a convenience; searching by NHS number still works
         stays, error = [], getattr(exc, "reason", "the unit's record could not be reached")
-    await audit(services.sessions, user_id=user.id, role=user.role.key, action="view-unit")
     return render_page(request, "unit.html", user=user, stays=stays, census_error=error)
 
 
@@ -121,22 +44,16 @@ async def find(nhs_number: str = "") -> Response:
     return RedirectResponse(f"/patients/{quote(nhs_number.strip(), safe='')}", status.HTTP_303_SEE_OTHER)
 
 
-async def audited_picture(services: Services, user: User, nhs_number: str, action: str) -> Picture:
-    picture = await services.picture(nhs_number)
-    await audit(services.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number)
-    return picture
-
-
 @router.get("/patients/{number}")
-async def patient(request: Request, services: ServicesDep, user: PageUser, number: str) -> HTMLResponse:
+async def patient(request: Request, services: CheckpointsDep, user: PageUser, number: str) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
-    picture = await audited_picture(services, user, nhs_number, "view-picture")
-    assessments = await latest_assessments(services.sessions, nhs_number=nhs_number)
+    picture = await services.view_picture(user, nhs_number, action="view-picture")
+    assessments = await services.saved(nhs_number)
     return render_page(
         request,
         "patient.html",
         user=user,
-        picture=picture,
+        picture=seen_by(picture, user),
         labels=services.mappings.source_labels,
         checkpoints=CHECKPOINTS,
         available=services.checklists.by_checkpoint,
@@ -146,7 +63,7 @@ async def patient(request: Request, services: ServicesDep, user: PageUser, numbe
 
 def _checklist_page(
     request: Request,
-    services: Services,
+    services: Checkpoints,
     user: User,
     picture: Picture,
     picture_id: str,
@@ -163,6 +80,11 @@ def _checklist_page(
 ) -> HTMLResponse:
     questionnaire = services.checklists.for_response(response)
     enabled = enabled_paths(questionnaire, response, services.env(picture, checkpoint, user))
+    action = (
+        f"/patients/{picture.baby.nhs_number}/assessments/{amends}/amend"
+        if amends
+        else f"/patients/{picture.baby.nhs_number}/checklists/{checkpoint}"
+    )
     fields = form_fields(questionnaire, response, enabled=enabled, issues=issues, raw=raw, parse_problems=problems)
     messages = {**{i.path: i.message for i in issues}, **(problems or {})}
     errors = [(field_id(path), message) for path, message in messages.items()]
@@ -171,7 +93,7 @@ def _checklist_page(
         "checklist.html",
         status_code=status_code,
         user=user,
-        picture=picture,
+        picture=seen_by(picture, user),
         picture_id=picture_id,
         labels=services.mappings.source_labels,
         questionnaire=questionnaire,
@@ -179,13 +101,9 @@ def _checklist_page(
         fields=fields,
         errors=errors,
         notices=notices,
-        csrf=_csrf(services, user),
-        may_submit=checkpoint in user.role.may_submit,
-        action=(
-            f"/patients/{picture.baby.nhs_number}/assessments/{amends}/amend"
-            if amends
-            else f"/patients/{picture.baby.nhs_number}/checklists/{checkpoint}"
-        ),
+        csrf=csrf(services, user),
+        may_submit=may(user, Action.COMPLETE, checkpoint=checkpoint),
+        action=action,  # the page asks `{action}/enabled` which follow-up questions apply as the answers change
         amending=amends is not None,
         draft_changes=draft_changes or [],
         # One per filled-in form, kept as the page is redrawn: Save pressed again finds the first save.
@@ -193,19 +111,13 @@ def _checklist_page(
     )
 
 
-def _checkpoint(checkpoint: str, services: Services) -> str:
-    if checkpoint not in services.checklists.by_checkpoint:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no '{checkpoint}' checklist.")
-    return checkpoint
-
-
 @router.get("/patients/{number}/checklists/{checkpoint}")
 async def checklist(
-    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, checkpoint: str
 ) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
-    _checkpoint(checkpoint, services)
-    picture = await audited_picture(services, user, nhs_number, f"view-{checkpoint}-checklist")
+    services.questionnaire(checkpoint)
+    picture = await services.view_picture(user, nhs_number, action=f"view-{checkpoint}-checklist")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     response, draft, notices = await services.open_checklist(picture, checkpoint, user)
     changes = []
@@ -219,7 +131,7 @@ async def checklist(
 
 async def _posted(
     request: Request,
-    services: Services,
+    services: Checkpoints,
     user: User,
     nhs_number: str,
     checkpoint: str,
@@ -229,7 +141,7 @@ async def _posted(
     pre-fill) with the posted answers put in."""
     form = await request.form()
     values = {key: [str(v) for v in form.getlist(key)] for key in form}
-    _check_csrf(services, user, (values.get("csrf") or [""])[0])
+    check_csrf(services, user, (values.get("csrf") or [""])[0])
     picture_id = (values.get("picture_id") or [""])[0]
     picture = request.app.state.pictures.get(picture_id, user_id=user.id, nhs_number=nhs_number)
     if picture is None:  # expired or from before a restart: ask the sources again
@@ -252,22 +164,27 @@ async def _posted(
     return picture, picture_id, response, values, problems, bool(added)
 
 
+def _enabled(
+    services: Checkpoints, user: User, picture: Picture, checkpoint: str, response: dict[str, Any]
+) -> dict[str, list[str]]:
+    questionnaire = services.checklists.for_response(response)
+    return {"enabled": sorted(enabled_paths(questionnaire, response, services.env(picture, checkpoint, user)))}
+
+
 @router.post("/patients/{number}/checklists/{checkpoint}/enabled")
 async def checklist_enabled(
-    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, checkpoint: str
 ) -> dict[str, list[str]]:
     """Which items apply given the answers so far: lets the page show follow-up questions as they apply."""
     nhs_number = valid_nhs_number(number)
-    _checkpoint(checkpoint, services)
+    services.questionnaire(checkpoint)
     picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, checkpoint)
-    questionnaire = services.checklists.for_response(response)
-    env = services.env(picture, checkpoint, user)
-    return {"enabled": sorted(enabled_paths(questionnaire, response, env))}
+    return _enabled(services, user, picture, checkpoint, response)
 
 
 async def _complete(
     request: Request,
-    services: Services,
+    services: Checkpoints,
     user: User,
     nhs_number: str,
     checkpoint: str,
@@ -284,30 +201,17 @@ async def _complete(
     )
     if adding:
         return page(raw=values)
-    if checkpoint not in user.role.may_submit:
-        await audit(
-            services.sessions,
-            user_id=user.id,
-            role=user.role.key,
-            action=f"submit-{checkpoint}-checklist",
-            nhs_number=nhs_number,
-            outcome="refused",
-            detail="role may not complete this checklist",
-        )
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Your role cannot complete the {checkpoint} checklist.")
     if (values.get("intent") or [""])[0] == "draft" and not amends:
         draft = await services.keep_draft(picture, checkpoint, user, response)
         return page(
             raw=values, notices=[f"Draft saved on {nhs_date(draft.updated_at)}. Anyone on the unit can finish it."]
         )
     refused = functools.partial(page, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-    if problems:  # answers that could not be read: say so with every other issue, and save nothing
-        return refused(issues=services.check(picture, checkpoint, user, response))
     key = valid_submission_key((values.get("submission_key") or [""])[0])
-    try:
-        saved = await services.save(picture, checkpoint, user, response, amends=amends, submission_key=key)
-    except (AlreadySubmitted, NotWritable) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    if problems:  # answers that could not be read: say so with every other issue, and save nothing
+        await services.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
+        return refused(issues=services.check(picture, checkpoint, user, response))
+    saved = await services.save(picture, checkpoint, user, response, amends=amends, submission_key=key)
     if isinstance(saved, list):
         return refused(issues=saved)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{saved.assessment_id}", status.HTTP_303_SEE_OTHER)
@@ -315,50 +219,39 @@ async def _complete(
 
 @router.post("/patients/{number}/checklists/{checkpoint}")
 async def submit_checklist(
-    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, checkpoint: str
 ) -> Response:
     nhs_number = valid_nhs_number(number)
-    _checkpoint(checkpoint, services)
+    services.questionnaire(checkpoint)
     return await _complete(request, services, user, nhs_number, checkpoint)
 
 
 @router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh")
 async def refresh_draft(
-    request: Request, services: ServicesDep, user: PageUser, number: str, checkpoint: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, checkpoint: str
 ) -> Response:
     """Take the sources' new answers for the items the clinician ticked; every other answer stays."""
     nhs_number = valid_nhs_number(number)
-    _checkpoint(checkpoint, services)
     form = await request.form()
-    _check_csrf(services, user, str(form.get("csrf", "")))
-    draft = await get_draft(services.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
+    check_csrf(services, user, str(form.get("csrf", "")))
+    try:
+        draft = await services.draft(nhs_number, checkpoint)
+    except NotFound:
+        draft = None  # finished or discarded meanwhile: the checklist page says what there is
     if draft is not None:
-        picture = await audited_picture(services, user, nhs_number, f"refresh-{checkpoint}-draft")
-        paths = {str(p) for p in form.getlist("take")}
-        await services.take_changes(picture, checkpoint, user, draft, paths)
+        picture = await services.view_picture(user, nhs_number, action=f"refresh-{checkpoint}-draft")
+        await services.take_changes(picture, checkpoint, user, draft, {str(p) for p in form.getlist("take")})
     return RedirectResponse(f"/patients/{nhs_number}/checklists/{checkpoint}", status.HTTP_303_SEE_OTHER)
-
-
-async def _latest_version(services: Services, nhs_number: str, assessment_id: str):
-    versions = await assessment_chain(services.sessions, assessment_id)
-    if not versions or versions[0][0].nhs_number != nhs_number:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
-    if await amended_by(services.sessions, assessment_id):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "This checklist has been amended since: amend the latest version."
-        )
-    return versions
 
 
 @router.get("/patients/{number}/assessments/{assessment_id}/amend")
 async def amend_page(
-    request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
 ) -> HTMLResponse:
     """The latest version's answers, to change; saving makes a new version."""
     nhs_number = valid_nhs_number(number)
-    versions = await _latest_version(services, nhs_number, assessment_id)
-    latest = versions[-1][0]
-    picture = await audited_picture(services, user, nhs_number, f"view-{latest.checkpoint}-amendment")
+    latest, response = await services.amendment_of(nhs_number, assessment_id)
+    picture = await services.view_picture(user, nhs_number, action=f"view-{latest.checkpoint}-amendment")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     notice = (
         f"You are amending version {latest.version} of this checklist. Saving it makes version {latest.version + 1}."
@@ -370,103 +263,84 @@ async def amend_page(
         picture,
         picture_id,
         latest.checkpoint,
-        json.loads(latest.response_json),
+        response,
         notices=[notice],
         amends=assessment_id,
     )
 
 
-@router.post("/patients/{number}/assessments/{assessment_id}/amend")
-async def amend(request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str) -> Response:
+@router.post("/patients/{number}/assessments/{assessment_id}/amend/enabled")
+async def amend_enabled(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
+) -> dict[str, list[str]]:
+    """As /enabled for a first version: which items apply to the amendment given the answers so far."""
     nhs_number = valid_nhs_number(number)
-    latest = (await _latest_version(services, nhs_number, assessment_id))[-1][0]
-    return await _complete(
-        request,
-        services,
-        user,
-        nhs_number,
-        latest.checkpoint,
-        base=json.loads(latest.response_json),
-        amends=assessment_id,
-    )
+    latest, base = await services.amendment_of(nhs_number, assessment_id)
+    picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, latest.checkpoint, base)
+    return _enabled(services, user, picture, latest.checkpoint, response)
+
+
+@router.post("/patients/{number}/assessments/{assessment_id}/amend")
+async def amend(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
+) -> Response:
+    nhs_number = valid_nhs_number(number)
+    latest, base = await services.amendment_of(nhs_number, assessment_id)
+    return await _complete(request, services, user, nhs_number, latest.checkpoint, base=base, amends=assessment_id)
 
 
 @router.get("/patients/{number}/assessments/{assessment_id}")
 async def assessment(
-    request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
 ) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
-    rows = await latest_assessments(services.sessions, nhs_number=nhs_number)
-    found = next(((a, e) for a, e in rows if a.id == assessment_id), None)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
-    picture = await audited_picture(services, user, nhs_number, "view-assessment")
-    versions = await assessment_chain(services.sessions, assessment_id)
+    versions = await services.chain(nhs_number, assessment_id)
+    found = versions[-1]
+    picture = await services.view_picture(user, nhs_number, action="view-assessment")
     return render_page(
         request,
         "assessment.html",
-        versions=[a for a, _ in versions],
-        latest=not await amended_by(services.sessions, assessment_id),
-        awaiting=services.signatures_missing(picture, found[0], user),
-        task_rows=[(task, None) for task in services.tasks_raised(found[0])],
-        answers=services.answers_of(found[0]),
+        versions=[v.assessment for v in versions],
+        latest=await services.is_latest(assessment_id),
+        awaiting=services.signatures_missing(picture, found.assessment, user),
+        task_rows=[(task, None) for task in services.tasks_raised(found.assessment)],
+        answers=services.answers_of(found.assessment),
         user=user,
-        picture=picture,
+        picture=seen_by(picture, user),
         labels=services.mappings.source_labels,
-        assessment=found[0],
-        entry=found[1],
-        csrf=_csrf(services, user),
+        assessment=found.assessment,
+        answered_by=services.answered_by(found.assessment),
+        entry=found.entry,
+        csrf=csrf(services, user),
     )
 
 
 @router.post("/patients/{number}/assessments/{assessment_id}/resend")
 async def resend_assessment(
-    request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
 ) -> Response:
     """The safeguarding lead sends again an assessment the server refused, once the cause is fixed."""
     nhs_number = valid_nhs_number(number)
     form = await request.form()
-    _check_csrf(services, user, str(form.get("csrf", "")))
-    if not user.role.may_resend:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only the safeguarding lead can send a checklist again.")
-    rows = await latest_assessments(services.sessions, nhs_number=nhs_number)
-    entry = next((e for a, e in rows if a.id == assessment_id), None)
-    if entry is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "There is no such checklist for this baby.")
-    await resend(services.sessions, entry.id)
-    await audit(
-        services.sessions,
-        user_id=user.id,
-        role=user.role.key,
-        action="resend-assessment",
-        nhs_number=nhs_number,
-        detail=f"assessment {assessment_id}",
-    )
-    async with services.client(services.write_back) as client:
-        await deliver(services.sessions, client, entry.id, worker=services.worker_id)
+    check_csrf(services, user, str(form.get("csrf", "")))
+    await services.resend(user, nhs_number, assessment_id)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{assessment_id}", status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/patients/{number}/assessments/{assessment_id}/cosign")
-async def cosign(request: Request, services: ServicesDep, user: PageUser, number: str, assessment_id: str) -> Response:
+async def cosign(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
+) -> Response:
     """The safeguarding lead co-signs a checklist that asks for it; a new version carries the signature."""
     nhs_number = valid_nhs_number(number)
     form = await request.form()
-    _check_csrf(services, user, str(form.get("csrf", "")))
-    picture = await audited_picture(services, user, nhs_number, "cosign-assessment")
-    try:
-        signed = await services.cosign(picture, assessment_id, user)
-    except NotWritable as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    check_csrf(services, user, str(form.get("csrf", "")))
+    picture = await services.view_picture(user, nhs_number, action="cosign-assessment")
+    signed = await services.cosign(picture, assessment_id, user)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{signed.assessment_id}", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/outbox")
-async def outbox(request: Request, services: ServicesDep, user: PageUser) -> HTMLResponse:
+async def outbox(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
     """Checklists saved in NeoSafe but not yet in a baby's record, for the safeguarding lead to follow up."""
-    if not user.role.may_resend:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Only the safeguarding lead can see the checklists waiting to be sent."
-        )
-    await audit(services.sessions, user_id=user.id, role=user.role.key, action="view-outbox")
-    return render_page(request, "outbox.html", user=user, rows=await unsent_assessments(services.sessions))
+    return render_page(request, "outbox.html", user=user, rows=await services.unsent(user))

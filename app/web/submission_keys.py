@@ -1,20 +1,16 @@
-"""The same submission sent twice is stored once: a key per filled-in form (or API request), and its answers.
+"""The submission key as it arrives: the API's Idempotency-Key header, or the form's hidden field.
 
-A nurse whose "saved" page never arrived presses Save again; an API client retries after a timeout. Both
-send the key of the first attempt, and find what it stored. The digest of the answers tells a true repeat
-from a key sent again with other answers, which is refused rather than silently dropped.
+What a key means (the same submission stored once, a key reused for other answers refused) is decided in
+app.checkpoints.submissions; here it is only read and checked for shape.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from typing import Any
 
 from fastapi import HTTPException, status
 
-__all__ = ["HEADER", "answers_digest", "valid_submission_key"]
+__all__ = ["HEADER", "valid_submission_key"]
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as a header or a form field carries it unchanged
@@ -30,8 +26,3 @@ def valid_submission_key(key: str | None) -> str | None:
             f"{HEADER} must be 1 to 255 visible ASCII characters, without spaces (a UUID is best)",
         )
     return key
-
-
-def answers_digest(response: dict[str, Any]) -> str:
-    """What was answered, independent of key order: equal for the same submission sent again."""
-    return hashlib.sha256(json.dumps(response.get("item", []), sort_keys=True).encode()).hexdigest()

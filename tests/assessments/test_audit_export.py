@@ -9,20 +9,17 @@ from fhir.resources.R4B.auditevent import AuditEvent as R4AuditEvent
 from sqlmodel import select
 
 from app.assessments import WRITE_KEY_SYSTEM, AuditEvent, audit, export_audit
-from app.main import create_app
+from app.checkpoints import Checkpoints
 from app.sources import SourceUnavailable
-from app.web import Services
 from testkit.ports import free_port
 from tests.conftest import write_sources
 from tests.factories import new_nhs_number
 
 
 @pytest.fixture
-async def services(settings, sources) -> AsyncIterator[Services]:
-    settings.outbox_worker = False  # these tests send the trail themselves
-    app = create_app(settings, sources=sources)
-    async with app.router.lifespan_context(app):
-        yield app.state.services
+async def services(settings, sources) -> AsyncIterator[Checkpoints]:
+    async with Checkpoints.wire(settings, sources=sources).running() as checkpoints:  # no worker: the tests send
+        yield checkpoints
 
 
 def on_record(fhir: dict, event_id: int) -> list[dict]:
@@ -30,7 +27,7 @@ def on_record(fhir: dict, event_id: int) -> list[dict]:
     return [e["resource"] for e in found.get("entry") or []]
 
 
-async def test_each_record_is_sent_once_as_an_r4_audit_event(services: Services, fhir):
+async def test_each_record_is_sent_once_as_an_r4_audit_event(services: Checkpoints, fhir):
     baby = new_nhs_number()
     await audit(services.sessions, user_id="u-1", role="nurse", action="view-picture", nhs_number=baby)
     await audit(
@@ -58,7 +55,7 @@ async def test_each_record_is_sent_once_as_an_r4_audit_event(services: Services,
     assert "entity" not in signing_in
 
 
-async def test_a_batch_whose_answer_was_lost_creates_nothing_twice(services: Services, fhir):
+async def test_a_batch_whose_answer_was_lost_creates_nothing_twice(services: Checkpoints, fhir):
     await audit(services.sessions, user_id="u-3", role="nurse", action="view-unit")
     async with services.sessions() as session:
         event = (await session.exec(select(AuditEvent).order_by(AuditEvent.id.desc()))).first()
@@ -76,10 +73,12 @@ async def test_a_batch_whose_answer_was_lost_creates_nothing_twice(services: Ser
     assert len(on_record(fhir, event.id)) == 1
 
 
-async def test_a_record_that_could_not_be_sent_waits_for_the_next_pass(services: Services, settings, sandbox, tmp_path):
+async def test_a_record_that_could_not_be_sent_waits_for_the_next_pass(
+    services: Checkpoints, settings, sandbox, tmp_path
+):
     await audit(services.sessions, user_id="u-4", role="nurse", action="view-unit")
     closed = write_sources(sandbox, tmp_path, overrides={"neonatal": f"http://127.0.0.1:{free_port()}/fhir"})
-    offline: Services = create_app(settings, sources=closed).state.services
+    offline = Checkpoints.wire(settings, sources=closed)
 
     with pytest.raises(SourceUnavailable):
         async with offline.client(offline.write_back) as client:
@@ -90,7 +89,7 @@ async def test_a_record_that_could_not_be_sent_waits_for_the_next_pass(services:
     assert any(e.user_id == "u-4" for e in waiting)
 
 
-async def test_with_audit_export_on_the_outbox_worker_sends_the_trail_too(services: Services, fhir):
+async def test_with_audit_export_on_the_outbox_worker_sends_the_trail_too(services: Checkpoints, fhir):
     services.settings.audit_export = True
     await audit(services.sessions, user_id="u-5", role="nurse", action="view-unit")
 

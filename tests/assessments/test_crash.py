@@ -26,10 +26,9 @@ from sqlmodel import select
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM, Assessment, OutboxEntry, deliver_due, reconcile
 from app.assessments.models import utcnow
+from app.checkpoints import DEMO_USERS, Checkpoints
 from app.config import PROJECT_ROOT, Settings, SourceSettings
-from app.main import create_app
 from app.sources import FhirClient
-from app.web import DEMO_USERS, Services
 from sandbox import Sandbox
 from testkit.proxy import Fault, FaultProxy, Faults
 from tests.answering import answer_everything
@@ -60,13 +59,12 @@ def through(proxy: FaultProxy, sources: list[SourceSettings], *, timeout_s: floa
 
 
 @pytest.fixture
-async def services(settings: Settings, sources, proxy: FaultProxy) -> AsyncIterator[Services]:
+async def services(settings: Settings, sources, proxy: FaultProxy) -> AsyncIterator[Checkpoints]:
     """NeoSafe writing through the proxy; the tests (or `neosafe outbox run` processes) drive the outbox."""
-    settings.outbox_worker = False
     settings.outbox_retry_base_s, settings.outbox_lease_s = 0.1, 45.0
-    app = create_app(settings, sources=through(proxy, sources, timeout_s=WRITE_TIMEOUT_S))
-    async with app.router.lifespan_context(app):
-        yield app.state.services
+    wired = Checkpoints.wire(settings, sources=through(proxy, sources, timeout_s=WRITE_TIMEOUT_S))
+    async with wired.running() as checkpoints:
+        yield checkpoints
 
 
 async def until(condition: Callable[[], object], *, what: str, timeout_s: float = 30.0) -> None:
@@ -82,7 +80,7 @@ async def until(condition: Callable[[], object], *, what: str, timeout_s: float 
         await asyncio.sleep(0.05)
 
 
-async def proven_once(services: Services, sandbox: Sandbox, count: int) -> None:
+async def proven_once(services: Checkpoints, sandbox: Sandbox, count: int) -> None:
     """`neosafe reconcile`'s check, straight against the server: `count` assessments, none missing or duplicated."""
     direct = SourceSettings(name="neonatal", base_url=sandbox.urls["neonatal"], write_back=True)
     async with FhirClient(direct) as client:
@@ -100,7 +98,7 @@ async def held_by_server(sandbox: Sandbox, assessment_id: str | None) -> int:
     return answer.raise_for_status().json()["total"]
 
 
-async def saved_for(services: Services, nhs_number: str) -> str | None:
+async def saved_for(services: Checkpoints, nhs_number: str) -> str | None:
     """The id of the assessment stored for this baby, once there is one."""
     async with services.sessions() as session:
         return (await session.exec(select(Assessment.id).where(Assessment.nhs_number == nhs_number))).first()

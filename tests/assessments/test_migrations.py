@@ -218,7 +218,7 @@ async def test_start_up_refuses_a_database_behind_the_migrations_unless_told_to_
     with pytest.raises(SchemaNotReady, match="neosafe db upgrade"):
         async with app.router.lifespan_context(app):
             pass
-    await app.state.services.sessions.kw["bind"].dispose()  # a real process would exit here
+    await app.state.checkpoints.sessions.kw["bind"].dispose()  # a real process would exit here
 
     settings.migrate_on_start = True
     app = create_app(settings, sources=sources)

@@ -5,15 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlmodel import col, select
 
-from app.assessments import ASSESSMENT_TAG_SYSTEM, WRITTEN_TYPES, OutboxEntry, claim, deliver, deliver_due, resend
+from app.assessments import (
+    ASSESSMENT_TAG_SYSTEM,
+    WRITTEN_TYPES,
+    Assessment,
+    OutboxEntry,
+    claim,
+    deliver,
+    deliver_due,
+    resend,
+)
 from app.assessments.outbox import LEASE
+from app.checkpoints import DEMO_USERS, Checkpoints, Forbidden
 from app.main import create_app
-from app.web import DEMO_USERS, Services
 from tests.answering import answer_everything
 from tests.factories import create_baby
 
@@ -51,15 +61,14 @@ class Faults(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-async def services(settings, sources) -> AsyncIterator[Services]:
-    settings.outbox_worker = False  # these tests drive delivery themselves
-    async with httpx.AsyncHTTPTransport() as real:
-        app = create_app(settings, sources=sources, transport=Faults(real))
-        async with app.router.lifespan_context(app):
-            yield app.state.services
+async def services(settings, sources) -> AsyncIterator[Checkpoints]:
+    """The application layer alone, no web framework: these tests drive delivery themselves."""
+    real = httpx.AsyncHTTPTransport()
+    async with real, Checkpoints.wire(settings, sources=sources, transport=Faults(real)).running() as checkpoints:
+        yield checkpoints
 
 
-async def submitted(services: Services, fhir: dict[str, httpx.Client]) -> tuple[str, str]:
+async def submitted(services: Checkpoints, fhir: dict[str, httpx.Client]) -> tuple[str, str]:
     """Submit a completed admission checklist for a new baby; (assessment id, outbox entry id)."""
     picture = await services.picture(create_baby(fhir["neonatal"]))
     response = services.start_checklist(picture, "admission", NURSE).response
@@ -68,7 +77,12 @@ async def submitted(services: Services, fhir: dict[str, httpx.Client]) -> tuple[
     return result.assessment_id, result.entry.id
 
 
-async def entry(services: Services, entry_id: str) -> OutboxEntry:
+async def baby_of(services: Checkpoints, assessment_id: str) -> str:
+    async with services.sessions() as session:
+        return (await session.get(Assessment, assessment_id)).nhs_number
+
+
+async def entry(services: Checkpoints, entry_id: str) -> OutboxEntry:
     async with services.sessions() as session:
         return await session.get(OutboxEntry, entry_id)
 
@@ -134,6 +148,62 @@ async def test_a_refusal_needs_attention_and_can_be_sent_again(services, fhir):
     assert written(fhir["neonatal"], assessment_id) == expected(refused.bundle_json)
 
 
+class Leases(Faults):
+    """Faults, also noting how long the sender holds each entry it posts (its claim, read mid-send)."""
+
+    def __init__(self, real: httpx.AsyncBaseTransport) -> None:
+        super().__init__(real)
+        self.sessions, self.held_until = None, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and self.sessions is not None:
+            async with self.sessions() as session:
+                claimed = (
+                    await session.exec(select(OutboxEntry).where(col(OutboxEntry.claimed_by).is_not(None)))
+                ).all()
+                self.held_until += [e.claimed_until for e in claimed]
+        return await super().handle_async_request(request)
+
+
+async def test_the_safeguarding_leads_resend_keeps_the_configured_backoff_lease_and_clock(settings, sources, fhir):
+    """The page's "send again" goes through the application layer's one sender, as the worker does: not the
+    library's defaults and the wall clock (15 s backoff, 2-minute lease, now)."""
+    now = datetime(2031, 1, 6, 9, 0, tzinfo=UTC)  # years from the wall clock: a default `now` would show at once
+    settings.outbox_retry_base_s, settings.outbox_retry_max_s, settings.outbox_lease_s = 1000, 4000, 77
+    async with httpx.AsyncHTTPTransport() as real:
+        leases = Leases(real)
+        wired = Checkpoints.wire(settings, sources=sources, transport=leases, clock=lambda: now)
+        async with wired.running() as services:
+            leases.sessions = services.sessions
+            leases.plan = ["400"]
+            assessment_id, entry_id = await submitted(services, fhir)
+            assert (await entry(services, entry_id)).state == "needs-attention"
+
+            leases.plan = ["503"]  # the cause was not fixed after all: it waits again, as configured
+            baby = await baby_of(services, assessment_id)
+            await services.resend(DEMO_USERS["safeguarding-lead"], baby, assessment_id)
+
+            waiting = await entry(services, entry_id)
+            assert waiting.state == "retrying" and waiting.attempts == 2
+            # the second failure's wait: base 1000 s doubled, with jitter (x 0.5 to 1), from the injected clock
+            assert (
+                now + timedelta(seconds=1000)
+                <= waiting.next_attempt_at.replace(tzinfo=UTC)
+                <= now + timedelta(seconds=2000)
+            )
+            assert [held.replace(tzinfo=UTC) for held in leases.held_until] == [now + timedelta(seconds=77)] * 2
+
+
+async def test_only_the_safeguarding_lead_may_send_a_checklist_again(services, fhir):
+    services.transport.plan = ["400"]
+    assessment_id, entry_id = await submitted(services, fhir)
+    baby = await baby_of(services, assessment_id)
+    for role in ("nurse", "discharge-coordinator", "community-nurse"):
+        with pytest.raises(Forbidden):
+            await services.resend(DEMO_USERS[role], baby, assessment_id)
+    assert (await entry(services, entry_id)).state == "needs-attention"
+
+
 async def test_two_workers_never_send_one_entry_twice(services, fhir):
     services.transport.plan = ["503"]
     _, entry_id = await submitted(services, fhir)
@@ -142,8 +212,12 @@ async def test_two_workers_never_send_one_entry_twice(services, fhir):
 
     async with services.client(services.write_back) as one, services.client(services.write_back) as two:
         states = await asyncio.gather(
-            deliver(services.sessions, one, entry_id, worker="one", now=due),
-            deliver(services.sessions, two, entry_id, worker="two", now=due),
+            deliver(
+                services.sessions, one, entry_id, worker="one", now=due, backoff=services.backoff, lease=services.lease
+            ),
+            deliver(
+                services.sessions, two, entry_id, worker="two", now=due, backoff=services.backoff, lease=services.lease
+            ),
         )
 
     assert services.transport.transactions - before == 1
@@ -191,7 +265,7 @@ async def test_a_server_without_conditional_create_is_searched_first(settings, s
         server = NoConditionalCreate(real)
         app = create_app(settings, sources=sources, transport=server)
         async with app.router.lifespan_context(app):
-            services = app.state.services
+            services = app.state.checkpoints
             server.plan = ["drop-after-commit"]
             assessment_id, entry_id = await submitted(services, fhir)
             first = await entry(services, entry_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM, reconcile
-from app.main import create_app
-from app.web import DEMO_USERS
+from app.checkpoints import DEMO_USERS, Checkpoints
 from tests.answering import answer_everything
 from tests.factories import create_baby
 
@@ -14,10 +13,7 @@ NURSE = DEMO_USERS["nurse"]
 
 
 async def test_reconcile_reports_missing_and_duplicated_resources(settings, sources, fhir):
-    settings.outbox_worker = False
-    app = create_app(settings, sources=sources)
-    async with app.router.lifespan_context(app):
-        services = app.state.services
+    async with Checkpoints.wire(settings, sources=sources).running() as services:
         ids = []
         for _ in range(3):
             picture = await services.picture(create_baby(fhir["neonatal"]))

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from app.assessments import OutboxEntry, deliver_due
+from app.checkpoints import DEMO_USERS
 from app.main import create_app
-from app.web import DEMO_USERS, issue_token
+from app.web import issue_token
 from app.web.deps import COOKIE
 from tests.answering import answer_everything
 from tests.assessments.test_outbox import Faults
@@ -33,7 +34,7 @@ async def test_two_instances_deliver_each_entry_once(settings, sources, fhir):
         one = create_app(settings, sources=sources, transport=faults)
         two = create_app(settings.model_copy(update={"migrate_on_start": False}), sources=sources, transport=faults)
         async with one.router.lifespan_context(one), two.router.lifespan_context(two):
-            first, second = one.state.services, two.state.services
+            first, second = one.state.checkpoints, two.state.checkpoints
             faults.plan = ["503"] * 4
             for _ in range(4):  # four checklists saved on instance one while the record is busy
                 picture = await first.picture(create_baby(fhir["neonatal"]))

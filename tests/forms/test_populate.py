@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.forms import add_repeats, populate, repeat_key
+from app.forms import add_repeats, populate, repeat_key, with_every_item
 from tests.forms.builders import (
     SUBJECT,
     initial_expression,
@@ -242,3 +242,30 @@ def test_add_repeats_stops_at_max_occurs():
     add_repeats(q, response, {repeat_key("", "carer"): 5})
 
     assert len(items_with(response, "carer")) == 2
+
+
+def test_a_stored_checklist_gets_back_every_question_to_amend_answers_kept_and_nothing_dropped():
+    questionnaire = make_questionnaire(
+        make_group("father", make_item("seen", "boolean"), make_item("date", "date"), make_item("plan", "text")),
+        make_group("carers", make_item("name"), repeats=True),
+        make_item("concern", "boolean"),
+    )
+    stored = {  # as prune keeps it: only what applied, with two carers
+        "resourceType": "QuestionnaireResponse",
+        "item": [
+            {"linkId": "father", "item": [{"linkId": "seen", "answer": [{"valueBoolean": True}]}]},
+            {"linkId": "carers", "item": [{"linkId": "name", "answer": [{"valueString": "Piotr"}]}]},
+            {"linkId": "carers", "item": [{"linkId": "name", "answer": [{"valueString": "Ewa"}]}]},
+            {"linkId": "retired-item", "answer": [{"valueString": "kept"}]},
+        ],
+    }
+
+    full = with_every_item(questionnaire, stored)
+
+    father, *carers, concern, retired = full["item"]
+    assert [i["linkId"] for i in father["item"]] == ["seen", "date", "plan"]
+    assert father["item"][0]["answer"] == [{"valueBoolean": True}] and "answer" not in father["item"][2]
+    assert [c["item"][0]["answer"][0]["valueString"] for c in carers] == ["Piotr", "Ewa"]
+    assert concern["linkId"] == "concern" and "answer" not in concern
+    assert retired == {"linkId": "retired-item", "answer": [{"valueString": "kept"}]}
+    assert len(stored["item"][0]["item"]) == 1  # the stored checklist itself is untouched

@@ -7,12 +7,10 @@ from pathlib import Path
 
 from weasyprint import HTML
 
+from app.checkpoints import DEMO_USERS, seen_by
 from app.forms import load_checklists
-from app.handover import build_handover, load_sections
+from app.handover import build_handover, document_environment, document_html, load_sections, pdf_of
 from app.picture.models import Person, Picture, Record, SourceStatus
-from app.web import DEMO_USERS
-from app.web.handover_document import document_html, pdf_of
-from app.web.templating import make_templates
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEN = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -54,10 +52,11 @@ def page_texts(pdf_html: str) -> list[str]:
 def test_every_printed_page_names_the_baby_and_says_it_is_confidential():
     checklists = load_checklists(ROOT / "checklists")
     sections = load_sections(ROOT / "fhir_mappings" / "handover.toml", checklists)
-    handover = build_handover(picture_with_many_records(), [], checklists, sections, now=WHEN)
-    env = make_templates(ROOT / "templates").env
+    picture = seen_by(picture_with_many_records(), DEMO_USERS["community-nurse"])
+    handover = build_handover(picture, [], checklists, sections, now=WHEN)
+    env = document_environment(ROOT / "templates")
 
-    html = document_html(env, handover, {"social-care": "Children's social care"}, DEMO_USERS["community-nurse"])
+    html = document_html(env, handover, {"social-care": "Children's social care"})
     pages = page_texts(html)
 
     assert len(pages) > 2

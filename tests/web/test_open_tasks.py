@@ -10,11 +10,11 @@ from __future__ import annotations
 import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
+from app.checkpoints import WITHHELD
 from tests.answering import completed, submitted, with_a_concern, without_answer
 from tests.factories import create_baby
 
 OVERRIDE = "D13-open-tasks.override"
-WITHHELD = "Restricted record: ask the safeguarding team"
 
 
 def admission_with_a_concern(api: httpx.Client, baby: str) -> str:

@@ -111,7 +111,7 @@ async def test_readyz_reports_a_database_that_cannot_be_reached(settings, source
 
     async with _client(app) as http:
         response = await http.get("/readyz")
-    await app.state.services.sessions.kw["bind"].dispose()
+    await app.state.checkpoints.sessions.kw["bind"].dispose()
 
     assert response.status_code == 503
     database = response.json()["database"]
@@ -153,7 +153,7 @@ async def test_metrics_give_the_outbox_depth_and_the_age_of_its_oldest_entry(neo
     assert empty[key("neosafe_outbox_oldest_age_seconds")] == 0
     assert empty[key("neosafe_database_up")] == 1
 
-    async with app.state.services.sessions() as session:
+    async with app.state.checkpoints.sessions() as session:
         for n, (state, age_s) in enumerate([("retrying", 90), ("queued", 30), ("sent", 600)]):
             session.add(_assessment(f"a-{n}"))
             await session.flush()
@@ -183,7 +183,7 @@ def _assessment(assessment_id: str) -> Assessment:
 
 async def test_with_audit_export_on_metrics_count_the_audit_records_not_yet_sent(neosafe):
     app, ops = neosafe
-    services = app.state.services
+    services = app.state.checkpoints
     assert key("neosafe_audit_unsent") not in metrics((await ops.get("/metrics")).text)  # off: not reported
 
     services.settings.audit_export = True

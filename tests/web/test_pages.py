@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
+from app.checkpoints import DEMO_USERS
 from app.main import create_app
-from app.web import DEMO_USERS, issue_token
+from app.web import issue_token
 from app.web.deps import COOKIE
 from testkit.ports import free_port
 from tests.answering import answer_everything
@@ -153,3 +154,11 @@ def test_the_session_cookie_is_secure_behind_https_and_never_readable_by_scripts
 
     assert "httponly" in plain.headers["set-cookie"].lower() and "secure" not in plain.headers["set-cookie"].lower()
     assert "secure" in behind_tls.headers["set-cookie"].lower()  # the trust's proxy said the user came over HTTPS
+
+
+def test_signing_in_never_sends_the_browser_to_another_site(live):
+    with httpx.Client(base_url=live.url, timeout=30) as browser:
+        for target, expected in (("//evil.example/x", "/"), ("https://evil.example/", "/"), ("/outbox", "/outbox")):
+            signed_in = browser.post("/sign-in", data={"role": "nurse", "next": target}, follow_redirects=False)
+            assert signed_in.status_code == 303
+            assert signed_in.headers["location"] == expected

@@ -24,7 +24,8 @@ def test_discharge_with_a_record_waits_for_the_leads_cosignature(live, fhir):
     with live.client("nurse") as nurse, live.client("safeguarding-lead") as lead:
         first = submit_discharge(nurse, baby)
         assert nurse.get(f"/api/patients/{baby}/assessments").json()[0]["awaiting"] == ["Verification Signature"]
-        assert nurse.post(f"/api/patients/{baby}/assessments/{first}/cosignature").status_code == 409
+        # a role that may not co-sign is refused as any role-based refusal is: 403, by the one policy
+        assert nurse.post(f"/api/patients/{baby}/assessments/{first}/cosignature").status_code == 403
 
         signed = lead.post(f"/api/patients/{baby}/assessments/{first}/cosignature")
         assert signed.status_code == 201, signed.text
@@ -53,3 +54,13 @@ def test_a_baby_with_no_records_needs_no_cosignature(live, fhir):
         first = submit_discharge(nurse, baby)
         assert nurse.get(f"/api/patients/{baby}/assessments").json()[0]["awaiting"] == []
         assert lead.post(f"/api/patients/{baby}/assessments/{first}/cosignature").status_code == 409
+
+
+def test_the_safeguarding_lead_never_co_signs_a_checklist_they_wrote(live, fhir):
+    baby = create_baby(fhir["neonatal"], "1010196001")
+    with live.client("safeguarding-lead") as lead:
+        first = submit_discharge(lead, baby)
+        assert lead.get(f"/api/patients/{baby}/assessments").json()[0]["awaiting"] == ["Verification Signature"]
+        refused = lead.post(f"/api/patients/{baby}/assessments/{first}/cosignature")
+        assert refused.status_code == 403 and "not the checklist's author" in refused.json()["detail"]
+        assert lead.get(f"/api/patients/{baby}/assessments").json()[0]["awaiting"] == ["Verification Signature"]

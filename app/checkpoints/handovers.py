@@ -1,0 +1,94 @@
+"""The handover summary for the community team, shown on request and written with each transfer and discharge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from app.assessments import Assessment, latest_assessments
+from app.handover import (
+    SUMMARIES,
+    Handover,
+    PdfUnavailable,
+    build_handover,
+    document_html,
+    handover_communications,
+    handover_document,
+    pdf_of,
+)
+from app.picture import Picture
+
+from .records import Records
+from .redaction import seen_by
+from .users import ROLES, User
+
+__all__ = ["DOCUMENT_READER", "Handovers"]
+
+# Whom the summary written to the baby's record is drawn for: the community team, who do not see restricted
+# records' detail (they see that one exists and whom to ask).
+DOCUMENT_READER = User("neosafe-handover", "NeoSafe handover summary", ROLES["community-nurse"])
+
+
+class Handovers(Records):
+    async def handover(self, picture: Picture, user: User, *, saving: Assessment | None = None) -> Handover:
+        """The summary from the picture as `user` may see it and the baby's newest checklists (with `saving`, a
+        checklist about to be stored, as the newest of its kind)."""
+        rows = await latest_assessments(self.sessions, nhs_number=picture.baby.nhs_number or "")
+        assessments = [row.assessment for row in rows] + ([saving] if saving else [])
+        return build_handover(
+            seen_by(picture, user),
+            assessments,
+            self.checklists,
+            self.handover_sections,
+            self.task_rules,
+            now=self.clock(),
+        )
+
+    async def handover_pdf(self, picture: Picture, user: User) -> bytes:
+        """The summary as a PDF, as `user` may see it; PdfUnavailable where this server cannot lay one out."""
+        html = document_html(self.document_env, await self.handover(picture, user), self.mappings.source_labels)
+        return await asyncio.to_thread(pdf_of, html)  # layout is CPU work: keep it off the event loop
+
+    async def written_with(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        response: dict[str, Any],
+        *,
+        assessment_id: str,
+        record_id: str,
+        version: int,
+    ) -> list[dict[str, Any]]:
+        """At transfer the summary, and at discharge the summary and a Communication per recipient, go to the
+        baby's record in the checklist's own transaction: written exactly when the checklist is, and kept current
+        by each amendment or co-signature."""
+        if checkpoint not in SUMMARIES:
+            return []
+        saving = Assessment(
+            id=assessment_id,
+            nhs_number=picture.baby.nhs_number or "",
+            checkpoint=checkpoint,
+            questionnaire=response["questionnaire"],
+            response_json=json.dumps(response),
+            sources_json="[]",
+            author_id="",
+            author_role="",
+            status=response["status"],
+            version=version,
+            created_at=self.clock(),  # newer than every stored version: it is the one the summary uses
+        )
+        summary = await self.handover(picture, DOCUMENT_READER, saving=saving)
+        html = document_html(self.document_env, summary, self.mappings.source_labels, title=SUMMARIES[checkpoint][0])
+        try:
+            pdf = await asyncio.to_thread(pdf_of, html)
+        except PdfUnavailable:
+            pdf = None  # the HTML alone still hands everything over
+        sent = (
+            handover_communications(
+                self.checklists.for_response(response), response, self.handover_recipients, record_id=record_id
+            )
+            if self.handover_recipients and checkpoint == "discharge"
+            else []
+        )
+        return [handover_document(response, checkpoint=checkpoint, record_id=record_id, html=html, pdf=pdf), *sent]

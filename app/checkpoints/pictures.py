@@ -1,0 +1,125 @@
+"""The safeguarding picture for a checkpoint, the unit's census, and the baby as NeoSafe writes about them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import AsyncExitStack
+from typing import Any
+
+from app.assessments import audit, latest_assessments
+from app.fhir_systems import NHS_NUMBER_SYSTEM
+from app.nhs_style import format_nhs_number
+from app.picture import Picture, gather_picture, mark_changes, picture_context
+from app.sources import read_capabilities
+
+from .outcomes import Forbidden
+from .policy import Action, require
+from .users import User
+from .wiring import Wiring
+
+__all__ = ["Pictures"]
+
+
+class Pictures(Wiring):
+    async def picture(self, nhs_number: str) -> Picture:
+        """Ask every source now, marked against the baby's previous checklist; raises BabyNotFound if none knows
+        the baby. Internal: what a person is shown comes from `view_picture` (audited, as their role may see)."""
+        async with AsyncExitStack() as stack:
+            clients = {s.name: await stack.enter_async_context(self.client(s)) for s in self.sources}
+            unread = [name for name in clients if name not in self.capabilities]
+            read = await asyncio.gather(*(read_capabilities(clients[name]) for name in unread))
+            for name, caps in zip(unread, read, strict=True):
+                if caps.known:  # a source that would not say is asked again next time
+                    self.capabilities[name] = caps
+            picture = await gather_picture(
+                nhs_number=nhs_number,
+                clients=clients,
+                mappings=self.mappings,
+                now=self.clock(),
+                capabilities=self.capabilities,
+            )
+        previous = await latest_assessments(self.sessions, nhs_number=nhs_number)
+        if previous:
+            last = previous[0].assessment
+            mark_changes(
+                picture,
+                json.loads(last.records_json),
+                since=f"the {last.checkpoint} checklist of {last.created_at:%d %B %Y}",
+            )
+        return picture
+
+    async def view_picture(self, user: User, nhs_number: str, *, action: str) -> Picture:
+        """The picture a person is about to be shown, the viewing audited as `action`."""
+        picture = await self.picture(nhs_number)
+        await self.audit(user, action, nhs_number)
+        return picture
+
+    async def audit(self, user: User, action: str, nhs_number: str | None = None, **detail: str) -> None:
+        await audit(self.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number, **detail)
+
+    async def authorise(
+        self, user: User, action: Action, nhs_number: str | None, *, checkpoint: str | None = None, author_id=None
+    ) -> None:
+        """`policy.require`, with a refusal audited: who tried what, on which baby, and why not."""
+        try:
+            require(user, action, checkpoint=checkpoint, author_id=author_id)
+        except Forbidden as exc:
+            await self.audit(user, f"{action}-{checkpoint or 'any'}", nhs_number, outcome="refused", detail=str(exc))
+            raise
+
+    async def census(self, user: User) -> list[dict[str, Any]]:
+        """Babies on the unit now: in-progress inpatient stays on the write-back (unit) source. Audited."""
+        await self.audit(user, "view-unit")
+        async with self.client(self.write_back) as client:
+            result = await client.search(
+                "Encounter", {"status": "in-progress", "_include": "Encounter:subject", "_count": "100"}
+            )
+        resources = [r.model_dump(mode="json") for r in result.resources]
+        patients = {f"Patient/{r['id']}": r for r in resources if r["resourceType"] == "Patient"}
+        stays = []
+        for encounter in (r for r in resources if r["resourceType"] == "Encounter"):
+            patient = patients.get((encounter.get("subject") or {}).get("reference", ""))
+            if patient:
+                stays.append({"encounter": encounter, "patient": patient})
+        stays.sort(key=lambda s: (s["encounter"].get("period") or {}).get("start", ""), reverse=True)
+        return stays
+
+    def env(self, picture: Picture, checkpoint: str, user: User) -> dict[str, Any]:
+        """The FHIRPath environment a checklist is filled in: %patient, %encounter, %user, %picture."""
+        return {
+            "patient": picture.baby_resource or {},
+            "encounter": picture.encounter or {},
+            "user": user.reference(),
+            "picture": picture_context(picture, checkpoint=checkpoint),
+        }
+
+    def subject(self, picture: Picture) -> dict[str, Any]:
+        """The baby as a Reference on the write-back source, naming them unambiguously."""
+        baby = picture.baby
+        born = baby.birth_date.isoformat() if baby.birth_date else "date of birth not known"
+        reference: dict[str, Any] = {
+            "identifier": {"system": NHS_NUMBER_SYSTEM, "value": baby.nhs_number},
+            "display": f"{baby.name} (NHS number {format_nhs_number(baby.nhs_number)}, born {born})",
+        }
+        local_id = baby.found_on.get(self.write_back.name)
+        if local_id:
+            reference["reference"] = f"Patient/{local_id}"
+        return reference
+
+    def encounter(self, picture: Picture) -> dict[str, Any] | None:
+        stay = picture.encounter
+        if stay and stay.get("_source") == self.write_back.name:
+            return {"reference": f"Encounter/{stay['id']}"}
+        return None
+
+    def sources_consulted(self, picture: Picture) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "status": s.status,
+                "detail": s.detail,
+                "checked_at": s.checked_at.isoformat() if s.checked_at else None,
+            }
+            for s in picture.sources
+        ]

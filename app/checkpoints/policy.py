@@ -1,0 +1,50 @@
+"""Who may do what: decided here, once, for the pages, the API, drafts, amendments and co-signatures alike.
+
+Every use case in app.checkpoints calls `require`; pages and templates ask `may` only to decide what to offer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .outcomes import Forbidden
+from .users import User
+
+__all__ = ["Action", "may", "require"]
+
+
+class Action(StrEnum):
+    VIEW = "view"  # the unit, a baby's picture, checklists, saved checklists, the handover: every signed-in role
+    COMPLETE = "complete"  # fill in, keep a draft of, refresh, submit or amend a checkpoint's checklist
+    SEE_RESTRICTED = "see-restricted"  # restricted (R/V) records in full
+    COSIGN = "cosign"  # co-sign a checklist that asks for it, never one's own
+    RESEND = "resend"  # see the checklists not yet in the record, and send one again
+
+
+def may(user: User, action: Action | str, *, checkpoint: str | None = None, author_id: str | None = None) -> bool:
+    """Whether `user` may do `action` (for COMPLETE, on `checkpoint`; for COSIGN, a checklist by `author_id`)."""
+    role = user.role
+    match Action(action):
+        case Action.VIEW:
+            return True
+        case Action.COMPLETE:
+            return checkpoint in role.completes
+        case Action.SEE_RESTRICTED:
+            return role.sees_restricted
+        case Action.COSIGN:
+            return role.cosigns and author_id != user.id
+        case Action.RESEND:
+            return role.resends
+
+
+def require(user: User, action: Action, *, checkpoint: str | None = None, author_id: str | None = None) -> None:
+    """Forbidden, with the reason, unless `may`."""
+    if may(user, action, checkpoint=checkpoint, author_id=author_id):
+        return
+    reasons = {
+        Action.COMPLETE: f"your role ({user.role.label}) cannot complete the {checkpoint} checklist",
+        Action.SEE_RESTRICTED: "your role cannot see restricted records",
+        Action.COSIGN: "a co-signature must come from the safeguarding lead, not the checklist's author",
+        Action.RESEND: "only the safeguarding lead can see or send again the checklists waiting to be sent",
+    }
+    raise Forbidden(reasons[action])

@@ -1,0 +1,229 @@
+"""A submitted checklist: checked, stored durably, then sent; the same submission again is stored once.
+
+Idempotency is decided here: a submission key (the API's Idempotency-Key, the form's hidden field) and a
+digest of the answers tell a repeat from a key reused for something else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from app.assessments import (
+    DuplicateSubmission,
+    Stored,
+    assessment_bundle,
+    assessment_chain,
+    outbox_entry,
+    save_assessment,
+    submitted_with,
+)
+from app.forms import AUTHOR, Issue, canonical, prune, signature, validate
+from app.picture import Picture, snapshot
+
+from .handovers import Handovers
+from .outcomes import AlreadySubmitted, NotFound, NotWritable, Submitted
+from .policy import Action, require
+from .users import User
+
+__all__ = ["Submissions", "answers_digest"]
+
+
+def answers_digest(response: dict[str, Any]) -> str:
+    """What was answered, independent of key order: equal for the same submission sent again."""
+    return hashlib.sha256(json.dumps(response.get("item", []), sort_keys=True).encode()).hexdigest()
+
+
+class Submissions(Handovers):
+    def checkpoint_of(self, response: dict[str, Any]) -> str:
+        """The checkpoint whose checklist (any version NeoSafe has) the response names; NotFound if none."""
+        try:
+            return self.checklists.checkpoint_of(self.checklists.for_response(response))
+        except LookupError as exc:
+            raise NotFound(
+                "QuestionnaireResponse.questionnaire must name a NeoSafe checklist as url|version, "
+                f"not {response.get('questionnaire')!r}"
+            ) from exc
+
+    def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
+        """Against the checklist version the response names (an amendment keeps its first version's)."""
+        try:
+            questionnaire = self.checklists.for_response(response)
+        except LookupError:
+            questionnaire = self.questionnaire(checkpoint)
+        return validate(questionnaire, response, self.env(picture, checkpoint, user))
+
+    async def save(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        response: dict[str, Any],
+        *,
+        amends: str | None = None,
+        submission_key: str | None = None,
+    ) -> Submitted | list[Issue]:
+        """A submitted checklist: what was stored if this is the same submission again; else its issues if it is
+        not complete; else stored and sent. Forbidden, AlreadySubmitted or NotWritable if it can be neither."""
+        await self.authorise(user, Action.COMPLETE, picture.baby.nhs_number, checkpoint=checkpoint)
+        repeat = await self.repeat_of(submission_key, picture, user, response)
+        if repeat is not None:
+            return repeat
+        issues = self.check(picture, checkpoint, user, response)
+        if issues:
+            await self.audit(
+                user,
+                f"{'amend' if amends else 'submit'}-{checkpoint}-checklist",
+                picture.baby.nhs_number,
+                outcome="refused",
+                detail=f"{len(issues)} issues",
+            )
+            return issues
+        return await self.submit(picture, checkpoint, user, response, amends=amends, submission_key=submission_key)
+
+    async def submit(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        response: dict[str, Any],
+        *,
+        amends: str | None = None,
+        submission_key: str | None = None,
+    ) -> Submitted:
+        """Store the checklist durably, then try once to write it to FHIR; `entry.state` says how it went.
+
+        With `amends` (the id of the latest version), this is an amendment: checked against the checklist
+        version the first one was made on, written as updates of what changed. Call only with a response
+        that `check` accepted, and after `repeat_of` found no earlier submission under `submission_key`.
+        """
+        require(user, Action.COMPLETE, checkpoint=checkpoint)
+        if self.write_back.name not in picture.baby.found_on:
+            raise NotWritable(
+                f"this baby is not on the {self.write_back.name} record, where NeoSafe writes checklists: "
+                "ask the unit's EPR team to register the baby there"
+            )
+        versions = await self.latest_version(picture.baby.nhs_number or "", amends) if amends else []
+        questionnaire = (
+            self.checklists.for_response({"questionnaire": versions[0].assessment.questionnaire})
+            if versions
+            else self.questionnaire(checkpoint)
+        )
+        env = self.env(picture, checkpoint, user)
+        authored = self.clock().isoformat(timespec="seconds")
+        completed = prune(questionnaire, response, env)
+        completed.update(
+            {
+                "questionnaire": canonical(questionnaire),
+                "status": "amended" if versions else "completed",
+                "subject": self.subject(picture),
+                "author": user.reference(),
+                "authored": authored,
+                "extension": [signature(AUTHOR, user.reference(), authored)],
+            }
+        )
+        encounter = self.encounter(picture)
+        if encounter:
+            completed["encounter"] = encounter
+        else:
+            completed.pop("encounter", None)
+        try:
+            return await self.write(
+                picture,
+                checkpoint,
+                user,
+                completed,
+                versions,
+                amends=amends,
+                submission_key=submission_key,
+                submission_digest=answers_digest(response),
+            )
+        except DuplicateSubmission:  # the same submission, arriving twice at once: the other request stored it
+            repeat = await self.repeat_of(submission_key, picture, user, response)
+            if repeat is None:
+                raise
+            return repeat
+
+    async def repeat_of(
+        self, submission_key: str | None, picture: Picture, user: User, response: dict[str, Any]
+    ) -> Submitted | None:
+        """What an earlier request stored under this key, if this is the same submission sent again.
+
+        AlreadySubmitted if the key was used for other answers, another baby or by another user: never
+        store those as a second checklist, nor drop them silently.
+        """
+        earlier = await submitted_with(self.sessions, submission_key) if submission_key else None
+        if earlier is None:
+            return None
+        same = (earlier.nhs_number, earlier.author_id, earlier.submission_digest)
+        if same != (picture.baby.nhs_number, user.id, answers_digest(response)):
+            raise AlreadySubmitted(earlier.id)
+        await self.audit(
+            user,
+            f"resubmit-{earlier.checkpoint}-checklist",
+            earlier.nhs_number,
+            detail=f"the same submission again: assessment {earlier.id}, stored once",
+        )
+        versions = await assessment_chain(self.sessions, earlier.id)
+        return Submitted(assessment_id=earlier.id, entry=versions[-1].entry)
+
+    async def write(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        response: dict[str, Any],
+        versions: list[Stored],
+        *,
+        amends: str | None,
+        verifier: dict[str, Any] | None = None,
+        submission_key: str | None = None,
+        submission_digest: str | None = None,
+    ) -> Submitted:
+        """The FHIR transaction for this version, made durable (assessment and outbox in one database
+        transaction) before anyone is told it is saved, then one try at the FHIR record."""
+        assessment_id = str(uuid.uuid4())
+        record_id = versions[0].assessment.id if versions else assessment_id
+        sources = self.sources_consulted(picture)
+        now: datetime = self.clock()
+        bundle = assessment_bundle(
+            questionnaire=self.checklists.for_response(response),
+            response=response,
+            assessment_id=assessment_id,
+            sources=sources,
+            record_id=record_id,
+            earlier=[json.loads(v.entry.bundle_json) for v in versions],
+            verifier=verifier,
+            task_rules=self.rules_for(checkpoint),
+            attached=await self.written_with(
+                picture,
+                checkpoint,
+                response,
+                assessment_id=assessment_id,
+                record_id=record_id,
+                version=len(versions) + 1,
+            ),
+        )
+        entry = await save_assessment(
+            self.sessions,
+            assessment_id=assessment_id,
+            nhs_number=picture.baby.nhs_number or "",
+            checkpoint=checkpoint,
+            questionnaire=response["questionnaire"],
+            response=bundle["entry"][0]["resource"],
+            sources=sources,
+            records=snapshot(picture),
+            bundle=bundle,
+            author_id=user.id,
+            author_role=user.role.key,
+            now=now,
+            amends=amends,
+            version=len(versions) + 1,
+            submission_key=submission_key,
+            submission_digest=submission_digest,
+        )
+        await self.send_now(entry.id, now=now)
+        return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)

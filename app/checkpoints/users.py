@@ -1,0 +1,64 @@
+"""Who uses NeoSafe: the roles of a neonatal unit and its community team, and a signed-in user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.fhir_systems import SDS_USER_ID_SYSTEM
+
+__all__ = ["DEMO_USERS", "ROLES", "Role", "User"]
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a role is entitled to, as data; app.checkpoints.policy.may is the one place it is decided from."""
+
+    key: str
+    label: str
+    completes: frozenset[str]  # checkpoints whose checklist this role may fill in, save as a draft and amend
+    sees_restricted: bool  # may read restricted (R/V) records in full
+    resends: bool = False  # may see the outbox and send again an assessment the FHIR server refused
+    cosigns: bool = False  # the named nurse for safeguarding: co-signs where a checklist asks for it
+
+
+ROLES: dict[str, Role] = {
+    r.key: r
+    for r in (
+        Role("nurse", "Neonatal nurse", frozenset({"admission", "transfer", "discharge"}), True),
+        Role("discharge-coordinator", "Discharge coordinator", frozenset({"transfer", "discharge"}), True),
+        Role("community-nurse", "Community neonatal nurse", frozenset(), False),
+        Role(
+            "safeguarding-lead",
+            "Safeguarding lead",
+            frozenset({"admission", "transfer", "discharge"}),
+            sees_restricted=True,
+            resends=True,
+            cosigns=True,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    role: Role
+
+    def reference(self) -> dict:
+        """The user as a FHIR Reference, for author and performer."""
+        return {
+            "identifier": {"system": SDS_USER_ID_SYSTEM, "value": self.id},
+            "display": f"{self.name} ({self.role.label})",
+        }
+
+
+DEMO_USERS: dict[str, User] = {
+    u.role.key: u
+    for u in (
+        User("demo-nurse", "Alex Morgan", ROLES["nurse"]),
+        User("demo-discharge", "Sam Patel", ROLES["discharge-coordinator"]),
+        User("demo-community", "Jo Williams", ROLES["community-nurse"]),
+        User("demo-safeguarding", "Chris Okafor", ROLES["safeguarding-lead"]),
+    )
+}

@@ -1,0 +1,134 @@
+"""What every use case works with: the sources, the code lists, the checklists and the database, wired once.
+
+`wire(settings)` builds it without a web framework, for `neosafe serve`, the other commands and the tests alike.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Self
+
+import httpx
+from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.assessments import Backoff, OutboxWorker, SessionFactory, deliver, make_engine, prepare, session_factory
+from app.config import Settings, SourceSettings
+from app.forms import Checklists, TaskRule, load_checklists, load_task_rules
+from app.handover import Recipients, Section, document_environment, load_recipients, load_sections
+from app.picture import Mappings, load_mappings
+from app.sources import Capabilities, FhirClient, auth_for
+
+__all__ = ["Wiring"]
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    sources: list[SourceSettings]
+    mappings: Mappings
+    checklists: Checklists
+    engine: AsyncEngine
+    sessions: SessionFactory
+    document_env: Environment  # the templates the handover summary written with each checklist is drawn from
+    handover_sections: list[Section] = field(default_factory=list)
+    handover_recipients: Recipients | None = None  # D10's questions: a Communication per recipient at discharge
+    task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
+    transport: httpx.AsyncBaseTransport | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
+    auths: dict[str, httpx.Auth] = field(default_factory=dict)  # one per source, so tokens are reused
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+    @classmethod
+    def wire(
+        cls,
+        settings: Settings,
+        *,
+        sources: list[SourceSettings] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Self:
+        """Sources default to the settings' sources file; tests pass their own. Start with `running()`."""
+        engine = make_engine(settings.database_url)
+        sources = sources if sources is not None else settings.sources()
+        checklists = load_checklists(settings.checklists_dir)
+        handover_rules = settings.mappings_dir / "handover.toml"
+        return cls(
+            settings=settings,
+            sources=sources,
+            auths={s.name: auth for s in sources if (auth := auth_for(s)) is not None},
+            mappings=load_mappings(settings.mappings_dir),
+            checklists=checklists,
+            handover_sections=load_sections(handover_rules, checklists),
+            handover_recipients=load_recipients(handover_rules, checklists),
+            task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
+            document_env=document_environment(settings.templates_dir),
+            engine=engine,
+            sessions=session_factory(engine),
+            transport=transport,
+            **({"clock": clock} if clock else {}),
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """The database brought to (or checked at) the migrations' head; its connections closed afterwards."""
+        await prepare(self.engine, migrate=self.settings.migrate_on_start)
+        try:
+            yield self
+        finally:
+            await self.engine.dispose()
+
+    def rules_for(self, checkpoint: str) -> list[TaskRule]:
+        return [r for r in self.task_rules if r.checkpoint == checkpoint]
+
+    @property
+    def write_back(self) -> SourceSettings:
+        return next(s for s in self.sources if s.write_back)
+
+    def client(self, source: SourceSettings) -> FhirClient:
+        return FhirClient(source, transport=self.transport, auth=self.auths.get(source.name))
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(
+            base=timedelta(seconds=self.settings.outbox_retry_base_s),
+            most=timedelta(seconds=self.settings.outbox_retry_max_s),
+        )
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.outbox_lease_s)
+
+    async def send_now(self, entry_id: str, *, now: datetime | None = None) -> None:
+        """One try at the FHIR record now (or at `now`, the submission's own moment), with the configured backoff,
+        lease and clock, as the worker would."""
+        async with self.client(self.write_back) as client:
+            await deliver(
+                self.sessions,
+                client,
+                entry_id,
+                worker=self.worker_id,
+                now=now or self.clock(),
+                backoff=self.backoff,
+                lease=self.lease,
+            )
+
+    def outbox_worker(self) -> OutboxWorker:
+        """The background sender for this process: retries what could not be sent at once."""
+        return OutboxWorker(
+            self.sessions,
+            lambda: self.client(self.write_back),
+            worker=self.worker_id,
+            interval_s=self.settings.outbox_interval_s,
+            backoff=self.backoff,
+            lease=self.lease,
+            clock=self.clock,
+            audit=self.settings.audit_export,
+        )

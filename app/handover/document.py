@@ -1,0 +1,53 @@
+"""The handover summary as a document of its own: standalone HTML, and a PDF laid out from it by WeasyPrint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+
+from app.nhs_style import format_nhs_number, nhs_date
+
+from .document_reference import SUMMARIES
+from .summary import Handover
+
+__all__ = ["PdfUnavailable", "document_environment", "document_html", "pdf_of"]
+
+STYLE = "handover-print.css"  # in the templates folder, put inline into each document
+
+
+class PdfUnavailable(Exception):
+    """WeasyPrint cannot run here: the system lacks the Pango libraries it lays text out with."""
+
+
+def document_environment(templates_dir: Path) -> Environment:
+    """Jinja2 with the NHS.UK frontend components, autoescaped, with the NHS style's filters: the pages use it
+    too, so a page and a document draw the same thing the same way."""
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(templates_dir), PackageLoader("nhsuk_frontend_jinja")]),
+        undefined=ChainableUndefined,
+        autoescape=True,
+    )
+    env.filters["nhs_number"] = format_nhs_number
+    env.filters["nhs_date"] = nhs_date
+    return env
+
+
+def document_html(
+    env: Environment, handover: Handover, labels: dict[str, str], *, title: str = SUMMARIES["discharge"][0]
+) -> str:
+    """The summary with its style inline; its picture is drawn as it is (already as its reader may see it)."""
+    css, _, _ = env.loader.get_source(env, STYLE)
+    template = env.get_template("handover_document.html")
+    return template.render(handover=handover, picture=handover.picture, labels=labels, css=css, title=title)
+
+
+def pdf_of(html: str) -> bytes:
+    try:
+        from weasyprint import HTML  # imported here: it loads Pango, which only the PDF needs
+    except OSError as exc:
+        raise PdfUnavailable(
+            "PDFs cannot be made on this server: it lacks the Pango libraries (apt-get install libpango-1.0-0 "
+            "libpangoft2-1.0-0). The summary page itself works and can be printed."
+        ) from exc
+    return HTML(string=html).write_pdf()

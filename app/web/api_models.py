@@ -1,0 +1,212 @@
+"""What the JSON API answers: the shapes of its bodies (they make its OpenAPI), and how each is filled in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from fastapi import status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.forms import Issue
+from app.picture import Picture
+
+__all__ = [
+    "AssessmentCreated",
+    "AssessmentOut",
+    "DraftOut",
+    "HandoverOut",
+    "PictureOut",
+    "TakeChanges",
+    "WriteBackOut",
+    "operation_outcome",
+    "picture_out",
+    "unprocessable",
+    "write_back_out",
+]
+
+
+class PersonOut(BaseModel):
+    role: str
+    name: str
+    nhs_number: str | None
+    birth_date: str | None
+    relationship: str
+    identity_verified: bool
+    sources_found_on: list[str]
+
+
+class SourceOut(BaseModel):
+    name: str
+    status: str
+    detail: str
+    checked_at: datetime | None
+
+
+class RecordOut(BaseModel):
+    category: str
+    code: str
+    system: str
+    display: str
+    current: bool
+    status: str
+    resource_type: str
+    source: str
+    person_nhs_number: str | None
+    person_role: str
+    start: str | None
+    end: str | None
+    recorded: str | None
+    organisation: str | None
+    contact: str | None
+    restricted: bool
+    change: str | None = None  # new | changed | ended since the previous checkpoint
+
+
+class PictureOut(BaseModel):
+    checkpoint: str
+    baby: PersonOut
+    people: list[PersonOut]
+    sources: list[SourceOut]
+    records: list[RecordOut]
+    male_carer_recorded: bool
+    father_recorded: bool
+    changes_since: str | None
+    no_longer_found: list[dict[str, Any]]
+    open_tasks: list[dict[str, Any]]  # tasks for the baby not yet done; restricted ones' detail only for some roles
+    gathered_at: datetime
+
+
+class WriteBackOut(BaseModel):
+    """Where a saved assessment is on its way to the FHIR record."""
+
+    state: str  # queued | sent | retrying | needs-attention
+    attempts: int
+    next_attempt_at: datetime | None = None
+    server_ids: list[str]
+    last_error: str | None
+
+
+class AssessmentCreated(BaseModel):
+    id: str
+    write_back: WriteBackOut
+
+
+class AssessmentOut(BaseModel):
+    id: str
+    awaiting: list[str]  # signatures it still needs, e.g. "Verification Signature" (co-signature)
+    checkpoint: str
+    questionnaire: str
+    status: str
+    version: int
+    author_id: str
+    author_role: str
+    created_at: datetime
+    write_back: WriteBackOut
+
+
+def write_back_out(entry) -> WriteBackOut:
+    return WriteBackOut(
+        state=entry.state,
+        attempts=entry.attempts,
+        next_attempt_at=entry.next_attempt_at if entry.state == "retrying" else None,
+        server_ids=json.loads(entry.server_ids_json),
+        last_error=entry.last_error,
+    )
+
+
+def _person(p) -> PersonOut:
+    return PersonOut(
+        role=p.role,
+        name=p.name,
+        nhs_number=p.nhs_number,
+        birth_date=p.birth_date.isoformat() if p.birth_date else None,
+        relationship=p.relationship or p.role_label,
+        identity_verified=p.verified,
+        sources_found_on=sorted(p.found_on),
+    )
+
+
+def _record(r) -> RecordOut:
+    return RecordOut(
+        category=r.category,
+        code=r.code,
+        system=r.system,
+        display=r.display,
+        current=r.current,
+        status=r.status,
+        resource_type=r.resource_type,
+        source=r.source,
+        person_nhs_number=r.person_nhs_number,
+        person_role=r.person_role,
+        start=r.start,
+        end=r.end,
+        recorded=r.recorded,
+        organisation=r.organisation,
+        contact=r.contact,
+        restricted=r.restricted,
+        change=r.change,
+    )
+
+
+def picture_out(picture: Picture, checkpoint: str) -> PictureOut:
+    """The picture as drawn for its reader: pass it through app.checkpoints.seen_by first."""
+    return PictureOut(
+        checkpoint=checkpoint,
+        baby=_person(picture.baby),
+        people=[_person(p) for p in picture.people],
+        sources=[
+            SourceOut(name=s.name, status=s.status, detail=s.detail, checked_at=s.checked_at) for s in picture.sources
+        ],
+        records=[_record(r) for r in picture.records],
+        male_carer_recorded=picture.male_carer_recorded,
+        father_recorded=picture.father_recorded,
+        changes_since=picture.changes_since,
+        no_longer_found=picture.gone,
+        open_tasks=[asdict(t) for t in picture.open_tasks],
+        gathered_at=picture.gathered_at,
+    )
+
+
+def operation_outcome(issues: list[Issue] | list[tuple[str, str]], code: str = "required") -> dict[str, Any]:
+    """Issues as a FHIR OperationOutcome, each naming the item (linkId) and its path in the response."""
+    pairs = [(i.link_id, i.path, i.message) if isinstance(i, Issue) else (i[0], i[0], i[1]) for i in issues]
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": code,
+                "diagnostics": message,
+                "expression": [f"QuestionnaireResponse.item.where(linkId='{link_id}')"],
+                "location": [path],
+            }
+            for link_id, path, message in pairs
+        ],
+    }
+
+
+def unprocessable(outcome: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(outcome, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/fhir+json")
+
+
+class HandoverOut(BaseModel):
+    made_at: datetime
+    not_yet_recorded: list[str]  # checkpoints whose checklist has not been completed: unknown, not "none"
+    checklists: list[dict[str, Any]]  # the newest of each kind it draws on
+    sections: list[dict[str, Any]]  # each: title, parts (checkpoint, title, recorded or null, lines)
+    tasks: list[dict[str, Any]]  # what those checklists asked to be done, by whom, by when
+    picture: PictureOut
+
+
+class DraftOut(BaseModel):
+    saved_at: datetime
+    saved_by: str
+    changes: list[dict[str, Any]]  # what the sources now say differently from when the draft began
+
+
+class TakeChanges(BaseModel):
+    take: list[str]  # paths (as in `changes`) whose new pre-filled answers to take
