@@ -49,12 +49,19 @@ class Submissions(Handovers):
             ) from exc
 
     def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
-        """Against the checklist version the response names (an amendment keeps its first version's)."""
+        """Against the checklist version the response names (an amendment keeps its first version's), and about
+        this baby: a response whose subject names another NHS number is never stored under this one."""
         try:
             questionnaire = self.checklists.for_response(response)
         except LookupError:
             questionnaire = self.questionnaire(checkpoint)
-        return validate(questionnaire, response, self.env(picture, checkpoint, user))
+        named = ((response.get("subject") or {}).get("identifier") or {}).get("value")
+        other_baby = (
+            [Issue("subject", "subject", "the response's subject is a different NHS number from this baby's")]
+            if named and named != picture.baby.nhs_number
+            else []
+        )
+        return other_baby + validate(questionnaire, response, self.env(picture, checkpoint, user))
 
     async def save(
         self,
@@ -67,12 +74,30 @@ class Submissions(Handovers):
         submission_key: str | None = None,
     ) -> Submitted | list[Issue]:
         """A submitted checklist: what was stored if this is the same submission again; else its issues if it is
-        not complete; else stored and sent. Forbidden, AlreadySubmitted or NotWritable if it can be neither."""
+        not complete; else stored and sent. Forbidden, AlreadySubmitted or NotWritable if it can be neither.
+
+        An amendment's checkpoint, checklist version and the role check come from the checklist it amends, never
+        from the request: `checkpoint` is then ignored, and a response naming another version is refused.
+        """
+        mismatch: list[Issue] = []
+        if amends:
+            made_on = (await self.chain(picture.baby.nhs_number or "", amends))[0].assessment
+            checkpoint = made_on.checkpoint
+            if response.get("questionnaire", made_on.questionnaire) != made_on.questionnaire:
+                mismatch.append(
+                    Issue(
+                        "questionnaire",
+                        "questionnaire",
+                        f"an amendment keeps the checklist it amends ({made_on.questionnaire}), "
+                        f"not {response.get('questionnaire')!r}",
+                    )
+                )
+            response = {**response, "questionnaire": made_on.questionnaire}
         await self.authorise(user, Action.COMPLETE, picture.baby.nhs_number, checkpoint=checkpoint)
         repeat = await self.repeat_of(submission_key, picture, user, response)
         if repeat is not None:
             return repeat
-        issues = self.check(picture, checkpoint, user, response)
+        issues = mismatch + self.check(picture, checkpoint, user, response)
         if issues:
             await self.audit(
                 user,

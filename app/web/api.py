@@ -183,11 +183,6 @@ async def _accept(
         return unprocessable(
             operation_outcome([("resourceType", "the body must be a QuestionnaireResponse")], "structure")
         )
-    subject_number = ((body.get("subject") or {}).get("identifier") or {}).get("value")
-    if subject_number and subject_number != nhs_number:
-        return unprocessable(
-            operation_outcome([("subject", "the response's subject is a different NHS number from the URL")], "invalid")
-        )
     try:
         checkpoint = services.checkpoint_of(body)
     except NotFound as exc:

@@ -97,3 +97,19 @@ def test_each_saved_version_shows_its_own_answers(live, api, fhir):
     assert "Answers in version 1" in pages[0] and "Answers in version 2" in pages[1]
     assert "A10. Any concern now that needs advice or a referral" in pages[0]
     assert "Bruise seen on the left arm" not in pages[0] and "Bruise seen on the left arm" in pages[1]
+
+
+def test_an_amendment_takes_its_checkpoint_version_and_role_check_from_the_checklist_it_amends(live, api, fhir):
+    """Issue 11 #3: a discharge coordinator replaced an admission checklist with a discharge body (201)."""
+    baby = create_baby(fhir["neonatal"])
+    admission = submit(api, baby)
+    with live.client("discharge-coordinator") as coordinator:
+        discharge = completed(coordinator, baby, "discharge")
+        refused = coordinator.post(f"/api/patients/{baby}/assessments/{admission}/amendments", json=discharge)
+    assert refused.status_code == 403  # they may not complete an admission checklist, whatever the body says
+
+    mismatched = api.post(f"/api/patients/{baby}/assessments/{admission}/amendments", json=discharge)
+    assert mismatched.status_code == 422
+    assert "an amendment keeps the checklist it amends" in mismatched.text
+    stored = api.get(f"/api/patients/{baby}/assessments").json()
+    assert [(a["id"], a["checkpoint"], a["version"]) for a in stored] == [(admission, "admission", 1)]  # untouched
