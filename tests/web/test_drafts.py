@@ -41,3 +41,24 @@ def test_a_draft_is_resumed_as_left_and_offers_what_the_sources_changed(live, fh
         submitted = lead.post(f"/api/patients/{baby}/assessments", json=answer_everything(questionnaire, refreshed))
         assert submitted.status_code == 201, submitted.text
         assert lead.get(f"{base}/draft").status_code == 404  # done: the draft went with the submission
+
+
+def test_a_role_that_may_not_complete_a_checklist_cannot_write_or_refresh_its_draft(live, fhir):
+    """Issue 11 #6: the community team (read-only) and a discharge coordinator (not admissions) rewrote drafts."""
+    baby = create_baby(fhir["neonatal"], "1010196001")
+    base = f"/api/patients/{baby}/checklists/admission"
+    with live.client("nurse") as nurse:
+        draft = nurse.get(base).json()
+        for item in items_with(draft, CONCERN):
+            item["answer"] = [{"valueBoolean": True}]
+        assert nurse.put(f"{base}/draft", json=draft).status_code == 200
+        kept = nurse.get(base).json()
+
+    for role in ("community-nurse", "discharge-coordinator"):
+        with live.client(role) as other:
+            changed = {**draft, "item": []}
+            assert other.put(f"{base}/draft", json=changed).status_code == 403, role
+            paths = [c["path"] for c in other.get(f"{base}/draft").json()["changes"]]
+            assert other.post(f"{base}/draft/refresh", json={"take": paths}).status_code == 403, role
+    with live.client("nurse") as nurse:
+        assert nurse.get(base).json() == kept  # the draft is as the nurse left it
