@@ -3,6 +3,11 @@
 Issues name the item's path so pages can put the message beside the field, and the API can return
 them as an OperationOutcome. Messages say what to do, in NHS.UK style ("Select…", "Enter…").
 
+Completeness is judged against the Questionnaire, not against what the response happens to hold: an item the
+response leaves out is treated as there and unanswered (its path is where it would be, index ~0), so an empty
+or cut-down response is never accepted as complete. An item the checklist does not define at that place, and a
+non-repeating item or group given more than once, are issues too: they are never dropped silently.
+
 A group entry nobody answered is not there (it is pruned), so its required questions are only asked for when
 the group itself must be answered: a required group with no answered entry at all. An empty extra entry of a
 repeating group ("Add another", then nothing typed) never blocks a submission.
@@ -18,7 +23,8 @@ from typing import Any
 from .answers import label, option_codings
 from .enable_when import enabled_paths
 from .extensions import is_hidden, max_occurs, min_occurs
-from .tree import Node, walk
+from .populate import with_every_item
+from .tree import Node, child_definitions, walk
 
 __all__ = ["Issue", "prune", "required_message", "validate"]
 
@@ -137,7 +143,9 @@ def _occurrences(form: _Form, considered: list[Node]) -> list[Issue]:
         if not (first.is_group and first.q.get("repeats")) or first.path not in paths:
             continue
         filled = [e for e in entries if e.path in form.answered]
-        if filled and first.q.get("required") and len(filled) < min_occurs(first.q):
+        # None filled: the first entry's questions are asked for, and a minimum above one is said as well.
+        least = min_occurs(first.q)
+        if first.q.get("required") and len(filled) < least and (filled or least > 1):
             issues.append(Issue(first.path, first.q["linkId"], _too_few(first.q, min_occurs(first.q))))
         most = max_occurs(first.q)
         if most is not None and len(filled) > most:
@@ -145,9 +153,59 @@ def _occurrences(form: _Form, considered: list[Node]) -> list[Issue]:
     return issues
 
 
+def _not_in_checklist(link_id: str) -> str:
+    return f"Remove '{link_id}': it is not a question of this checklist"
+
+
+def _given_twice(item: dict[str, Any]) -> str:
+    if item.get("type") == "group":
+        return f"Give one entry only: {label(item)}"
+    return f"Give this question once only: {label(item)}"
+
+
+def _strays(questionnaire: dict[str, Any], response: dict[str, Any]) -> list[Issue]:
+    """Items the checklist does not define where they are, and extra instances of non-repeating items."""
+    issues: list[Issue] = []
+
+    def visit(q_items: list[dict[str, Any]], r_items: list[dict[str, Any]], prefix: str) -> None:
+        defined = {q["linkId"]: q for q in child_definitions({"item": q_items})}
+        counts: dict[str, int] = {}
+        for r in r_items:
+            link_id = str(r.get("linkId", ""))
+            index = counts.get(link_id, 0)
+            counts[link_id] = index + 1
+            path = f"{prefix}{link_id}~{index}"
+            q = defined.get(link_id)
+            if q is None:
+                issues.append(Issue(path, link_id, _not_in_checklist(link_id)))
+                continue
+            if index > 0 and not q.get("repeats"):
+                issues.append(Issue(path, link_id, _given_twice(q)))
+            # Only a group has items of its own in a response (a question's children are help text).
+            visit(q.get("item") or [] if q.get("type") == "group" else [], r.get("item") or [], path + "/")
+
+    visit(questionnaire.get("item") or [], response.get("item") or [], "")
+    return issues
+
+
+def _position(order: dict[str, int], path: str) -> tuple[int, int]:
+    """Where an issue goes in form order: at its item, or (an item not in the checklist) after its parent's."""
+    if path in order:
+        return order[path], 0
+    parents = [p for p in reversed(_ancestors(path)) if p in order]
+    return (order[parents[0]], 1) if parents else (len(order), 1)
+
+
 def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> list[Issue]:
-    """Every reason the response cannot be completed yet, in form order."""
-    form = _Form(questionnaire, response, env)
+    """Every reason the response cannot be completed yet, in form order.
+
+    Checked against the Questionnaire: every enabled required item must be answered whether or not the response
+    holds it, and nothing may be there that the checklist does not ask (or asks once only) at that place.
+    """
+    strays = _strays(questionnaire, response)
+    # Items left out are there, unanswered: enableWhen and required then see the whole checklist. Paths of the
+    # items that are there stay the same (linkId~index among siblings of one linkId).
+    form = _Form(questionnaire, with_every_item(questionnaire, response), env)
     considered = form.considered()
     hidden: set[str] = set()
     issues: list[Issue] = []
@@ -173,9 +231,9 @@ def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[
             if problem:
                 issues.append(Issue(node.path, link_id, problem))
                 break
-    issues += _occurrences(form, considered)
+    issues += _occurrences(form, considered) + strays
     order = {n.path: i for i, n in enumerate(form.nodes)}
-    issues.sort(key=lambda i: order.get(i.path, 0))
+    issues.sort(key=lambda i: _position(order, i.path))
     # A group's "answer this" adds nothing when a question inside it already says what is missing.
     return [
         i

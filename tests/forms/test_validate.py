@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from app.forms import Issue, prune, validate
+from app.forms import CHECKPOINTS, Issue, canonical, enabled_paths, load_checklists, prune, validate
 from app.forms.validate import required_message
+from tests.answering import answer_everything
 from tests.forms.builders import (
+    SUBJECT,
+    SYSTEM,
     answer,
     hidden,
     initial_expression,
@@ -21,6 +26,8 @@ from tests.forms.builders import (
     min_occurs,
     when,
 )
+from tests.forms.test_checklist_files import NO_CONCERNS
+from tests.forms.test_checklist_files import env as checklist_file_env
 
 
 def messages(issues: list[Issue]) -> dict[str, str]:
@@ -295,3 +302,165 @@ def test_prune_drops_a_stale_chain_of_follow_ups():
 )
 def test_required_message_keeps_acronyms(kind, text, message):
     assert required_message({"linkId": "x", "type": kind, "text": text}) == message
+
+
+# ---------------------------------------------------------------- completeness against the Questionnaire
+
+
+CHECKLISTS = load_checklists(Path(__file__).resolve().parents[2] / "checklists")
+
+
+def checklist_env(checkpoint: str) -> dict:
+    """The launch context of the checklist-file tests, with the picture of a family nobody has a record of."""
+    picture = {**NO_CONCERNS, "checkpoint": checkpoint, "openTasks": 0}
+    context = checklist_file_env(CHECKLISTS.for_checkpoint(checkpoint), picture)
+    context.pop("resource")
+    return context
+
+
+def bare_response(questionnaire: dict, *items: dict) -> dict:
+    """What an API client may send: a completed response holding only the items it chose to."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": canonical(questionnaire),
+        "subject": SUBJECT,
+        **({"item": list(items)} if items else {}),
+    }
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_an_empty_response_to_a_real_checklist_names_every_required_item_that_applies(checkpoint):
+    q, env = CHECKLISTS.for_checkpoint(checkpoint), checklist_env(checkpoint)
+    shown = enabled_paths(q, make_response(q, env), env)
+    expected = {item["linkId"] for item in q["item"] if item.get("required") and f"{item['linkId']}~0" in shown}
+
+    issues = validate(q, bare_response(q), env)
+
+    assert expected  # every checklist has items that always apply
+    assert {i.path.split("/")[0] for i in issues} == {f"{link_id}~0" for link_id in expected}
+    assert all(i.message.startswith(("Select", "Enter", "Answer")) for i in issues)
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_a_real_checklist_answered_in_full_has_no_issues(checkpoint):
+    q, env = CHECKLISTS.for_checkpoint(checkpoint), checklist_env(checkpoint)
+
+    assert validate(q, answer_everything(q, make_response(q, env)), env) == []
+
+
+def test_a_required_question_left_out_of_a_group_that_is_there_is_asked_for():
+    q = make_questionnaire(
+        make_group(
+            "g",
+            make_item("told", "boolean", text="Has the GP been told?", required=True),
+            make_item("date-told", "date", text="Date told", required=True),
+            required=True,
+        )
+    )
+    response = bare_response(q, {"linkId": "g", "item": [{"linkId": "told", "answer": [{"valueBoolean": True}]}]})
+
+    assert validate(q, response, {}) == [Issue("g~0/date-told~0", "date-told", "Enter date told")]
+
+
+def test_a_required_question_left_out_is_asked_for_only_when_it_applies():
+    q = make_questionnaire(
+        make_item("told", "boolean", required=True),
+        make_item(
+            "date-told", "date", text="Date told", required=True, enableWhen=[when("told", "=", answerBoolean=True)]
+        ),
+    )
+
+    assert validate(q, bare_response(q, {"linkId": "told", "answer": [{"valueBoolean": False}]}), {}) == []
+    assert messages(validate(q, bare_response(q, {"linkId": "told", "answer": [{"valueBoolean": True}]}), {})) == {
+        "date-told~0": "Enter date told"
+    }
+
+
+def test_a_required_group_left_out_entirely_is_asked_for():
+    q = make_questionnaire(
+        make_item("note", "string"),
+        make_group("g", make_item("name", "string", text="Name", required=True), required=True),
+        make_group("contacts", make_item("a"), make_item("b"), text="Contacts", required=True),
+        make_group("optional", make_item("inside", "string", required=True)),
+    )
+
+    assert messages(validate(q, bare_response(q, {"linkId": "note", "answer": [{"valueString": "x"}]}), {})) == {
+        "g~0/name~0": "Enter name",
+        "contacts~0": "Answer at least one question in: Contacts",
+    }
+
+
+def test_a_required_repeating_group_left_out_counts_its_minimum():
+    q = repeating_carers(min_occurs(2))
+
+    assert messages(validate(q, bare_response(q), {})) == {
+        "carer~0": "Enter at least 2 entries for: Carer",
+        "carer~0/name~0": "Enter name",
+        "carer~0/icon~0": "Select yes or no: ICON given?",
+    }
+
+
+def test_the_dash_and_marac_follow_up_of_d4_left_out_after_a_disclosure_is_asked_for():
+    q, env = CHECKLISTS.for_checkpoint("discharge"), checklist_env("discharge")
+    response = answer_everything(q, make_response(q, env))
+    disclosed = {"system": SYSTEM, "code": "da-enquiry-disclosed"}
+    for item in items_with(response, "D4-da-indicated.identified"):
+        item["answer"] = [{"valueCoding": {"system": SYSTEM, "code": "yes"}}]
+    for item in items_with(response, "D4-da-enquiry-private.outcome"):
+        item["answer"] = [{"valueCoding": disclosed}]
+    assert validate(q, response, env) == []
+
+    response["item"] = [i for i in response["item"] if i["linkId"] != "D4-da-risk-assessment"]
+    issues = validate(q, response, env)
+
+    assert {i.link_id for i in issues} == {
+        "D4-da-risk-assessment.dash-status",
+        "D4-da-risk-assessment.marac-criteria",
+        "D4-da-risk-assessment.idva-referral",
+        "D4-da-risk-assessment.safety-plan",
+    }
+    assert {i.path.split("/")[0] for i in issues} == {"D4-da-risk-assessment~0"}
+
+
+def test_an_item_the_checklist_does_not_define_there_is_an_issue_not_dropped():
+    q = make_questionnaire(make_item("known", "string"), make_group("g", make_item("inside", "string")))
+    response = bare_response(
+        q,
+        {"linkId": "known", "answer": [{"valueString": "x"}]},
+        {"linkId": "smuggled", "answer": [{"valueString": "y"}]},
+        {"linkId": "g", "item": [{"linkId": "known", "answer": [{"valueString": "in the wrong place"}]}]},
+    )
+
+    assert validate(q, response, {}) == [
+        Issue("g~0/known~0", "known", "Remove 'known': it is not a question of this checklist"),
+        Issue("smuggled~0", "smuggled", "Remove 'smuggled': it is not a question of this checklist"),
+    ]
+
+
+def test_a_non_repeating_group_or_question_given_twice_is_an_issue():
+    q = make_questionnaire(
+        make_group("g", make_item("name", "string"), text="Father"),
+        make_item("seen", "boolean", text="Seen?"),
+    )
+    response = bare_response(
+        q,
+        {"linkId": "g", "item": [{"linkId": "name", "answer": [{"valueString": "Piotr"}]}]},
+        {"linkId": "g", "item": [{"linkId": "name", "answer": [{"valueString": "Tom"}]}]},
+        {"linkId": "seen", "answer": [{"valueBoolean": True}]},
+        {"linkId": "seen", "answer": [{"valueBoolean": False}]},
+    )
+
+    assert validate(q, response, {}) == [
+        Issue("g~1", "g", "Give one entry only: Father"),
+        Issue("seen~1", "seen", "Give this question once only: Seen?"),
+    ]
+
+
+def test_a_repeating_group_may_be_given_more_than_once():
+    q = repeating_carers()
+    response = with_entries(q, 2)
+    fill_entry(response, 0)
+    fill_entry(response, 1)
+
+    assert validate(q, response, {}) == []
