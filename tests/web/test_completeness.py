@@ -1,0 +1,36 @@
+"""A checklist is complete only against its Questionnaire: an empty "completed" response is refused over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.forms import CHECKPOINTS, canonical
+from tests.factories import create_baby
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_an_empty_completed_checklist_is_refused_naming_its_questions_and_nothing_is_stored(live, fhir, checkpoint):
+    baby = create_baby(fhir["neonatal"])  # a baby of its own: nothing stored for it before
+    with live.client("nurse") as api:
+        questionnaire = api.get(f"/api/checklists/{checkpoint}").raise_for_status().json()
+        empty = {
+            "resourceType": "QuestionnaireResponse",
+            "status": "completed",
+            "questionnaire": canonical(questionnaire),
+        }
+
+        refused = api.post(f"/api/patients/{baby}/assessments", json=empty)
+
+        assert refused.status_code == 422, refused.text
+        outcome = refused.json()
+        assert outcome["resourceType"] == "OperationOutcome"
+        assert outcome["issue"]
+        required = {i["linkId"] for i in questionnaire["item"] if i.get("required")}
+        named = {issue["location"][0].split("/")[0].rsplit("~", 1)[0] for issue in outcome["issue"]}
+        assert named and named <= required  # each issue is about a required item of this checklist
+        assert "signoff" in named  # the sign-off always applies
+        assert all(
+            issue["expression"][0].startswith("QuestionnaireResponse.item.where(linkId=") for issue in outcome["issue"]
+        )
+        assert all(issue["diagnostics"].startswith(("Select", "Enter", "Answer")) for issue in outcome["issue"])
+        assert api.get(f"/api/patients/{baby}/assessments").raise_for_status().json() == []
