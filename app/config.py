@@ -192,6 +192,9 @@ class Settings(RuntimeSettings):
     outbox_retry_base_s: float = Field(default=15.0, gt=0)  # first wait after a failed send; doubles each time
     outbox_retry_max_s: float = Field(default=1800.0, gt=0)  # the longest wait between two tries
     outbox_lease_s: float = Field(default=120.0, gt=0)  # a claimed entry is left alone this long; > slowest send
+    # Who may show NeoSafe in a frame (CSP frame-ancestors): none, unless the trust's EPR embeds it, e.g.
+    # "https://epr.example.nhs.uk".
+    frame_ancestors: str = "'none'"
     audit_export: bool = False  # the outbox worker also sends the audit trail to the write-back source
     # Single sign-on (OpenID Connect, e.g. NHS CIS2). Unset issuer: no single sign-on.
     oidc_issuer: str | None = None
@@ -199,6 +202,16 @@ class Settings(RuntimeSettings):
     oidc_client_secret: str = ""
     oidc_scope: str = "openid profile nationalrbacaccess selectedrole"
     oidc_roles: dict[str, str] = {}  # a CIS2 role-code part or activity code -> a NeoSafe role (JSON in the env)
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _one_directive(cls, value: str) -> str:
+        if not value.strip() or any(c in value for c in ";,\r\n") or not value.isascii():
+            raise ValueError(
+                "NEOSAFE_FRAME_ANCESTORS must be CSP frame-ancestors sources separated by spaces, "
+                "e.g. 'none' or https://epr.example.nhs.uk"
+            )
+        return value.strip()
 
     @field_validator("secret_key")
     @classmethod

@@ -1,0 +1,36 @@
+"""Every page and API answer keeps its data on the page: its own scripts only, no framing, no referrer, HTTPS kept."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.web.deps import COOKIE
+
+
+def test_every_page_and_api_answer_carries_the_security_headers(live):
+    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("nurse")}, timeout=30) as browser:
+        answers = [browser.get("/sign-in"), browser.get("/patients/9990101000"), browser.get("/nonsense")]
+    with live.client("nurse") as api:
+        answers.append(api.get("/api/patients/9990101000/picture"))
+    for answer in answers:
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"  # page URLs carry NHS numbers
+        assert "strict-transport-security" not in answer.headers  # plain HTTP here: only the proxy knows
+
+
+def test_behind_the_trusts_tls_proxy_browsers_are_told_to_keep_to_https(live):
+    with httpx.Client(base_url=live.url, timeout=30) as browser:
+        answer = browser.get("/sign-in", headers={"X-Forwarded-Proto": "https"})
+    assert answer.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+@pytest.mark.parametrize("value", ["'none'; script-src *", "https://a\r\nSet-Cookie: x=1", "", "https://a,https://b"])
+def test_frame_ancestors_is_one_directive_never_a_header_injection(tmp_path, value):
+    with pytest.raises(ValidationError, match="NEOSAFE_FRAME_ANCESTORS"):
+        Settings(secret_key="x" * 40, frame_ancestors=value)
+    assert Settings(secret_key="x" * 40, frame_ancestors="https://epr.example.nhs.uk").frame_ancestors
