@@ -32,7 +32,12 @@ def read_token(token: str, *, secret: str, max_age_s: float) -> User:
         raise TokenError("your sign-in has expired: sign in again") from exc
     except BadSignature as exc:
         raise TokenError("not a valid NeoSafe token") from exc
-    role = ROLES.get(data.get("role", ""))
+    if not isinstance(data, dict):
+        raise TokenError("not a valid NeoSafe token")
+    role = ROLES.get(data.get("role")) if isinstance(data.get("role"), str) else None
     if role is None:
         raise TokenError("token names an unknown role")
-    return User(id=str(data["id"]), name=str(data["name"]), role=role)
+    user_id, name = data.get("id"), data.get("name")
+    if not (isinstance(user_id, str) and user_id and isinstance(name, str) and name):
+        raise TokenError("token does not say who it is for")
+    return User(id=user_id, name=name, role=role)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import httpx
@@ -16,6 +17,7 @@ from .identity import SignInRefused, user_of
 __all__ = ["COOKIE", "ApiUser", "CheckpointsDep", "PageUser", "valid_nhs_number"]
 
 COOKIE = "neosafe_session"
+NHS_NUMBER_AS_WRITTEN = re.compile(r"[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}", re.ASCII)
 DEMO_USER_IDS = frozenset(u.id for u in DEMO_USERS.values())
 
 
@@ -89,9 +91,13 @@ PageUser = Annotated[User, Depends(page_user)]
 
 
 def valid_nhs_number(number: str) -> str:
-    """The NHS number from the URL, without spaces, or 422 if it is not a valid NHS number."""
+    """The NHS number from the URL, without spaces, or 422 if it is not a valid NHS number.
+
+    ASCII digits only, grouped 3-3-4 by single spaces or hyphens at most: what a source is asked for is exactly
+    what a person could read out, never another script's digits or a stray sign.
+    """
     cleaned = number.replace(" ", "").replace("-", "")
-    if not (cleaned.isdigit() and len(cleaned) == 10 and nhs_number.is_valid(cleaned)):
+    if not (NHS_NUMBER_AS_WRITTEN.fullmatch(number) and nhs_number.is_valid(cleaned)):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"'{number}' is not a valid NHS number: it must be 10 digits with a correct check digit",

@@ -7,10 +7,12 @@ import pytest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.provenance import Provenance
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from itsdangerous import URLSafeTimedSerializer
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.forms import OBSERVATION_ID_SYSTEM
 from tests.answering import answer_everything, items_with, without_answer
+from tests.conftest import SECRET
 from tests.factories import create_baby
 from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
 from tests.written import delete_written
@@ -187,3 +189,35 @@ def test_an_invalid_nhs_number_gets_a_clear_error(api):
 
     assert refused.status_code == 422
     assert "not a valid NHS number" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "\u0669\u0669\u0669\u0660\u0661\u0660\u0661\u0660\u0660\u0660",  # Arabic-Indic digits of 999 010 1000
+        "\uff19\uff19\uff19\uff10\uff11\uff10\uff11\uff10\uff10\uff10",  # full-width digits
+        "-9990101000",
+        "999--0101000",
+        "9 9 9 0 1 0 1 0 0 0",
+    ],
+)
+def test_an_nhs_number_is_ascii_digits_grouped_as_it_is_read_out_never_anything_else(api, written):
+    """Issue 11 #10: other scripts' digits and stray signs were cleaned into a number and sent to every source."""
+    refused = api.get(f"/api/patients/{written}/picture")
+    assert refused.status_code == 422 and "not a valid NHS number" in refused.json()["detail"]
+
+
+def test_an_nhs_number_may_be_written_in_its_usual_groups(api):
+    for written in ("999 010 1000", "999-010-1000"):
+        assert api.get(f"/api/patients/{written}/picture").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"name": "Alex", "role": "nurse"}, {"id": "x", "role": "nurse"}, {"id": 7, "name": "Alex", "role": "nurse"}, [1]],
+)
+def test_a_validly_signed_token_with_missing_or_odd_claims_is_refused_not_a_crash(live, claims):
+    """Issue 11 #7: such a token gave 500 on every route."""
+    token = URLSafeTimedSerializer(SECRET, salt="neosafe-user").dumps(claims)
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        assert client.get(f"/api/patients/{CASE_V_BABY}/picture").status_code == 401
