@@ -25,6 +25,7 @@ from app.web.oidc import router as oidc_router
 from app.web.ops import router as ops_router
 from app.web.pages import router as pages_router
 from app.web.picture_cache import PictureCache
+from app.web.same_origin import SameOriginPostsMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.sign_in import router as sign_in_router
 from app.web.templating import make_templates
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(oidc_router)
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
+    app.add_middleware(SameOriginPostsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     if app.state.oidc is not None:  # holds the sign-in's state, nonce and PKCE verifier between the two redirects
         app.add_middleware(

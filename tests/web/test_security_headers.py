@@ -34,3 +34,15 @@ def test_frame_ancestors_is_one_directive_never_a_header_injection(tmp_path, val
     with pytest.raises(ValidationError, match="NEOSAFE_FRAME_ANCESTORS"):
         Settings(secret_key="x" * 40, frame_ancestors=value)
     assert Settings(secret_key="x" * 40, frame_ancestors="https://epr.example.nhs.uk").frame_ancestors
+
+
+def test_a_form_posted_from_another_site_is_refused_sign_in_and_sign_out_included(live):
+    """Issue 11 #9: sign-in and sign-out accepted cross-site POSTs."""
+    with httpx.Client(base_url=live.url, timeout=30) as browser:
+        for elsewhere in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"}):
+            assert browser.post("/sign-in", data={"role": "nurse"}, headers=elsewhere).status_code == 403
+            assert browser.post("/sign-out", headers=elsewhere).status_code == 403
+        own = {"Origin": live.url}
+        signed_in = browser.post("/sign-in", data={"role": "nurse"}, headers=own, follow_redirects=False)
+        assert signed_in.status_code == 303
+        assert browser.post("/sign-out", headers={"Referer": f"{live.url}/"}, follow_redirects=False).status_code == 303
