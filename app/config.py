@@ -192,6 +192,7 @@ class Settings(RuntimeSettings):
     outbox_retry_base_s: float = Field(default=15.0, gt=0)  # first wait after a failed send; doubles each time
     outbox_retry_max_s: float = Field(default=1800.0, gt=0)  # the longest wait between two tries
     outbox_lease_s: float = Field(default=120.0, gt=0)  # a claimed entry is left alone this long; > slowest send
+    max_body_bytes: int = Field(default=1_000_000, gt=0)  # the largest request body read; a checklist is ~100 kB
     # Who may show NeoSafe in a frame (CSP frame-ancestors): none, unless the trust's EPR embeds it, e.g.
     # "https://epr.example.nhs.uk".
     frame_ancestors: str = "'none'"

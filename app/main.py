@@ -17,6 +17,7 @@ from app.checkpoints import Checkpoints
 from app.config import Settings, SourceSettings
 from app.web import RequestLogMiddleware, install_error_handlers
 from app.web.api import router as api_router
+from app.web.body_limit import BodyLimitMiddleware
 from app.web.handover_pages import router as handover_router
 from app.web.identity import VouchedTokens
 from app.web.no_store import NoStoreMiddleware
@@ -86,5 +87,6 @@ def create_app(
             max_age=600,
             same_site="lax",
         )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     return app

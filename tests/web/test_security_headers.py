@@ -46,3 +46,19 @@ def test_a_form_posted_from_another_site_is_refused_sign_in_and_sign_out_include
         signed_in = browser.post("/sign-in", data={"role": "nurse"}, headers=own, follow_redirects=False)
         assert signed_in.status_code == 303
         assert browser.post("/sign-out", headers={"Referer": f"{live.url}/"}, follow_redirects=False).status_code == 303
+
+
+def test_a_request_body_larger_than_the_limit_is_refused_before_it_is_read(live):
+    """Issue 11 #10: a 50 MB body was parsed whole."""
+    with live.client("nurse") as api:
+        huge = b'{"resourceType": "QuestionnaireResponse", "x": "' + b"a" * 2_000_000 + b'"}'
+        announced = api.post(
+            "/api/patients/9990101000/assessments", content=huge, headers={"Content-Type": "application/json"}
+        )
+        chunked = api.post(
+            "/api/patients/9990101000/assessments",
+            content=(huge[i : i + 65536] for i in range(0, len(huge), 65536)),
+            headers={"Content-Type": "application/json"},
+        )
+    for refused in (announced, chunked):
+        assert refused.status_code == 413 and "larger than NeoSafe accepts" in refused.json()["detail"]
