@@ -15,6 +15,7 @@ every person concurrently, in the fewest requests the source's CapabilityStateme
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,10 @@ MAX_ROUNDS = 3
 INCLUDE_LIMIT = 200  # more records than this in one answer: ask per type instead, with paging
 FAMILY_ROLES = ("baby", "mother", "father", "partner")  # whose relatives are the household too
 PAGE_SIZE = "100"
+# what reading an unexpected shape raises (a list where an object was due, a missing key, nesting too deep)
+UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
+
+log = logging.getLogger(__name__)
 
 
 class BabyNotFound(LookupError):
@@ -97,10 +102,30 @@ async def _run(
     answer.problems.extend(f"{search.resource_type}: {p}" for p in result.problems)
     if result.truncated:
         answer.problems.append(f"{search.resource_type}: more results than NeoSafe reads; some not shown")
-    found = [r.model_dump(mode="json") for r in result.resources]
+    found = _identified(result.resources, answer, search.resource_type)
     matches = [r for r in found if r["resourceType"] == search.resource_type]
     included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] != search.resource_type}
     return search, matches, included
+
+
+def _identified(resources: list, answer: _Answer, asked: str) -> list[dict[str, Any]]:
+    """The resources as JSON; a Patient without an id cannot be asked about further, so it is a problem, left out."""
+    found = [r.model_dump(mode="json") for r in resources]
+    if any(r["resourceType"] == "Patient" and not r.get("id") for r in found):
+        answer.problems.append(f"{asked}: a Patient without an id; left out")
+    return [r for r in found if r["resourceType"] != "Patient" or r.get("id")]
+
+
+async def _together(*searches: Any) -> list:
+    """asyncio.gather, except that one search failing cancels the rest: none goes on asking a closed client."""
+    tasks = [asyncio.ensure_future(s) for s in searches]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _revincluded(caps: Capabilities, searches: list[_Search]) -> dict[str, Any] | None:
@@ -117,7 +142,7 @@ async def _in_one(
     """The Patient and all its records in one answer; None if the answer is too big to trust unpaged."""
     result = await client.search("Patient", {"identifier": identifier, **params})
     answer.problems.extend(f"Patient: {p}" for p in result.problems)
-    found = [r.model_dump(mode="json") for r in result.resources]
+    found = _identified(result.resources, answer, "Patient")
     if len(found) > INCLUDE_LIMIT or result.truncated:
         answer.problems.clear()
         return None
@@ -129,7 +154,7 @@ async def _in_one(
 
 async def _chained(client: FhirClient, searches: list[_Search], identifier: str, answer: _Answer) -> list:
     patient = _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
-    results = await asyncio.gather(
+    results = await _together(
         patient, *(_run(client, s, {f"{s.by}:Patient.identifier": identifier}, answer) for s in searches)
     )
     answer.patients = results[0][1]
@@ -141,7 +166,7 @@ async def _by_reference(client: FhirClient, searches: list[_Search], identifier:
     runs = [
         _run(client, s, {s.by: f"Patient/{patient['id']}"}, answer) for patient in answer.patients for s in searches
     ]
-    return list(await asyncio.gather(*runs))
+    return list(await _together(*runs))
 
 
 async def _ask(
@@ -172,7 +197,23 @@ async def _ask(
     except ConfigError as exc:
         answer.error = f"misconfigured: {exc}"
         return answer
-    _read(results, answer, client.source.name, person, mappings, now)
+    except UNREADABLE as exc:  # the client checks the shapes it reads; this is the second line of defence
+        return _unreadable(answer, client.source.name, exc)
+    try:
+        _read(results, answer, client.source.name, person, mappings, now)
+    except UNREADABLE as exc:
+        return _unreadable(answer, client.source.name, exc)
+    return answer
+
+
+def _unreadable(answer: _Answer, source: str, exc: Exception) -> _Answer:
+    """A source's answer NeoSafe could not read is that source unavailable, never the whole picture down.
+
+    Only the error's class is logged and shown: its message may carry what the source sent (patient data).
+    """
+    log.warning("source %s answered in a shape NeoSafe could not read (%s)", source, type(exc).__name__)
+    answer.error = "answered in a shape NeoSafe could not read"
+    answer.records.clear()
     return answer
 
 
@@ -264,7 +305,7 @@ async def gather_picture(
             answers[name].append(answer)
             person = people[number]
             person.checks[name] = answer.summary()
-            if answer.patients:
+            if answer.patients and answer.patients[0].get("id"):
                 person.found_on[name] = answer.patients[0]["id"]
             if round_number == 0:
                 baby_answers[name] = answer

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from fhir.resources.R4B import get_fhir_model_class
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from app.config import SourceSettings
 
-from .auth import auth_for
+from .auth import auth_for, origin_of
 from .errors import (
     SourceAuthError,
     SourceDataError,
@@ -31,6 +33,7 @@ __all__ = ["FhirClient", "SearchResult", "parse_resource"]
 
 FHIR_JSON = "application/fhir+json"
 MAX_PAGES = 50
+RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 SOURCE_SECONDS = Histogram(
     "neosafe_source_request_duration_seconds", "Time a FHIR source took to answer one request.", ["source"]
@@ -53,12 +56,19 @@ def parse_resource(data: Any) -> Resource:
     """Parse one FHIR JSON resource with the R4B models; ValueError with a short reason if it is not valid."""
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
         raise ValueError("not a FHIR resource (no resourceType)")
+    resource_type = data["resourceType"]
+    if not RESOURCE_TYPE.fullmatch(resource_type):
+        raise ValueError("not a FHIR resource (resourceType is not a type name)")
     try:
-        model = get_fhir_model_class(data["resourceType"])
-    except KeyError as exc:
-        raise ValueError(f"unknown resource type {data['resourceType']!r}") from exc
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"unknown resource type {resource_type!r}") from exc
+    if not issubclass(model, Resource):
+        raise ValueError(f"{resource_type!r} is not a resource type")
     try:
         return model.model_validate(data)
+    except RecursionError as exc:
+        raise ValueError(f"invalid {data['resourceType']}: nested too deeply to read") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -97,7 +107,12 @@ class FhirClient:
     async def search(
         self, resource_type: str, params: dict[str, str | list[str]], *, max_pages: int = MAX_PAGES
     ) -> SearchResult:
-        """Search and follow Bundle.link[next] to the end (at most `max_pages` pages; `truncated` says so)."""
+        """Search and follow Bundle.link[next] to the end (at most `max_pages` pages; `truncated` says so).
+
+        A source is untrusted input: a Bundle that is not the shape FHIR says is a SourceDataError, an entry
+        that cannot be read is a problem (the rest are kept), and a `next` link off the source's origin or
+        outside its base path is not followed (its credentials would go with it): that is a problem too.
+        """
         result = SearchResult()
         url: str = resource_type
         query: dict[str, str | list[str]] | None = params
@@ -105,23 +120,72 @@ class FhirClient:
             bundle = await self._request("GET", url, params=query)
             if bundle.get("resourceType") != "Bundle":
                 raise self._data_error(f"search answered with {bundle.get('resourceType')!r}, not a Bundle", url)
-            for entry in bundle.get("entry") or []:
-                mode = (entry.get("search") or {}).get("mode", "match")
-                raw = entry.get("resource")
-                try:
-                    resource = parse_resource(raw)
-                except ValueError as exc:
-                    result.problems.append(str(exc))
-                    continue
-                if mode == "outcome" or resource.get_resource_type() == "OperationOutcome":
-                    continue
-                result.resources.append(resource)
-            url = next((link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), "")
+            entries = bundle.get("entry")
+            if entries is not None and not isinstance(entries, list):
+                raise self._data_error("search answered with a Bundle whose entry is not a list", url)
+            for number, entry in enumerate(entries or [], start=1):
+                self._read_entry(number, entry, result)
+            url = self._next_page(bundle, result)
             if not url:
                 return result
             query = None
         result.truncated = True
         return result
+
+    def _read_entry(self, number: int, entry: Any, result: SearchResult) -> None:
+        if not isinstance(entry, dict):
+            result.problems.append(f"entry {number} is not an object; left out")
+            return
+        search = entry.get("search") or {}
+        if not isinstance(search, dict):
+            result.problems.append(f"entry {number}: search is not an object")
+            search = {}
+        mode = search.get("mode", "match")
+        try:
+            resource = parse_resource(entry.get("resource"))
+        except ValueError as exc:
+            result.problems.append(str(exc))
+            return
+        if mode == "outcome" or resource.get_resource_type() == "OperationOutcome":
+            return
+        result.resources.append(resource)
+
+    def _next_page(self, bundle: dict[str, Any], result: SearchResult) -> str:
+        """The next page's absolute URL, or "" if there is none or it may not be followed (a problem says why)."""
+        links = bundle.get("link")
+        if links is None:
+            return ""
+        if not isinstance(links, list):
+            result.problems.append("Bundle.link is not a list; any later pages not read")
+            return ""
+        for link in links:
+            if not isinstance(link, dict):
+                result.problems.append("a Bundle.link is not an object; any later pages not read")
+                return ""
+            if link.get("relation") != "next":
+                continue
+            target = link.get("url")
+            if not isinstance(target, str) or not target.strip():
+                result.problems.append("the next page link has no URL; later pages not read")
+                return ""
+            return self._on_source(target, result)
+        return ""
+
+    def _on_source(self, target: str, result: SearchResult) -> str:
+        """`target` made absolute, if it is on the source's origin and under its base path; else "" and a problem."""
+        base = httpx.URL(self.source.url + "/")
+        try:
+            url = base.join(target.strip())
+            path = unquote(url.path)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            result.problems.append("the next page link is not a URL; later pages not read")
+            return ""
+        under_base = path.startswith(base.path) and ".." not in path.split("/")
+        if origin_of(url) == origin_of(base) and under_base:
+            return str(url)
+        where = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
+        result.problems.append(f"the next page link points outside this source ({where[:200]}); not followed")
+        return ""
 
     async def read(self, resource_type: str, resource_id: str) -> Resource:
         data = await self._request("GET", f"{resource_type}/{resource_id}")
@@ -180,6 +244,8 @@ class FhirClient:
         url = str(response.request.url)
         try:
             body = response.json()
+        except RecursionError as exc:
+            raise self._data_error("answered with JSON nested too deeply to read", url) from exc
         except ValueError:
             body = None
         if response.is_success:
