@@ -18,7 +18,7 @@ from app.picture import Picture
 
 from .outcomes import Conflict, NotFound, Submitted
 from .policy import Action
-from .submissions import Submissions
+from .submissions import Submissions, without_own_tasks
 from .users import User
 
 __all__ = ["Checkpoints"]
@@ -32,6 +32,7 @@ class Checkpoints(Submissions):
         """
         versions = await self.latest_version(picture.baby.nhs_number or "", assessment_id)
         latest = versions[-1].assessment
+        picture = without_own_tasks(picture, versions[0].assessment.id)
         response = json.loads(latest.response_json)
         await self.authorise(user, Action.COSIGN, picture.baby.nhs_number, author_id=self.answered_by(latest))
         if VERIFIER["code"] not in {c["code"] for c in self.signatures_missing(picture, latest, user)}:

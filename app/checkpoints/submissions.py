@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,12 +30,18 @@ from .outcomes import AlreadySubmitted, NotFound, NotWritable, Submitted
 from .policy import Action, require
 from .users import User
 
-__all__ = ["Submissions", "answers_digest"]
+__all__ = ["Submissions", "answers_digest", "without_own_tasks"]
 
 
 def answers_digest(response: dict[str, Any]) -> str:
     """What was answered, independent of key order: equal for the same submission sent again."""
     return hashlib.sha256(json.dumps(response.get("item", []), sort_keys=True).encode()).hexdigest()
+
+
+def without_own_tasks(picture: Picture, record_id: str) -> Picture:
+    """The picture an amendment or co-signature of checklist `record_id` is checked against: the tasks that
+    checklist itself raised are its answers, not tasks found open before it (D13 asks about those)."""
+    return replace(picture, open_tasks=[t for t in picture.open_tasks if t.raised_by != record_id])
 
 
 class Submissions(Handovers):
@@ -47,6 +54,10 @@ class Submissions(Handovers):
                 "QuestionnaireResponse.questionnaire must name a NeoSafe checklist as url|version, "
                 f"not {response.get('questionnaire')!r}"
             ) from exc
+
+    async def amending(self, picture: Picture, nhs_number: str, assessment_id: str) -> Picture:
+        """The picture an amendment of this checklist is drawn and checked against (`without_own_tasks`)."""
+        return without_own_tasks(picture, (await self.chain(nhs_number, assessment_id))[0].assessment.id)
 
     def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
         """Against the checklist version the response names (an amendment keeps its first version's), and about
@@ -83,6 +94,7 @@ class Submissions(Handovers):
         if amends:
             made_on = (await self.chain(picture.baby.nhs_number or "", amends))[0].assessment
             checkpoint = made_on.checkpoint
+            picture = without_own_tasks(picture, made_on.id)
             if response.get("questionnaire", made_on.questionnaire) != made_on.questionnaire:
                 mismatch.append(
                     Issue(

@@ -9,7 +9,7 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
-from app.fhir_systems import CONFIDENTIALITY_SYSTEM
+from app.fhir_systems import ASSESSMENT_TAG_SYSTEM, CONFIDENTIALITY_SYSTEM
 
 from .mappings import Mappings, RecordType
 from .models import OpenTask, Person, Record
@@ -93,11 +93,12 @@ def classify(
     today: date,
     included: dict[str, dict] | None = None,
 ) -> Record | None:
-    """The safeguarding record this resource is, or None (entered in error, or not about safeguarding).
+    """The safeguarding record this resource is, or None (entered in error, not about safeguarding, or written by
+    NeoSafe: its own answers are a previous checklist, never evidence in the picture).
 
     `included` holds resources the search brought in (Organization/x: {...}) to name organisation and contact.
     """
-    if _values(resource, rule.void) == [True]:
+    if _values(resource, rule.void) == [True] or _written_by_neosafe(resource) is not None:
         return None
     codings = _codings(resource, rule.codes)
     match = mappings.category_of([(system, code) for system, code, _ in codings])
@@ -139,6 +140,12 @@ def classify(
     )
 
 
+def _written_by_neosafe(resource: dict[str, Any]) -> str | None:
+    """The checklist (its first version's id) that wrote this resource, if NeoSafe wrote it."""
+    tags = (resource.get("meta") or {}).get("tag") or []
+    return next((t.get("code") for t in tags if t.get("system") == ASSESSMENT_TAG_SYSTEM), None)
+
+
 def _security(resource: dict[str, Any]) -> set[tuple[str | None, str | None]]:
     return {(s.get("system"), s.get("code")) for s in (resource.get("meta") or {}).get("security") or []}
 
@@ -157,4 +164,5 @@ def open_task(task: dict[str, Any], source: str) -> OpenTask | None:
         status=task.get("status") or "unknown",
         source=source,
         restricted=bool(_security(task) & RESTRICTED),
+        raised_by=_written_by_neosafe(task),
     )

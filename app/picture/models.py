@@ -89,6 +89,7 @@ class OpenTask:
     status: str
     source: str
     restricted: bool
+    raised_by: str | None = None  # the NeoSafe checklist (its first version's id) that raised it, if one did
 
 
 @dataclass

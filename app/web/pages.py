@@ -196,6 +196,8 @@ async def _complete(
     picture, picture_id, response, values, problems, adding = await _posted(
         request, services, user, nhs_number, checkpoint, base
     )
+    if amends:
+        picture = await services.amending(picture, nhs_number, amends)
     page = functools.partial(
         _checklist_page, request, services, user, picture, picture_id, checkpoint, response, amends=amends
     )
@@ -253,6 +255,7 @@ async def amend_page(
     latest, response = await services.amendment_of(nhs_number, assessment_id)
     picture = await services.view_picture(user, nhs_number, action=f"view-{latest.checkpoint}-amendment")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
+    picture = await services.amending(picture, nhs_number, assessment_id)
     notice = (
         f"You are amending version {latest.version} of this checklist. Saving it makes version {latest.version + 1}."
     )
@@ -277,6 +280,7 @@ async def amend_enabled(
     nhs_number = valid_nhs_number(number)
     latest, base = await services.amendment_of(nhs_number, assessment_id)
     picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, latest.checkpoint, base)
+    picture = await services.amending(picture, nhs_number, assessment_id)
     return _enabled(services, user, picture, latest.checkpoint, response)
 
 

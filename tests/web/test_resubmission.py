@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from tests.answering import completed, items_with
+from tests.answering import completed, items_with, with_a_concern
 from tests.factories import create_baby
 
 CONCERN = "A10-concern-now.concern"
@@ -112,9 +112,8 @@ async def test_the_same_submission_arriving_twice_at_once_is_stored_once(live, a
 def test_an_amendment_sent_again_is_the_same_amendment_not_a_refusal(api, fhir):
     baby = create_baby(fhir["neonatal"])
     first = api.post(f"/api/patients/{baby}/assessments", json=completed(api, baby)).json()["id"]
-    response = api.get(f"/api/patients/{baby}/assessments/{first}/versions").json()[-1]
-    for item in items_with(response, CONCERN):
-        item["answer"] = [{"valueBoolean": True}]
+    stored = api.get(f"/api/patients/{baby}/assessments/{first}/versions").json()[-1]
+    response = with_a_concern(stored, "Bruise on the left cheek, seen at 10:00")  # Yes asks what the concern is
     key = {"Idempotency-Key": str(uuid.uuid4())}
 
     amended = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response, headers=key)
