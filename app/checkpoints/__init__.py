@@ -5,17 +5,14 @@ stored once however often it arrives is `submissions`; the steps of a checkpoint
 `web/` only adapts them to HTTP and pages.
 """
 
-from .handovers import DOCUMENT_READER
 from .outcomes import AlreadySubmitted, Conflict, Forbidden, NotFound, NotWritable, Refused, Submitted
 from .policy import Action, may, require
 from .redaction import WITHHELD, seen_by
 from .service import Checkpoints
-from .submissions import answers_digest
 from .users import DEMO_USERS, ROLES, Role, User
 
 __all__ = [
     "DEMO_USERS",
-    "DOCUMENT_READER",
     "ROLES",
     "WITHHELD",
     "Action",
@@ -29,7 +26,6 @@ __all__ = [
     "Role",
     "Submitted",
     "User",
-    "answers_digest",
     "may",
     "require",
     "seen_by",
