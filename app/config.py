@@ -186,13 +186,15 @@ class Settings(RuntimeSettings):
     checklists_dir: Path = DATA_ROOT / "checklists"
     mappings_dir: Path = DATA_ROOT / "fhir_mappings"
     templates_dir: Path = DATA_ROOT / "templates"
-    session_hours: float = 12.0
+    session_hours: float = Field(default=12.0, gt=0)  # the longest a sign-in lasts, however busy
+    session_idle_minutes: float = Field(default=30.0, gt=0)  # signed out after this long unused (shared computers)
     outbox_worker: bool = True  # send queued assessments from this process (a dedicated worker may do it)
     outbox_interval_s: float = Field(default=5.0, gt=0)
     outbox_retry_base_s: float = Field(default=15.0, gt=0)  # first wait after a failed send; doubles each time
     outbox_retry_max_s: float = Field(default=1800.0, gt=0)  # the longest wait between two tries
     outbox_lease_s: float = Field(default=120.0, gt=0)  # a claimed entry is left alone this long; > slowest send
     max_body_bytes: int = Field(default=1_000_000, gt=0)  # the largest request body read; a checklist is ~100 kB
+    source_max_bytes: int = Field(default=8_000_000, gt=0)  # the largest answer read from a source, per page
     # Who may show NeoSafe in a frame (CSP frame-ancestors): none, unless the trust's EPR embeds it, e.g.
     # "https://epr.example.nhs.uk".
     frame_ancestors: str = "'none'"
