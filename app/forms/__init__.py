@@ -13,11 +13,12 @@ from .refresh import Change, changes, take
 from .signatures import AUTHOR, VERIFIER, missing_signatures, signature
 from .tasks import TASK_ID_SYSTEM, RaisedTask, TaskRule, load_task_rules, raised_tasks, task_resource
 from .tree import Node, definitions, walk
-from .validate import Issue, prune, validate
+from .validate import DEFAULT_MAX_LENGTH, Issue, prune, validate
 
 __all__ = [
     "AUTHOR",
     "CHECKPOINTS",
+    "DEFAULT_MAX_LENGTH",
     "OBSERVATION_ID_SYSTEM",
     "REPEAT_COUNT_PREFIX",
     "TASK_ID_SYSTEM",

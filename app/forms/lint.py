@@ -5,7 +5,8 @@ the engine draws; every enableWhen and every FHIRPath expression pointing at thi
 launch contexts, NeoSafe's variables, the population variables in scope, functions fhirpathpy implements);
 min/maxOccurs where they mean something; every extracted question coded so it becomes an Observation; every
 SNOMED CT code in fhir_mappings/verified-snomed.toml (and passing its check digit); every other code defined in
-NeoSafe's CodeSystem (fhir_mappings/neosafe-checklist-items.json).
+NeoSafe's CodeSystem (fhir_mappings/neosafe-checklist-items.json); maxLength only on a question answered by typing,
+and (in a checklist in use, not an archived version) declared on every one of them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ ITEM_EXTENSIONS = {
     ext.SIGNATURE_REQUIRED,
 }
 POPULATION = {ext.INITIAL_EXPRESSION, ext.ITEM_POPULATION_CONTEXT}  # evaluated while pre-filling only
+TYPED = {"string", "text", "open-choice"}  # answered by typing (valueString): each declares its maxLength
 LINK_ID_NAMED = re.compile(r"linkId\s*(?:=|~)\s*'((?:[^'\\]|\\.)*)'")
 
 
@@ -254,6 +256,16 @@ def _check_enable_when(item, by_id) -> Iterator[tuple[str, str]]:
                 yield where, f"enableWhen answer {coding.get('code')} is not an option of '{when['question']}'"
 
 
+def _check_max_length(item, *, in_use: bool) -> Iterator[tuple[str, str]]:
+    where, kind, most = item.get("linkId", "?"), item.get("type"), item.get("maxLength")
+    if most is not None and kind not in TYPED:
+        yield where, f"maxLength is used only on a question answered by typing ({', '.join(sorted(TYPED))})"
+    elif most is not None and most < 1:
+        yield where, f"maxLength {most} leaves no room for an answer"
+    elif most is None and kind in TYPED and in_use:
+        yield where, f"a question of type {kind} needs maxLength: the longest answer, in characters, NeoSafe takes"
+
+
 def _check_item(item, extracted) -> Iterator[tuple[str, str]]:
     where, kind = item.get("linkId", "?"), item.get("type")
     if kind not in QUESTION_TYPES | {"group", "display"}:
@@ -287,8 +299,10 @@ def _check_item(item, extracted) -> Iterator[tuple[str, str]]:
         yield where, "is extracted (observationExtract) but has no code: its answer would not reach the record"
 
 
-def lint_questionnaire(data: Any, *, name: str, codes: CodeLists) -> list[Problem]:
-    """Every problem in one Questionnaire (parsed JSON), each naming the item."""
+def lint_questionnaire(data: Any, *, name: str, codes: CodeLists, in_use: bool = True) -> list[Problem]:
+    """Every problem in one Questionnaire (parsed JSON), each naming the item. An archived version (`in_use`
+    False) stays as responses were made on it: it need not declare maxLength (an amendment of a checklist made on
+    it is held to DEFAULT_MAX_LENGTH wherever it declares none)."""
     found: list[tuple[str, str]] = []
     try:
         Questionnaire.model_validate(data)
@@ -314,6 +328,7 @@ def lint_questionnaire(data: Any, *, name: str, codes: CodeLists) -> list[Proble
         found.append((duplicate, "linkId is used more than once"))
     for item, _parent, scope, extracted in items:
         found += _check_item(item, extracted)
+        found += _check_max_length(item, in_use=in_use)
         found += _check_enable_when(item, by_id)
         for extension in item.get("extension") or []:
             if extension.get("url") in (ext.ENABLE_WHEN_EXPRESSION, *POPULATION):
@@ -343,5 +358,6 @@ def lint_checklists(checklists_dir: Path, mappings_dir: Path) -> list[Problem]:
         except ValueError as exc:
             problems.append(Problem(str(path.relative_to(checklists_dir)), "-", f"not JSON: {exc}"))
             continue
-        problems += lint_questionnaire(data, name=str(path.relative_to(checklists_dir)), codes=codes)
+        name = str(path.relative_to(checklists_dir))
+        problems += lint_questionnaire(data, name=name, codes=codes, in_use=path.parent == checklists_dir)
     return problems

@@ -1,4 +1,5 @@
-"""Check a response before it is accepted: required items answered, minOccurs/maxOccurs, answers of the right kind.
+"""Check a response before it is accepted: required items answered, minOccurs/maxOccurs, answers of the right kind,
+typed answers no longer than the item's maxLength.
 
 Issues name the item's path so pages can put the message beside the field, and the API can return
 them as an OperationOutcome. Messages say what to do, in NHS.UK style ("Select…", "Enter…").
@@ -26,7 +27,11 @@ from .extensions import is_hidden, max_occurs, min_occurs
 from .populate import with_every_item
 from .tree import Node, child_definitions, walk
 
-__all__ = ["Issue", "prune", "required_message", "validate"]
+__all__ = ["DEFAULT_MAX_LENGTH", "Issue", "prune", "required_message", "validate"]
+
+# The longest typed answer (characters) NeoSafe takes for an item whose checklist declares no maxLength, e.g. an
+# archived version from before checklists declared one. Each item of a checklist in use declares its own (lint).
+DEFAULT_MAX_LENGTH = 4000
 
 ACCEPTED = {
     "boolean": ("valueBoolean",),
@@ -97,6 +102,15 @@ def _answer_problem(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
         allowed = {(c.get("system"), c.get("code")) for c in option_codings(item)}
         if (coding.get("system"), coding.get("code")) not in allowed:
             return f"Select one of the options ('{coding.get('code')}' is not one): {label(item)}"
+    return None
+
+
+def _too_long(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
+    """A typed answer longer than the item's maxLength (or DEFAULT_MAX_LENGTH where it declares none)."""
+    text = answer.get("valueString")
+    most = item.get("maxLength") or DEFAULT_MAX_LENGTH
+    if isinstance(text, str) and len(text) > most:
+        return f"Enter at most {most} characters (this answer has {len(text)}): {label(item)}"
     return None
 
 
@@ -227,7 +241,9 @@ def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[
         elif most is not None and len(answers) > most:
             issues.append(Issue(node.path, link_id, _too_many(q, most)))
         for answer in answers:
-            problem = _answer_problem(q, answer)
+            # What the clinician cannot change (read-only or hidden: NeoSafe pre-filled it, e.g. a source's own
+            # error text) never blocks the checklist; everything they type is held to the limit.
+            problem = _answer_problem(q, answer) or (_too_long(q, answer) if can_answer else None)
             if problem:
                 issues.append(Issue(node.path, link_id, problem))
                 break
