@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from app.config import ConfigError
-from app.sources import Capabilities, FhirClient, SourceError, SourceRejected
+from app.sources import Capabilities, FhirClient, SourceError, SourceRejected, off_the_loop
 
 from .classify import classify, open_task
 from .mappings import Mappings, RecordType
@@ -102,15 +102,20 @@ async def _run(
     answer.problems.extend(f"{search.resource_type}: {p}" for p in result.problems)
     if result.truncated:
         answer.problems.append(f"{search.resource_type}: more results than NeoSafe reads; some not shown")
-    found = _identified(result.resources, answer, search.resource_type)
+    found = await _identified(result.resources, answer, search.resource_type)
     matches = [r for r in found if r["resourceType"] == search.resource_type]
     included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] != search.resource_type}
     return search, matches, included
 
 
-def _identified(resources: list, answer: _Answer, asked: str) -> list[dict[str, Any]]:
-    """The resources as JSON; a Patient without an id cannot be asked about further, so it is a problem, left out."""
-    found = [r.model_dump(mode="json") for r in resources]
+def _as_json(resources: list) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in resources]
+
+
+async def _identified(resources: list, answer: _Answer, asked: str) -> list[dict[str, Any]]:
+    """The resources as JSON (seconds of CPU for a large answer: off the loop); a Patient without an id cannot be
+    asked about further, so it is a problem, left out."""
+    found = await off_the_loop(_as_json, resources)
     if any(r["resourceType"] == "Patient" and not r.get("id") for r in found):
         answer.problems.append(f"{asked}: a Patient without an id; left out")
     return [r for r in found if r["resourceType"] != "Patient" or r.get("id")]
@@ -142,7 +147,7 @@ async def _in_one(
     """The Patient and all its records in one answer; None if the answer is too big to trust unpaged."""
     result = await client.search("Patient", {"identifier": identifier, **params})
     answer.problems.extend(f"Patient: {p}" for p in result.problems)
-    found = _identified(result.resources, answer, "Patient")
+    found = await _identified(result.resources, answer, "Patient")
     if len(found) > INCLUDE_LIMIT or result.truncated:
         answer.problems.clear()
         return None
@@ -199,8 +204,8 @@ async def _ask(
         return answer
     except UNREADABLE as exc:  # the client checks the shapes it reads; this is the second line of defence
         return _unreadable(answer, client.source.name, exc)
-    try:
-        _read(results, answer, client.source.name, person, mappings, now)
+    try:  # classifying records is CPU work too (FHIRPath, per resource): off the loop
+        await off_the_loop(_read, results, answer, client.source.name, person, mappings, now)
     except UNREADABLE as exc:
         return _unreadable(answer, client.source.name, exc)
     return answer

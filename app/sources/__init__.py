@@ -2,7 +2,7 @@
 
 from .auth import SmartBackendAuth, auth_for
 from .capabilities import Capabilities, read_capabilities
-from .client import FhirClient, SearchResult, parse_resource
+from .client import MAX_DEPTH, FhirClient, SearchResult, off_the_loop, parse_resource
 from .errors import (
     SourceAuthError,
     SourceDataError,
@@ -13,6 +13,7 @@ from .errors import (
 )
 
 __all__ = [
+    "MAX_DEPTH",
     "Capabilities",
     "FhirClient",
     "SearchResult",
@@ -24,6 +25,7 @@ __all__ = [
     "SourceTimeout",
     "SourceUnavailable",
     "auth_for",
+    "off_the_loop",
     "parse_resource",
     "read_capabilities",
 ]

@@ -1,14 +1,23 @@
-"""An async FHIR R4 client for one source: timeouts, paging, typed errors, R4B models."""
+"""An async FHIR R4 client for one source: timeouts, paging, typed errors, R4B models.
+
+A source's answer is untrusted input. It is read as a stream and only up to `max_bytes` (NEOSAFE_SOURCE_MAX_BYTES
+per page; a Content-Length announcing more is not read at all), and what is read is parsed in a worker thread
+(`off_the_loop`): JSON nested deeper than MAX_DEPTH is refused before any model is built, so neither a huge
+answer nor a deep one holds up the event loop, and with it every other request NeoSafe is serving.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
@@ -17,7 +26,7 @@ from fhir.resources.R4B.resource import Resource
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
-from app.config import SourceSettings
+from app.config import Settings, SourceSettings
 
 from .auth import auth_for, origin_of
 from .errors import (
@@ -29,11 +38,21 @@ from .errors import (
     SourceUnavailable,
 )
 
-__all__ = ["FhirClient", "SearchResult", "parse_resource"]
+__all__ = ["MAX_DEPTH", "FhirClient", "SearchResult", "off_the_loop", "parse_resource"]
 
 FHIR_JSON = "application/fhir+json"
 MAX_PAGES = 50
 RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+MAX_BYTES = Settings.model_fields["source_max_bytes"].default  # NEOSAFE_SOURCE_MAX_BYTES's default: 8 MB a page
+# How deeply an answer's JSON may nest. FHIR resources in practice nest less than 20 deep, and a Bundle's entries
+# add 3; an answer nested deeper is refused before any model is built (pydantic and classification recurse).
+MAX_DEPTH = 100
+
+# Reading an answer (JSON, then R4B models, then records: seconds of CPU for a few MB) runs in these threads, so the
+# event loop goes on serving meanwhile; a pool of its own leaves the loop's default executor (DNS lookups) free.
+READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="neosafe-read")
+
+T = TypeVar("T")
 
 SOURCE_SECONDS = Histogram(
     "neosafe_source_request_duration_seconds", "Time a FHIR source took to answer one request.", ["source"]
@@ -50,6 +69,39 @@ class SearchResult:
     resources: list[Resource] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     truncated: bool = False
+
+
+async def off_the_loop(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in a reader thread, awaited; cancelling the wait drops it if it has not started yet."""
+    return await asyncio.get_running_loop().run_in_executor(READERS, function, *args)
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _json(content: bytes) -> Any:
+    """The JSON in `content` (CPU work: call it off the loop). ValueError if it is not JSON; _TooDeep if it nests
+    deeper than MAX_DEPTH, which json's own recursion limit catches for the deepest (RecursionError never escapes)."""
+    try:
+        value = json.loads(content)
+    except RecursionError as exc:
+        raise _TooDeep from exc
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:  # iteratively: walking a deep value must not recurse either
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return value
+
+
+def _in_mb(size: int) -> str:
+    """A byte count as people read it: 8 MB, 1.5 MB, 64 kB."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:g} MB"
+    return f"{size / 1_000:g} kB" if size >= 1_000 else f"{size} bytes"
 
 
 def parse_resource(data: Any) -> Resource:
@@ -84,9 +136,12 @@ class FhirClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         auth: httpx.Auth | None = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
-        """`auth` defaults to what the source's settings ask for; pass a kept one to reuse its token."""
+        """`auth` defaults to what the source's settings ask for; pass a kept one to reuse its token. `max_bytes` is
+        the most read of one answer (Settings.source_max_bytes): a larger one is a SourceDataError, unread."""
         self.source = source
+        self.max_bytes = max_bytes
         self._http = httpx.AsyncClient(
             base_url=source.url + "/",
             headers={"Accept": FHIR_JSON},
@@ -109,28 +164,42 @@ class FhirClient:
     ) -> SearchResult:
         """Search and follow Bundle.link[next] to the end (at most `max_pages` pages; `truncated` says so).
 
-        A source is untrusted input: a Bundle that is not the shape FHIR says is a SourceDataError, an entry
-        that cannot be read is a problem (the rest are kept), and a `next` link off the source's origin or
-        outside its base path is not followed (its credentials would go with it): that is a problem too.
+        A source is untrusted input: a Bundle that is not the shape FHIR says (or too large or too deep to read) is
+        a SourceDataError on the first page, and on a later page a problem, the pages before it kept; an entry
+        that cannot be read is a problem (the rest are kept), and a `next` link off the source's origin or outside
+        its base path is not followed (its credentials would go with it): that is a problem too.
         """
         result = SearchResult()
         url: str = resource_type
         query: dict[str, str | list[str]] | None = params
-        for _ in range(max_pages):
-            bundle = await self._request("GET", url, params=query)
-            if bundle.get("resourceType") != "Bundle":
-                raise self._data_error(f"search answered with {bundle.get('resourceType')!r}, not a Bundle", url)
-            entries = bundle.get("entry")
-            if entries is not None and not isinstance(entries, list):
-                raise self._data_error("search answered with a Bundle whose entry is not a list", url)
-            for number, entry in enumerate(entries or [], start=1):
-                self._read_entry(number, entry, result)
+        for page in range(1, max_pages + 1):
+            try:
+                bundle = await self._request("GET", url, params=query)
+                # The R4B models of a large page take seconds to build: in a reader thread, like its JSON.
+                await off_the_loop(self._read_page, bundle, url, result)
+            except SourceDataError as exc:
+                if page == 1:
+                    raise
+                result.problems.append(f"page {page} {exc.reason}: it and any later pages not read")
+                return result
             url = self._next_page(bundle, result)
             if not url:
                 return result
             query = None
         result.truncated = True
         return result
+
+    def _read_page(self, bundle: dict[str, Any], url: str, result: SearchResult) -> None:
+        """One page's entries into `result` (CPU work: off the loop); SourceDataError if it is not a search Bundle."""
+        if bundle.get("resourceType") != "Bundle":
+            found = bundle.get("resourceType")
+            what = repr(found[:64]) if isinstance(found, str) else "no resourceType"
+            raise self._data_error(f"search answered with {what}, not a Bundle", url)
+        entries = bundle.get("entry")
+        if entries is not None and not isinstance(entries, list):
+            raise self._data_error("search answered with a Bundle whose entry is not a list", url)
+        for number, entry in enumerate(entries or [], start=1):
+            self._read_entry(number, entry, result)
 
     def _read_entry(self, number: int, entry: Any, result: SearchResult) -> None:
         if not isinstance(entry, dict):
@@ -190,7 +259,7 @@ class FhirClient:
     async def read(self, resource_type: str, resource_id: str) -> Resource:
         data = await self._request("GET", f"{resource_type}/{resource_id}")
         try:
-            return parse_resource(data)
+            return await off_the_loop(parse_resource, data)
         except ValueError as exc:
             raise self._data_error(str(exc), f"{resource_type}/{resource_id}") from exc
 
@@ -229,7 +298,8 @@ class FhirClient:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = FHIR_JSON
         try:
-            response = await self._http.request(method, url, params=params, content=content, headers=headers)
+            async with self._http.stream(method, url, params=params, content=content, headers=headers) as response:
+                body = await self._read_capped(response)
         except httpx.TimeoutException as exc:
             raise SourceTimeout(
                 f"no answer within {self.source.timeout_s:g} s", source=self.source.name, url=self._url(url)
@@ -238,14 +308,35 @@ class FhirClient:
             raise SourceUnavailable(
                 f"could not connect ({type(exc).__name__})", source=self.source.name, url=self._url(url)
             ) from exc
-        return self._decode(response)
+        except httpx.DecodingError as exc:
+            raise self._data_error("answered with a body that could not be decoded", url) from exc
+        return await self._decode(response, body)
 
-    def _decode(self, response: httpx.Response) -> dict[str, Any]:
+    async def _read_capped(self, response: httpx.Response) -> bytes | None:
+        """The answer's body, or None if it is larger than `max_bytes`: then it is not read (if its Content-Length
+        says so) or not read further (a chunked or compressed one, counted as it arrives)."""
+        announced = response.headers.get("Content-Length", "").strip()
+        if announced.isdigit() and int(announced) > self.max_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _decode(self, response: httpx.Response, content: bytes | None) -> dict[str, Any]:
         url = str(response.request.url)
+        if content is None and response.is_success:
+            raise self._data_error(f"answered with more than {_in_mb(self.max_bytes)} (the most NeoSafe reads)", url)
         try:
-            body = response.json()
-        except RecursionError as exc:
-            raise self._data_error("answered with JSON nested too deeply to read", url) from exc
+            body = await off_the_loop(_json, content) if content else None
+        except _TooDeep as exc:
+            if response.is_success:
+                raise self._data_error(f"answered with JSON nested deeper than {MAX_DEPTH} levels", url) from exc
+            body = None
         except ValueError:
             body = None
         if response.is_success:
@@ -287,9 +378,13 @@ def _outcome_text(body: Any) -> str:
     """The human-readable text of an OperationOutcome, if the body is one."""
     if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
         return ""
+    issues = body.get("issue")
     texts = []
-    for issue in body.get("issue") or []:
-        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text")
+    for issue in issues if isinstance(issues, list) else []:
+        if not isinstance(issue, dict):
+            continue
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (details.get("text") if isinstance(details, dict) else None)
         if text:
-            texts.append(str(text))
-    return "; ".join(texts)
+            texts.append(str(text)[:300])
+    return "; ".join(texts)[:600]

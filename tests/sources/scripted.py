@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.servers import serving
 
-__all__ = ["Asked", "Scripted", "scripted", "searchset"]
+__all__ = ["Asked", "Chunked", "Scripted", "scripted", "searchset"]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -27,7 +27,18 @@ class Asked:
     authorization: str | None
 
 
-Answer = tuple  # (status, body) or (status, body, content type); a body is JSON-able, or bytes sent as they are
+Answer = tuple  # (status, body) or (status, body, content type); body: JSON-able, bytes sent as they are, or Chunked
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """A body sent in pieces of `size` bytes with no Content-Length (chunked transfer encoding), as a server that
+    streams its answer does: the client learns how large it is only by reading it."""
+
+    body: bytes
+    size: int = 1 << 16
+
+
 Script = Callable[[Asked, str], Answer]  # (the request, the server's own base URL) -> the answer
 
 
@@ -52,14 +63,17 @@ class Scripted:
         asked = Asked(scope["method"], scope["path"], scope["query_string"].decode(), headers.get("authorization"))
         self.asked.append(asked)
         status, body, content_type = (*self.script(asked, self.base_url), FHIR_JSON)[:3]
+        headers = [(b"content-type", content_type.encode())]
+        if isinstance(body, Chunked):
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            for start in range(0, len(body.body), body.size):
+                piece = body.body[start : start + body.size]
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(content)).encode())],
-            }
-        )
+        headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
 
