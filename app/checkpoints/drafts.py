@@ -9,12 +9,22 @@ from app.assessments import Draft, get_draft, save_draft
 from app.forms import Change, Populated, canonical, changes, populate, take
 from app.picture import Picture
 
-from .outcomes import NotFound
+from .outcomes import Conflict, Invalid, NotFound
 from .pictures import Pictures
 from .policy import Action
+from .responses import not_acceptable
 from .users import User
 
 __all__ = ["Drafts"]
+
+
+def _made_on(draft: Draft) -> str | None:
+    """The url|version the draft's answers were given on (the response's own: the row keeps the first draft's)."""
+    return json.loads(draft.response_json).get("questionnaire")
+
+
+def _version(canonical_url: str | None) -> str:
+    return (canonical_url or "").rpartition("|")[2] or "unknown"
 
 
 class Drafts(Pictures):
@@ -26,6 +36,7 @@ class Drafts(Pictures):
             raise NotFound(f"there is no '{checkpoint}' checklist") from exc
 
     def start_checklist(self, picture: Picture, checkpoint: str, user: User) -> Populated:
+        """The checklist newly pre-filled from the sources."""
         return populate(
             self.questionnaire(checkpoint),
             env=self.env(picture, checkpoint, user),
@@ -34,11 +45,17 @@ class Drafts(Pictures):
         )
 
     async def draft(self, nhs_number: str, checkpoint: str) -> Draft:
-        """This baby's saved draft of the checklist; NotFound if there is none."""
-        self.questionnaire(checkpoint)
+        """This baby's saved draft of the checklist; NotFound if there is none, Conflict if it was begun on a
+        version of the checklist no longer in use (opening the checklist starts a new one)."""
+        current = canonical(self.questionnaire(checkpoint))
         draft = await get_draft(self.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
         if draft is None:
             raise NotFound("no draft of this checklist for this baby")
+        if _made_on(draft) != current:
+            raise Conflict(
+                f"this draft was begun on version {_version(_made_on(draft))} of the checklist, which is no longer "
+                f"in use: open the checklist to start a new one on version {_version(current)}"
+            )
         return draft
 
     async def open_checklist(
@@ -46,23 +63,42 @@ class Drafts(Pictures):
     ) -> tuple[dict[str, Any], Draft | None, list[str]]:
         """The saved draft as the clinician left it (never re-populated), else a newly pre-filled checklist.
 
-        Returns the response, the draft (if any) and what could not be pre-filled.
+        Returns the response, the draft (if any) and what could not be pre-filled. A draft begun on a version no
+        longer in use is not resumed: a new checklist is started on the current one, and the notices say so.
         """
-        self.questionnaire(checkpoint)
+        current = canonical(self.questionnaire(checkpoint))
         draft = await get_draft(self.sessions, nhs_number=picture.baby.nhs_number or "", checkpoint=checkpoint)
-        if draft is not None:
+        notices = []
+        if draft is not None and _made_on(draft) == current:
             return json.loads(draft.response_json), draft, []
+        if draft is not None:
+            notices.append(
+                f"A draft of this checklist saved on {draft.updated_at:%d %B %Y} was begun on version "
+                f"{_version(_made_on(draft))}, which is no longer in use. This is a new checklist on version "
+                f"{_version(current)}: saving it replaces that draft."
+            )
         populated = self.start_checklist(picture, checkpoint, user)
-        return populated.response, None, populated.issues
+        return populated.response, None, notices + populated.issues
 
     async def keep_draft(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> Draft:
-        """Save an unfinished checklist; its baseline is what the sources pre-filled when it was first saved."""
-        await self.authorise(user, Action.COMPLETE, picture.baby.nhs_number, checkpoint=checkpoint)
+        """Save an unfinished checklist; its baseline is what the sources pre-filled when it was first saved.
+
+        Invalid (422) unless it is a QuestionnaireResponse on this checkpoint's checklist in use, about this baby
+        (`responses.not_acceptable`, as for a submission); its answers need not be complete yet.
+        """
+        nhs_number = picture.baby.nhs_number
+        await self.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
         questionnaire = self.questionnaire(checkpoint)
-        draft = {**response, "status": "in-progress", "questionnaire": canonical(questionnaire)}
+        issues = not_acceptable(self.checklists, checkpoint, nhs_number, response)
+        if issues:
+            await self.audit(
+                user, f"save-{checkpoint}-draft", nhs_number, outcome="refused", detail=f"{len(issues)} issues"
+            )
+            raise Invalid(issues)
+        draft = {**response, "status": "in-progress"}
         kept = await save_draft(
             self.sessions,
-            nhs_number=picture.baby.nhs_number or "",
+            nhs_number=nhs_number or "",
             checkpoint=checkpoint,
             questionnaire=canonical(questionnaire),
             response=draft,
@@ -71,7 +107,7 @@ class Drafts(Pictures):
             author_role=user.role.key,
             now=self.clock(),
         )
-        await self.audit(user, f"save-{checkpoint}-draft", picture.baby.nhs_number)
+        await self.audit(user, f"save-{checkpoint}-draft", nhs_number)
         return kept
 
     def draft_changes(self, picture: Picture, checkpoint: str, user: User, draft: Draft) -> list[Change]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.assessments import OutboxEntry
+from app.forms import Issue
 
-__all__ = ["AlreadySubmitted", "Conflict", "Forbidden", "NotFound", "NotWritable", "Refused", "Submitted"]
+__all__ = ["AlreadySubmitted", "Conflict", "Forbidden", "Invalid", "NotFound", "NotWritable", "Refused", "Submitted"]
 
 
 class Refused(Exception):
@@ -23,6 +24,19 @@ class NotFound(Refused):
 
 class Conflict(Refused):
     """It would contradict what is stored (409): not the latest version, already co-signed, and so on."""
+
+
+class Invalid(Refused):
+    """What was sent is not something NeoSafe can take as it stands (422, each issue an OperationOutcome issue):
+    e.g. a draft that is not a QuestionnaireResponse of this checkpoint's checklist in use about this baby.
+
+    A submission's issues are returned, not raised (`Submissions.save`), as the page redraws the form with them;
+    this is for a use case whose answer is otherwise a thing kept, such as a draft.
+    """
+
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__("; ".join(i.message for i in issues))
+        self.issues = issues
 
 
 class NotWritable(Conflict):

@@ -30,8 +30,11 @@ class Records(Drafts):
 
     async def latest_version(self, nhs_number: str, assessment_id: str) -> list[Stored]:
         """As `chain`, and Conflict unless `assessment_id` is the latest version: only that one may change."""
-        versions = await self.chain(nhs_number, assessment_id)
-        if await amended_by(self.sessions, assessment_id):
+        return await self.still_latest(await self.chain(nhs_number, assessment_id))
+
+    async def still_latest(self, versions: list[Stored]) -> list[Stored]:
+        """`versions` (a `chain`), and Conflict unless its last is still the latest version."""
+        if await amended_by(self.sessions, versions[-1].assessment.id):
             raise Conflict("this checklist has been amended since: amend or co-sign the latest version")
         return versions
 

@@ -28,6 +28,7 @@ from app.picture import Picture, snapshot
 from .handovers import Handovers
 from .outcomes import AlreadySubmitted, NotFound, NotWritable, Submitted
 from .policy import Action, require
+from .responses import not_acceptable
 from .users import User
 
 __all__ = ["Submissions", "answers_digest", "without_own_tasks"]
@@ -59,20 +60,26 @@ class Submissions(Handovers):
         """The picture an amendment of this checklist is drawn and checked against (`without_own_tasks`)."""
         return without_own_tasks(picture, (await self.chain(nhs_number, assessment_id))[0].assessment.id)
 
-    def check(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> list[Issue]:
-        """Against the checklist version the response names (an amendment keeps its first version's), and about
-        this baby: a response whose subject names another NHS number is never stored under this one."""
-        try:
-            questionnaire = self.checklists.for_response(response)
-        except LookupError:
-            questionnaire = self.questionnaire(checkpoint)
-        named = ((response.get("subject") or {}).get("identifier") or {}).get("value")
-        other_baby = (
-            [Issue("subject", "subject", "the response's subject is a different NHS number from this baby's")]
-            if named and named != picture.baby.nhs_number
-            else []
+    def check(
+        self,
+        picture: Picture,
+        checkpoint: str,
+        user: User,
+        response: dict[str, Any],
+        *,
+        made_on: str | None = None,
+    ) -> list[Issue]:
+        """Every reason the response cannot be stored as this baby's `checkpoint` checklist: first what it must be
+        (`responses.not_acceptable`: about this baby, and on the checkpoint's checklist in use, or for an
+        amendment on `made_on`, the url|version of the checklist it amends), then its answers against that
+        version's questions. Its answers are not looked at when it is on the wrong version."""
+        refused = not_acceptable(self.checklists, checkpoint, picture.baby.nhs_number, response, made_on=made_on)
+        if any(i.link_id in ("resourceType", "questionnaire") for i in refused):
+            return refused
+        questionnaire = (
+            self.checklists.for_response({"questionnaire": made_on}) if made_on else self.questionnaire(checkpoint)
         )
-        return other_baby + validate(questionnaire, response, self.env(picture, checkpoint, user))
+        return refused + validate(questionnaire, response, self.env(picture, checkpoint, user))
 
     async def save(
         self,
@@ -90,26 +97,18 @@ class Submissions(Handovers):
         An amendment's checkpoint, checklist version and the role check come from the checklist it amends, never
         from the request: `checkpoint` is then ignored, and a response naming another version is refused.
         """
-        mismatch: list[Issue] = []
+        versions: list[Stored] = []
+        made_on = None
         if amends:
-            made_on = (await self.chain(picture.baby.nhs_number or "", amends))[0].assessment
-            checkpoint = made_on.checkpoint
-            picture = without_own_tasks(picture, made_on.id)
-            if response.get("questionnaire", made_on.questionnaire) != made_on.questionnaire:
-                mismatch.append(
-                    Issue(
-                        "questionnaire",
-                        "questionnaire",
-                        f"an amendment keeps the checklist it amends ({made_on.questionnaire}), "
-                        f"not {response.get('questionnaire')!r}",
-                    )
-                )
-            response = {**response, "questionnaire": made_on.questionnaire}
+            versions = await self.chain(picture.baby.nhs_number or "", amends)  # read once for the whole request
+            first = versions[0].assessment
+            checkpoint, made_on = first.checkpoint, first.questionnaire
+            picture = without_own_tasks(picture, first.id)
         await self.authorise(user, Action.COMPLETE, picture.baby.nhs_number, checkpoint=checkpoint)
         repeat = await self.repeat_of(submission_key, picture, user, response)
         if repeat is not None:
             return repeat
-        issues = mismatch + self.check(picture, checkpoint, user, response)
+        issues = self.check(picture, checkpoint, user, response, made_on=made_on)
         if issues:
             await self.audit(
                 user,
@@ -119,7 +118,9 @@ class Submissions(Handovers):
                 detail=f"{len(issues)} issues",
             )
             return issues
-        return await self.submit(picture, checkpoint, user, response, amends=amends, submission_key=submission_key)
+        return await self.submit(
+            picture, checkpoint, user, response, amends=amends, submission_key=submission_key, versions=versions
+        )
 
     async def submit(
         self,
@@ -130,12 +131,14 @@ class Submissions(Handovers):
         *,
         amends: str | None = None,
         submission_key: str | None = None,
+        versions: list[Stored] | None = None,
     ) -> Submitted:
         """Store the checklist durably, then try once to write it to FHIR; `entry.state` says how it went.
 
         With `amends` (the id of the latest version), this is an amendment: checked against the checklist
-        version the first one was made on, written as updates of what changed. Call only with a response
-        that `check` accepted, and after `repeat_of` found no earlier submission under `submission_key`.
+        version the first one was made on, written as updates of what changed; `versions`, its `chain` if the
+        caller has read it already. Call only with a response that `check` accepted, and after `repeat_of` found
+        no earlier submission under `submission_key`.
         """
         require(user, Action.COMPLETE, checkpoint=checkpoint)
         if self.write_back.name not in picture.baby.found_on:
@@ -143,7 +146,10 @@ class Submissions(Handovers):
                 f"this baby is not on the {self.write_back.name} record, where NeoSafe writes checklists: "
                 "ask the unit's EPR team to register the baby there"
             )
-        versions = await self.latest_version(picture.baby.nhs_number or "", amends) if amends else []
+        if amends:
+            versions = await self.still_latest(versions or await self.chain(picture.baby.nhs_number or "", amends))
+        else:
+            versions = []
         questionnaire = (
             self.checklists.for_response({"questionnaire": versions[0].assessment.questionnaire})
             if versions

@@ -1,0 +1,131 @@
+"""A draft is a QuestionnaireResponse on the checklist in use about this baby, or nothing is kept; a draft begun on a
+version since retired is not resumed; an amendment reads its stored versions once."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from sqlmodel import select
+
+from app.assessments import AuditEvent, get_draft
+from app.checkpoints import DEMO_USERS, Checkpoints, Conflict
+from app.checkpoints.outcomes import Invalid
+from app.config import PROJECT_ROOT
+from app.forms import canonical
+from tests.answering import answer_everything
+from tests.factories import create_baby
+
+NURSE = DEMO_USERS["nurse"]
+
+
+async def trail(checkpoints: Checkpoints, nhs_number: str) -> list[tuple[str, str, str]]:
+    async with checkpoints.sessions() as session:
+        events = (await session.exec(select(AuditEvent).where(AuditEvent.nhs_number == nhs_number))).all()
+    return [(e.user_id, e.action, e.outcome) for e in events]
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (lambda r, q: {"resourceType": "Patient", "id": "not-a-checklist"}, "the body must be a QuestionnaireResponse"),
+        (
+            lambda r, q: {**r, "questionnaire": canonical(q["transfer"])},
+            "this is the transfer checklist, not the admission one",
+        ),
+        (
+            lambda r, q: {**r, "questionnaire": "https://neosafe.org.uk/fhir/Questionnaire/admission|0.9.0"},
+            "must name the admission checklist in use",
+        ),
+        (lambda r, q: {k: v for k, v in r.items() if k != "questionnaire"}, "must name the admission checklist"),
+        (
+            lambda r, q: {**r, "subject": {"identifier": {"value": "9990000034"}}},
+            "the response's subject is a different NHS number from this baby's",
+        ),
+    ],
+    ids=["not a response", "another checkpoint's", "unknown version", "no checklist named", "another baby"],
+)
+async def test_a_draft_that_is_not_this_checklist_for_this_baby_is_refused_and_nothing_kept(
+    settings, sources, fhir, change, refusal
+):
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as checkpoints:
+        picture = await checkpoints.picture(baby)
+        response = checkpoints.start_checklist(picture, "admission", NURSE).response
+        sent = change(response, checkpoints.checklists.by_checkpoint)
+
+        with pytest.raises(Invalid, match=refusal) as refused:
+            await checkpoints.keep_draft(picture, "admission", NURSE, sent)
+
+        assert refused.value.issues and all(i.message for i in refused.value.issues)
+        assert await get_draft(checkpoints.sessions, nhs_number=baby, checkpoint="admission") is None
+        assert ("demo-nurse", "save-admission-draft", "refused") in await trail(checkpoints, baby)
+
+
+async def test_a_draft_begun_on_a_version_since_retired_is_not_resumed_and_cannot_be_kept(
+    settings, sources, fhir, tmp_path
+):
+    """A new admission checklist version goes into use while a draft on 1.0.0 waits: opening the checklist starts
+    one on 1.1.0 and says why; the old draft is neither refreshed nor kept as if it were on 1.1.0."""
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as before:
+        picture = await before.picture(baby)
+        old = before.start_checklist(picture, "admission", NURSE).response
+        await before.keep_draft(picture, "admission", NURSE, old)
+
+    folder = tmp_path / "checklists"
+    shutil.copytree(PROJECT_ROOT / "checklists", folder)
+    admission = json.loads((folder / "admission.json").read_text())
+    (folder / "archive" / "admission-1.0.0.json").write_text(json.dumps(admission))
+    (folder / "admission.json").write_text(json.dumps({**admission, "version": "1.1.0"}))
+    changed = settings.model_copy(update={"checklists_dir": folder, "migrate_on_start": False})
+    async with Checkpoints.wire(changed, sources=sources).running() as after:
+        picture = await after.picture(baby)
+        response, draft, notices = await after.open_checklist(picture, "admission", NURSE)
+        assert draft is None
+        assert response["questionnaire"].endswith("admission|1.1.0")
+        assert any("was begun on version 1.0.0, which is no longer in use" in n for n in notices)
+        assert any("This is a new checklist on version 1.1.0" in n for n in notices)
+        with pytest.raises(
+            Conflict, match=re.escape("no longer in use: open the checklist to start a new one on version 1.1.0")
+        ):
+            await after.draft(baby, "admission")
+        with pytest.raises(Invalid, match=re.escape("made on version 1.0.0, which is no longer in use")):
+            await after.keep_draft(picture, "admission", NURSE, old)
+        submitted = await after.save(
+            picture, "admission", NURSE, answer_everything(after.questionnaire("admission"), old)
+        )
+        assert [(i.link_id, i.message) for i in submitted] == [
+            (
+                "questionnaire",
+                "this checklist was made on version 1.0.0, which is no longer in use: start a new one on version 1.1.0",
+            )
+        ]
+        kept = await after.keep_draft(picture, "admission", NURSE, response)  # the new one replaces it
+        assert json.loads(kept.response_json)["questionnaire"].endswith("admission|1.1.0")
+        assert (await after.draft(baby, "admission")).id == kept.id
+
+
+async def test_an_amendment_reads_the_versions_it_amends_once(settings, sources, fhir, monkeypatch):
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as checkpoints:
+        picture = await checkpoints.picture(baby)
+        q = checkpoints.questionnaire("admission")
+        response = answer_everything(q, checkpoints.start_checklist(picture, "admission", NURSE).response)
+        first = await checkpoints.save(picture, "admission", NURSE, response)
+        reads = []
+        chain = checkpoints.chain
+
+        async def counted(nhs_number, assessment_id):
+            reads.append(assessment_id)
+            return await chain(nhs_number, assessment_id)
+
+        monkeypatch.setattr(checkpoints, "chain", counted)
+        amended = await checkpoints.save(picture, "admission", NURSE, response, amends=first.assessment_id)
+
+        assert amended.assessment_id != first.assessment_id
+        assert reads == [first.assessment_id]
+        with pytest.raises(Conflict, match="amended since"):  # still asked, from the versions read once
+            await checkpoints.save(picture, "admission", NURSE, response, amends=first.assessment_id)
