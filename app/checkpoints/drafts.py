@@ -1,4 +1,8 @@
-"""A checklist to fill in: pre-filled from the sources, or the draft exactly as it was left, and its refresh."""
+"""A checklist to fill in: pre-filled from the sources, or the draft exactly as it was left, and its refresh.
+
+Only a role that may complete a checkpoint's checklist is given one to fill in: the pre-fill and a draft carry what
+the sources hold, restricted detail included. Every other role sees the picture and the saved checklists.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,8 @@ class Drafts(Pictures):
             raise NotFound(f"there is no '{checkpoint}' checklist") from exc
 
     def start_checklist(self, picture: Picture, checkpoint: str, user: User) -> Populated:
-        """The checklist newly pre-filled from the sources."""
+        """The checklist newly pre-filled from the sources. A building block: a person is given one through
+        `open_checklist`, which asks first whether they may complete it."""
         return populate(
             self.questionnaire(checkpoint),
             env=self.env(picture, checkpoint, user),
@@ -44,9 +49,15 @@ class Drafts(Pictures):
             encounter=self.encounter(picture),
         )
 
-    async def draft(self, nhs_number: str, checkpoint: str) -> Draft:
+    async def draft(self, nhs_number: str, checkpoint: str, user: User | None = None) -> Draft:
         """This baby's saved draft of the checklist; NotFound if there is none, Conflict if it was begun on a
-        version of the checklist no longer in use (opening the checklist starts a new one)."""
+        version of the checklist no longer in use (opening the checklist starts a new one).
+
+        With `user`, Forbidden (and the refusal audited) unless they may complete the checkpoint: a draft carries
+        what the sources pre-filled. web/ is to pass it on every route that shows or changes a draft.
+        """
+        if user is not None:
+            await self.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
         current = canonical(self.questionnaire(checkpoint))
         draft = await get_draft(self.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
         if draft is None:
@@ -63,9 +74,11 @@ class Drafts(Pictures):
     ) -> tuple[dict[str, Any], Draft | None, list[str]]:
         """The saved draft as the clinician left it (never re-populated), else a newly pre-filled checklist.
 
-        Returns the response, the draft (if any) and what could not be pre-filled. A draft begun on a version no
-        longer in use is not resumed: a new checklist is started on the current one, and the notices say so.
+        Returns the response, the draft (if any) and what could not be pre-filled. Forbidden (audited) unless the
+        user may complete this checkpoint. A draft begun on a version no longer in use is not resumed: a new
+        checklist is started on the current one, and the notices say so.
         """
+        await self.authorise(user, Action.COMPLETE, picture.baby.nhs_number, checkpoint=checkpoint)
         current = canonical(self.questionnaire(checkpoint))
         draft = await get_draft(self.sessions, nhs_number=picture.baby.nhs_number or "", checkpoint=checkpoint)
         notices = []

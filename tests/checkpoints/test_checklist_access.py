@@ -1,4 +1,5 @@
-"""A draft is a QuestionnaireResponse on the checklist in use about this baby, or nothing is kept; a draft begun on a
+"""A checklist to fill in (pre-filled, a draft, an amendment) only for a role that may complete it, refusals audited;
+a draft is a QuestionnaireResponse on the checklist in use about this baby, or nothing is kept; a draft begun on a
 version since retired is not resumed; an amendment reads its stored versions once."""
 
 from __future__ import annotations
@@ -11,20 +12,65 @@ import pytest
 from sqlmodel import select
 
 from app.assessments import AuditEvent, get_draft
-from app.checkpoints import DEMO_USERS, Checkpoints, Conflict
+from app.checkpoints import DEMO_USERS, Checkpoints, Conflict, Forbidden
 from app.checkpoints.outcomes import Invalid
 from app.config import PROJECT_ROOT
 from app.forms import canonical
 from tests.answering import answer_everything
 from tests.factories import create_baby
 
-NURSE = DEMO_USERS["nurse"]
+NURSE, COMMUNITY, COORDINATOR = (DEMO_USERS[r] for r in ("nurse", "community-nurse", "discharge-coordinator"))
 
 
 async def trail(checkpoints: Checkpoints, nhs_number: str) -> list[tuple[str, str, str]]:
     async with checkpoints.sessions() as session:
         events = (await session.exec(select(AuditEvent).where(AuditEvent.nhs_number == nhs_number))).all()
     return [(e.user_id, e.action, e.outcome) for e in events]
+
+
+async def test_only_a_role_that_may_complete_the_checklist_is_given_it_pre_filled_or_as_drafted(
+    settings, sources, fhir
+):
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as checkpoints:
+        picture = await checkpoints.picture(baby)
+        response, draft, _ = await checkpoints.open_checklist(picture, "admission", NURSE)
+        assert draft is None and response["questionnaire"] == canonical(checkpoints.questionnaire("admission"))
+        await checkpoints.keep_draft(picture, "admission", NURSE, response)
+
+        for user in (COMMUNITY, COORDINATOR):
+            with pytest.raises(Forbidden, match="cannot complete the admission checklist"):
+                await checkpoints.open_checklist(picture, "admission", user)
+            with pytest.raises(Forbidden, match="cannot complete the admission checklist"):
+                await checkpoints.draft(baby, "admission", user)
+        assert (await checkpoints.draft(baby, "admission", NURSE)).author_id == NURSE.id
+        await checkpoints.open_checklist(picture, "discharge", COORDINATOR)  # theirs to complete
+
+        refusals = [e for e in await trail(checkpoints, baby) if e[2] == "refused"]
+    assert refusals == [
+        ("demo-community", "complete-admission", "refused"),
+        ("demo-community", "complete-admission", "refused"),
+        ("demo-discharge", "complete-admission", "refused"),
+        ("demo-discharge", "complete-admission", "refused"),
+    ]
+
+
+async def test_an_amendment_is_offered_only_to_a_role_that_may_complete_its_checkpoint(settings, sources, fhir):
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as checkpoints:
+        picture = await checkpoints.picture(baby)
+        q = checkpoints.questionnaire("admission")
+        stored = await checkpoints.submit(
+            picture,
+            "admission",
+            NURSE,
+            answer_everything(q, checkpoints.start_checklist(picture, "admission", NURSE).response),
+        )
+        latest, _ = await checkpoints.amendment_of(baby, stored.assessment_id, NURSE)
+        assert latest.id == stored.assessment_id
+        with pytest.raises(Forbidden, match="cannot complete the admission checklist"):
+            await checkpoints.amendment_of(baby, stored.assessment_id, COORDINATOR)
+        assert ("demo-discharge", "complete-admission", "refused") in await trail(checkpoints, baby)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +137,7 @@ async def test_a_draft_begun_on_a_version_since_retired_is_not_resumed_and_canno
         with pytest.raises(
             Conflict, match=re.escape("no longer in use: open the checklist to start a new one on version 1.1.0")
         ):
-            await after.draft(baby, "admission")
+            await after.draft(baby, "admission", NURSE)
         with pytest.raises(Invalid, match=re.escape("made on version 1.0.0, which is no longer in use")):
             await after.keep_draft(picture, "admission", NURSE, old)
         submitted = await after.save(
@@ -105,7 +151,7 @@ async def test_a_draft_begun_on_a_version_since_retired_is_not_resumed_and_canno
         ]
         kept = await after.keep_draft(picture, "admission", NURSE, response)  # the new one replaces it
         assert json.loads(kept.response_json)["questionnaire"].endswith("admission|1.1.0")
-        assert (await after.draft(baby, "admission")).id == kept.id
+        assert (await after.draft(baby, "admission", NURSE)).id == kept.id
 
 
 async def test_an_amendment_reads_the_versions_it_amends_once(settings, sources, fhir, monkeypatch):
