@@ -1,10 +1,12 @@
-"""A checklist is complete only against its Questionnaire: an empty "completed" response is refused over HTTP."""
+"""A checklist is complete only against its Questionnaire, and holds no answer longer than its item allows: an empty
+"completed" response, or one with too long an answer, is refused over HTTP."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.forms import CHECKPOINTS, canonical
+from tests.answering import completed, with_a_concern
 from tests.factories import create_baby
 
 
@@ -34,3 +36,23 @@ def test_an_empty_completed_checklist_is_refused_naming_its_questions_and_nothin
         )
         assert all(issue["diagnostics"].startswith(("Select", "Enter", "Answer")) for issue in outcome["issue"])
         assert api.get(f"/api/patients/{baby}/assessments").raise_for_status().json() == []
+
+
+def test_a_typed_answer_longer_than_its_item_allows_is_refused_saying_both_lengths_and_nothing_is_stored(live, fhir):
+    """Free text is bounded per answer (A10's details: maxLength 4000), well inside the 1 MB body limit."""
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        response = with_a_concern(completed(api, baby), "x" * 5000)
+
+        refused = api.post(f"/api/patients/{baby}/assessments", json=response)
+
+        assert refused.status_code == 422, refused.text[:300]
+        [issue] = refused.json()["issue"]
+        assert issue["location"] == ["A10-concern-now~0/A10-concern-now.details~0"]
+        assert issue["diagnostics"] == (
+            "Enter at most 4000 characters (this answer has 5000): The concern, who was told and what happens next"
+        )
+        assert api.get(f"/api/patients/{baby}/assessments").raise_for_status().json() == []
+
+        accepted = api.post(f"/api/patients/{baby}/assessments", json=with_a_concern(response, "x" * 4000))
+        assert accepted.status_code == 201, accepted.text[:300]
