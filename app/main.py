@@ -18,6 +18,8 @@ from app.config import Settings, SourceSettings
 from app.web import RequestLogMiddleware, install_error_handlers
 from app.web.api import router as api_router
 from app.web.body_limit import BodyLimitMiddleware
+from app.web.docs import SWAGGER_UI, neosafe_openapi
+from app.web.docs import router as docs_router
 from app.web.handover_pages import router as handover_router
 from app.web.identity import VouchedTokens
 from app.web.no_store import NoStoreMiddleware
@@ -61,12 +63,19 @@ def create_app(
         summary="Safeguarding checklists for neonatal units, from and to FHIR R4.",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs and /openapi.json are app/web/docs.py's, for signed-in users only; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    app.openapi = lambda: neosafe_openapi(app)
     app.state.checkpoints = checkpoints
     app.state.templates = make_templates(settings.templates_dir)
     app.state.pictures = PictureCache()
     app.state.oidc = oidc_client(settings)
     app.state.vouched = VouchedTokens()
+    # Swagger UI's own files for /docs, served by NeoSafe (no CDN); mounted before /assets, which would take them.
+    app.mount("/assets/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC / "neosafe"), name="static")
     app.include_router(ops_router)
@@ -75,6 +84,7 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(handover_router)
     app.include_router(oidc_router)
+    app.include_router(docs_router)
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(SameOriginPostsMiddleware)

@@ -9,8 +9,10 @@ import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query, Security
+from fastapi.openapi.constants import REF_PREFIX as REF
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 
 from app.checkpoints import Checkpoints, NotFound, User, seen_by
 from app.picture import Picture
@@ -21,26 +23,91 @@ from .api_models import (
     AssessmentOut,
     DraftOut,
     HandoverOut,
+    NotFoundProblem,
+    OperationOutcome,
     PictureOut,
+    Problem,
     TakeChanges,
     operation_outcome,
     picture_out,
     unprocessable,
     write_back_out,
 )
-from .deps import ApiUser, CheckpointsDep, valid_nhs_number
+from .deps import NHS_NUMBER_AS_WRITTEN, ApiUser, CheckpointsDep, valid_nhs_number
 from .submission_keys import HEADER, valid_submission_key
 
-__all__ = ["router"]
+__all__ = ["NHS_NUMBER_PATTERN", "REFERRED", "router"]
 
-router = APIRouter(prefix="/api", tags=["api"])
+# Declares the bearer token in the OpenAPI schema; deps.api_user is what checks it.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    auto_error=False,
+    description="A NeoSafe token, or with single sign-on an access token its provider issued (e.g. to an EPR).",
+)
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Security(BEARER)])
+
+# What the schema says of the NHS number in a path: the rule itself is deps.valid_nhs_number (this pattern, and a
+# valid check digit), whose 422 names the number; the pattern is only declared here, never checked a second way.
+NHS_NUMBER_PATTERN = f"^{NHS_NUMBER_AS_WRITTEN.pattern}$"
+NhsNumber = Annotated[
+    str,
+    Path(
+        description="The baby's NHS number: 10 ASCII digits, as written or in their usual 3 3 4 groups (single "
+        "spaces or hyphens), the last a valid check digit. Anything else is 422.",
+        json_schema_extra={"pattern": NHS_NUMBER_PATTERN},
+        examples=["9990101000", "999 010 1000"],
+    ),
+]
+
+# Models the schema refers to by hand (a 422's second media type), which FastAPI cannot: docs.py adds them.
+REFERRED = (OperationOutcome,)
+
+_WHY = {
+    400: "The Idempotency-Key is not 1 to 255 visible ASCII characters.",
+    401: "No bearer token, or one NeoSafe does not accept: forged, expired, its sign-in ended, or a demo user's "
+    "where demo users are off.",
+    403: "The caller's role may not do this (`detail` says why); with single sign-on, the token's selected role "
+    "is not one NeoSafe has.",
+    404: "No source holds a baby with this NHS number (`sources` says what each source said: one not checked may "
+    "hold the baby), or there is no such checklist, draft or checkpoint for this baby.",
+    409: "It would contradict what is stored (`detail` says what).",
+    413: "The request is larger than NeoSafe accepts (NEOSAFE_MAX_BODY_BYTES).",
+    422: "The NHS number is not a valid one, or a query parameter or the body's JSON is malformed (`detail` says "
+    "which).",
+    500: "NeoSafe hit an unexpected problem; nothing is saved unless a 201 said so.",
+    503: "With single sign-on: the sign-in service could not be reached to check the token.",
+}
+_BEARER_CHALLENGE = {
+    "WWW-Authenticate": {"description": "`Bearer`: send a bearer token", "required": True, "schema": {"type": "string"}}
+}
 
 
-@router.get("/patients/{number}/picture", response_model=PictureOut)
+def refusals(*codes: int, fhir: bool = False, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route besides those of every route (401, 403, 413, 500, 503), each with its body
+    as app/web/errors.py writes it; `fhir`: a 422 may also be an OperationOutcome (application/fhir+json)."""
+    why = {**_WHY, **(why or {})}
+    answers: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({401, 403, 413, 500, 503, *codes}):
+        model = NotFoundProblem if code == 404 else Problem
+        answers[code] = {"model": model, "description": why[code]}
+    answers[401]["headers"] = _BEARER_CHALLENGE
+    if fhir:
+        answers[422]["description"] += (
+            " A QuestionnaireResponse that is not one, names no NeoSafe checklist, or is not complete: an "
+            "OperationOutcome (application/fhir+json) with an issue for each item."
+        )
+        answers[422]["content"] = {"application/fhir+json": {"schema": {"$ref": REF + OperationOutcome.__name__}}}
+    return answers
+
+
+BABY = refusals(404, 422)  # a route on a baby: its NHS number may be invalid, or the baby found nowhere
+
+
+@router.get("/patients/{number}/picture", response_model=PictureOut, responses=BABY)
 async def get_picture(
     services: CheckpointsDep,
     user: ApiUser,
-    number: str,
+    number: NhsNumber,
     checkpoint: str = Query("admission", pattern="^(admission|transfer|discharge)$"),
 ) -> PictureOut:
     """The baby's safeguarding picture now: people, what each source said, every record current or historic.
@@ -52,8 +119,8 @@ async def get_picture(
     return picture_out(seen_by(picture, user), checkpoint)
 
 
-@router.get("/patients/{number}/handover", response_model=HandoverOut)
-async def get_handover(services: CheckpointsDep, user: ApiUser, number: str) -> HandoverOut:
+@router.get("/patients/{number}/handover", response_model=HandoverOut, responses=BABY)
+async def get_handover(services: CheckpointsDep, user: ApiUser, number: NhsNumber) -> HandoverOut:
     """The handover summary for the community team as data: the picture (restricted detail as the caller's role
     allows), then what the baby's newest checklists recorded, section by section, and the tasks they raised."""
     picture = await services.view_picture(user, valid_nhs_number(number), action="api-view-handover")
@@ -92,14 +159,14 @@ async def get_handover(services: CheckpointsDep, user: ApiUser, number: str) -> 
     )
 
 
-@router.get("/checklists/{checkpoint}")
+@router.get("/checklists/{checkpoint}", responses=refusals(404, why={404: "NeoSafe has no checklist by this name."}))
 async def get_checklist(services: CheckpointsDep, user: ApiUser, checkpoint: str) -> dict[str, Any]:
     """The checklist for a checkpoint, as a FHIR R4 Questionnaire."""
     return services.questionnaire(checkpoint)
 
 
-@router.get("/patients/{number}/checklists/{checkpoint}")
-async def get_prefilled(services: CheckpointsDep, user: ApiUser, number: str, checkpoint: str) -> dict[str, Any]:
+@router.get("/patients/{number}/checklists/{checkpoint}", responses=BABY)
+async def get_prefilled(services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str) -> dict[str, Any]:
     """This baby's checklist to fill in: the saved draft exactly as left (never re-populated over the
     clinician's answers), else a QuestionnaireResponse (in-progress) newly pre-filled from the sources.
     """
@@ -114,9 +181,11 @@ async def _draft_out(services: Checkpoints, picture: Picture, checkpoint: str, u
     return DraftOut(saved_at=draft.updated_at, saved_by=draft.author_id, changes=[asdict(c) for c in found])
 
 
-@router.put("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut)
+@router.put(
+    "/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut, responses=refusals(404, 422, fhir=True)
+)
 async def put_draft(
-    services: CheckpointsDep, user: ApiUser, number: str, checkpoint: str, body: dict[str, Any]
+    services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str, body: dict[str, Any]
 ) -> DraftOut | JSONResponse:
     """Save an unfinished checklist (a QuestionnaireResponse, in-progress) to finish later, by anyone."""
     nhs_number = valid_nhs_number(number)
@@ -130,8 +199,8 @@ async def put_draft(
     return await _draft_out(services, picture, checkpoint, user, draft)
 
 
-@router.get("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut)
-async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: str, checkpoint: str) -> DraftOut:
+@router.get("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut, responses=BABY)
+async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str) -> DraftOut:
     """When the draft was saved and by whom, and what the sources now say differently, item by item."""
     nhs_number = valid_nhs_number(number)
     draft = await services.draft(nhs_number, checkpoint)
@@ -139,9 +208,9 @@ async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: str
     return await _draft_out(services, picture, checkpoint, user, draft)
 
 
-@router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh", response_model=DraftOut)
+@router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh", response_model=DraftOut, responses=BABY)
 async def refresh_draft(
-    services: CheckpointsDep, user: ApiUser, number: str, checkpoint: str, body: TakeChanges
+    services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str, body: TakeChanges
 ) -> DraftOut:
     """Take the sources' new pre-filled answers for the chosen items; every other answer stays as it was."""
     nhs_number = valid_nhs_number(number)
@@ -196,9 +265,28 @@ async def _accept(
     return AssessmentCreated(id=saved.assessment_id, write_back=write_back_out(saved.entry))
 
 
-@router.post("/patients/{number}/assessments", status_code=201, response_model=AssessmentCreated)
+@router.post(
+    "/patients/{number}/assessments",
+    status_code=201,
+    response_model=AssessmentCreated,
+    responses=refusals(
+        400,
+        404,
+        409,
+        422,
+        fhir=True,
+        why={
+            409: "The Idempotency-Key was used for other answers, another baby or another user; or the baby is "
+            "not on the record NeoSafe writes to."
+        },
+    ),
+)
 async def post_assessment(
-    services: CheckpointsDep, user: ApiUser, number: str, body: dict[str, Any], idempotency_key: SubmissionKey = None
+    services: CheckpointsDep,
+    user: ApiUser,
+    number: NhsNumber,
+    body: dict[str, Any],
+    idempotency_key: SubmissionKey = None,
 ) -> AssessmentCreated | JSONResponse:
     """Submit a completed checklist (a QuestionnaireResponse). 201 once stored; 422 with an OperationOutcome.
 
@@ -210,12 +298,25 @@ async def post_assessment(
 
 
 @router.post(
-    "/patients/{number}/assessments/{assessment_id}/amendments", status_code=201, response_model=AssessmentCreated
+    "/patients/{number}/assessments/{assessment_id}/amendments",
+    status_code=201,
+    response_model=AssessmentCreated,
+    responses=refusals(
+        400,
+        404,
+        409,
+        422,
+        fhir=True,
+        why={
+            409: "The checklist has been amended since (amend the latest version), or the Idempotency-Key was "
+            "used for other answers, another baby or another user."
+        },
+    ),
 )
 async def post_amendment(
     services: CheckpointsDep,
     user: ApiUser,
-    number: str,
+    number: NhsNumber,
     assessment_id: str,
     body: dict[str, Any],
     idempotency_key: SubmissionKey = None,
@@ -230,10 +331,18 @@ async def post_amendment(
 
 
 @router.post(
-    "/patients/{number}/assessments/{assessment_id}/cosignature", status_code=201, response_model=AssessmentCreated
+    "/patients/{number}/assessments/{assessment_id}/cosignature",
+    status_code=201,
+    response_model=AssessmentCreated,
+    responses=refusals(
+        404,
+        409,
+        422,
+        why={409: "The checklist needs no co-signature, has one already, or has been amended since."},
+    ),
 )
 async def post_cosignature(
-    services: CheckpointsDep, user: ApiUser, number: str, assessment_id: str
+    services: CheckpointsDep, user: ApiUser, number: NhsNumber, assessment_id: str
 ) -> AssessmentCreated:
     """Co-sign the latest version of a checklist that asks for it (e.g. discharge with any safeguarding record):
     the safeguarding lead's signature is added (QuestionnaireResponse signature, Provenance verifier) as a new
@@ -245,17 +354,17 @@ async def post_cosignature(
     return AssessmentCreated(id=signed.assessment_id, write_back=write_back_out(signed.entry))
 
 
-@router.get("/patients/{number}/assessments/{assessment_id}/versions")
+@router.get("/patients/{number}/assessments/{assessment_id}/versions", responses=BABY)
 async def get_versions(
-    services: CheckpointsDep, user: ApiUser, number: str, assessment_id: str
+    services: CheckpointsDep, user: ApiUser, number: NhsNumber, assessment_id: str
 ) -> list[dict[str, Any]]:
     """Every version of a checklist up to this one, first first, each the QuestionnaireResponse as written."""
     versions = await services.versions(user, valid_nhs_number(number), assessment_id)
     return [json.loads(v.assessment.response_json) for v in versions]
 
 
-@router.get("/patients/{number}/assessments", response_model=list[AssessmentOut])
-async def list_assessments(services: CheckpointsDep, user: ApiUser, number: str) -> list[AssessmentOut]:
+@router.get("/patients/{number}/assessments", response_model=list[AssessmentOut], responses=BABY)
+async def list_assessments(services: CheckpointsDep, user: ApiUser, number: NhsNumber) -> list[AssessmentOut]:
     """This baby's saved assessments, newest first, each with where it is on its way to the FHIR record."""
     nhs_number = valid_nhs_number(number)
     rows = await services.saved(nhs_number)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.forms import Issue
 from app.picture import Picture
@@ -19,7 +19,10 @@ __all__ = [
     "AssessmentOut",
     "DraftOut",
     "HandoverOut",
+    "NotFoundProblem",
+    "OperationOutcome",
     "PictureOut",
+    "Problem",
     "TakeChanges",
     "WriteBackOut",
     "operation_outcome",
@@ -171,22 +174,62 @@ def picture_out(picture: Picture, checkpoint: str) -> PictureOut:
     )
 
 
-def operation_outcome(issues: list[Issue] | list[tuple[str, str]], code: str = "required") -> dict[str, Any]:
+class Problem(BaseModel):
+    """Why a request was refused or failed (app/web/errors.py): in words a clinician or an integrator can act on."""
+
+    detail: str
+
+
+class SourceChecked(BaseModel):
+    name: str
+    status: str  # found | none-found | partial | unavailable | not-configured
+    detail: str
+
+
+class NotFoundProblem(Problem):
+    """No such baby, checklist, draft or checkpoint. For a baby no source holds, what each source said: one that
+    could not be checked may hold the baby."""
+
+    sources: list[SourceChecked] | None = Field(
+        None, description="Only when no source holds a baby with this NHS number: what each source said"
+    )
+
+
+IssueCode = Literal["required", "structure", "invalid"]
+
+
+class OperationOutcomeIssue(BaseModel):
+    severity: Literal["error"]
+    code: IssueCode  # required: an answer is missing; structure: not a QuestionnaireResponse; invalid: a wrong one
+    diagnostics: str
+    expression: list[str]  # FHIRPath to the item, e.g. QuestionnaireResponse.item.where(linkId='A1')
+    location: list[str]  # the item's path in the response
+
+
+class OperationOutcome(BaseModel):
+    """A QuestionnaireResponse refused (FHIR R4 OperationOutcome, application/fhir+json): one issue per item."""
+
+    resourceType: Literal["OperationOutcome"]  # FHIR's own name for it
+    issue: list[OperationOutcomeIssue]
+
+
+def operation_outcome(issues: list[Issue] | list[tuple[str, str]], code: IssueCode = "required") -> dict[str, Any]:
     """Issues as a FHIR OperationOutcome, each naming the item (linkId) and its path in the response."""
     pairs = [(i.link_id, i.path, i.message) if isinstance(i, Issue) else (i[0], i[0], i[1]) for i in issues]
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": "error",
-                "code": code,
-                "diagnostics": message,
-                "expression": [f"QuestionnaireResponse.item.where(linkId='{link_id}')"],
-                "location": [path],
-            }
+    outcome = OperationOutcome(
+        resourceType="OperationOutcome",
+        issue=[
+            OperationOutcomeIssue(
+                severity="error",
+                code=code,
+                diagnostics=message,
+                expression=[f"QuestionnaireResponse.item.where(linkId='{link_id}')"],
+                location=[path],
+            )
             for link_id, path, message in pairs
         ],
-    }
+    )
+    return outcome.model_dump()
 
 
 def unprocessable(outcome: dict[str, Any]) -> JSONResponse:
