@@ -1,4 +1,4 @@
-"""Durable results: assessments, their delivery to FHIR, and the audit trail."""
+"""Durable results: assessments, their delivery to FHIR, the audit trail, and sign-ins."""
 
 from .audit_export import audit_event, export_audit
 from .bundle import (
@@ -20,9 +20,10 @@ from .db import (
     session_factory,
     upgrade,
 )
-from .models import Assessment, AuditEvent, Draft, OutboxEntry
+from .models import Assessment, AuditEvent, Draft, HeldAnswers, OutboxEntry, SignIn
 from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
 from .reconcile import Finding, reconcile
+from .sign_ins import end_sign_in, find_sign_in, held_answers, hold_answers, open_sign_in, release_answers, seen
 from .store import (
     DuplicateSubmission,
     Stored,
@@ -50,10 +51,12 @@ __all__ = [
     "Draft",
     "DuplicateSubmission",
     "Finding",
+    "HeldAnswers",
     "OutboxEntry",
     "OutboxWorker",
     "SchemaNotReady",
     "SessionFactory",
+    "SignIn",
     "Stored",
     "amended_by",
     "assessment_bundle",
@@ -64,19 +67,26 @@ __all__ = [
     "claim",
     "deliver",
     "deliver_due",
+    "end_sign_in",
     "export_audit",
+    "find_sign_in",
     "fit_to_server",
     "get_draft",
     "head_revision",
+    "held_answers",
+    "hold_answers",
     "latest_assessments",
     "make_engine",
+    "open_sign_in",
     "outbox_counts",
     "outbox_entry",
     "prepare",
     "reconcile",
+    "release_answers",
     "resend",
     "save_assessment",
     "save_draft",
+    "seen",
     "session_factory",
     "submitted_with",
     "unsent_assessments",

@@ -1,4 +1,4 @@
-"""NeoSafe's own tables: submitted assessments, their delivery to FHIR (outbox), and the audit trail."""
+"""NeoSafe's own tables: submitted assessments, their delivery to FHIR (outbox), the audit trail, and sign-ins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Assessment", "AuditEvent", "Draft", "OutboxEntry", "utcnow"]
+__all__ = ["Assessment", "AuditEvent", "Draft", "HeldAnswers", "OutboxEntry", "SignIn", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -77,3 +77,27 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = "success"
     detail: str = ""
     exported_at: datetime | None = Field(default=None, index=True)  # sent to the FHIR record as an AuditEvent
+
+
+class SignIn(SQLModel, table=True):
+    """A person's session in the pages: the page cookie names its id; open until signed out, unused too long, or
+    too old. The row, not the cookie, decides: an ended one opens nothing, whatever copy of the cookie is shown."""
+
+    id: str = Field(primary_key=True)  # secrets.token_urlsafe: the session id the signed cookie names
+    user_id: str
+    name: str
+    role: str
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    end_reason: str | None = None  # sign-out | idle | expired | replaced (another sign-in on the same browser)
+
+
+class HeldAnswers(SQLModel, table=True):
+    """A checklist posted just after its author's sign-in ended for being unused: kept for them to finish."""
+
+    id: str = Field(primary_key=True)
+    user_id: str
+    path: str  # the form's action, e.g. /patients/9990101000/checklists/admission
+    fields_json: str  # every posted field, as {name: [values]}
+    created_at: datetime = Field(default_factory=utcnow, index=True)

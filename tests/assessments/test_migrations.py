@@ -24,8 +24,10 @@ from app.assessments import (
     Assessment,
     AuditEvent,
     Draft,
+    HeldAnswers,
     OutboxEntry,
     SchemaNotReady,
+    SignIn,
     head_revision,
     make_engine,
     prepare,
@@ -36,7 +38,7 @@ from app.assessments.db import alembic_config, current_revision
 from app.cli import main
 from app.main import create_app
 
-TABLES = {"assessment", "draft", "outboxentry", "auditevent"}
+TABLES = {"assessment", "draft", "outboxentry", "auditevent", "signin", "heldanswers"}
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
 WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -99,9 +101,29 @@ def _rows_at_0004() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0005() -> dict[str, list[dict[str, Any]]]:
+    """As at 0004, with a nurse's sign-in that ended unused and the answers she posted just after."""
+    rows = _rows_at_0004()
+    rows["signin"] = [
+        {"id": "s-1", "user_id": "n", "name": "Alex Morgan", "role": "nurse", "created_at": WHEN,
+         "last_seen_at": WHEN, "ended_at": WHEN, "end_reason": "idle"},
+    ]  # fmt: skip
+    rows["heldanswers"] = [
+        {"id": "h-1", "user_id": "n", "path": "/patients/9990101000/checklists/admission",
+         "fields_json": '{"csrf": ["t"]}', "created_at": WHEN},
+    ]  # fmt: skip
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
-SEEDS = {"0001": _rows_at_0001, "0002": _rows_at_0002, "0003": _rows_at_0003, "0004": _rows_at_0004}
+SEEDS = {
+    "0001": _rows_at_0001,
+    "0002": _rows_at_0002,
+    "0003": _rows_at_0003,
+    "0004": _rows_at_0004,
+    "0005": _rows_at_0005,
+}
 
 
 async def _seed(engine: AsyncEngine, revision: str) -> None:
@@ -119,10 +141,13 @@ async def _check_seed_is_readable(engine: AsyncEngine) -> None:
             await session.get(Draft, "d-1"),
             await session.get(AuditEvent, 1),
         )
+        sign_in, held = await session.get(SignIn, "s-1"), await session.get(HeldAnswers, "h-1")
     assert (amended.status, current.amends, current.version, current.created_at) == ("amended", "a-1", 2, WHEN)
     assert (entry.assessment_id, entry.state, entry.attempts, entry.next_attempt_at) == ("a-2", "retrying", 2, WHEN)
     assert (draft.checkpoint, draft.updated_at) == ("discharge", WHEN)
     assert (event.action, event.nhs_number, event.at) == ("view-picture", "9990101000", WHEN)
+    if sign_in is not None:  # written from 0005 on
+        assert (sign_in.user_id, sign_in.end_reason, held.user_id) == ("n", "idle", "n")
 
 
 async def _downgrade(engine: AsyncEngine, revision: str) -> None:
