@@ -12,6 +12,7 @@ import pytest
 
 from app.config import Settings, SourceSettings, load_sources
 from app.main import create_app
+from app.web.deps import COOKIE
 from sandbox import Sandbox
 from tests.databases import Databases
 from tests.servers import serving
@@ -66,11 +67,24 @@ def fhir(sandbox: Sandbox) -> Iterator[dict[str, httpx.Client]]:
         client.close()
 
 
+def signed_in_browser(url: str, role: str, **options) -> httpx.Client:
+    """A browser signed in through the sign-in page as the demo user of `role`, as a person is: a sign-in of its own,
+    named by its session cookie. `options` go to httpx.Client."""
+    signed_in = httpx.post(f"{url}/sign-in", data={"role": role}, follow_redirects=False, timeout=30)
+    assert signed_in.status_code == 303, signed_in.text
+    return httpx.Client(base_url=url, cookies={COOKIE: signed_in.cookies[COOKIE]}, **{"timeout": 30, **options})
+
+
 class LiveServer:
     def __init__(self, url: str) -> None:
         self.url = url
 
+    def browser(self, role: str, **options) -> httpx.Client:
+        """A browser signed in as `role` through the sign-in page."""
+        return signed_in_browser(self.url, role, **options)
+
     def token(self, role: str) -> str:
+        """An API token, as `neosafe token` makes one: for the API only, never a page's cookie."""
         from app.checkpoints import DEMO_USERS
         from app.web import issue_token
 

@@ -1,20 +1,37 @@
-"""Dependencies every route declares: the application layer, and the signed-in user with their role."""
+"""Dependencies every route declares: the application layer, and the signed-in user with their role.
+
+A page is opened by a sign-in kept in the database, which the page cookie names: it ends when the user signs out,
+when it has not been used for NEOSAFE_SESSION_IDLE_MINUTES, or NEOSAFE_SESSION_HOURS after it began, and an ended
+one opens nothing, whichever copy of the cookie is shown, as a cookie or as an API bearer token.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import httpx
 import nhs_number
 from fastapi import Depends, HTTPException, Request, status
 
-from app.checkpoints import DEMO_USERS, Checkpoints, User
+from app.assessments import SignIn, audit, end_sign_in, find_sign_in, seen
+from app.checkpoints import DEMO_USERS, ROLES, Checkpoints, User
 
-from .auth import TokenError, read_token
+from .auth import TokenError, read_session_token, read_token
 from .identity import SignInRefused, user_of
 
-__all__ = ["COOKIE", "ApiUser", "CheckpointsDep", "PageUser", "valid_nhs_number"]
+__all__ = [
+    "COOKIE",
+    "ApiUser",
+    "CheckpointsDep",
+    "PageUser",
+    "SignInEnded",
+    "SignInRequired",
+    "page_user",
+    "signed_in",
+    "valid_nhs_number",
+]
 
 COOKIE = "neosafe_session"
 NHS_NUMBER_AS_WRITTEN = re.compile(r"[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}", re.ASCII)
@@ -22,7 +39,15 @@ DEMO_USER_IDS = frozenset(u.id for u in DEMO_USERS.values())
 
 
 class SignInRequired(Exception):
-    """A page was asked for without a valid session: send the browser to sign in."""
+    """A page was asked for without an open sign-in: send the browser to sign in."""
+
+
+class SignInEnded(SignInRequired):
+    """The cookie names a real sign-in that has ended: `sign_in.end_reason` says why (sign-out, idle, expired)."""
+
+    def __init__(self, sign_in: SignIn) -> None:
+        super().__init__(sign_in.end_reason)
+        self.sign_in = sign_in
 
 
 def get_services(request: Request) -> Checkpoints:
@@ -32,11 +57,54 @@ def get_services(request: Request) -> Checkpoints:
 CheckpointsDep = Annotated[Checkpoints, Depends(get_services)]
 
 
-def _user(token: str, services: Checkpoints) -> User:
-    user = read_token(token, secret=services.settings.secret_key, max_age_s=services.settings.session_hours * 3600)
+def _allowed(user: User, services: Checkpoints) -> User:
     if user.id in DEMO_USER_IDS and not services.settings.demo_users:
         raise TokenError("demo users are not enabled here")
     return user
+
+
+def _user(token: str, services: Checkpoints) -> User:
+    """The user an API token (`issue_token`) names."""
+    return _allowed(
+        read_token(token, secret=services.settings.secret_key, max_age_s=services.settings.session_hours * 3600),
+        services,
+    )
+
+
+def _why_over(sign_in: SignIn, now: datetime, services: Checkpoints) -> str | None:
+    """Why an open sign-in should end now, if it should: too old however busy, or unused too long."""
+    if now - sign_in.created_at > timedelta(hours=services.settings.session_hours):
+        return "expired"
+    if now - sign_in.last_seen_at > timedelta(minutes=services.settings.session_idle_minutes):
+        return "idle"
+    return None
+
+
+def _seen_every(services: Checkpoints) -> timedelta:
+    """How stale last_seen_at may get before a request writes it again: one write a half-minute at most, and
+    always well inside the idle timeout."""
+    return min(timedelta(seconds=30), timedelta(minutes=services.settings.session_idle_minutes) / 10)
+
+
+async def signed_in(token: str, services: Checkpoints) -> tuple[User, SignIn]:
+    """The user of the open sign-in a page cookie's token names, and that sign-in, now marked used. TokenError for
+    a token that names none; SignInEnded for one that has ended, or ends now (too old, or unused too long)."""
+    secret, hours = services.settings.secret_key, services.settings.session_hours
+    sign_in = await find_sign_in(services.sessions, read_session_token(token, secret=secret, max_age_s=hours * 3600))
+    role = ROLES.get(sign_in.role) if sign_in is not None else None
+    if sign_in is None or role is None:
+        raise TokenError("no such sign-in")
+    user = _allowed(User(id=sign_in.user_id, name=sign_in.name, role=role), services)
+    now = services.clock()
+    if sign_in.ended_at is None and (reason := _why_over(sign_in, now, services)) is not None:
+        if await end_sign_in(services.sessions, sign_in.id, now=now, reason=reason):
+            await audit(services.sessions, user_id=user.id, role=role.key, action="sign-in-ended", detail=reason)
+        sign_in = await find_sign_in(services.sessions, sign_in.id) or sign_in
+    if sign_in.ended_at is not None:
+        raise SignInEnded(sign_in)
+    if now - sign_in.last_seen_at >= _seen_every(services):
+        await seen(services.sessions, sign_in.id, now=now)
+    return user, sign_in
 
 
 def _unauthorised(message: str) -> HTTPException:
@@ -71,19 +139,29 @@ async def api_user(request: Request, services: CheckpointsDep) -> User:
     try:
         return _user(token, services)
     except TokenError as exc:
-        if request.app.state.oidc is None:
-            raise _unauthorised(str(exc)) from exc
+        refused = exc
+    try:  # a page cookie's token, sent as a bearer token: only while its sign-in is open
+        return (await signed_in(token, services))[0]
+    except SignInEnded as exc:
+        raise _unauthorised("this sign-in has ended: sign in again") from exc
+    except TokenError:
+        pass
+    if request.app.state.oidc is None:
+        raise _unauthorised(str(refused))
     return await _vouched_for(request, token, services)
 
 
-def page_user(request: Request, services: CheckpointsDep) -> User:
+async def page_user(request: Request, services: CheckpointsDep) -> User:
+    """The user of the open sign-in the page cookie names; the sign-in is kept on `request.state.sign_in` for the
+    CSRF token of the page's forms (app/web/rendering.py)."""
     token = request.cookies.get(COOKIE)
     if not token:
         raise SignInRequired()
     try:
-        return _user(token, services)
+        user, request.state.sign_in = await signed_in(token, services)
     except TokenError as exc:
         raise SignInRequired() from exc
+    return user
 
 
 ApiUser = Annotated[User, Depends(api_user)]

@@ -101,7 +101,7 @@ def _checklist_page(
         fields=fields,
         errors=errors,
         notices=notices,
-        csrf=csrf(services, user),
+        csrf=csrf(request),
         may_submit=may(user, Action.COMPLETE, checkpoint=checkpoint),
         action=action,  # the page asks `{action}/enabled` which follow-up questions apply as the answers change
         amending=amends is not None,
@@ -141,7 +141,7 @@ async def _posted(
     pre-fill) with the posted answers put in."""
     form = await request.form()
     values = {key: [str(v) for v in form.getlist(key)] for key in form}
-    check_csrf(services, user, (values.get("csrf") or [""])[0])
+    check_csrf(request, (values.get("csrf") or [""])[0])
     picture_id = (values.get("picture_id") or [""])[0]
     picture = request.app.state.pictures.get(picture_id, user_id=user.id, nhs_number=nhs_number)
     if picture is None:  # expired or from before a restart: ask the sources again
@@ -235,7 +235,7 @@ async def refresh_draft(
     """Take the sources' new answers for the items the clinician ticked; every other answer stays."""
     nhs_number = valid_nhs_number(number)
     form = await request.form()
-    check_csrf(services, user, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     try:
         draft = await services.draft(nhs_number, checkpoint)
     except NotFound:
@@ -315,7 +315,7 @@ async def assessment(
         assessment=found.assessment,
         answered_by=services.answered_by(found.assessment),
         entry=found.entry,
-        csrf=csrf(services, user),
+        csrf=csrf(request),
     )
 
 
@@ -326,7 +326,7 @@ async def resend_assessment(
     """The safeguarding lead sends again an assessment the server refused, once the cause is fixed."""
     nhs_number = valid_nhs_number(number)
     form = await request.form()
-    check_csrf(services, user, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     await services.resend(user, nhs_number, assessment_id)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{assessment_id}", status.HTTP_303_SEE_OTHER)
 
@@ -338,7 +338,7 @@ async def cosign(
     """The safeguarding lead co-signs a checklist that asks for it; a new version carries the signature."""
     nhs_number = valid_nhs_number(number)
     form = await request.form()
-    check_csrf(services, user, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     picture = await services.view_picture(user, nhs_number, action="cosign-assessment")
     signed = await services.cosign(picture, assessment_id, user)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{signed.assessment_id}", status.HTTP_303_SEE_OTHER)

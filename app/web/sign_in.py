@@ -1,16 +1,24 @@
-"""Signing in with a demo user, and NeoSafe's own session once anyone (a demo user, single sign-on) vouched."""
+"""Signing in with a demo user, NeoSafe's own sign-in once anyone (a demo user, single sign-on) vouched, and
+signing out.
+
+A sign-in is a row in the database (app.assessments.sign_ins); the page cookie carries a signed token naming it.
+Signing out ends the row, so no copy of the cookie opens anything afterwards; app/web/deps.py ends one unused for
+NEOSAFE_SESSION_IDLE_MINUTES or older than NEOSAFE_SESSION_HOURS, and the sign-in page then says why.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.assessments import audit, end_sign_in, find_sign_in, open_sign_in
 from app.checkpoints import DEMO_USERS, Checkpoints, User
 
-from .auth import issue_token
-from .deps import COOKIE, CheckpointsDep
+from .auth import TokenError, issue_session_token, read_session_token
+from .deps import COOKIE, CheckpointsDep, SignInEnded, signed_in
 from .rendering import render_page
 
 __all__ = ["router", "safe_next", "start_session"]
@@ -23,30 +31,72 @@ def safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
+def _cookie_sign_in_id(request: Request, services: Checkpoints) -> str | None:
+    """The id of the sign-in this browser's cookie names, if it carries a valid one."""
+    token = request.cookies.get(COOKIE)
+    try:
+        hours = services.settings.session_hours
+        return read_session_token(token, secret=services.settings.secret_key, max_age_s=hours * 3600) if token else None
+    except TokenError:
+        return None
+
+
 async def start_session(request: Request, services: Checkpoints, user: User, target: str) -> Response:
-    """Signed in: audited, then NeoSafe's own session cookie, whoever vouched for the user. Over HTTPS (as a
-    trust's reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP."""
+    """Signed in: audited, then a new sign-in and its cookie, whoever vouched for the user (a sign-in this browser
+    still had open ends). Over HTTPS (as a trust's reverse proxy tells uvicorn) the cookie is Secure, so it never
+    travels over plain HTTP."""
     await services.audit(user, "sign-in")
+    now, hours = services.clock(), services.settings.session_hours
+    if (previous := _cookie_sign_in_id(request, services)) is not None:
+        await end_sign_in(services.sessions, previous, now=now, reason="replaced")
+    sign_in = await open_sign_in(
+        services.sessions, user_id=user.id, name=user.name, role=user.role.key, now=now, keep=timedelta(hours=hours)
+    )
     response = RedirectResponse(safe_next(target), status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
-        issue_token(user, secret=services.settings.secret_key),
+        issue_session_token(sign_in.id, secret=services.settings.secret_key),
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
-        max_age=int(services.settings.session_hours * 3600),
+        max_age=int(hours * 3600),
     )
     return response
 
 
+def _count(value: float, unit: str) -> str:
+    return f"{value:g} {unit}{'' if value == 1 else 's'}"
+
+
+async def _why_signed_out(request: Request, services: Checkpoints) -> str | None:
+    """What the sign-in page says first: why this browser's sign-in ended, if it did."""
+    settings, token = services.settings, request.cookies.get(COOKIE)
+    try:
+        if token:
+            await signed_in(token, services)
+    except SignInEnded as ended:
+        idle, hours = _count(settings.session_idle_minutes, "minute"), _count(settings.session_hours, "hour")
+        return {
+            "idle": f"You were signed out because NeoSafe was not used for {idle}.",
+            "expired": f"You were signed out because a sign-in lasts {hours} at most.",
+            "sign-out": "You have signed out.",
+        }.get(ended.sign_in.end_reason or "")
+    except TokenError:
+        pass
+    return None
+
+
 @router.get("/sign-in")
-async def sign_in_page(request: Request, services: CheckpointsDep, next: str = "/") -> HTMLResponse:
+async def sign_in_page(
+    request: Request, services: CheckpointsDep, next: str = "/", signed_out: bool = False
+) -> HTMLResponse:
     return render_page(
         request,
         "sign_in.html",
         demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
         single_sign_on=request.app.state.oidc is not None,
         next=safe_next(next),
+        why=("You have signed out." if signed_out else None) or await _why_signed_out(request, services),
     )
 
 
@@ -61,7 +111,13 @@ async def sign_in(
 
 
 @router.post("/sign-out")
-async def sign_out() -> Response:
-    response = RedirectResponse("/sign-in", status.HTTP_303_SEE_OTHER)
+async def sign_out(request: Request, services: CheckpointsDep) -> Response:
+    """End this browser's sign-in (audited), then forget its cookie: a copy of it opens nothing afterwards."""
+    sign_in_id = _cookie_sign_in_id(request, services)
+    sign_in = await find_sign_in(services.sessions, sign_in_id) if sign_in_id else None
+    now = services.clock()
+    if sign_in is not None and await end_sign_in(services.sessions, sign_in.id, now=now, reason="sign-out"):
+        await audit(services.sessions, user_id=sign_in.user_id, role=sign_in.role, action="sign-out")
+    response = RedirectResponse("/sign-in?signed_out=true", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE)
     return response

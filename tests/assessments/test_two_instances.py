@@ -12,11 +12,10 @@ import pytest
 from app.assessments import OutboxEntry, deliver_due
 from app.checkpoints import DEMO_USERS
 from app.main import create_app
-from app.web import issue_token
 from app.web.deps import COOKIE
 from tests.answering import answer_everything
 from tests.assessments.test_outbox import Faults
-from tests.conftest import DATABASES, SECRET, make_settings
+from tests.conftest import DATABASES, make_settings, signed_in_browser
 from tests.factories import create_baby
 from tests.servers import serving
 
@@ -61,10 +60,10 @@ async def test_two_instances_deliver_each_entry_once(settings, sources, fhir):
 def test_a_form_drawn_by_one_instance_is_checked_by_the_other(sources, fhir, tmp_path):
     settings = make_settings(tmp_path)
     baby = create_baby(fhir["neonatal"])
-    cookies = {COOKIE: issue_token(NURSE, secret=SECRET)}
     with serving(create_app(settings, sources=sources)) as one, serving(create_app(settings, sources=sources)) as two:
-        with httpx.Client(base_url=one, cookies=cookies, timeout=30) as first:
+        with signed_in_browser(one, "nurse") as first:  # the sign-in is in the shared database, not in instance one
             form = first.get(f"/patients/{baby}/checklists/admission").text
+            cookies = {COOKIE: first.cookies[COOKIE]}
         fields = dict(re.findall(r'name="(csrf|picture_id)" value="([^"]+)"', form))
         with httpx.Client(base_url=two, cookies=cookies, timeout=30) as second:
             answered = second.post(f"/patients/{baby}/checklists/admission", data=fields)

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from app.web.deps import COOKIE
 from tests.answering import completed, submitted, with_a_concern
 from tests.factories import create_baby
 
@@ -91,7 +90,7 @@ def test_each_saved_version_shows_its_own_answers(live, api, fhir):
     response = with_a_concern(latest_response(api, baby, first), "Bruise seen on the left arm")
     second = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json=response).json()["id"]
 
-    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("nurse")}, timeout=30) as browser:
+    with live.browser("nurse") as browser:
         pages = [browser.get(f"/patients/{baby}/assessments/{a}").text for a in (first, second)]
 
     assert "Answers in version 1" in pages[0] and "Answers in version 2" in pages[1]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
-
 from app.checkpoints import WITHHELD
-from app.web.deps import COOKIE
 from tests.answering import completed, submitted
 from tests.factories import create, create_baby, make_flag
 
@@ -49,7 +46,7 @@ def test_a_record_no_longer_found_is_shown_to_every_role_with_restricted_detail_
         with live.client(role) as api:
             gone = api.get(f"/api/patients/{baby}/picture").json()["no_longer_found"]
             seen[role] = {(g["category"], g["restricted"], g["display"]) for g in gone}
-        with httpx.Client(base_url=live.url, cookies={COOKIE: live.token(role)}, timeout=30) as browser:
+        with live.browser(role) as browser:
             pages[role] = browser.get(f"/patients/{baby}").text
 
     lead = {display for _, _, display in seen["safeguarding-lead"]}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from app.web.deps import COOKIE
 from tests.answering import completed, items_with, without_answer
 from tests.factories import create_baby
 
@@ -63,7 +62,7 @@ def test_abuse_disclosed_at_discharge_asks_dash_marac_and_idva_and_hands_them_ov
     scores = [o["valueInteger"] for o in observations if o["code"]["coding"][0]["code"] == "dash-score"]
     marac = [o for o in observations if o["code"]["coding"][0]["code"] == "978091000000105"]
     assert scores == [15] and len(marac) == 1
-    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("community-nurse")}, timeout=30) as browser:
+    with live.browser("community-nurse") as browser:
         handover = browser.get(f"/patients/{baby}/handover").text
     assert "D4. Domestic abuse disclosed at discharge: DASH, MARAC and IDVA" in handover
     assert "Met: 14 or more" in handover

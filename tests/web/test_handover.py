@@ -17,7 +17,6 @@ import pytest
 from app.config import ConfigError
 from app.forms import load_checklists
 from app.handover import load_recipients, load_sections
-from app.web.deps import COOKIE
 from tests.answering import completed, items_with, submitted
 from tests.factories import create, create_baby, make_flag
 from tests.families import CASE_V_BABY
@@ -34,7 +33,7 @@ def pages(live) -> Iterator:
     clients: list[httpx.Client] = []
 
     def signed_in(role: str) -> httpx.Client:
-        clients.append(httpx.Client(base_url=live.url, cookies={COOKIE: live.token(role)}, timeout=30))
+        clients.append(live.browser(role))
         return clients[-1]
 
     yield signed_in

@@ -12,18 +12,16 @@ from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.checkpoints import DEMO_USERS
 from app.main import create_app
 from app.web import issue_token
-from app.web.deps import COOKIE
 from testkit.ports import free_port
 from tests.answering import answer_everything
-from tests.conftest import SECRET, make_settings, write_sources
+from tests.conftest import SECRET, make_settings, signed_in_browser, write_sources
 from tests.factories import create_baby
 from tests.families import CASE_V_BABY
 from tests.servers import serving
 
 
 def browser_like(url: str, role: str) -> httpx.Client:
-    cookies = {COOKIE: issue_token(DEMO_USERS[role], secret=SECRET)}
-    return httpx.Client(base_url=url, cookies=cookies, timeout=30, follow_redirects=False)
+    return signed_in_browser(url, role, follow_redirects=False)
 
 
 @pytest.fixture(scope="module")

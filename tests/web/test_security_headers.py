@@ -7,11 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from app.web.deps import COOKIE
 
 
 def test_every_page_and_api_answer_carries_the_security_headers(live):
-    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("nurse")}, timeout=30) as browser:
+    with live.browser("nurse") as browser:
         answers = [browser.get("/sign-in"), browser.get("/patients/9990101000"), browser.get("/nonsense")]
     with live.client("nurse") as api:
         answers.append(api.get("/api/patients/9990101000/picture"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from app.web.deps import COOKIE
 from tests.answering import completed, items_with, submitted, with_a_concern
 from tests.factories import create_baby
 
@@ -47,7 +46,7 @@ def test_a_concern_at_admission_writes_a_same_day_task_for_the_safeguarding_nurs
     assert task["owner"]["display"].startswith("Named nurse for safeguarding")
     assert task["restriction"]["period"]["end"] == authored[:10]
     assert task["focus"]["reference"].startswith("QuestionnaireResponse/")
-    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token("nurse")}, timeout=30) as browser:
+    with live.browser("nurse") as browser:
         saved = browser.get(f"/patients/{baby}/assessments/{first}").text
         handover = browser.get(f"/patients/{baby}/handover").text
     for page in (saved, handover):
