@@ -1,6 +1,8 @@
 """The pages clinicians use: the unit, a baby's safeguarding picture, and the checklists.
 
 Adapters of app.checkpoints' use cases: who may do what, what a role sees and the auditing are decided there.
+A checklist posted just after its author's sign-in ended for being unused is kept for them, not lost: they sign
+in again and find it redrawn as they left it (`_hold`, `_resume`).
 """
 
 from __future__ import annotations
@@ -8,18 +10,20 @@ from __future__ import annotations
 import copy
 import functools
 import uuid
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.assessments import held_answers, hold_answers, release_answers
 from app.checkpoints import Action, Checkpoints, NotFound, User, may, seen_by
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
 
-from .deps import CheckpointsDep, PageUser, valid_nhs_number
+from .deps import CheckpointsDep, PageUser, SignInEnded, page_user, valid_nhs_number
 from .form_view import field_id, form_fields
 from .rendering import check_csrf, csrf, render_page
 from .submission_keys import valid_submission_key
@@ -27,6 +31,23 @@ from .submission_keys import valid_submission_key
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+RESUMED = "You were signed out before this was saved. Your answers are back: check them and save."
+
+
+async def checklist_poster(request: Request, services: CheckpointsDep) -> User | None:
+    """Who is posting a checklist; None if their sign-in has just ended for being unused (it is then on
+    `request.state.sign_in`), so that `_hold` keeps their answers rather than lose them."""
+    try:
+        return await page_user(request, services)
+    except SignInEnded as ended:
+        if ended.sign_in.end_reason != "idle":  # signed out, or too old: nothing is kept
+            raise
+        request.state.sign_in = ended.sign_in
+        return None
+
+
+ChecklistPoster = Annotated[User | None, Depends(checklist_poster)]
 
 
 @router.get("/")
@@ -129,19 +150,25 @@ async def checklist(
     )
 
 
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The posted form, each field's values as text, once its CSRF token is found to be this sign-in's."""
+    form = await request.form()
+    values = {key: [str(v) for v in form.getlist(key)] for key in form}
+    check_csrf(request, (values.get("csrf") or [""])[0])
+    return values
+
+
 async def _posted(
     request: Request,
     services: Checkpoints,
     user: User,
     nhs_number: str,
     checkpoint: str,
+    values: dict[str, list[str]],
     base: dict[str, Any] | None = None,
 ):
     """The picture the form was drawn from, and the response it showed (`base`, else the draft or a new
-    pre-fill) with the posted answers put in."""
-    form = await request.form()
-    values = {key: [str(v) for v in form.getlist(key)] for key in form}
-    check_csrf(request, (values.get("csrf") or [""])[0])
+    pre-fill) with the form's `values` put in."""
     picture_id = (values.get("picture_id") or [""])[0]
     picture = request.app.state.pictures.get(picture_id, user_id=user.id, nhs_number=nhs_number)
     if picture is None:  # expired or from before a restart: ask the sources again
@@ -178,7 +205,7 @@ async def checklist_enabled(
     """Which items apply given the answers so far: lets the page show follow-up questions as they apply."""
     nhs_number = valid_nhs_number(number)
     services.questionnaire(checkpoint)
-    picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, checkpoint)
+    picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, checkpoint, await _form(request))
     return _enabled(services, user, picture, checkpoint, response)
 
 
@@ -194,7 +221,7 @@ async def _complete(
 ) -> Response:
     """A posted checklist: add a repeat, keep a draft, or check it and save it (a first version or an amendment)."""
     picture, picture_id, response, values, problems, adding = await _posted(
-        request, services, user, nhs_number, checkpoint, base
+        request, services, user, nhs_number, checkpoint, await _form(request), base
     )
     if amends:
         picture = await services.amending(picture, nhs_number, amends)
@@ -219,13 +246,84 @@ async def _complete(
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{saved.assessment_id}", status.HTTP_303_SEE_OTHER)
 
 
+async def _hold(request: Request, services: Checkpoints) -> Response:
+    """The author's sign-in ended for being unused before they pressed Save: keep what they posted (their own form:
+    its CSRF token is the ended sign-in's), for them alone, and send them to sign in again and back to it."""
+    values = await _form(request)
+    held_id = await hold_answers(
+        services.sessions,
+        user_id=request.state.sign_in.user_id,
+        path=request.url.path,
+        fields=values,
+        now=services.clock(),
+        keep=timedelta(hours=services.settings.session_hours),
+    )
+    resume = quote(f"{request.url.path}/resume/{held_id}", safe="")
+    return RedirectResponse(f"/sign-in?next={resume}", status.HTTP_303_SEE_OTHER)
+
+
+async def _resume(
+    request: Request,
+    services: Checkpoints,
+    user: User,
+    nhs_number: str,
+    checkpoint: str,
+    held_id: str,
+    *,
+    base: dict[str, Any] | None = None,
+    amends: str | None = None,
+) -> HTMLResponse:
+    """The checklist `_hold` kept, redrawn for its author with their answers in, to check and save: nothing is
+    saved or sent until they press Save. 404 for anyone else, and once resumed."""
+    await services.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
+    keep = timedelta(hours=services.settings.session_hours)
+    form_path = request.url.path.rsplit("/resume/", 1)[0]
+    values = await held_answers(
+        services.sessions, held_id, user_id=user.id, path=form_path, now=services.clock(), keep=keep
+    )
+    if values is None:
+        raise NotFound("there are no answers kept for you at this address: they may have been resumed already")
+    picture, picture_id, response, values, problems, _ = await _posted(
+        request, services, user, nhs_number, checkpoint, values, base
+    )
+    if amends:
+        picture = await services.amending(picture, nhs_number, amends)
+    await services.audit(user, f"resume-{checkpoint}-checklist", nhs_number)
+    page = _checklist_page(
+        request,
+        services,
+        user,
+        picture,
+        picture_id,
+        checkpoint,
+        response,
+        raw=values,
+        problems=problems,
+        notices=[RESUMED],
+        amends=amends,
+    )
+    await release_answers(services.sessions, held_id)
+    return page
+
+
 @router.post("/patients/{number}/checklists/{checkpoint}")
 async def submit_checklist(
-    request: Request, services: CheckpointsDep, user: PageUser, number: str, checkpoint: str
+    request: Request, services: CheckpointsDep, user: ChecklistPoster, number: str, checkpoint: str
 ) -> Response:
     nhs_number = valid_nhs_number(number)
     services.questionnaire(checkpoint)
+    if user is None:
+        return await _hold(request, services)
     return await _complete(request, services, user, nhs_number, checkpoint)
+
+
+@router.get("/patients/{number}/checklists/{checkpoint}/resume/{held_id}")
+async def resume_checklist(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, checkpoint: str, held_id: str
+) -> HTMLResponse:
+    nhs_number = valid_nhs_number(number)
+    services.questionnaire(checkpoint)
+    return await _resume(request, services, user, nhs_number, checkpoint, held_id)
 
 
 @router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh")
@@ -279,18 +377,32 @@ async def amend_enabled(
     """As /enabled for a first version: which items apply to the amendment given the answers so far."""
     nhs_number = valid_nhs_number(number)
     latest, base = await services.amendment_of(nhs_number, assessment_id)
-    picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, latest.checkpoint, base)
+    values = await _form(request)
+    picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, latest.checkpoint, values, base)
     picture = await services.amending(picture, nhs_number, assessment_id)
     return _enabled(services, user, picture, latest.checkpoint, response)
 
 
 @router.post("/patients/{number}/assessments/{assessment_id}/amend")
 async def amend(
-    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
+    request: Request, services: CheckpointsDep, user: ChecklistPoster, number: str, assessment_id: str
 ) -> Response:
     nhs_number = valid_nhs_number(number)
     latest, base = await services.amendment_of(nhs_number, assessment_id)
+    if user is None:
+        return await _hold(request, services)
     return await _complete(request, services, user, nhs_number, latest.checkpoint, base=base, amends=assessment_id)
+
+
+@router.get("/patients/{number}/assessments/{assessment_id}/amend/resume/{held_id}")
+async def resume_amendment(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str, held_id: str
+) -> HTMLResponse:
+    nhs_number = valid_nhs_number(number)
+    latest, base = await services.amendment_of(nhs_number, assessment_id)
+    return await _resume(
+        request, services, user, nhs_number, latest.checkpoint, held_id, base=base, amends=assessment_id
+    )
 
 
 @router.get("/patients/{number}/assessments/{assessment_id}")

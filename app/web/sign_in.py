@@ -90,13 +90,15 @@ async def _why_signed_out(request: Request, services: Checkpoints) -> str | None
 async def sign_in_page(
     request: Request, services: CheckpointsDep, next: str = "/", signed_out: bool = False
 ) -> HTMLResponse:
+    target = safe_next(next)
     return render_page(
         request,
         "sign_in.html",
         demo_users=list(DEMO_USERS.values()) if services.settings.demo_users else [],
         single_sign_on=request.app.state.oidc is not None,
-        next=safe_next(next),
+        next=target,
         why=("You have signed out." if signed_out else None) or await _why_signed_out(request, services),
+        answers_held="/resume/" in target,
     )
 
 

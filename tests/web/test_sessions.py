@@ -2,7 +2,7 @@
 
 Signing out ends the sign-in, so a copied cookie opens nothing; one unused for the idle timeout ends, and one older
 than NEOSAFE_SESSION_HOURS however busy; an API token is never a page cookie; a form's CSRF token is its sign-in's
-alone.
+alone; and a checklist posted just after an idle sign-out is kept for its author, and only for them, to finish.
 Time is NeoSafe's injected clock, moved on by the tests: nothing here waits.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from app.checkpoints import DEMO_USERS
 from app.main import create_app
 from app.web import issue_token
 from app.web.deps import COOKIE
+from tests.answering import completed, submitted
 from tests.conftest import SECRET, make_settings, signed_in_browser
 from tests.factories import create_baby
 from tests.families import CASE_V_BABY
@@ -190,3 +192,70 @@ def test_a_form_drawn_in_an_earlier_sign_in_is_refused_as_expired(url, fhir):
     assert refused.status_code == 403 and "This form has expired" in refused.text
     assert not_mine.status_code == 403
     assert checked.status_code == 422  # this sign-in's own form is read (and found incomplete)
+
+
+def test_answers_posted_after_an_idle_sign_out_come_back_to_their_author_and_no_one_else(url, clock, fhir):
+    baby = create_baby(fhir["neonatal"])
+    checklist = f"/patients/{baby}/checklists/admission"
+    with browser(url) as nurse:
+        form = dict(FORM_FIELDS.findall(nurse.get(checklist).text))
+        clock.wait(minutes=IDLE_MINUTES + 5)  # she left it open, then pressed Save
+        held = nurse.post(checklist, data={**form, CONCERN: "true"})
+        told = nurse.get(held.headers["location"]).text
+    resume = parse_qs(urlsplit(held.headers["location"]).query)["next"][0]
+
+    assert held.status_code == 303 and held.headers["location"].startswith("/sign-in?next=")
+    assert resume.startswith(f"{checklist}/resume/")
+    assert "not used for" in told and "has been kept, not saved" in told
+    with browser(url, "safeguarding-lead") as someone_else:  # who may complete an admission checklist too
+        assert someone_else.get(resume).status_code == 404
+    with httpx.Client(base_url=url, timeout=30, follow_redirects=False) as again:
+        landed = again.post("/sign-in", data={"role": "nurse", "next": resume})
+        page = again.get(landed.headers["location"])
+        redrawn = dict(FORM_FIELDS.findall(page.text))
+        drafted = again.post(checklist, data={**redrawn, CONCERN: "true", "intent": "draft"})
+        gone = again.get(resume)
+    with bearer(url, signed_in_browser(url, "nurse").cookies[COOKIE]) as api:
+        stored = api.get(f"/api/patients/{baby}/assessments").json()
+
+    assert landed.headers["location"] == resume
+    assert page.status_code == 200
+    assert "You were signed out before this was saved. Your answers are back: check them and save." in page.text
+    assert re.search(rf'name="{re.escape(CONCERN)}" type="radio" value="true" checked', page.text)
+    assert redrawn["submission_key"] == form["submission_key"]  # the same filled-in form: Save finds one save
+    assert redrawn["csrf"] != form["csrf"]  # drawn for the new sign-in, whose token it must carry
+    assert drafted.status_code == 200 and "Draft saved on" in drafted.text
+    assert gone.status_code == 404  # resumed once, then no longer kept
+    assert stored == []  # nothing was saved or sent meanwhile
+
+
+def test_an_amendment_posted_after_an_idle_sign_out_comes_back_too(url, clock, fhir):
+    baby = create_baby(fhir["neonatal"])
+    with bearer(url, signed_in_browser(url, "nurse").cookies[COOKIE]) as api:
+        first = submitted(api, baby, completed(api, baby))
+    amend = f"/patients/{baby}/assessments/{first}/amend"
+    with browser(url) as nurse:
+        form = dict(FORM_FIELDS.findall(nurse.get(amend).text))
+        clock.wait(minutes=IDLE_MINUTES + 1)
+        held = nurse.post(amend, data={**form, CONCERN: "true"})
+    resume = parse_qs(urlsplit(held.headers["location"]).query)["next"][0]
+    with browser(url) as again:
+        page = again.get(resume)
+
+    assert resume.startswith(f"{amend}/resume/")
+    assert page.status_code == 200 and f'action="{amend}"' in page.text
+    assert "Your answers are back" in page.text
+    assert re.search(rf'name="{re.escape(CONCERN)}" type="radio" value="true" checked', page.text)
+
+
+def test_a_form_posted_after_signing_out_is_not_kept(url, fhir):
+    baby = create_baby(fhir["neonatal"])
+    checklist = f"/patients/{baby}/checklists/admission"
+    with browser(url) as nurse:
+        form = dict(FORM_FIELDS.findall(nurse.get(checklist).text))
+        cookie = nurse.cookies[COOKIE]
+        nurse.post("/sign-out")
+    with with_cookie(url, cookie) as copy:
+        refused = copy.post(checklist, data={**form, CONCERN: "true"})
+
+    assert sent_to_sign_in(refused) and "resume" not in refused.headers["location"]
