@@ -271,7 +271,12 @@ class FhirClient:
         return response
 
     async def capabilities(self) -> dict[str, Any]:
-        return await self._request("GET", "metadata")
+        """The source's CapabilityStatement; a SourceDataError unless it is the shape NeoSafe reads (then
+        read_capabilities assumes the source can do everything, never that it holds nothing)."""
+        statement = await self._request("GET", "metadata")
+        if not _readable_capabilities(statement):
+            raise self._data_error("answered with a CapabilityStatement NeoSafe cannot read", "metadata")
+        return statement
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """`_send`, timed and counted per source for /metrics."""
@@ -374,6 +379,32 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
+def _readable_capabilities(statement: dict[str, Any]) -> bool:
+    """Whether what capabilities.parse_capabilities reads is the shape it expects: rest[].resource[], each with a
+    type, searchParam[].name and searchRevInclude[] (strings)."""
+
+    def listed(value: Any, kind: type) -> bool:  # absent, or a list of `kind`
+        return value is None or (isinstance(value, list) and all(isinstance(v, kind) for v in value))
+
+    rests = statement.get("rest")
+    if not listed(rests, dict):
+        return False
+    for rest in rests or []:
+        resources = rest.get("resource")
+        if not listed(resources, dict):
+            return False
+        for resource in resources or []:
+            params = resource.get("searchParam")
+            if not (
+                isinstance(resource.get("type", ""), str)
+                and listed(params, dict)
+                and all(isinstance(p.get("name", ""), str) for p in params or [])
+                and listed(resource.get("searchRevInclude"), str)
+            ):
+                return False
+    return True
+
+
 def _outcome_text(body: Any) -> str:
     """The human-readable text of an OperationOutcome, if the body is one."""
     if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
@@ -385,6 +416,6 @@ def _outcome_text(body: Any) -> str:
             continue
         details = issue.get("details")
         text = issue.get("diagnostics") or (details.get("text") if isinstance(details, dict) else None)
-        if text:
-            texts.append(str(text)[:300])
+        if text:  # shown to clinicians and sent on as JSON: valid Unicode only (a lone surrogate becomes "?")
+            texts.append(str(text)[:300].encode("utf-8", "replace").decode("utf-8"))
     return "; ".join(texts)[:600]
