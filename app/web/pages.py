@@ -123,6 +123,7 @@ def _checklist_page(
         errors=errors,
         notices=notices,
         csrf=csrf(request),
+        idle_seconds=int(services.settings.session_idle_minutes * 60),  # checklist.js warns before the sign-out
         may_submit=may(user, Action.COMPLETE, checkpoint=checkpoint),
         action=action,  # the page asks `{action}/enabled` which follow-up questions apply as the answers change
         amending=amends is not None,

@@ -18,8 +18,8 @@ from app.assessments import audit, end_sign_in, find_sign_in, open_sign_in
 from app.checkpoints import DEMO_USERS, Checkpoints, User
 
 from .auth import TokenError, issue_session_token, read_session_token
-from .deps import COOKIE, CheckpointsDep, SignInEnded, signed_in
-from .rendering import render_page
+from .deps import COOKIE, CheckpointsDep, PageUser, SignInEnded, signed_in
+from .rendering import check_csrf, render_page
 
 __all__ = ["router", "safe_next", "start_session"]
 
@@ -123,3 +123,11 @@ async def sign_out(request: Request, services: CheckpointsDep) -> Response:
     response = RedirectResponse("/sign-in?signed_out=true", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE)
     return response
+
+
+@router.post("/session/keep-alive", status_code=status.HTTP_204_NO_CONTENT)
+async def keep_alive(request: Request, user: PageUser) -> Response:
+    """The checklist page's "Stay signed in": the sign-in was used now (page_user marked it so)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -259,3 +259,17 @@ def test_a_form_posted_after_signing_out_is_not_kept(url, fhir):
         refused = copy.post(checklist, data={**form, CONCERN: "true"})
 
     assert sent_to_sign_in(refused) and "resume" not in refused.headers["location"]
+
+
+def test_stay_signed_in_keeps_the_sign_in_open(url, clock):
+    with browser(url) as nurse:
+        token = dict(FORM_FIELDS.findall(nurse.get(f"/patients/{CASE_V_BABY}/checklists/admission").text))["csrf"]
+        clock.wait(minutes=IDLE_MINUTES - 2)
+        kept = nurse.post("/session/keep-alive", data={"csrf": token})
+        forged = nurse.post("/session/keep-alive", data={"csrf": "made-up"})
+        clock.wait(minutes=IDLE_MINUTES - 2)
+        still = nurse.get(f"/patients/{CASE_V_BABY}")
+
+    assert kept.status_code == 204
+    assert forged.status_code == 403
+    assert still.status_code == 200
