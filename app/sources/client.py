@@ -398,7 +398,7 @@ def _readable_capabilities(statement: dict[str, Any]) -> bool:
             if not (
                 isinstance(resource.get("type", ""), str)
                 and listed(params, dict)
-                and all(isinstance(p.get("name", ""), str) for p in params or [])
+                and all(isinstance(p.get("name") or "", str) for p in params or [])
                 and listed(resource.get("searchRevInclude"), str)
             ):
                 return False

@@ -402,13 +402,17 @@ async def test_generated_malformed_bundles_cost_only_that_source_and_are_never_n
             assert picture.baby.nhs_number == CASE_V_BABY
 
 
+def capability(*resources: Any) -> dict[str, Any]:
+    return {"resourceType": "CapabilityStatement", "rest": [{"mode": "server", "resource": list(resources)}]}
+
+
 MALFORMED_CAPABILITIES = [
     {"resourceType": "CapabilityStatement", "rest": "server"},
     {"resourceType": "CapabilityStatement", "rest": [{"resource": "Flag"}]},
-    {"resourceType": "CapabilityStatement", "rest": [{"resource": [{"type": "Patient", "searchParam": "identifier"}]}]},
-    {"resourceType": "CapabilityStatement", "rest": [{"resource": [{"type": "Patient", "searchRevInclude": 5}]}]},
-    {"resourceType": "CapabilityStatement", "rest": [{"resource": [{"type": ["Flag"]}]}]},
-    {"resourceType": "CapabilityStatement", "rest": [{"resource": [{"type": "Flag", "searchParam": [{"name": []}]}]}]},
+    capability({"type": "Patient", "searchParam": "identifier"}),
+    capability({"type": "Patient", "searchRevInclude": 5}),
+    capability({"type": ["Flag"]}),
+    capability({"type": "Flag", "searchParam": [{"name": ["subject"]}]}),
 ]
 
 
