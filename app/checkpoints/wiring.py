@@ -93,7 +93,12 @@ class Wiring:
         return next(s for s in self.sources if s.write_back)
 
     def client(self, source: SourceSettings) -> FhirClient:
-        return FhirClient(source, transport=self.transport, auth=self.auths.get(source.name))
+        return FhirClient(
+            source,
+            transport=self.transport,
+            auth=self.auths.get(source.name),
+            max_bytes=self.settings.source_max_bytes,
+        )
 
     @property
     def backoff(self) -> Backoff:
