@@ -63,7 +63,8 @@ NhsNumber = Annotated[
 REFERRED = (OperationOutcome,)
 
 _WHY = {
-    400: "The Idempotency-Key is not 1 to 255 visible ASCII characters.",
+    400: "The body could not be read (e.g. it is not UTF-8), or the Idempotency-Key is not 1 to 255 visible ASCII "
+    "characters.",
     401: "No bearer token, or one NeoSafe does not accept: forged, expired, its sign-in ended, or a demo user's "
     "where demo users are off.",
     403: "The caller's role may not do this (`detail` says why); with single sign-on, the token's selected role "
@@ -101,6 +102,10 @@ def refusals(*codes: int, fhir: bool = False, why: dict[int, str] | None = None)
 
 
 BABY = refusals(404, 422)  # a route on a baby: its NHS number may be invalid, or the baby found nowhere
+DRAFT_409 = {
+    409: "The draft was begun on a version of the checklist no longer in use: open the checklist to start anew."
+}
+DRAFT = refusals(404, 409, 422, why=DRAFT_409)
 
 
 @router.get("/patients/{number}/picture", response_model=PictureOut, responses=BABY)
@@ -182,7 +187,9 @@ async def _draft_out(services: Checkpoints, picture: Picture, checkpoint: str, u
 
 
 @router.put(
-    "/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut, responses=refusals(404, 422, fhir=True)
+    "/patients/{number}/checklists/{checkpoint}/draft",
+    response_model=DraftOut,
+    responses=refusals(400, 404, 422, fhir=True),
 )
 async def put_draft(
     services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str, body: dict[str, Any]
@@ -199,7 +206,7 @@ async def put_draft(
     return await _draft_out(services, picture, checkpoint, user, draft)
 
 
-@router.get("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut, responses=BABY)
+@router.get("/patients/{number}/checklists/{checkpoint}/draft", response_model=DraftOut, responses=DRAFT)
 async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str) -> DraftOut:
     """When the draft was saved and by whom, and what the sources now say differently, item by item."""
     nhs_number = valid_nhs_number(number)
@@ -208,7 +215,11 @@ async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: Nhs
     return await _draft_out(services, picture, checkpoint, user, draft)
 
 
-@router.post("/patients/{number}/checklists/{checkpoint}/draft/refresh", response_model=DraftOut, responses=BABY)
+@router.post(
+    "/patients/{number}/checklists/{checkpoint}/draft/refresh",
+    response_model=DraftOut,
+    responses=refusals(400, 404, 409, 422, fhir=True, why=DRAFT_409),
+)
 async def refresh_draft(
     services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str, body: TakeChanges
 ) -> DraftOut:

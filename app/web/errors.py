@@ -10,8 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.checkpoints import Conflict, Forbidden, NotFound, Refused
+from app.checkpoints.outcomes import Invalid
 from app.picture import BabyNotFound
 
+from .api_models import operation_outcome, unprocessable
 from .deps import SignInRequired
 
 __all__ = ["install_error_handlers"]
@@ -57,6 +59,14 @@ def install_error_handlers(app: FastAPI) -> None:
         code = next((c for kind, c in codes.items() if isinstance(exc, kind)), 400)
         message = str(exc) if _is_api(request) else _sentence(str(exc))
         return await _http(request, HTTPException(code, message))
+
+    @app.exception_handler(Invalid)
+    async def _not_acceptable(request: Request, exc: Invalid) -> Response:
+        """What was sent cannot be taken as it stands: for the API an OperationOutcome with an issue for each
+        reason, as a refused submission gets; for a page, the reasons."""
+        if _is_api(request):
+            return unprocessable(operation_outcome(exc.issues, "invalid"))
+        return _page(request, 422, "Check what you entered", _sentence(str(exc)))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

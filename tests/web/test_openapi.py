@@ -20,6 +20,7 @@ REF = "#/components/schemas/"
 EVERY_ROUTE = {"401", "403", "413", "500", "503"}  # bad token, role, body too large, a crash, sign-in service down
 TAKES_A_CHECKLIST = {  # where a QuestionnaireResponse refused is an OperationOutcome
     ("put", "/api/patients/{number}/checklists/{checkpoint}/draft"),
+    ("post", "/api/patients/{number}/checklists/{checkpoint}/draft/refresh"),
     ("post", "/api/patients/{number}/assessments"),
     ("post", "/api/patients/{number}/assessments/{assessment_id}/amendments"),
 }
@@ -133,12 +134,12 @@ def test_an_unknown_baby_assessment_or_checkpoint_is_a_declared_404(live, schema
         no_baby = api.get(f"/api/patients/{NOT_A_BABY}/picture")
         no_checklist = api.get(f"/api/patients/{CASE_V_BABY}/assessments/no-such-checklist/versions")
         no_checkpoint = api.get("/api/checklists/lunch")
-        no_draft_checkpoint = api.get(f"/api/patients/{CASE_V_BABY}/checklists/lunch/draft")
+        no_draft = api.get(f"/api/patients/{NOT_A_BABY}/checklists/admission/draft")
 
     assert no_baby.status_code == 404
     asked = NotFoundProblem.model_validate(no_baby.json(), strict=True).sources or []
     assert {source.name for source in asked} >= {"neonatal", "maternity"}
-    for refused in (no_checklist, no_checkpoint, no_draft_checkpoint):
+    for refused in (no_checklist, no_checkpoint, no_draft):
         assert refused.status_code == 404, refused.text
         assert NotFoundProblem.model_validate(refused.json(), strict=True).sources is None
     for method, path, operation in api_operations(schema):
