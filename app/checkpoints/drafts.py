@@ -49,15 +49,14 @@ class Drafts(Pictures):
             encounter=self.encounter(picture),
         )
 
-    async def draft(self, nhs_number: str, checkpoint: str, user: User | None = None) -> Draft:
+    async def draft(self, nhs_number: str, checkpoint: str, user: User) -> Draft:
         """This baby's saved draft of the checklist; NotFound if there is none, Conflict if it was begun on a
         version of the checklist no longer in use (opening the checklist starts a new one).
 
-        With `user`, Forbidden (and the refusal audited) unless they may complete the checkpoint: a draft carries
-        what the sources pre-filled. web/ is to pass it on every route that shows or changes a draft.
+        Forbidden (and the refusal audited) unless `user` may complete the checkpoint: a draft carries what the
+        sources pre-filled.
         """
-        if user is not None:
-            await self.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
+        await self.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
         current = canonical(self.questionnaire(checkpoint))
         draft = await get_draft(self.sessions, nhs_number=nhs_number, checkpoint=checkpoint)
         if draft is None:

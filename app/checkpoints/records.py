@@ -39,18 +39,15 @@ class Records(Drafts):
             raise Conflict("this checklist has been amended since: amend or co-sign the latest version")
         return versions
 
-    async def amendment_of(
-        self, nhs_number: str, assessment_id: str, user: User | None = None
-    ) -> tuple[Assessment, dict[str, Any]]:
+    async def amendment_of(self, nhs_number: str, assessment_id: str, user: User) -> tuple[Assessment, dict[str, Any]]:
         """The latest version (NotFound, or Conflict if not the latest) and its answers to change, with every
         question of its checklist version there to answer: those that did not apply then may apply now.
 
-        With `user`, Forbidden (and the refusal audited) unless they may complete the checklist's checkpoint, the
-        one it was made at. web/ is to pass it on every route that offers an amendment to fill in.
+        Forbidden (and the refusal audited) unless `user` may complete the checklist's checkpoint, the one it was
+        made at.
         """
         latest = (await self.latest_version(nhs_number, assessment_id))[-1].assessment
-        if user is not None:
-            await self.authorise(user, Action.COMPLETE, nhs_number, checkpoint=latest.checkpoint)
+        await self.authorise(user, Action.COMPLETE, nhs_number, checkpoint=latest.checkpoint)
         response = json.loads(latest.response_json)
         return latest, with_every_item(self.checklists.for_response(response), response)
 

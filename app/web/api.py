@@ -210,7 +210,7 @@ async def put_draft(
 async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: NhsNumber, checkpoint: str) -> DraftOut:
     """When the draft was saved and by whom, and what the sources now say differently, item by item."""
     nhs_number = valid_nhs_number(number)
-    draft = await services.draft(nhs_number, checkpoint)
+    draft = await services.draft(nhs_number, checkpoint, user)
     picture = await services.view_picture(user, nhs_number, action=f"api-view-{checkpoint}-draft")
     return await _draft_out(services, picture, checkpoint, user, draft)
 
@@ -225,7 +225,7 @@ async def refresh_draft(
 ) -> DraftOut:
     """Take the sources' new pre-filled answers for the chosen items; every other answer stays as it was."""
     nhs_number = valid_nhs_number(number)
-    draft = await services.draft(nhs_number, checkpoint)
+    draft = await services.draft(nhs_number, checkpoint, user)
     picture = await services.view_picture(user, nhs_number, action=f"api-refresh-{checkpoint}-draft")
     draft = await services.take_changes(picture, checkpoint, user, draft, set(body.take))
     return await _draft_out(services, picture, checkpoint, user, draft)

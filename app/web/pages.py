@@ -25,7 +25,7 @@ from app.picture import Picture
 
 from .deps import CheckpointsDep, PageUser, SignInEnded, page_user, valid_nhs_number
 from .form_view import field_id, form_fields
-from .rendering import check_csrf, csrf, render_page
+from .rendering import check_csrf, render_page
 from .submission_keys import valid_submission_key
 
 __all__ = ["router"]
@@ -61,7 +61,7 @@ async def unit(request: Request, services: CheckpointsDep, user: PageUser) -> HT
 
 
 @router.get("/find")
-async def find(nhs_number: str = "") -> Response:
+async def find(user: PageUser, nhs_number: str = "") -> Response:  # signed in, as every page
     return RedirectResponse(f"/patients/{quote(nhs_number.strip(), safe='')}", status.HTTP_303_SEE_OTHER)
 
 
@@ -122,7 +122,6 @@ def _checklist_page(
         fields=fields,
         errors=errors,
         notices=notices,
-        csrf=csrf(request),
         idle_seconds=int(services.settings.session_idle_minutes * 60),  # checklist.js warns before the sign-out
         may_submit=may(user, Action.COMPLETE, checkpoint=checkpoint),
         action=action,  # the page asks `{action}/enabled` which follow-up questions apply as the answers change
@@ -240,7 +239,8 @@ async def _complete(
     key = valid_submission_key((values.get("submission_key") or [""])[0])
     if problems:  # answers that could not be read: say so with every other issue, and save nothing
         await services.authorise(user, Action.COMPLETE, nhs_number, checkpoint=checkpoint)
-        return refused(issues=services.check(picture, checkpoint, user, response))
+        made_on = base["questionnaire"] if amends and base else None
+        return refused(issues=services.check(picture, checkpoint, user, response, made_on=made_on))
     saved = await services.save(picture, checkpoint, user, response, amends=amends, submission_key=key)
     if isinstance(saved, list):
         return refused(issues=saved)
@@ -336,7 +336,7 @@ async def refresh_draft(
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     try:
-        draft = await services.draft(nhs_number, checkpoint)
+        draft = await services.draft(nhs_number, checkpoint, user)
     except NotFound:
         draft = None  # finished or discarded meanwhile: the checklist page says what there is
     if draft is not None:
@@ -351,7 +351,7 @@ async def amend_page(
 ) -> HTMLResponse:
     """The latest version's answers, to change; saving makes a new version."""
     nhs_number = valid_nhs_number(number)
-    latest, response = await services.amendment_of(nhs_number, assessment_id)
+    latest, response = await services.amendment_of(nhs_number, assessment_id, user)
     picture = await services.view_picture(user, nhs_number, action=f"view-{latest.checkpoint}-amendment")
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     picture = await services.amending(picture, nhs_number, assessment_id)
@@ -377,7 +377,7 @@ async def amend_enabled(
 ) -> dict[str, list[str]]:
     """As /enabled for a first version: which items apply to the amendment given the answers so far."""
     nhs_number = valid_nhs_number(number)
-    latest, base = await services.amendment_of(nhs_number, assessment_id)
+    latest, base = await services.amendment_of(nhs_number, assessment_id, user)
     values = await _form(request)
     picture, _, response, _, _, _ = await _posted(request, services, user, nhs_number, latest.checkpoint, values, base)
     picture = await services.amending(picture, nhs_number, assessment_id)
@@ -389,9 +389,9 @@ async def amend(
     request: Request, services: CheckpointsDep, user: ChecklistPoster, number: str, assessment_id: str
 ) -> Response:
     nhs_number = valid_nhs_number(number)
-    latest, base = await services.amendment_of(nhs_number, assessment_id)
     if user is None:
         return await _hold(request, services)
+    latest, base = await services.amendment_of(nhs_number, assessment_id, user)
     return await _complete(request, services, user, nhs_number, latest.checkpoint, base=base, amends=assessment_id)
 
 
@@ -400,7 +400,7 @@ async def resume_amendment(
     request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str, held_id: str
 ) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
-    latest, base = await services.amendment_of(nhs_number, assessment_id)
+    latest, base = await services.amendment_of(nhs_number, assessment_id, user)
     return await _resume(
         request, services, user, nhs_number, latest.checkpoint, held_id, base=base, amends=assessment_id
     )
@@ -428,7 +428,6 @@ async def assessment(
         assessment=found.assessment,
         answered_by=services.answered_by(found.assessment),
         entry=found.entry,
-        csrf=csrf(request),
     )
 
 

@@ -20,6 +20,9 @@ EXPIRED = "This form has expired. Go back, reload the page and try again."
 
 
 def render_page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page; signed in, it carries the sign-in's CSRF token for its forms (and in its head, for scripts)."""
+    if getattr(request.state, "sign_in", None) is not None:
+        context.setdefault("csrf", csrf(request))
     templates = request.app.state.templates
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 

@@ -171,8 +171,9 @@ def test_a_body_that_is_not_fhir_gets_a_clear_error(api):
 
 
 def test_roles_that_may_not_complete_a_checklist_are_refused(live):
+    with live.client("nurse") as nurse:
+        response = completed_admission(nurse, CASE_V_BABY)  # the community team is not given one to fill in
     with live.client("community-nurse") as community:
-        response = completed_admission(community, CASE_V_BABY)
         refused = community.post(f"/api/patients/{CASE_V_BABY}/assessments", json=response)
 
     assert refused.status_code == 403

@@ -53,12 +53,13 @@ def test_a_role_that_may_not_complete_a_checklist_cannot_write_or_refresh_its_dr
             item["answer"] = [{"valueBoolean": True}]
         assert nurse.put(f"{base}/draft", json=draft).status_code == 200
         kept = nurse.get(base).json()
+        paths = [c["path"] for c in nurse.get(f"{base}/draft").json()["changes"]]
 
     for role in ("community-nurse", "discharge-coordinator"):
         with live.client(role) as other:
             changed = {**draft, "item": []}
             assert other.put(f"{base}/draft", json=changed).status_code == 403, role
-            paths = [c["path"] for c in other.get(f"{base}/draft").json()["changes"]]
+            assert other.get(f"{base}/draft").status_code == 403, role  # a draft shows what the sources pre-filled
             assert other.post(f"{base}/draft/refresh", json={"take": paths}).status_code == 403, role
     with live.client("nurse") as nurse:
         assert nurse.get(base).json() == kept  # the draft is as the nurse left it
