@@ -59,7 +59,7 @@ def test_every_api_operation_declares_a_bearer_token_and_the_refusals_of_every_r
         "description": schema["components"]["securitySchemes"]["bearer"]["description"],
     }
     operations = list(api_operations(schema))
-    assert len(operations) == 12
+    assert len(operations) >= 12
     for method, path, operation in operations:
         where = f"{method.upper()} {path}"
         assert operation["security"] == [{"bearer": []}], where
@@ -112,7 +112,7 @@ def test_the_nhs_number_declares_its_pattern_which_is_the_rule_valid_nhs_number_
         for parameter in operation.get("parameters", [])
         if parameter["in"] == "path" and parameter["name"] == "number"
     ]
-    assert len(numbers) == 11  # every /api route but the checklist's own
+    assert len(numbers) == sum("{number}" in path for _, path, _ in api_operations(schema)) >= 11
     assert all(n["pattern"] == NHS_NUMBER_PATTERN and n["type"] == "string" for n in numbers)
 
     pattern = re.compile(NHS_NUMBER_PATTERN.removesuffix("$") + r"\Z")  # JSON Schema's $ is the end, never a \n
