@@ -12,6 +12,12 @@ elsewhere is not reopened by an amendment that did not change it.
 
 Every resource carries its key as a tag too, for Provenance (no identifier in R4) and for any type a
 server cannot search by identifier (`fit_to_server`).
+
+Every resource also carries the restricted confidentiality label (v3-Confidentiality R) in meta.security,
+merged with any label it already has: a safeguarding checklist is safeguarding information whichever answer
+discloses what (domestic abuse, police, social care), so none of it is left open to proxy access on the
+baby's record. The Provenance names each source and what it found there, so it is labelled too. Updates
+(amendments, co-signatures, withdrawals) are built the same way, so they keep the label.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from app.fhir_systems import (
     WRITE_KEY_SYSTEM,
 )
 from app.forms import TaskRule, extract_observations, raised_tasks, task_resource
+from app.picture import RESTRICTED_LABEL
 
 __all__ = [
     "ASSESSMENT_ID_SYSTEM",
@@ -47,10 +54,19 @@ def full_url(key: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, key)}"
 
 
+def restricted(meta: dict[str, Any]) -> dict[str, Any]:
+    """The meta with the restricted label among its security labels, once; the labels it had are kept."""
+    security = list(meta.get("security") or [])
+    labelled = {(s.get("system"), s.get("code")) for s in security}
+    if (RESTRICTED_LABEL["system"], RESTRICTED_LABEL["code"]) not in labelled:
+        security.append(RESTRICTED_LABEL)
+    return {**meta, "security": security}
+
+
 def _tagged(resource: dict[str, Any], key: str, record_id: str) -> dict[str, Any]:
-    """The resource with NeoSafe's tags as its only tags; other meta (a security label) is kept."""
+    """The resource with NeoSafe's tags as its only tags and the restricted label; other meta is kept."""
     tags = [{"system": WRITE_KEY_SYSTEM, "code": key}, {"system": ASSESSMENT_TAG_SYSTEM, "code": record_id}]
-    return {**resource, "meta": {**resource.get("meta", {}), "tag": tags}}
+    return {**resource, "meta": {**restricted(resource.get("meta") or {}), "tag": tags}}
 
 
 def _condition(key: str, by_identifier: str | None) -> str:

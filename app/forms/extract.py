@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.fhir_systems import OBSERVATION_CATEGORY_SYSTEM, OBSERVATION_ID_SYSTEM
+from app.picture import RESTRICTED_LABEL
 
 from .extensions import CATEGORY, OBSERVATION_EXTRACT, extension_value
 from .tree import Node, walk
@@ -79,6 +80,7 @@ def _extraction_rules(questionnaire: dict[str, Any]) -> dict[str, tuple[bool | s
 def _base(item: dict[str, Any], category: dict[str, Any], response: dict[str, Any], derived_from: str):
     observation: dict[str, Any] = {
         "resourceType": "Observation",
+        "meta": {"security": [RESTRICTED_LABEL]},  # a safeguarding answer: restricted from proxy access
         "status": "final",
         "category": [category],
         "code": {"coding": item["code"], "text": item.get("text", "")},
@@ -116,6 +118,7 @@ def extract_observations(
     full_url: Callable[[str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Observations for a completed, pruned response; each identifier is `identifier/path[/answer-index]`, stable.
+    Each carries the restricted confidentiality label: every answer of a safeguarding checklist is restricted.
 
     `full_url` turns an Observation's identifier value into its fullUrl in the transaction, for hasMember;
     without it, hasMember refers to the member by identifier (a logical reference).

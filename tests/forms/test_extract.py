@@ -7,6 +7,7 @@ import copy
 import pytest
 from fhir.resources.R4B.observation import Observation
 
+from app.fhir_systems import CONFIDENTIALITY_SYSTEM
 from app.forms import OBSERVATION_ID_SYSTEM, extract_observations
 from app.forms.extensions import CATEGORY
 from tests.forms.builders import (
@@ -87,6 +88,7 @@ def test_each_answer_type_becomes_the_r4_observation_value(kind, given, value):
     assert observation == {
         "resourceType": "Observation",
         "identifier": [{"system": OBSERVATION_ID_SYSTEM, "value": "assessment-1/q~0/0"}],
+        "meta": {"security": [{"system": CONFIDENTIALITY_SYSTEM, "code": "R", "display": "restricted"}]},
         "status": "final",
         "category": [SOCIAL_HISTORY],
         "code": {"coding": code("q-code"), "text": "Question"},
