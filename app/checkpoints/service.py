@@ -30,6 +30,8 @@ class Checkpoints(Submissions):
 
         Only a role that may co-sign, never the author, and only where the checklist asks for it.
         """
+        # The role first: nothing about the checklist is said to someone who may not co-sign at all.
+        await self.authorise(user, Action.COSIGN, picture.baby.nhs_number)
         versions = await self.latest_version(picture.baby.nhs_number or "", assessment_id)
         latest = versions[-1].assessment
         picture = without_own_tasks(picture, versions[0].assessment.id)

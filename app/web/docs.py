@@ -7,7 +7,6 @@ other. The schema says what each API route really answers, errors included (app/
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -22,7 +21,6 @@ from app.checkpoints import User
 from .api import REFERRED
 from .deps import CheckpointsDep, PageUser, SignInRequired, api_user, page_user
 from .rendering import render_page
-from .security_headers import content_security_policy
 
 __all__ = ["SCHEMA_URL", "SWAGGER_UI", "neosafe_openapi", "router"]
 
@@ -32,19 +30,10 @@ SWAGGER_UI = swagger_ui_path  # swagger-ui's dist folder, mounted at /assets/swa
 router = APIRouter(include_in_schema=False)
 
 
-@cache
-def _policy(frame_ancestors: str) -> str:
-    return content_security_policy(frame_ancestors).decode()
-
-
 @router.get("/docs", response_class=HTMLResponse)
-async def docs(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
-    """Swagger UI; signed out, the browser is sent to sign in and brought back."""
-    page = render_page(request, "docs.html", schema_url=SCHEMA_URL)
-    # SecurityHeadersMiddleware leaves /docs without its policy (from when Swagger UI came from a CDN): the page
-    # says it itself, the same policy as every page's.
-    page.headers["Content-Security-Policy"] = _policy(services.settings.frame_ancestors)
-    return page
+async def docs(request: Request, user: PageUser) -> HTMLResponse:
+    """Swagger UI, under every page's CSP; signed out, the browser is sent to sign in and brought back."""
+    return render_page(request, "docs.html", schema_url=SCHEMA_URL)
 
 
 async def schema_reader(request: Request, services: CheckpointsDep) -> User:

@@ -38,7 +38,10 @@ def _sentence(message: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        # Back where they were: the page asked for, or for a form (a GET of its path is no page) the home page.
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/"
         return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status.HTTP_303_SEE_OTHER)
 
     @app.exception_handler(BabyNotFound)

@@ -1,8 +1,8 @@
 """Headers that keep a page's safeguarding data on it: no other script, no framing, no referrer, HTTPS kept.
 
 Page URLs carry NHS numbers, so no Referer leaves with a link. Only NeoSafe's own scripts and styles run (the
-NHS.UK frontend is served by NeoSafe); only the EPR the trust names (NEOSAFE_FRAME_ANCESTORS) may frame it.
-The API docs page loads Swagger UI's assets from its CDN and so keeps FastAPI's defaults (issue 11 #11).
+NHS.UK frontend and Swagger UI are served by NeoSafe); only the EPR the trust names (NEOSAFE_FRAME_ANCESTORS) may
+frame it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SecurityHeadersMiddleware", "support_snippet_hash"]
 
-DOCS = ("/docs", "/redoc")
 HSTS = b"max-age=31536000; includeSubDomains"
 FONTS = "https://assets.nhs.uk"  # the NHS.UK frontend's Frutiger, which its stylesheet loads from NHS England
 
@@ -48,9 +47,11 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
-        if not scope["path"].startswith(DOCS):
-            headers.append((b"content-security-policy", self.policy))
+        headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"content-security-policy", self.policy),
+        ]
         if scope.get("scheme") == "https":  # as the trust's TLS proxy told uvicorn: browsers keep to HTTPS
             headers.append((b"strict-transport-security", HSTS))
 

@@ -67,6 +67,14 @@ def test_pages_need_a_signed_in_user(live):
     assert response.headers["location"].startswith("/sign-in?next=")
 
 
+def test_a_form_sent_signed_out_signs_in_back_to_a_page_never_to_the_forms_address(live):
+    with httpx.Client(base_url=live.url, follow_redirects=False) as anonymous:
+        response = anonymous.post(f"/patients/{CASE_V_BABY}/checklists/admission/draft/refresh", data={})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2F"  # a GET of the form's address would be a 405
+
+
 def test_an_unknown_baby_gets_a_page_that_says_so(live):
     with browser_like(live.url, "nurse") as browser:
         response = browser.get("/patients/9990000018")
