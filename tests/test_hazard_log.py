@@ -1,5 +1,5 @@
 """The clinical hazard log (safety/hazard-log.toml) holds together: every test it names exists, every control names
-one, every rating is the matrix's, and docs/hazard-log.md is what the log draws.
+one, every rating is the matrix's, docs/hazard-log.md is what the log draws, and the safety case's summary agrees.
 
 Read without collecting anything: a test id is checked against the file's own definitions (its AST), so this runs
 in well under a second.
@@ -186,6 +186,16 @@ def test_each_hazard_issue_12_lists_is_in_the_log_once():
 
 def test_the_hazard_log_page_is_what_the_log_draws():
     assert PAGE.read_text(encoding="utf-8") == render(LOGGED), "run `uv run python -m safety.render`"
+
+
+def test_the_safety_case_says_what_the_log_says_of_residual_risk_and_what_is_not_yet_controlled():
+    case = (ROOT / "docs" / "clinical-safety-case.md").read_text(encoding="utf-8")
+    stated = {int(r): ids.strip() for r, ids in re.findall(r"^\| ([1-5]) \([^)]*\) \| ([^|]+) \|$", case, re.M)}
+    logged = {r: ", ".join(h["id"] for h in HAZARDS if h["residual"]["rating"] == r) for r in range(1, 6)}
+    assert stated == {r: ids for r, ids in logged.items() if ids}
+    gaps = case[case.index("Not yet controlled at all:") :].split("\n\n")[0]  # that paragraph: none, then partly
+    named = set(re.findall(r"\bH\d+\b", gaps))
+    assert named == {h["id"] for h in HAZARDS if not h["controls"] or h.get("uncontrolled")}
 
 
 def test_a_test_id_or_a_place_that_names_nothing_is_caught(tmp_path):
