@@ -27,17 +27,22 @@ def _session_serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="neosafe-session")
 
 
+def _loaded(serializer: URLSafeTimedSerializer, token: str, *, max_age_s: float, invalid: str) -> object:
+    """What a token carries; TokenError if it is expired, forged or not of this serializer's kind."""
+    try:
+        return serializer.loads(token, max_age=max_age_s)
+    except SignatureExpired as exc:
+        raise TokenError("your sign-in has expired: sign in again") from exc
+    except BadSignature as exc:
+        raise TokenError(invalid) from exc
+
+
 def issue_token(user: User, *, secret: str) -> str:
     return _serializer(secret).dumps({"id": user.id, "name": user.name, "role": user.role.key})
 
 
 def read_token(token: str, *, secret: str, max_age_s: float) -> User:
-    try:
-        data = _serializer(secret).loads(token, max_age=max_age_s)
-    except SignatureExpired as exc:
-        raise TokenError("your sign-in has expired: sign in again") from exc
-    except BadSignature as exc:
-        raise TokenError("not a valid NeoSafe token") from exc
+    data = _loaded(_serializer(secret), token, max_age_s=max_age_s, invalid="not a valid NeoSafe token")
     if not isinstance(data, dict):
         raise TokenError("not a valid NeoSafe token")
     role = ROLES.get(data.get("role")) if isinstance(data.get("role"), str) else None
@@ -56,12 +61,7 @@ def issue_session_token(sign_in_id: str, *, secret: str) -> str:
 
 def read_session_token(token: str, *, secret: str, max_age_s: float) -> str:
     """The id of the sign-in a page cookie names; TokenError for anything else, an API token included."""
-    try:
-        data = _session_serializer(secret).loads(token, max_age=max_age_s)
-    except SignatureExpired as exc:
-        raise TokenError("your sign-in has expired: sign in again") from exc
-    except BadSignature as exc:
-        raise TokenError("not a valid NeoSafe sign-in") from exc
+    data = _loaded(_session_serializer(secret), token, max_age_s=max_age_s, invalid="not a valid NeoSafe sign-in")
     sign_in_id = data.get("sign_in") if isinstance(data, dict) else None
     if not (isinstance(sign_in_id, str) and sign_in_id):
         raise TokenError("not a valid NeoSafe sign-in")
