@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from tests.answering import completed, submitted, with_a_concern
@@ -16,12 +15,6 @@ DETAILS = "A10-concern-now.details"
 def search(fhir: httpx.Client, query: str) -> list[dict]:
     bundle = fhir.get(f"{query}&_count=500").raise_for_status().json()
     return [e["resource"] for e in bundle.get("entry") or []]
-
-
-@pytest.fixture
-def api(live):
-    with live.client("nurse") as client:
-        yield client
 
 
 def submit(api: httpx.Client, baby: str) -> str:

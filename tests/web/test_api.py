@@ -15,7 +15,6 @@ from tests.answering import answer_everything, items_with, without_answer
 from tests.conftest import SECRET
 from tests.factories import create_baby
 from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
-from tests.written import delete_written
 
 DA_ENQUIRY = "A8-da-enquiry-private.outcome"
 RISK_FACTORS = "A6-parental-risk-factors.parent.factors"
@@ -37,21 +36,6 @@ def completed_admission(api: httpx.Client, nhs_number: str) -> dict:
     for item in items_with(prefilled, RISK_FACTORS):
         item.setdefault("answer", [{"valueCoding": NO_RISK_FACTOR}])
     return answer_everything(questionnaire, prefilled)
-
-
-@pytest.fixture
-def api(live):
-    with live.client("nurse") as client:
-        yield client
-
-
-@pytest.fixture
-def saved(fhir):
-    """Ids of the assessments a test saves for a seeded family; afterwards, what they wrote is deleted."""
-    ids: list[str] = []
-    yield ids
-    for assessment_id in ids:
-        delete_written(fhir["neonatal"], assessment_id)
 
 
 def test_picture_says_none_found_for_the_no_concerns_family(api):

@@ -9,7 +9,6 @@ import copy
 import json
 
 import httpx
-import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.config import PROJECT_ROOT
@@ -31,12 +30,6 @@ def made_on_retired_version(api: httpx.Client, baby: str) -> dict:
         "item": [i for i in prefilled["item"] if i["linkId"] in asked],
     }
     return answer_everything(RETIRED, old)
-
-
-@pytest.fixture
-def api(live) -> httpx.Client:
-    with live.client("nurse") as client:
-        yield client
 
 
 def test_a_checklist_made_on_a_retired_version_is_refused_and_one_on_the_version_in_use_is_stored(api, fhir):

@@ -19,12 +19,6 @@ from tests.factories import create_baby
 CONCERN = "A10-concern-now.concern"
 
 
-@pytest.fixture
-def api(live):
-    with live.client("nurse") as client:
-        yield client
-
-
 def stored(api: httpx.Client, baby: str) -> list[str]:
     return [a["id"] for a in api.get(f"/api/patients/{baby}/assessments").raise_for_status().json()]
 

@@ -23,7 +23,7 @@ from app.checkpoints import DEMO_USERS, ROLES, Action, may
 from app.forms import CHECKPOINTS
 from app.main import create_app
 from app.web import issue_token
-from tests.answering import answer_everything
+from tests.answering import completed
 from tests.conftest import SECRET, make_settings
 from tests.factories import create_baby
 from tests.servers import serving
@@ -155,14 +155,8 @@ class Unit:
     def complete(self, checkpoint: str) -> dict:
         """A complete checklist for the baby, as the safeguarding lead (who may read every record) pre-fills it."""
         if checkpoint not in self.answers:
-            self.answers[checkpoint] = complete(self.api("safeguarding-lead"), self.baby, checkpoint)
+            self.answers[checkpoint] = completed(self.api("safeguarding-lead"), self.baby, checkpoint)
         return copy.deepcopy(self.answers[checkpoint])
-
-
-def complete(api: httpx.Client, baby: str, checkpoint: str) -> dict:
-    questionnaire = api.get(f"/api/checklists/{checkpoint}").raise_for_status().json()
-    prefilled = api.get(f"/api/patients/{baby}/checklists/{checkpoint}").raise_for_status().json()
-    return answer_everything(questionnaire, prefilled)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +167,7 @@ def unit(sources, sandbox, tmp_path_factory) -> Iterator[Unit]:
             unit = Unit(url, baby)
             nurse = unit.api("nurse")
             for checkpoint in CHECKPOINTS:
-                body = complete(nurse, baby, checkpoint)
+                body = completed(nurse, baby, checkpoint)
                 created = nurse.post(f"/api/patients/{baby}/assessments", json=body).raise_for_status()
                 unit.assessments[checkpoint] = created.json()["id"]
                 draft = nurse.get(f"/api/patients/{baby}/checklists/{checkpoint}").raise_for_status().json()

@@ -39,7 +39,7 @@ from app.forms import CHECKPOINTS
 from app.main import create_app
 from app.web import issue_token
 from tests import families
-from tests.answering import answer_everything
+from tests.answering import completed
 from tests.conftest import SECRET, make_settings
 from tests.factories import create_baby
 from tests.servers import serving
@@ -72,12 +72,6 @@ class Unit:
     def api(self, role: str = "nurse") -> httpx.Client:
         headers = {"Authorization": f"Bearer {issue_token(DEMO_USERS[role], secret=SECRET)}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=REQUEST_TIMEOUT_S)
-
-
-def completed(api: httpx.Client, baby: str, checkpoint: str) -> dict:
-    questionnaire = api.get(f"/api/checklists/{checkpoint}").raise_for_status().json()
-    prefilled = api.get(f"/api/patients/{baby}/checklists/{checkpoint}").raise_for_status().json()
-    return answer_everything(questionnaire, prefilled)
 
 
 @pytest.fixture(scope="module")

@@ -5,32 +5,15 @@ open to proxy access; an amendment keeps it, once."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.fhir_systems import CONFIDENTIALITY_SYSTEM
 from tests.answering import with_a_concern
 from tests.families import CASE_V_BABY
 from tests.web.test_api import completed_admission, search
-from tests.written import delete_written
 
 RESTRICTED = (CONFIDENTIALITY_SYSTEM, "R")
 LABELLED = ("QuestionnaireResponse", "Observation", "Provenance")
-
-
-@pytest.fixture
-def api(live):
-    with live.client("nurse") as client:
-        yield client
-
-
-@pytest.fixture
-def saved(fhir):
-    """Ids of the checklists a test saves for the Case V family; afterwards, what they wrote is deleted."""
-    ids: list[str] = []
-    yield ids
-    for assessment_id in ids:
-        delete_written(fhir["neonatal"], assessment_id)
 
 
 def labels(resource: dict) -> list[tuple[str, str]]:
