@@ -173,6 +173,29 @@ def _checklists_lint(args: argparse.Namespace) -> None:
     print(f"neosafe checklists lint: {len(list(checklists.rglob('*.json')))} checklists, no problems")
 
 
+def _checklists_appendix(args: argparse.Namespace) -> None:
+    """Draw the README's appendix from the checklists in use; with --check, exit 1 if it differs."""
+    from app.forms import load_checklists
+    from app.forms.appendix import with_appendix
+
+    folder = args.checklists or Path(
+        os.environ.get("NEOSAFE_CHECKLISTS_DIR") or Settings.model_fields["checklists_dir"].default
+    )
+    readme = folder / "README.md"
+    current = readme.read_text(encoding="utf-8")
+    drawn = with_appendix(current, load_checklists(folder))
+    if args.check:
+        if drawn != current:
+            print(
+                f"neosafe checklists appendix: {readme} is out of date: run `neosafe checklists appendix`",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        return
+    readme.write_text(drawn, encoding="utf-8")
+    print(f"neosafe checklists appendix: {readme} drawn again")
+
+
 def _rule_problems(checklists_dir: Path, mappings_dir: Path) -> list[str]:
     """tasks.toml and handover.toml against the checklists: what NeoSafe would refuse to start with."""
     from app.forms import load_checklists, load_task_rules
@@ -241,10 +264,18 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--sources", type=Path, help="sources TOML file (default: $NEOSAFE_SOURCES)")
 
     checklists = commands.add_parser("checklists", help="the checklists (FHIR Questionnaires)")
-    lint = checklists.add_subparsers(dest="action", required=True).add_parser(
+    checklist_actions = checklists.add_subparsers(dest="action", required=True)
+    lint = checklist_actions.add_parser(
         "lint", help="check every checklist (R4, links, expressions, codes); exit 1 with one line per problem"
     )
-    lint.add_argument("--checklists", type=Path, help="folder of Questionnaires (default: $NEOSAFE_CHECKLISTS_DIR)")
+    appendix = checklist_actions.add_parser(
+        "appendix", help="draw again the README's list of every question from the checklists"
+    )
+    appendix.add_argument("--check", action="store_true", help="only compare: exit 1 if the README is out of date")
+    for command in (lint, appendix):
+        command.add_argument(
+            "--checklists", type=Path, help="folder of Questionnaires (default: $NEOSAFE_CHECKLISTS_DIR)"
+        )
     lint.add_argument("--mappings", type=Path, help="folder of code lists (default: $NEOSAFE_MAPPINGS_DIR)")
 
     args = parser.parse_args(argv)
@@ -254,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
             "demo": _demo,
             "serve": _serve_command,
             "demo-token": _demo_token,
-            "checklists": _checklists_lint,
+            "checklists": lambda a: _checklists_appendix(a) if a.action == "appendix" else _checklists_lint(a),
             "outbox": lambda a: asyncio.run(_outbox(a)),
             "reconcile": lambda a: asyncio.run(_reconcile(a)),
             "db": lambda a: asyncio.run(_db(a)),
