@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from app.fhir_systems import SDS_USER_ID_SYSTEM
 
+from .schedule import IN_STAY
+
 __all__ = ["DEMO_USERS", "ROLES", "Role", "User"]
 
 
@@ -24,13 +26,15 @@ class Role:
 ROLES: dict[str, Role] = {
     r.key: r
     for r in (
-        Role("nurse", "Neonatal nurse", frozenset({"admission", "transfer", "discharge"}), True),
+        # The in-stay checks (schedule.IN_STAY) are made by the nurses caring for the baby and the safeguarding
+        # lead, not by the discharge coordinator or the community team.
+        Role("nurse", "Neonatal nurse", frozenset({"admission", "transfer", "discharge", *IN_STAY}), True),
         Role("discharge-coordinator", "Discharge coordinator", frozenset({"transfer", "discharge"}), True),
         Role("community-nurse", "Community neonatal nurse", frozenset(), False),
         Role(
             "safeguarding-lead",
             "Safeguarding lead",
-            frozenset({"admission", "transfer", "discharge"}),
+            frozenset({"admission", "transfer", "discharge", *IN_STAY}),
             sees_restricted=True,
             resends=True,
             cosigns=True,

@@ -21,7 +21,9 @@ from .populate import canonical
 
 __all__ = ["CHECKPOINTS", "Checklists", "load_checklists"]
 
-CHECKPOINTS = ("admission", "transfer", "discharge")
+# The three moments of the stay with a checklist, then the in-stay checks between them (when each is due is
+# app.checkpoints.schedule); the order is the order pages list them in.
+CHECKPOINTS = ("admission", "transfer", "discharge", "review-72h", "weekly", "father-day7")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""When each in-stay check is due, and whether it is done: the one place the due times are decided.
+
+The 72-hour review, the weekly injury and safeguarding prompt and the day-7 father check fall due from the
+baby's admission (the neonatal Encounter's period.start). Pure functions of the stay, the checklists saved so
+far and the time now, so that the baby's page, the unit's worklist and the tests all read the same states.
+Proposal for clinical review: the times in RULES.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+__all__ = ["IN_STAY", "RULES", "Completion", "InStayCheck", "Rule", "completions", "in_stay_checks"]
+
+State = Literal["done", "due", "overdue", "missed", "not-due", "not-known"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    first: timedelta  # after admission
+    every: timedelta | None = None  # repeats this long after the last one done (or after admission)
+
+
+RULES: dict[str, Rule] = {
+    "review-72h": Rule(timedelta(hours=72)),
+    "weekly": Rule(timedelta(days=7), every=timedelta(days=7)),
+    "father-day7": Rule(timedelta(days=7)),
+}
+IN_STAY = tuple(RULES)
+
+
+@dataclass(frozen=True)
+class Completion:
+    checkpoint: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class InStayCheck:
+    """One check's state now.
+
+    done: completed this stay (a repeating check is never done for good: it is then `due` again, with `last`).
+    due / overdue: `due_at` is when it falls (fell) due. missed: due at `due_at`, not done, and the stay ended.
+    not-due: the stay ended before it fell due. not-known: the admission time is not in the record, so when it
+    is due is unknown; it is never shown as not needed.
+    """
+
+    checkpoint: str
+    state: State
+    due_at: datetime | None
+    last: Completion | None  # the (latest) completion this stay, if any
+
+
+class _Saved(Protocol):
+    checkpoint: str
+    created_at: datetime
+    amends: str | None
+    response_json: str
+    author_role: str
+
+
+def _instant(value: Any) -> datetime | None:
+    """A FHIR dateTime (or date) as an aware datetime; a time without a zone is read as UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None  # absent, or a partial date such as 2026-11: not precise enough to be due by
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def completions(saved: Iterable[_Saved]) -> list[Completion]:
+    """Each checklist as first completed: an amendment corrects an earlier check, it is not another one."""
+    done = []
+    for assessment in saved:
+        if assessment.amends is not None:
+            continue
+        author = (json.loads(assessment.response_json).get("author") or {}).get("display")
+        at = _instant(assessment.created_at)
+        done.append(Completion(assessment.checkpoint, at, author or assessment.author_role))
+    return done
+
+
+def _state(
+    rule: Rule, admitted: datetime, ended: datetime | None, last: Completion | None, now: datetime
+) -> tuple[State, datetime | None]:
+    if last is not None and rule.every is None:
+        return "done", None
+    due_at = last.at + rule.every if last is not None and rule.every else admitted + rule.first
+    if ended is not None and ended < due_at:  # the stay ended before it fell due
+        return ("done" if last else "not-due"), None if last else due_at
+    if ended is not None:
+        return "missed", due_at
+    return ("overdue" if now > due_at else "due"), due_at
+
+
+def in_stay_checks(
+    encounter: dict[str, Any] | None, done: Iterable[Completion], *, now: datetime
+) -> tuple[InStayCheck, ...]:
+    """Every in-stay check's state for this stay (`encounter`), in RULES' order.
+
+    Only checks completed since admission count; a stay that has ended (status finished, or a period.end) makes
+    a check not done by its due time *missed*, shown as such, never dropped.
+    """
+    period = (encounter or {}).get("period") or {}
+    admitted = _instant(period.get("start")) if period.get("start") else None
+    ended = _instant(period.get("end")) if period.get("end") else None
+    if ended is None and (encounter or {}).get("status") in ("finished", "cancelled", "entered-in-error"):
+        ended = now  # over, but not said when: anything due by now and not done is missed
+    done = list(done)
+    checks = []
+    for checkpoint, rule in RULES.items():
+        mine = sorted((c for c in done if c.checkpoint == checkpoint), key=lambda c: c.at)
+        if admitted is None:  # which stay a completion belongs to is not known either
+            checks.append(InStayCheck(checkpoint, "not-known", None, mine[-1] if mine else None))
+            continue
+        mine = [c for c in mine if c.at >= admitted]
+        last = (mine[-1] if rule.every else mine[0]) if mine else None
+        state, due_at = _state(rule, admitted, ended, last, now)
+        checks.append(InStayCheck(checkpoint, state, due_at, last))
+    return tuple(checks)
