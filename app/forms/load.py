@@ -48,6 +48,11 @@ class Checklists:
     def checkpoint_of(self, questionnaire: dict[str, Any]) -> str:
         return self.checkpoints[canonical(questionnaire)]
 
+    def short_title(self, checkpoint: str) -> str:
+        """What pages call a checkpoint: its checklist's title after "Safeguarding checklist: " ("72-hour review")."""
+        title = self.by_checkpoint.get(checkpoint, {}).get("title") or checkpoint
+        return title.split(": ", 1)[-1]
+
 
 def _read(path: Path) -> dict[str, Any]:
     try:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import held_answers, hold_answers, release_answers
 from app.checkpoints import Action, Checkpoints, NotFound, User, may, seen_by
+from app.checkpoints.schedule import IN_STAY, completions, in_stay_checks
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
@@ -70,13 +71,16 @@ async def patient(request: Request, services: CheckpointsDep, user: PageUser, nu
     nhs_number = valid_nhs_number(number)
     picture = await services.view_picture(user, nhs_number, action="view-picture")
     assessments = await services.saved(nhs_number)
+    done = completions(stored.assessment for stored in assessments)
     return render_page(
         request,
         "patient.html",
         user=user,
         picture=seen_by(picture, user),
         labels=services.mappings.source_labels,
-        checkpoints=CHECKPOINTS,
+        checkpoints=[c for c in CHECKPOINTS if c not in IN_STAY],
+        in_stay=in_stay_checks(picture.encounter, done, now=services.clock()),
+        titles={c: services.checklists.short_title(c) for c in CHECKPOINTS},
         available=services.checklists.by_checkpoint,
         assessments=assessments,
     )
@@ -100,7 +104,7 @@ def _checklist_page(
     draft_changes: list | None = None,
 ) -> HTMLResponse:
     questionnaire = services.checklists.for_response(response)
-    enabled = enabled_paths(questionnaire, response, services.env(picture, checkpoint, user))
+    enabled = enabled_paths(questionnaire, response, services.env(picture, checkpoint, user, response))
     action = (
         f"/patients/{picture.baby.nhs_number}/assessments/{amends}/amend"
         if amends
@@ -195,7 +199,8 @@ def _enabled(
     services: Checkpoints, user: User, picture: Picture, checkpoint: str, response: dict[str, Any]
 ) -> dict[str, list[str]]:
     questionnaire = services.checklists.for_response(response)
-    return {"enabled": sorted(enabled_paths(questionnaire, response, services.env(picture, checkpoint, user)))}
+    env = services.env(picture, checkpoint, user, response)
+    return {"enabled": sorted(enabled_paths(questionnaire, response, env))}
 
 
 @router.post("/patients/{number}/checklists/{checkpoint}/enabled")
@@ -420,6 +425,8 @@ async def assessment(
         versions=[v.assessment for v in versions],
         latest=await services.is_latest(assessment_id),
         awaiting=services.signatures_missing(picture, found.assessment, user),
+        hold=await services.hold_of(found.assessment),
+        overriders={r.finding.id: r.override_roles for r in services.hold_rules},
         task_rows=[(task, None) for task in services.tasks_raised(found.assessment)],
         answers=services.answers_of(found.assessment),
         user=user,
@@ -440,6 +447,20 @@ async def resend_assessment(
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     await services.resend(user, nhs_number, assessment_id)
+    return RedirectResponse(f"/patients/{nhs_number}/assessments/{assessment_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/patients/{number}/assessments/{assessment_id}/overrides")
+async def override_hold(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str, assessment_id: str
+) -> Response:
+    """A role the hold names overrides one finding that holds a discharge, with the reason (app.checkpoints
+    decides who may); the saved checklist then shows it."""
+    nhs_number = valid_nhs_number(number)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    finding, reason = str(form.get("finding", "")), str(form.get("reason", ""))
+    await services.override_hold(user, nhs_number, assessment_id, finding, reason)
     return RedirectResponse(f"/patients/{nhs_number}/assessments/{assessment_id}", status.HTTP_303_SEE_OTHER)
 
 

@@ -1,0 +1,107 @@
+"""The in-stay checks over HTTP: each is a checkpoint that is completed, written restricted to the baby's record,
+and shown on the baby's page as done, due by or overdue since its time (app.checkpoints.schedule)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from app.checkpoints.schedule import IN_STAY
+from app.nhs_style import nhs_date
+from tests.answering import completed, submitted
+from tests.factories import create, create_baby
+from tests.web.test_written_labels import assert_restricted_once, written
+
+ROW = re.compile(r'<tr [^>]*data-testid="in-stay-([a-z0-9-]+)" data-state="([a-z-]+)">(.*?)</tr>', re.S)
+
+
+def admitted_baby(neonatal: httpx.Client, admitted: datetime) -> str:
+    """A new baby on the unit, admitted at `admitted` (the neonatal Encounter's period.start)."""
+    baby = create_baby(neonatal)
+    create(
+        neonatal,
+        {
+            "resourceType": "Encounter",
+            "id": f"nn-test-{baby}-enc",
+            "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/nn-test-{baby}"},
+            "period": {"start": admitted.isoformat(timespec="seconds")},
+        },
+    )
+    return baby
+
+
+def in_stay_rows(page: httpx.Client, baby: str) -> dict[str, tuple[str, str]]:
+    """checkpoint -> (state, the row's words) on the baby's page."""
+    html = page.get(f"/patients/{baby}").raise_for_status().text
+    return {c: (state, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", words))) for c, state, words in ROW.findall(html)}
+
+
+@pytest.fixture
+def nurse_page(live) -> Iterator[httpx.Client]:
+    with live.browser("nurse") as page:
+        yield page
+
+
+def test_the_babys_page_shows_each_in_stay_check_due_by_or_overdue_since_its_time(fhir, nurse_page):
+    admitted = (datetime.now(UTC) - timedelta(hours=73)).replace(microsecond=0)
+    baby = admitted_baby(fhir["neonatal"], admitted)
+
+    rows = in_stay_rows(nurse_page, baby)
+
+    assert list(rows) == list(IN_STAY)
+    state, words = rows["review-72h"]
+    assert state == "overdue" and f"Overdue since {nhs_date(admitted + timedelta(hours=72))}" in words
+    for checkpoint in ("weekly", "father-day7"):
+        state, words = rows[checkpoint]
+        assert state == "due" and f"Due by {nhs_date(admitted + timedelta(days=7))}" in words
+    assert "Start" in rows["weekly"][1]  # the nurse may complete it
+
+
+def test_the_admission_time_missing_is_said_not_taken_as_nothing_due(fhir, nurse_page):
+    baby = create_baby(fhir["neonatal"])  # no Encounter: when it was admitted is not known
+
+    rows = in_stay_rows(nurse_page, baby)
+
+    assert {state for state, _ in rows.values()} == {"not-known"}
+    assert all("Due time not known" in words for _, words in rows.values())
+
+
+@pytest.mark.parametrize("checkpoint", IN_STAY)
+def test_each_in_stay_check_is_completed_written_restricted_and_shown_done(fhir, api, nurse_page, saved, checkpoint):
+    neonatal = fhir["neonatal"]
+    baby = admitted_baby(neonatal, (datetime.now(UTC) - timedelta(days=8)).replace(microsecond=0))
+    assert in_stay_rows(nurse_page, baby)[checkpoint][0] == "overdue"
+
+    assessment_id = submitted(api, baby, completed(api, baby, checkpoint))
+    saved.append(assessment_id)
+    stored = api.get(f"/api/patients/{baby}/assessments").raise_for_status().json()
+    assert [(a["checkpoint"], a["write_back"]["state"]) for a in stored] == [(checkpoint, "sent")]
+    assert_restricted_once(written(neonatal, assessment_id))
+
+    rows = in_stay_rows(nurse_page, baby)
+    state, words = rows[checkpoint]
+    if checkpoint == "weekly":  # it repeats: due again 7 days after this one
+        assert state == "due" and "Last done" in words and "Alex Morgan" in words
+    else:
+        assert state == "done" and "Done" in words and "Alex Morgan" in words
+    assert {c for c, (s, _) in rows.items() if s == "overdue"} == {c for c in IN_STAY if c != checkpoint}
+
+
+@pytest.mark.parametrize("role", ["discharge-coordinator", "community-nurse"])
+def test_roles_that_do_not_make_the_in_stay_checks_are_refused_them(live, fhir, role):
+    baby = admitted_baby(fhir["neonatal"], datetime.now(UTC) - timedelta(hours=1))
+    with live.client("nurse") as nurse, live.client(role) as api, live.browser(role) as page:
+        for checkpoint in IN_STAY:
+            body = completed(nurse, baby, checkpoint)
+            assert api.get(f"/api/patients/{baby}/checklists/{checkpoint}").status_code == 403
+            assert api.post(f"/api/patients/{baby}/assessments", json=body).status_code == 403
+            assert page.get(f"/patients/{baby}/checklists/{checkpoint}").status_code == 403
+        rows = in_stay_rows(page, baby)
+    assert {state for state, _ in rows.values()} == {"due"}  # they still see what is due
+    assert not any("Start" in words for _, words in rows.values())
