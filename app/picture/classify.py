@@ -104,10 +104,10 @@ def classify(
     match = mappings.category_of([(system, code) for system, code, _ in codings])
     if match is not None:
         category, (system, code) = match
-        key, label, risk = category.key, category.label, category.risk
+        key, label, risk, about = category.key, category.label, category.risk, category.about.get((system, code))
         display = next((d for s, c, d in codings if (s, c) == (system, code) and d), category.displays[(system, code)])
     elif rule.uncategorised:
-        key, label, risk = UNCATEGORISED, "Uncategorised flag", True
+        key, label, risk, about = UNCATEGORISED, "Uncategorised flag", True, None
         system, code, display = codings[0] if codings else ("", "", "")
         display = display or _first_text(resource, "code.text") or "Flag with no recognised code"
     else:
@@ -137,6 +137,7 @@ def classify(
         contact=_who(resource, rule.contact, included or {}, phone=True),
         restricted=bool(security & RESTRICTED),
         category_rank=mappings.category_rank(key),
+        about=about if about != person.role else None,
     )
 
 

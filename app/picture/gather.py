@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.config import ConfigError
 from app.sources import Capabilities, FhirClient, SourceError, SourceRejected, off_the_loop
 
+from .checks import Answer, not_connected, person_check, source_status, unasked
 from .classify import classify, open_task
+from .gestation import gestation_days, settled
+from .identity import Identity, Verdict, compare, identity_of
 from .mappings import Mappings, RecordType
 from .models import Person, Picture, Record, SourceStatus
-from .people import NHS_NUMBER_SYSTEM, person_from_patient, person_from_related
+from .people import NHS_NUMBER_SYSTEM, communication_of, person_from_patient, person_from_related
 
 __all__ = ["BabyNotFound", "gather_picture"]
 
@@ -37,6 +41,7 @@ FAMILY_ROLES = ("baby", "mother", "father", "partner")  # whose relatives are th
 PAGE_SIZE = "100"
 # what reading an unexpected shape raises (a list where an object was due, a missing key, nesting too deep)
 UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
+NOBODY = Identity(frozenset(), None)
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +64,6 @@ class _Search:
     include: tuple[str, ...] = ()
 
 
-@dataclass
-class _Answer:
-    """What one source said about one person."""
-
-    patients: list[dict[str, Any]] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-    related: list[dict[str, Any]] = field(default_factory=list)
-    encounters: list[dict[str, Any]] = field(default_factory=list)
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    not_held: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def summary(self) -> str:
-        if self.error:
-            return f"not checked: {self.error}"
-        if self.problems:
-            return f"partly checked: {self.problems[0]}"
-        if self.records:
-            return f"{len(self.records)} record{'s' if len(self.records) != 1 else ''}"
-        return "none found" if self.patients else "not known to this source"
-
-
 def _searches(mappings: Mappings, caps: Capabilities, *, family: bool, baby: bool) -> list[_Search]:
     wanted = [_Search(r.resource_type, r.search, r, r.include) for r in mappings.record_types]
     if family:
@@ -92,7 +74,7 @@ def _searches(mappings: Mappings, caps: Capabilities, *, family: bool, baby: boo
 
 
 async def _run(
-    client: FhirClient, search: _Search, person_param: dict[str, str], answer: _Answer
+    client: FhirClient, search: _Search, person_param: dict[str, str], answer: Answer
 ) -> tuple[_Search, list[dict], dict[str, dict]]:
     """One search, paged to the end: the matches, and what _include brought in keyed Type/id."""
     params: dict[str, Any] = {**person_param, "_count": PAGE_SIZE}
@@ -112,7 +94,7 @@ def _as_json(resources: list) -> list[dict[str, Any]]:
     return [r.model_dump(mode="json") for r in resources]
 
 
-async def _identified(resources: list, answer: _Answer, asked: str) -> list[dict[str, Any]]:
+async def _identified(resources: list, answer: Answer, asked: str) -> list[dict[str, Any]]:
     """The resources as JSON (seconds of CPU for a large answer: off the loop); a Patient without an id cannot be
     asked about further, so it is a problem, left out."""
     found = await off_the_loop(_as_json, resources)
@@ -142,7 +124,7 @@ def _revincluded(caps: Capabilities, searches: list[_Search]) -> dict[str, Any] 
 
 
 async def _in_one(
-    client: FhirClient, searches: list[_Search], identifier: str, params: dict[str, Any], answer: _Answer
+    client: FhirClient, searches: list[_Search], identifier: str, params: dict[str, Any], answer: Answer
 ) -> list | None:
     """The Patient and all its records in one answer; None if the answer is too big to trust unpaged."""
     result = await client.search("Patient", {"identifier": identifier, **params})
@@ -157,7 +139,7 @@ async def _in_one(
     return [(s, [r for r in found if r["resourceType"] == s.resource_type], included) for s in searches]
 
 
-async def _chained(client: FhirClient, searches: list[_Search], identifier: str, answer: _Answer) -> list:
+async def _chained(client: FhirClient, searches: list[_Search], identifier: str, answer: Answer) -> list:
     patient = _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
     results = await _together(
         patient, *(_run(client, s, {f"{s.by}:Patient.identifier": identifier}, answer) for s in searches)
@@ -166,7 +148,7 @@ async def _chained(client: FhirClient, searches: list[_Search], identifier: str,
     return list(results[1:])
 
 
-async def _by_reference(client: FhirClient, searches: list[_Search], identifier: str, answer: _Answer) -> list:
+async def _by_reference(client: FhirClient, searches: list[_Search], identifier: str, answer: Answer) -> list:
     _, answer.patients, _ = await _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
     runs = [
         _run(client, s, {s.by: f"Patient/{patient['id']}"}, answer) for patient in answer.patients for s in searches
@@ -176,8 +158,8 @@ async def _by_reference(client: FhirClient, searches: list[_Search], identifier:
 
 async def _ask(
     client: FhirClient, caps: Capabilities, person: Person, searches: list[_Search], mappings: Mappings, now: datetime
-) -> _Answer:
-    answer = _Answer(not_held=[r.resource_type for r in mappings.record_types if not caps.holds(r.resource_type)])
+) -> Answer:
+    answer = Answer(not_held=[r.resource_type for r in mappings.record_types if not caps.holds(r.resource_type)])
     identifier = f"{NHS_NUMBER_SYSTEM}|{person.nhs_number}"
     try:
         async with asyncio.timeout(client.source.timeout_s):
@@ -211,7 +193,7 @@ async def _ask(
     return answer
 
 
-def _unreadable(answer: _Answer, source: str, exc: Exception) -> _Answer:
+def _unreadable(answer: Answer, source: str, exc: Exception) -> Answer:
     """A source's answer NeoSafe could not read is that source unavailable, never the whole picture down.
 
     Only the error's class is logged and shown: its message may carry what the source sent (patient data).
@@ -222,7 +204,7 @@ def _unreadable(answer: _Answer, source: str, exc: Exception) -> _Answer:
     return answer
 
 
-def _read(results: list, answer: _Answer, source: str, person: Person, mappings: Mappings, now: datetime) -> None:
+def _read(results: list, answer: Answer, source: str, person: Person, mappings: Mappings, now: datetime) -> None:
     today = now.date().isoformat()
     for search, matches, included in results:
         if search.rule is None:
@@ -230,6 +212,11 @@ def _read(results: list, answer: _Answer, source: str, person: Person, mappings:
             kept[search.resource_type].extend(matches)
             continue
         for resource in matches:
+            if search.resource_type == "Observation" and person.role == "baby":
+                days = gestation_days(resource, mappings.gestation_codes)
+                if days is not None:
+                    answer.gestation.append(days)
+                    continue
             record = classify(
                 resource,
                 rule=search.rule,
@@ -248,25 +235,60 @@ def _read(results: list, answer: _Answer, source: str, person: Person, mappings:
                 )
 
 
-def _status(name: str, answers: list[_Answer], now: datetime) -> SourceStatus:
-    errors = [a.error for a in answers if a.error]
-    problems = [p for a in answers for p in a.problems]
-    count = sum(len(a.records) for a in answers)
-    if errors:
-        return SourceStatus(name, "unavailable", errors[0], None, count)
-    if problems:
-        return SourceStatus(name, "partial", "; ".join(dict.fromkeys(problems[:3])), now, count)
-    not_held = f" (it holds no {', '.join(answers[0].not_held)})" if answers and answers[0].not_held else ""
-    if count:
-        return SourceStatus(name, "found", f"{count} record{'s' if count != 1 else ''}{not_held}", now, count)
-    return SourceStatus(name, "none-found", f"asked; no safeguarding records held{not_held}", now, 0)
-
-
-def _pick_encounter(answers: Mapping[str, _Answer]) -> dict[str, Any] | None:
+def _pick_encounter(answers: Mapping[str, Answer]) -> dict[str, Any] | None:
     """The baby's current stay: an in-progress inpatient Encounter, else the latest one."""
     found = [dict(e, _source=name) for name, a in answers.items() for e in a.encounters]
     found.sort(key=lambda e: (e.get("status") == "in-progress", (e.get("period") or {}).get("start", "")))
     return found[-1] if found else None
+
+
+def _verify(answer: Answer, person: Person, *, reference: bool) -> None:
+    """Withhold the answer unless the Patients it holds under the NHS number are the person the household means."""
+    if answer.error or not answer.patients:
+        return
+    if reference:  # the baby as the first source to hold it has it: the identity the others are compared with
+        answer.verdict = "match"
+        return
+    verdicts = {compare(person.identity or NOBODY, identity_of(patient)) for patient in answer.patients}
+    verdict: Verdict = next((v for v in ("mismatch", "unverified") if v in verdicts), "match")
+    if verdict == "match":
+        answer.verdict = verdict
+    else:
+        answer.withhold(verdict)
+
+
+def _reference(results: dict[tuple[str, str], Answer]) -> str | None:
+    """The first source (in the sources file's order) that holds the baby."""
+    return next((name for (name, _), a in results.items() if a.patients and not a.error), None)
+
+
+def _attribute(records: list[Record], everyone: list[Person]) -> None:
+    """Records whose code says whom they are about (categories.toml `about`) go to that person, held on the other's."""
+    for record in records:
+        if record.about is None:
+            continue
+        record.held_by = f"{record.person_name} ({record.person_role})"
+        matches = [p for p in everyone if p.role == record.about]
+        if len(matches) == 1:
+            about = matches[0]
+            record.person_role, record.person_nhs_number, record.person_name = about.role, about.nhs_number, about.name
+        else:
+            record.person_role, record.person_nhs_number = record.about, None
+            record.person_name = (
+                "Someone in the household (not said who)"
+                if record.about == "household"
+                else f"The baby's {record.about} (not identified)"
+            )
+
+
+def _communication(person: Person, answers: list[Answer]) -> None:
+    """Language and interpreter need from every source's Patient for the person (a true need from any counts)."""
+    stated = [communication_of(p) for a in answers for p in a.patients]
+    languages = [language for language, _ in stated if language]
+    needs = [need for _, need in stated if need is not None]
+    person.language = person.language or (languages[0] if languages else None)
+    if needs or person.interpreter_required is not None:
+        person.interpreter_required = any(needs) or bool(person.interpreter_required)
 
 
 async def gather_picture(
@@ -285,9 +307,9 @@ async def gather_picture(
     caps = {name: (capabilities or {}).get(name) or Capabilities() for name in clients}
     probe = Person(role="baby", role_label="Baby", name="", nhs_number=nhs_number)
     people: dict[str, Person] = {nhs_number: probe}
-    unverified: list[Person] = []
-    answers: dict[str, list[_Answer]] = {name: [] for name in clients}
-    baby_answers: dict[str, _Answer] = {}
+    unnumbered: list[Person] = []
+    asked: dict[tuple[str, str], Answer] = {}
+    relatives: dict[tuple[str, str], list[Verdict]] = defaultdict(list)  # (source, NHS number): its RelatedPersons
     frontier = [probe]
     for round_number in range(MAX_ROUNDS):
         if not frontier:
@@ -305,27 +327,47 @@ async def gather_picture(
             for person in frontier
         }
         results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+        reference = _reference(results) if round_number == 0 else None
+        if reference is not None:
+            probe.identity = identity_of(results[(reference, nhs_number)].patients[0])
         new: list[Person] = []
         for (name, number), answer in results.items():
-            answers[name].append(answer)
             person = people[number]
-            person.checks[name] = answer.summary()
-            if answer.patients and answer.patients[0].get("id"):
+            _verify(answer, person, reference=name == reference)
+            asked[(name, number)] = answer
+            if answer.verdict == "match" and answer.patients[0].get("id"):
                 person.found_on[name] = answer.patients[0]["id"]
-            if round_number == 0:
-                baby_answers[name] = answer
             for related in answer.related:
                 member = person_from_related(related, mappings=mappings, of_parent=person.role != "baby")
                 if member.nhs_number is None:
-                    if all(member.name != u.name for u in unverified):
-                        unverified.append(member)
-                elif member.nhs_number not in people:
-                    people[member.nhs_number] = member
+                    if all(member.name != u.name for u in unnumbered):
+                        unnumbered.append(member)
+                    continue
+                known = people.setdefault(member.nhs_number, member)
+                verdict = compare(known.identity or NOBODY, member.identity or NOBODY)
+                relatives[(name, member.nhs_number)].append(verdict)
+                if known is member and member.askable:
                     new.append(member)
         frontier = new
 
-    baby_patient = next((a.patients[0] for a in baby_answers.values() if a.patients), None)
-    statuses = [_status(name, answers[name], now) for name in clients]
+    baby_answers = {name: a for (name, number), a in asked.items() if number == nhs_number}
+    baby_patient = next((a.patients[0] for a in baby_answers.values() if a.verdict == "match"), None)
+    baby = probe
+    if baby_patient is not None:
+        baby = person_from_patient(baby_patient, role="baby", role_label="Baby")
+        baby.found_on, baby.identity = probe.found_on, probe.identity
+    everyone = [baby, *(p for p in people.values() if p is not probe), *unnumbered]
+    for person in everyone:
+        number = nhs_number if person is baby else person.nhs_number
+        for name in clients:
+            answer = asked.get((name, number)) if person.askable or person is baby else None
+            person.checks[name] = unasked(person) if answer is None else person_check(answer, relatives[(name, number)])
+        person.checks.update({name: not_connected() for name in mappings.expected_sources if name not in clients})
+        _communication(person, [a for (_, n), a in asked.items() if n == number and a.verdict == "match"])
+    by_source = defaultdict(list)
+    for (name, _), answer in asked.items():
+        by_source[name].append(answer)
+    statuses = [source_status(name, by_source[name], [(p, p.checks[name]) for p in everyone], now) for name in clients]
     statuses += [
         SourceStatus(name, "not-configured", "not connected to NeoSafe here: not checked", None)
         for name in mappings.expected_sources
@@ -333,16 +375,14 @@ async def gather_picture(
     ]
     if baby_patient is None:
         raise BabyNotFound(nhs_number, statuses)
-    baby = person_from_patient(baby_patient, role="baby", role_label="Baby")
-    baby.found_on, baby.checks = probe.found_on, probe.checks
     for record in (r for a in baby_answers.values() for r in a.records):
         record.person_name = baby.name
-    household = [p for p in people.values() if p is not probe]
-    records = [r for name in clients for a in answers[name] for r in a.records]
+    records = [r for name in clients for a in by_source[name] for r in a.records]
+    _attribute(records, everyone)
     records.sort(key=lambda r: r.sort_date, reverse=True)
     return Picture(
         baby=baby,
-        people=[baby, *household, *unverified],
+        people=everyone,
         sources=statuses,
         records=records,
         gathered_at=now,
@@ -350,4 +390,5 @@ async def gather_picture(
         open_tasks=[o for name, a in baby_answers.items() for t in a.tasks if (o := open_task(t, name))],
         baby_resource=baby_patient,
         baby_ids=dict(probe.found_on),
+        gestation_days=settled([d for a in baby_answers.values() for d in a.gestation]),
     )

@@ -18,6 +18,7 @@ class Category:
     risk: bool
     codes: frozenset[tuple[str, str]]
     displays: dict[tuple[str, str], str] = field(hash=False, compare=False)
+    about: dict[tuple[str, str], str] = field(default_factory=dict, hash=False, compare=False)  # code -> role
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Mappings:
     record_types: tuple[RecordType, ...]
     roles: tuple[Role, ...]
     source_labels: dict[str, str] = field(hash=False, compare=False)
+    gestation_codes: frozenset[tuple[str, str]] = frozenset()  # an Observation of gestation at birth
 
     @property
     def expected_sources(self) -> tuple[str, ...]:
@@ -91,7 +93,7 @@ def _codings(entries: list[dict]) -> frozenset[tuple[str, str]]:
 
 
 def load_mappings(directory: Path) -> Mappings:
-    """Read categories.toml, record-types.toml and relationships.toml from `directory`."""
+    """Read categories.toml, record-types.toml (with its [gestation] codes) and relationships.toml from `directory`."""
     categories = tuple(
         Category(
             key=key,
@@ -99,12 +101,14 @@ def load_mappings(directory: Path) -> Mappings:
             risk=table.get("risk", True),
             codes=_codings(table["codes"]),
             displays={(e["system"], e["code"]): e["display"] for e in table["codes"]},
+            about={(e["system"], e["code"]): e["about"] for e in table["codes"] if "about" in e},
         )
         for key, table in _read(directory / "categories.toml")["categories"].items()
     )
+    reading = _read(directory / "record-types.toml")
     record_types = tuple(
         RecordType(resource_type=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
-        for name, table in _read(directory / "record-types.toml")["types"].items()
+        for name, table in reading["types"].items()
     )
     roles = tuple(
         Role(
@@ -122,4 +126,5 @@ def load_mappings(directory: Path) -> Mappings:
         record_types=record_types,
         roles=roles,
         source_labels={name: table["label"] for name, table in sources.items()},
+        gestation_codes=_codings(reading.get("gestation", {}).get("codes", [])),
     )

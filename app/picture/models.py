@@ -6,10 +6,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-__all__ = ["OpenTask", "Person", "Picture", "Record", "SourceStatus", "Status"]
+import nhs_number
 
-Status = Literal["found", "none-found", "partial", "unavailable", "not-configured"]
+from .identity import Identity
+
+__all__ = ["CheckStatus", "OpenTask", "Person", "PersonCheck", "Picture", "Record", "SourceStatus", "Status"]
+
+# `not-known`: asked, nothing held, and at least one person is not known to the source at all (so not "none found").
+Status = Literal["found", "none-found", "not-known", "partial", "unavailable", "not-configured"]
 NOT_CHECKED: frozenset[str] = frozenset({"partial", "unavailable", "not-configured"})
+# What one source said about one person. `none-found` only where the source holds a Patient or RelatedPerson for
+# that NHS number; `not-checked`: never asked (no valid NHS number, not connected) or its record's identity could
+# not be confirmed; `identity-mismatch`: it holds that number under another name or date of birth.
+CheckStatus = Literal["found", "none-found", "not-known", "not-checked", "identity-mismatch", "partial", "unavailable"]
+UNCHECKED_PERSON: frozenset[str] = frozenset({"not-checked", "identity-mismatch", "partial", "unavailable"})
+
+
+@dataclass(frozen=True)
+class PersonCheck:
+    """What one source said about one person, in words a clinician reads."""
+
+    status: CheckStatus
+    detail: str
+    records: int = 0
 
 
 @dataclass
@@ -25,11 +44,20 @@ class Person:
     relationship: str = ""
     male_carer: bool = False
     found_on: dict[str, str] = field(default_factory=dict)  # source name -> that source's Patient id
-    checks: dict[str, str] = field(default_factory=dict)  # source name -> what it said about this person
+    checks: dict[str, PersonCheck] = field(default_factory=dict)  # source name -> what it said about this person
+    language: str | None = None  # the preferred (else first) language a source records
+    interpreter_required: bool | None = None  # None: no source says
+    identity: Identity | None = field(default=None, repr=False, compare=False)  # as the household names them
+
+    @property
+    def askable(self) -> bool:
+        """Whether sources can be asked about them: a valid NHS number (a mistyped one would find someone else)."""
+        return self.nhs_number is not None and nhs_number.is_valid(self.nhs_number)
 
     @property
     def verified(self) -> bool:
-        return self.nhs_number is not None
+        """A valid NHS number that no source holds under another name or date of birth."""
+        return self.askable and not any(c.status == "identity-mismatch" for c in self.checks.values())
 
 
 @dataclass
@@ -72,6 +100,8 @@ class Record:
     contact: str | None = None
     restricted: bool = False
     category_rank: int = 0
+    about: str | None = None  # the household role the code says it is about ("Alcohol abuse by father")
+    held_by: str | None = None  # whose record holds it, when that is not whom it is about
     change: str | None = None  # new | changed | ended, since the previous checkpoint (see changes.py)
 
     @property
@@ -107,6 +137,7 @@ class Picture:
     changes_since: str | None = None  # e.g. "the admission checklist of 20 November 2026"
     gone: list[dict[str, Any]] = field(default_factory=list)  # records seen then, not found now
     open_tasks: list[OpenTask] = field(default_factory=list)  # Tasks for the baby not yet done or withdrawn
+    gestation_days: int | None = None  # at birth, as the record states it; None when no source says (never "term")
 
     @property
     def not_checked(self) -> list[SourceStatus]:

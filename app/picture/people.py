@@ -7,10 +7,21 @@ from typing import Any
 
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 
+from .identity import identity_of
 from .mappings import Mappings
 from .models import Person
 
-__all__ = ["NHS_NUMBER_SYSTEM", "nhs_number_of", "person_from_patient", "person_from_related"]
+__all__ = [
+    "INTERPRETER_REQUIRED",
+    "NHS_NUMBER_SYSTEM",
+    "communication_of",
+    "nhs_number_of",
+    "person_from_patient",
+    "person_from_related",
+]
+
+# The core extension UK Core's Patient profile uses (hl7.org/fhir/extensions: PatInterpreterRequired, boolean).
+INTERPRETER_REQUIRED = "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
 
 
 def nhs_number_of(resource: dict[str, Any]) -> str | None:
@@ -18,6 +29,30 @@ def nhs_number_of(resource: dict[str, Any]) -> str | None:
         if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
             return str(identifier["value"]).replace(" ", "")
     return None
+
+
+def _language(entry: Any) -> str | None:
+    language = entry.get("language") if isinstance(entry, dict) else None
+    if not isinstance(language, dict):
+        return None
+    codings = [c for c in language.get("coding") or [] if isinstance(c, dict)]
+    named = [language.get("text"), *(c.get("display") for c in codings), *(c.get("code") for c in codings)]
+    return next((str(n) for n in named if isinstance(n, str) and n.strip()), None)
+
+
+def communication_of(resource: dict[str, Any]) -> tuple[str | None, bool | None]:
+    """(preferred language, else the first stated; interpreter required?) as a Patient or RelatedPerson says them.
+
+    A communication without a language is skipped; an interpreterRequired that is not a boolean says nothing.
+    """
+    entries = [e for e in resource.get("communication") or [] if _language(e)]
+    entries.sort(key=lambda e: e.get("preferred") is not True)
+    flags = [
+        e.get("valueBoolean")
+        for e in resource.get("extension") or []
+        if isinstance(e, dict) and e.get("url") == INTERPRETER_REQUIRED and isinstance(e.get("valueBoolean"), bool)
+    ]
+    return (_language(entries[0]) if entries else None), (any(flags) if flags else None)
 
 
 def display_name(resource: dict[str, Any]) -> str:
@@ -47,6 +82,7 @@ def person_from_patient(patient: dict[str, Any], *, role: str, role_label: str) 
         nhs_number=nhs_number_of(patient),
         birth_date=_birth_date(patient),
         gender=patient.get("gender"),
+        identity=identity_of(patient),
     )
 
 
@@ -64,6 +100,7 @@ def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_paren
     ]
     role = mappings.role_of(codings, of_parent=of_parent)
     gender = related.get("gender")
+    language, interpreter = communication_of(related)
     key, label = (role.key, role.label) if role else ("other", "Other household member")
     return Person(
         role=key,
@@ -73,6 +110,9 @@ def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_paren
         birth_date=_birth_date(related),
         gender=gender,
         relationship=", ".join(t for t in texts if t),
+        identity=identity_of(related),
+        language=language,
+        interpreter_required=interpreter,
         male_carer=bool(role)
         and ((role.male_carer and gender != "female") or (role.key == "carer" and gender == "male")),
     )

@@ -61,7 +61,8 @@ async def test_source_down_family_says_not_checked_where_the_history_is(sandbox,
     assert down.records == []
     assert status_of(down)["social-care"] == "unavailable"
     mother = next(p for p in down.people if p.role == "mother")
-    assert mother.checks["social-care"].startswith("not checked")
+    assert mother.checks["social-care"].status == "unavailable"
+    assert mother.checks["social-care"].detail.startswith("not checked")
 
 
 async def test_looked_after_baby(sources):

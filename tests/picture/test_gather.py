@@ -94,7 +94,15 @@ async def test_no_concerns_family_is_none_found_never_no_concerns(sources):
     picture = await picture_of(NO_CONCERNS_BABY, sources)
 
     assert picture.records == []
-    assert set(status_of(picture).values()) == {"none-found"}
+    # Maternity holds the mother (and the father as her RelatedPerson) but not the baby: not "none found" for it.
+    statuses = status_of(picture)
+    assert statuses.pop("maternity") == "not-known"
+    assert set(statuses.values()) == {"none-found"}
+    maternity = next(s for s in picture.sources if s.name == "maternity")
+    assert maternity.detail.endswith("not known to this source: baby") and maternity.checked
+    checks = {(p.role, name): c.status for p in picture.people for name, c in p.checks.items()}
+    assert checks.pop(("baby", "maternity")) == "not-known"
+    assert set(checks.values()) == {"none-found"}  # the father too: maternity knows him as the mother's partner
     assert all(s.checked_at == NOW for s in picture.sources)
 
 
@@ -256,5 +264,9 @@ async def test_each_person_says_what_each_source_said_about_them(sources):
 
     father = next(p for p in picture.people if p.role == "father")
     assert set(father.checks) == {s.name for s in sources}
-    assert father.checks["police-gp"].endswith("record") or "records" in father.checks["police-gp"]
-    assert father.checks["neonatal"] == "not known to this source"
+    assert (father.checks["police-gp"].status, father.checks["police-gp"].records) == ("found", 1)
+    # The unit's record knows him only as the baby's RelatedPerson: known to it, so none found there.
+    assert father.checks["neonatal"].status == "none-found" and "as a relative" in father.checks["neonatal"].detail
+    baby = picture.baby
+    assert baby.checks["maternity"].status == "not-known"
+    assert baby.checks["cpis"].status == "none-found"  # CP-IS holds her Patient, and no plan

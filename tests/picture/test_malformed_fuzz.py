@@ -45,7 +45,13 @@ EXAMPLES = 60
 VALID_SHARE = 0.2  # of the examples, about this many are left valid (noise only)
 MALFORMED = "police-gp"
 GOOD = "neonatal"
-BABY = {"resourceType": "Patient", "id": "baby-1", "identifier": [{"system": NHS, "value": CASE_V_BABY}]}
+BABY = {
+    "resourceType": "Patient",
+    "id": "baby-1",
+    "identifier": [{"system": NHS, "value": CASE_V_BABY}],
+    "name": [{"family": "Brzozak", "given": ["Zofia"]}],  # both sources name her: her identity agrees
+    "birthDate": "2026-11-20",
+}
 GOOD_FLAG = {
     "resourceType": "Flag",
     "id": "unit-flag",
