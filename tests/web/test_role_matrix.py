@@ -98,6 +98,19 @@ ROUTES = [
     Route("POST", "/api/patients/{number}/assessments/{assessment_id}/cosignature", Action.COSIGN),
 ]
 
+
+def completed_by(checkpoint: str) -> frozenset[str]:
+    """A checkpoint's role rule: the roles that may complete it."""
+    return frozenset(role for role, user in DEMO_USERS.items() if may(user, Action.COMPLETE, checkpoint=checkpoint))
+
+
+# Every role × route × checkpoint for the three checkpoints of the stay; another checkpoint (the in-stay checks)
+# joins them only where its role rule is one none of them has, so the matrix's run time does not grow with
+# checkpoints that share a rule. test_every_role_rule_is_in_the_matrix holds that; each of the others is still
+# sent on every route, by one role that may and one that may not (test_every_checkpoint_is_served_on_every_route).
+FIRST = ("admission", "transfer", "discharge")
+MATRIX = (*FIRST, *(c for c in CHECKPOINTS if c not in FIRST and completed_by(c) not in map(completed_by, FIRST)))
+
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_REFUSAL = "This form has expired"
 
@@ -215,7 +228,7 @@ CASES = [
     for route in ROUTES
     if route.rule != PUBLIC
     for role in ROLES
-    for checkpoint in (CHECKPOINTS if route.per_checkpoint else (None,))
+    for checkpoint in (MATRIX if route.per_checkpoint else (None,))
 ]
 
 
@@ -239,3 +252,29 @@ def test_nobody_signed_out_gets_anything(unit, route):
         assert answer.status_code == 401
     else:
         assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in"), answer.status_code
+
+
+def test_every_role_rule_is_in_the_matrix():
+    assert set(FIRST) <= set(CHECKPOINTS)
+    assert {completed_by(c) for c in MATRIX} == {completed_by(c) for c in CHECKPOINTS}
+
+
+def one_that_may_and_one_that_may_not(checkpoint: str) -> list[str]:
+    rule = completed_by(checkpoint)
+    return [next(r for r in ROLES if r in rule), *(r for r in ROLES if r not in rule)][:2]
+
+
+OTHERS = [
+    pytest.param(route, role, checkpoint, id=f"{route.method} {route.path} {role} {checkpoint}")
+    for route in ROUTES
+    if route.per_checkpoint
+    for checkpoint in CHECKPOINTS
+    if checkpoint not in MATRIX
+    for role in one_that_may_and_one_that_may_not(checkpoint)
+]
+
+
+@pytest.mark.parametrize(("route", "role", "checkpoint"), OTHERS)
+def test_every_checkpoint_is_served_on_every_route(unit, route, role, checkpoint):
+    """A checkpoint outside the matrix, by a role its rule allows (never refused, never a 500) and one it does not."""
+    test_each_role_gets_what_the_policy_says_and_nothing_else(unit, route, role, checkpoint)
