@@ -51,9 +51,11 @@ class Handover:
 
     @property
     def missing(self) -> list[str]:
-        """Checkpoints whose checklist has not been completed: said at the top of the summary."""
+        """Checkpoints the sections draw on whose checklist has not been completed: said at the top of the summary.
+        An in-stay check no section draws on is not listed (the baby's page shows when it is due)."""
         done = {r.checkpoint for r in self.recorded}
-        return [c for c in CHECKPOINTS if c not in done]
+        drawn = {part.checkpoint for _, parts in self.sections for part in parts}
+        return [c for c in CHECKPOINTS if c in drawn and c not in done]
 
 
 def build_handover(
