@@ -20,7 +20,7 @@ from .db import (
     session_factory,
     upgrade,
 )
-from .models import Assessment, AuditEvent, Draft, HeldAnswers, OutboxEntry, SignIn
+from .models import Assessment, AuditEvent, Draft, HeldAnswers, HoldOverride, OutboxEntry, SignIn
 from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
 from .reconcile import Finding, reconcile
 from .sign_ins import end_sign_in, find_sign_in, held_answers, hold_answers, open_sign_in, release_answers, seen
@@ -33,8 +33,10 @@ from .store import (
     get_draft,
     latest_assessments,
     outbox_entry,
+    overrides_of,
     save_assessment,
     save_draft,
+    save_override,
     submitted_with,
     unsent_assessments,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "DuplicateSubmission",
     "Finding",
     "HeldAnswers",
+    "HoldOverride",
     "OutboxEntry",
     "OutboxWorker",
     "SchemaNotReady",
@@ -80,12 +83,14 @@ __all__ = [
     "open_sign_in",
     "outbox_counts",
     "outbox_entry",
+    "overrides_of",
     "prepare",
     "reconcile",
     "release_answers",
     "resend",
     "save_assessment",
     "save_draft",
+    "save_override",
     "seen",
     "session_factory",
     "submitted_with",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Assessment", "AuditEvent", "Draft", "HeldAnswers", "OutboxEntry", "SignIn", "utcnow"]
+__all__ = ["Assessment", "AuditEvent", "Draft", "HeldAnswers", "HoldOverride", "OutboxEntry", "SignIn", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -32,6 +32,26 @@ class Assessment(SQLModel, table=True):
     submission_key: str | None = Field(default=None, index=True, unique=True)
     submission_digest: str | None = None  # of the answers sent, so a key sent again with other answers is refused
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class HoldOverride(SQLModel, table=True):
+    """A finding that holds a discharge, overridden: by whom, when and why. Never changed or deleted.
+
+    It holds while the checklist's answers are those it was made on (a co-signature keeps them); an amendment that
+    changes them asks again, and the override stays here, shown as made on the earlier version.
+    """
+
+    id: str = Field(primary_key=True)
+    record_id: str = Field(foreign_key="assessment.id", index=True)  # the checklist's first version
+    assessment_id: str = Field(foreign_key="assessment.id")  # the version it was made on (the latest then)
+    version: int  # that version's number
+    finding: str  # a hold's id (fhir_mappings/discharge-holds.toml)
+    answers_digest: str  # of that version's answers
+    reason: str
+    user_id: str
+    user_name: str
+    role: str
+    at: datetime = Field(default_factory=utcnow)
 
 
 class Draft(SQLModel, table=True):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from .db import SessionFactory
-from .models import Assessment, AuditEvent, Draft, OutboxEntry
+from .models import Assessment, AuditEvent, Draft, HoldOverride, OutboxEntry
 
 __all__ = [
     "DuplicateSubmission",
@@ -21,7 +21,9 @@ __all__ = [
     "audit",
     "latest_assessments",
     "outbox_entry",
+    "overrides_of",
     "save_assessment",
+    "save_override",
     "submitted_with",
     "unsent_assessments",
 ]
@@ -164,6 +166,33 @@ async def unsent_assessments(sessions: SessionFactory) -> list[Stored]:
             .order_by(OutboxEntry.state != "needs-attention", Assessment.created_at)
         )
         return [Stored(*row) for row in rows.all()]
+
+
+async def save_override(sessions: SessionFactory, override: HoldOverride, *, nhs_number: str) -> HoldOverride:
+    """Keep an override and its audit record together: none is ever kept unaudited."""
+    async with sessions() as session:
+        session.add(override)
+        session.add(
+            AuditEvent(
+                user_id=override.user_id,
+                role=override.role,
+                action="override-discharge-hold",
+                nhs_number=nhs_number,
+                detail=f"assessment {override.assessment_id}: {override.finding}",
+            )
+        )
+        await session.commit()
+        await session.refresh(override)
+        return override
+
+
+async def overrides_of(sessions: SessionFactory, record_id: str) -> list[HoldOverride]:
+    """Every override made on any version of the checklist whose first version is `record_id`, oldest first."""
+    async with sessions() as session:
+        rows = await session.exec(
+            select(HoldOverride).where(HoldOverride.record_id == record_id).order_by(HoldOverride.at)
+        )
+        return list(rows.all())
 
 
 async def audit(

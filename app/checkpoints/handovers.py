@@ -31,11 +31,20 @@ DOCUMENT_READER = User("neosafe-handover", "NeoSafe handover summary", ROLES["co
 
 
 class Handovers(Records):
-    async def handover(self, picture: Picture, user: User, *, saving: Assessment | None = None) -> Handover:
+    async def handover(
+        self, picture: Picture, user: User, *, saving: Assessment | None = None, saving_record: str | None = None
+    ) -> Handover:
         """The summary from the picture as `user` may see it and the baby's newest checklists (with `saving`, a
-        checklist about to be stored, as the newest of its kind)."""
+        checklist about to be stored as a version of `saving_record`, as the newest of its kind), and what holds
+        the newest discharge checklist."""
         rows = await latest_assessments(self.sessions, nhs_number=picture.baby.nhs_number or "")
         assessments = [row.assessment for row in rows] + ([saving] if saving else [])
+        discharges = [a for a in assessments if a.checkpoint == "discharge"]
+        newest = max(discharges, key=lambda a: a.created_at) if discharges else None
+        if newest is not None and newest is saving and saving_record:
+            hold = await self.hold(newest, saving_record)
+        else:
+            hold = await self.hold_of(newest) if newest is not None else None
         return build_handover(
             seen_by(picture, user),
             assessments,
@@ -43,6 +52,7 @@ class Handovers(Records):
             self.handover_sections,
             self.task_rules,
             now=self.clock(),
+            hold=hold,
         )
 
     async def handover_pdf(self, picture: Picture, user: User) -> bytes:
@@ -78,7 +88,7 @@ class Handovers(Records):
             version=version,
             created_at=self.clock(),  # newer than every stored version: it is the one the summary uses
         )
-        summary = await self.handover(picture, DOCUMENT_READER, saving=saving)
+        summary = await self.handover(picture, DOCUMENT_READER, saving=saving, saving_record=record_id)
         html = document_html(self.document_env, summary, self.mappings.source_labels, title=SUMMARIES[checkpoint][0])
         try:
             pdf = await asyncio.to_thread(pdf_of, html)

@@ -19,10 +19,19 @@ class Action(StrEnum):
     SEE_RESTRICTED = "see-restricted"  # restricted (R/V) records in full
     COSIGN = "cosign"  # co-sign a checklist that asks for it, never one's own
     RESEND = "resend"  # see the checklists not yet in the record, and send one again
+    OVERRIDE = "override-hold"  # override a finding that holds a discharge: only the roles its hold names
 
 
-def may(user: User, action: Action | str, *, checkpoint: str | None = None, author_id: str | None = None) -> bool:
-    """Whether `user` may do `action` (for COMPLETE, on `checkpoint`; for COSIGN, a checklist by `author_id`)."""
+def may(
+    user: User,
+    action: Action | str,
+    *,
+    checkpoint: str | None = None,
+    author_id: str | None = None,
+    roles: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether `user` may do `action` (for COMPLETE, on `checkpoint`; for COSIGN, a checklist by `author_id`; for
+    OVERRIDE, a hold whose override roles, from fhir_mappings/discharge-holds.toml, are `roles`)."""
     role = user.role
     match Action(action):
         case Action.VIEW:
@@ -35,16 +44,26 @@ def may(user: User, action: Action | str, *, checkpoint: str | None = None, auth
             return role.cosigns and author_id != user.id
         case Action.RESEND:
             return role.resends
+        case Action.OVERRIDE:
+            return role.key in roles
 
 
-def require(user: User, action: Action, *, checkpoint: str | None = None, author_id: str | None = None) -> None:
+def require(
+    user: User,
+    action: Action,
+    *,
+    checkpoint: str | None = None,
+    author_id: str | None = None,
+    roles: frozenset[str] = frozenset(),
+) -> None:
     """Forbidden, with the reason, unless `may`."""
-    if may(user, action, checkpoint=checkpoint, author_id=author_id):
+    if may(user, action, checkpoint=checkpoint, author_id=author_id, roles=roles):
         return
     reasons = {
         Action.COMPLETE: f"your role ({user.role.label}) cannot complete the {checkpoint} checklist",
         Action.SEE_RESTRICTED: "your role cannot see restricted records",
         Action.COSIGN: "a co-signature must come from the safeguarding lead, not the checklist's author",
         Action.RESEND: "only the safeguarding lead can see or send again the checklists waiting to be sent",
+        Action.OVERRIDE: f"your role ({user.role.label}) cannot override what holds a discharge",
     }
     raise Forbidden(reasons[action])

@@ -9,7 +9,7 @@ from app.assessments import Assessment, Stored, amended_by, assessment_chain, la
 from app.forms import Line, RaisedTask, answered_lines, missing_signatures, raised_tasks, with_every_item
 from app.picture import Picture
 
-from .drafts import Drafts
+from .holds import Holds
 from .outcomes import Conflict, NotFound
 from .policy import Action
 from .users import User
@@ -17,7 +17,7 @@ from .users import User
 __all__ = ["Records"]
 
 
-class Records(Drafts):
+class Records(Holds):
     async def saved(self, nhs_number: str) -> list[Stored]:
         """The baby's checklists, newest first, each with where it is on its way to the record."""
         return await latest_assessments(self.sessions, nhs_number=nhs_number)
@@ -67,10 +67,11 @@ class Records(Drafts):
         return (author.get("identifier") or {}).get("value") or assessment.author_id
 
     def signatures_missing(self, picture: Picture, assessment: Assessment, user: User) -> list[dict[str, str]]:
-        """Signatures the checklist still needs, as it stands now (e.g. a co-signature at discharge)."""
+        """Signatures the checklist still needs, as it stands now (e.g. a co-signature at discharge, where the
+        picture holds any record or the checklist itself has a finding)."""
         response = json.loads(assessment.response_json)
         questionnaire = self.checklists.for_response(response)
-        return missing_signatures(questionnaire, response, self.env(picture, assessment.checkpoint, user))
+        return missing_signatures(questionnaire, response, self.env(picture, assessment.checkpoint, user, response))
 
     def tasks_raised(self, assessment: Assessment) -> list[RaisedTask]:
         """The Tasks this stored checklist wrote, as it wrote them (due dates count from when it was authored)."""

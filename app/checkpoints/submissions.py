@@ -6,7 +6,6 @@ digest of the answers tell a repeat from a key reused for something else.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import replace
@@ -25,6 +24,7 @@ from app.assessments import (
 from app.forms import AUTHOR, Issue, canonical, prune, signature, validate
 from app.picture import Picture, snapshot
 
+from .digests import answers_digest
 from .handovers import Handovers
 from .outcomes import AlreadySubmitted, NotFound, NotWritable, Submitted
 from .policy import Action, require
@@ -32,11 +32,6 @@ from .responses import not_acceptable
 from .users import User
 
 __all__ = ["Submissions", "answers_digest", "without_own_tasks"]
-
-
-def answers_digest(response: dict[str, Any]) -> str:
-    """What was answered, independent of key order: equal for the same submission sent again."""
-    return hashlib.sha256(json.dumps(response.get("item", []), sort_keys=True).encode()).hexdigest()
 
 
 def without_own_tasks(picture: Picture, record_id: str) -> Picture:
@@ -79,7 +74,7 @@ class Submissions(Handovers):
         questionnaire = (
             self.checklists.for_response({"questionnaire": made_on}) if made_on else self.questionnaire(checkpoint)
         )
-        return refused + validate(questionnaire, response, self.env(picture, checkpoint, user))
+        return refused + validate(questionnaire, response, self.env(picture, checkpoint, user, response))
 
     async def save(
         self,
@@ -155,7 +150,7 @@ class Submissions(Handovers):
             if versions
             else self.questionnaire(checkpoint)
         )
-        env = self.env(picture, checkpoint, user)
+        env = self.env(picture, checkpoint, user, response)
         authored = self.clock().isoformat(timespec="seconds")
         completed = prune(questionnaire, response, env)
         completed.update(

@@ -6,7 +6,9 @@ launch contexts, NeoSafe's variables, the population variables in scope, functio
 min/maxOccurs where they mean something; every extracted question coded so it becomes an Observation; every
 SNOMED CT code in fhir_mappings/verified-snomed.toml (and passing its check digit); every other code defined in
 NeoSafe's CodeSystem (fhir_mappings/neosafe-checklist-items.json); maxLength only on a question answered by typing,
-and (in a checklist in use, not an archived version) declared on every one of them.
+and (in a checklist in use, not an archived version) declared on every one of them. The discharge holds
+(fhir_mappings/discharge-holds.toml) are expressions over the discharge checklist's answers: each must parse and
+name only linkIds that checklist has.
 """
 
 from __future__ import annotations
@@ -33,10 +35,20 @@ from app.fhir_systems import SNOMED_SYSTEM
 from . import extensions as ext
 from .extract import extraction_mode
 
-__all__ = ["CodeLists", "Problem", "code_lists", "lint_checklists", "lint_questionnaire", "verhoeff_ok"]
+__all__ = [
+    "HOLDS",
+    "CodeLists",
+    "Problem",
+    "code_lists",
+    "lint_checklists",
+    "lint_holds",
+    "lint_questionnaire",
+    "verhoeff_ok",
+]
 
 SNOMED = SNOMED_SYSTEM
-ENGINE_VARIABLES = {"picture", "resource", "questionnaire", "context"}
+ENGINE_VARIABLES = {"picture", "resource", "questionnaire", "context", "findings"}  # findings: the discharge holds
+HOLDS = "discharge-holds.toml"  # in the mappings folder: what holds a discharge (app.checkpoints.holds)
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
 OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
 ANSWER_TYPES = {
@@ -345,6 +357,35 @@ def lint_questionnaire(data: Any, *, name: str, codes: CodeLists, in_use: bool =
     return [Problem(name, where, message) for where, message in found]
 
 
+def lint_holds(path: Path, discharge: dict[str, Any]) -> list[Problem]:
+    """Every problem in the discharge holds file against the discharge checklist (parsed JSON): each hold needs a
+    unique id, words, and an expression over %resource alone that parses and names only items the checklist has."""
+    try:
+        holds = tomllib.loads(path.read_text(encoding="utf-8")).get("holds")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [Problem(path.name, "-", f"cannot be read: {exc}")]
+    if not isinstance(holds, list) or not all(isinstance(h, dict) for h in holds):
+        return [Problem(path.name, "-", "needs [[holds]] tables")]
+    link_ids = {item.get("linkId") for item, *_ in _items(discharge.get("item") or [], extracted=False)}
+    found: list[tuple[str, str]] = []
+    ids = [h.get("id") for h in holds]
+    for hold in holds:
+        where = str(hold.get("id") or "?")
+        if not hold.get("id") or not hold.get("words"):
+            found.append((where, "every hold needs an id and words"))
+        if ids.count(hold.get("id")) > 1:
+            found.append((where, "id is used more than once"))
+        found += _check_expression(
+            where,
+            "holds-expression",
+            {"language": "text/fhirpath", "expression": hold.get("expression")},
+            allowed={"resource"},
+            scope=(),
+            link_ids=link_ids,
+        )
+    return [Problem(path.name, where, message) for where, message in found]
+
+
 def lint_checklists(checklists_dir: Path, mappings_dir: Path) -> list[Problem]:
     """Every problem in every Questionnaire (*.json, archive included) in `checklists_dir`; empty when all is well."""
     codes = code_lists(mappings_dir)
@@ -360,4 +401,6 @@ def lint_checklists(checklists_dir: Path, mappings_dir: Path) -> list[Problem]:
             continue
         name = str(path.relative_to(checklists_dir))
         problems += lint_questionnaire(data, name=name, codes=codes, in_use=path.parent == checklists_dir)
+        if name == "discharge.json" and (mappings_dir / HOLDS).exists():
+            problems += lint_holds(mappings_dir / HOLDS, data)
     return problems

@@ -2,6 +2,7 @@
 
 from .document import PdfUnavailable, document_environment, document_html, pdf_of
 from .document_reference import HANDOVER_ID_SYSTEM, SUMMARIES, handover_document
+from .holds import DischargeHold, Finding, Override
 from .recipients import Recipients, handover_communications, load_recipients
 from .sections import Section, load_sections
 from .summary import Handover, Part, Recorded, build_handover
@@ -9,7 +10,10 @@ from .summary import Handover, Part, Recorded, build_handover
 __all__ = [
     "HANDOVER_ID_SYSTEM",
     "SUMMARIES",
+    "DischargeHold",
+    "Finding",
     "Handover",
+    "Override",
     "Part",
     "PdfUnavailable",
     "Recipients",

@@ -15,6 +15,7 @@ from app.assessments import Assessment
 from app.forms import CHECKPOINTS, Checklists, Line, RaisedTask, TaskRule, answered_lines, raised_tasks
 from app.picture import Picture
 
+from .holds import DischargeHold
 from .sections import Section
 
 __all__ = ["Handover", "Part", "Recorded", "build_handover"]
@@ -48,6 +49,7 @@ class Handover:
     recorded: tuple[Recorded, ...]  # the checklists it draws on, admission first
     sections: tuple[tuple[str, tuple[Part, ...]], ...]
     tasks: tuple[tuple[Recorded, RaisedTask], ...] = ()  # what those checklists asked to be done, and by whom
+    hold: DischargeHold | None = None  # of the newest discharge checklist: what holds the baby from going home
 
     @property
     def missing(self) -> list[str]:
@@ -66,8 +68,10 @@ def build_handover(
     task_rules: list[TaskRule] = (),
     *,
     now: datetime,
+    hold: DischargeHold | None = None,
 ) -> Handover:
-    """`assessments`: the baby's, in any order; the newest of each checkpoint is the one used."""
+    """`assessments`: the baby's, in any order; the newest of each checkpoint is the one used. `hold`: what holds
+    the newest discharge checklist (None before there is one)."""
     newest: dict[str, Assessment] = {}
     for assessment in sorted(assessments, key=lambda a: a.created_at):
         newest[assessment.checkpoint] = assessment
@@ -113,4 +117,4 @@ def build_handover(
             [rule for rule in task_rules if rule.checkpoint == r.checkpoint],
         )
     )
-    return Handover(picture=picture, made_at=now, recorded=in_order, sections=tuple(built), tasks=tasks)
+    return Handover(picture=picture, made_at=now, recorded=in_order, sections=tuple(built), tasks=tasks, hold=hold)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.forms import Issue
+from app.handover import DischargeHold
 from app.picture import Picture
 
 __all__ = [
@@ -98,9 +99,62 @@ class AssessmentCreated(BaseModel):
     write_back: WriteBackOut
 
 
+class FindingOut(BaseModel):
+    id: str  # what an override names (fhir_mappings/discharge-holds.toml)
+    words: str
+    open: bool  # neither resolved nor overridden on these answers: it holds the baby
+
+
+class OverrideOut(BaseModel):
+    finding: str
+    words: str
+    by: str  # who overrode it, with their role
+    at: datetime
+    reason: str
+    version: int  # of the checklist it was made on
+    current: bool  # False: made on an earlier version whose answers have changed since, so it no longer holds
+
+
+class HoldOut(BaseModel):
+    """What holds a discharge checklist: its own findings, and every override made on it."""
+
+    outcome: Literal["held: not ready for discharge", "ready for discharge"]
+    findings: list[FindingOut]
+    overrides: list[OverrideOut]
+
+
+class OverrideIn(BaseModel):
+    finding: str = Field(description="The id of a finding the checklist raised (`hold.findings[].id`).")
+    reason: str = Field(description="Why the baby may go home with it: required, at most 4000 characters.")
+
+
+def hold_out(hold: DischargeHold | None) -> HoldOut | None:
+    """A DischargeHold as the API gives it; None for a checklist no finding can hold (not a discharge)."""
+    if hold is None:
+        return None
+    still = {f.id for f in hold.open}
+    return HoldOut(
+        outcome="held: not ready for discharge" if hold.held else "ready for discharge",
+        findings=[FindingOut(id=f.id, words=f.words, open=f.id in still) for f in hold.findings],
+        overrides=[
+            OverrideOut(
+                finding=o.finding.id,
+                words=o.finding.words,
+                by=o.by,
+                at=o.at,
+                reason=o.reason,
+                version=o.version,
+                current=o.current,
+            )
+            for o in hold.overrides
+        ],
+    )
+
+
 class AssessmentOut(BaseModel):
     id: str
     awaiting: list[str]  # signatures it still needs, e.g. "Verification Signature" (co-signature)
+    hold: HoldOut | None  # at discharge: held until each finding is resolved or overridden; null at other checkpoints
     checkpoint: str
     questionnaire: str
     status: str
@@ -242,6 +296,7 @@ class HandoverOut(BaseModel):
     checklists: list[dict[str, Any]]  # the newest of each kind it draws on
     sections: list[dict[str, Any]]  # each: title, parts (checkpoint, title, recorded or null, lines)
     tasks: list[dict[str, Any]]  # what those checklists asked to be done, by whom, by when
+    hold: HoldOut | None  # what holds the newest discharge checklist; null before there is one
     picture: PictureOut
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import re
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -79,6 +81,7 @@ ROUTES = [
     Route("POST", "/patients/{number}/assessments/{assessment_id}/amend/enabled", Action.COMPLETE),
     Route("POST", "/patients/{number}/assessments/{assessment_id}/cosign", Action.COSIGN),
     Route("POST", "/patients/{number}/assessments/{assessment_id}/resend", Action.RESEND),
+    Route("POST", "/patients/{number}/assessments/{assessment_id}/overrides", Action.OVERRIDE),
     Route("GET", "/outbox", Action.RESEND),
     Route("POST", "/session/keep-alive", SIGNED_IN),
     Route("GET", "/patients/{number}/checklists/{checkpoint}/resume/{held_id}", Action.COMPLETE),
@@ -96,6 +99,7 @@ ROUTES = [
     Route("POST", "/api/patients/{number}/assessments", Action.COMPLETE, about_a_checkpoint=True),
     Route("POST", "/api/patients/{number}/assessments/{assessment_id}/amendments", Action.COMPLETE),
     Route("POST", "/api/patients/{number}/assessments/{assessment_id}/cosignature", Action.COSIGN),
+    Route("POST", "/api/patients/{number}/assessments/{assessment_id}/overrides", Action.OVERRIDE),
 ]
 
 
@@ -110,6 +114,10 @@ def completed_by(checkpoint: str) -> frozenset[str]:
 # sent on every route, by one role that may and one that may not (test_every_checkpoint_is_served_on_every_route).
 FIRST = ("admission", "transfer", "discharge")
 MATRIX = (*FIRST, *(c for c in CHECKPOINTS if c not in FIRST and completed_by(c) not in map(completed_by, FIRST)))
+
+HOLDS = tomllib.loads((Path(__file__).parents[2] / "fhir_mappings" / "discharge-holds.toml").read_text())["holds"]
+OVERRIDERS = {h["id"]: frozenset(h["override_roles"]) for h in HOLDS}  # who may override each finding, as data
+HELD_BY = "concern-at-discharge"  # the finding an override route is sent
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_REFUSAL = "This form has expired"
@@ -196,8 +204,11 @@ def unit(sources, sandbox, tmp_path_factory) -> Iterator[Unit]:
 def allowed(rule: str, role: str, checkpoint: str | None) -> bool:
     if rule == PUBLIC:
         return True
-    # Every checklist here was written by the nurse: a co-signature is never the author's own.
-    return may(DEMO_USERS[role], rule, checkpoint=checkpoint, author_id=DEMO_USERS["nurse"].id)
+    # Every checklist here was written by the nurse: a co-signature is never the author's own. An override: the
+    # roles fhir_mappings/discharge-holds.toml names for the finding the request names.
+    return may(
+        DEMO_USERS[role], rule, checkpoint=checkpoint, author_id=DEMO_USERS["nurse"].id, roles=OVERRIDERS[HELD_BY]
+    )
 
 
 def request_for(route: Route, unit: Unit, role: str | None, checkpoint: str | None, client: httpx.Client):
@@ -212,6 +223,8 @@ def request_for(route: Route, unit: Unit, role: str | None, checkpoint: str | No
             kwargs["json"] = {**unit.complete(checkpoint), "status": "in-progress"}
         elif route.path.endswith("/refresh"):
             kwargs["json"] = {"take": []}
+        elif route.path.endswith("/overrides"):
+            kwargs["json"] = {"finding": HELD_BY, "reason": "The role matrix"}
         elif route.path.endswith(("/assessments", "/amendments")):
             body = unit.complete(checkpoint)
             if route.path.endswith("/amendments"):
@@ -219,7 +232,7 @@ def request_for(route: Route, unit: Unit, role: str | None, checkpoint: str | No
             kwargs["json"] = body
             kwargs["headers"] = {"Idempotency-Key": str(uuid.uuid4())}
     elif route.method == "POST" and role and not route.api and route.rule != PUBLIC:
-        kwargs["data"] = {"csrf": unit.csrf(role), "intent": "draft"}
+        kwargs["data"] = {"csrf": unit.csrf(role), "intent": "draft", "finding": HELD_BY, "reason": "The role matrix"}
     return client.request(route.method, path, **kwargs)
 
 
