@@ -6,9 +6,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
-from tests.browser.checklist_pages import answer_what_is_shown, sign_in, submit_and_expect_saved, wcag_violations
+from tests.browser.checklist_pages import (
+    answer_what_is_shown,
+    sign_in,
+    submit_and_expect_saved,
+    wait_until_ready,
+    wcag_violations,
+)
 
 pytestmark = pytest.mark.browser
+
+A8 = "A8-da-enquiry-private"
 
 
 def test_nurse_completes_case_v_admission_checklist(live, page: Page, fhir, written):
@@ -30,17 +38,30 @@ def test_nurse_completes_case_v_admission_checklist(live, page: Page, fhir, writ
     summary = page.locator(".nhsuk-error-summary")
     expect(summary).to_be_focused()  # read out first, and the keyboard starts there
     expect(summary).to_contain_text("There is a problem")
-    expect(summary).to_contain_text("Select outcome of asking the mother about domestic abuse privately")
-    summary.get_by_role("link", name="Select outcome of asking the mother about domestic abuse privately").click()
-    expect(page.locator("#f-A8-da-enquiry-private_0_A8-da-enquiry-private_outcome_0")).to_be_focused()
-    expect(page.locator('[data-path="A8-da-enquiry-private~0/A8-da-enquiry-private.outcome~0"]')).to_contain_text(
-        "Error: Select outcome of asking the mother about domestic abuse privately"
-    )
+    asked = "Select an answer: Has she been asked about domestic abuse, alone?"
+    expect(summary).to_contain_text(asked)
+    summary.get_by_role("link", name=asked).click()
+    expect(page.locator("#f-A8-da-enquiry-private_0_A8-da-enquiry-private_asked-alone_0")).to_be_focused()
+    expect(page.locator(f'[data-path="{A8}~0/{A8}.asked-alone~0"]')).to_contain_text(f"Error: {asked}")
+
+    # Case V: her partner was in the room. The outcome is not asked: the enquiry is not done, with a reason
+    page.locator(f'[data-path="{A8}~0/{A8}.asked-alone~0"]').get_by_label("No: a partner").check()
+    wait_until_ready(page)
+    expect(page.locator(f'[data-path="{A8}~0/{A8}.not-done-reason~0"]')).to_be_visible()
+    expect(page.locator(f'[data-path="{A8}~0/{A8}.outcome~0"]')).to_be_hidden()
+    page.locator(f'[data-path="{A8}~0/{A8}.asked-alone~0"]').get_by_label("Yes: asked alone").check()
+    page.locator(f'[data-path="{A8}~0/{A8}.interpreter~0"]').get_by_label("Family member or partner").check()
+    wait_until_ready(page)
+    expect(page.locator(f'[data-path="{A8}~0/{A8}.outcome~0"]')).to_be_hidden()  # her partner interpreted
+    expect(page.locator(f'[data-path="{A8}~0/{A8}.not-done-reason~0"]')).to_be_visible()
 
     answer_what_is_shown(page)
     reference = submit_and_expect_saved(page, "admission")
     written.append(reference)
-    expect(page.get_by_test_id("answers")).to_contain_text("A8. Mother asked about domestic abuse privately")
+    answers = page.get_by_test_id("answers")
+    expect(answers).to_contain_text("A8. Mother asked about domestic abuse alone")
+    expect(answers).to_contain_text("The enquiry is not done")
+    expect(answers).not_to_contain_text("Outcome of asking her about domestic abuse")
     assert wcag_violations(page) == []  # the saved checklist, read back
     found = fhir["neonatal"].get(f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}").json()
     assert found["total"] == 1

@@ -24,7 +24,7 @@ def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(l
     sign_in(page, live.url, "Discharge coordinator: Sam Patel")
     open_checklist(page, live.url, CASE_V_BABY, "discharge")
 
-    # historic domestic abuse: the mother is asked privately again before discharge
+    # historic domestic abuse: the mother is asked alone again before discharge
     expect(page.locator('[data-path="D4-da-enquiry-private~0"]')).to_be_visible()
     # coping-with-crying advice is recorded for each carer separately: the mother and the father
     names = page.locator(CARER_NAMES)
@@ -37,7 +37,7 @@ def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(l
     page.get_by_test_id("submit").click()
     summary = page.locator(".nhsuk-error-summary")
     expect(summary).to_be_focused()
-    expect(summary).to_contain_text("Select outcome of asking the mother about domestic abuse privately")
+    expect(summary).to_contain_text("Select an answer: Has she been asked about domestic abuse, alone?")
 
     answer_what_is_shown(page)
     assert wcag_violations(page) == []
@@ -47,6 +47,6 @@ def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(l
     found = fhir["neonatal"].get(f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}").json()
     assert found["total"] == 1
     response = found["entry"][0]["resource"]
-    assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/discharge|1.1.0"
+    assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/discharge|1.2.0"
     icon = next(i for i in response["item"] if i["linkId"] == "D6-icon")
     assert len([i for i in icon["item"] if i["linkId"] == "D6-icon.carer"]) == 2

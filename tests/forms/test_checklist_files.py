@@ -35,7 +35,7 @@ ROOT_EXTENSIONS = {
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category",
 }
 EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
-VERSIONS = {"admission": "1.0.0", "transfer": "1.0.0", "discharge": "1.1.0"}  # 1.0.0 of discharge is archived
+VERSIONS = {"admission": "1.1.0", "transfer": "1.0.0", "discharge": "1.2.0"}  # earlier versions are archived
 ITEM_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP, EXT_CONTROL, EXT_SIGNATURE}  # what the checklists use (README)
 EXPRESSION_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP}
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
@@ -334,7 +334,7 @@ def test_codesystem_is_valid_and_complete():
     cs = codesystem()
     CodeSystem.model_validate(cs)
     assert cs["url"] == NEOSAFE
-    assert cs["version"] == "1.1.0"  # 1.1.0 added open-tasks-override-reason (discharge 1.1.0, D13)
+    assert cs["version"] == "1.2.0"  # 1.2.0: the safe domestic-abuse enquiry (admission 1.1.0, discharge 1.2.0)
     assert cs["status"] == "active"
     assert cs["content"] == "complete"
     assert cs["caseSensitive"] is True
@@ -344,7 +344,9 @@ def test_codesystem_is_valid_and_complete():
     for c in cs["concept"]:
         assert KEBAB.match(c["code"]), c["code"]
         assert c.get("display") and c.get("definition"), c["code"]
-    used = {c["code"] for name in CHECKLISTS for _, c in codings(load(name)) if c["system"] == NEOSAFE}
+    # every checklist's codes, in-stay checks included; an archived version's stay defined (its responses are read)
+    files = [*sorted((ROOT / "checklists").glob("*.json")), *sorted((ROOT / "checklists" / "archive").glob("*.json"))]
+    used = {c["code"] for p in files for _, c in codings(json.loads(p.read_text())) if c["system"] == NEOSAFE}
     assert set(codes) == used, f"defined but unused: {sorted(set(codes) - used)}"
     for name in CHECKLISTS:
         assert f"{name}-checklist" in codes
@@ -472,6 +474,18 @@ def test_discharge_triggers():
     assert find(q, "D7-preterm-or-low-birthweight.answer")["required"] is True
     assert enabled(q, "signoff.named-nurse", CASE_V)
     assert not enabled(q, "signoff.named-nurse", NO_CONCERNS)
+
+
+@pytest.mark.parametrize("status", ["unavailable", "partial", "not-configured"])
+@pytest.mark.parametrize("source", ["social_care", "cpis"])
+def test_d2_is_asked_when_social_care_or_cpis_was_not_checked(source, status):
+    """Not checked is not "none": with no social care record, D2 is still asked when either source was not checked."""
+    q = load("discharge")
+    not_checked = {**NO_CONCERNS, "checkpoint": "discharge", "sources": sources(**{source: status})}
+    assert enabled(q, "D2-social-care-confirmed", not_checked)
+    assert enabled(q, "D2-social-care-confirmed", SOURCE_DOWN)  # social care down, CP-IS not connected
+    assert not enabled(q, "D2-social-care-confirmed", {**NO_CONCERNS, "sources": sources(police_gp=status)})
+    assert not enabled(q, "D2-social-care-confirmed", NO_CONCERNS)  # both answered "none found"
 
 
 def test_d6_icon_one_record_per_carer():

@@ -44,21 +44,37 @@ def test_every_promise_in_the_checklists_has_a_rule():
     assert {c for c, _ in raising} == {"admission", "transfer", "discharge"}
 
 
-def test_an_enquiry_not_yet_possible_raises_a_task_due_on_the_date_given():
+def test_an_enquiry_not_done_safely_raises_a_safeguarding_team_task_due_on_the_date_given():
     admission = response(
         group(
             "A8-da-enquiry-private",
-            answered("A8-da-enquiry-private.outcome", coding("da-enquiry-not-yet-possible")),
-            answered("A8-da-enquiry-private.not-possible-reason", {"valueString": "Partner always present"}),
+            answered("A8-da-enquiry-private.asked-alone", coding("da-asked-others-present", "No: partner present")),
+            answered("A8-da-enquiry-private.interpreter", coding("interpreter-not-needed", "Not needed")),
+            answered("A8-da-enquiry-private.date", {"valueDate": "2026-11-26"}),
+            answered("A8-da-enquiry-private.not-done-reason", {"valueString": "Partner always present"}),
             answered("A8-da-enquiry-private.retry-date", {"valueDate": "2026-11-28"}),
         )
     )
 
     [task] = raised_tasks(CHECKLISTS.for_checkpoint("admission"), admission, rules("admission"))
 
-    assert task.rule.description == "Ask the mother about domestic abuse privately"
-    assert (task.detail, task.due, task.owner) == ("Partner always present", "2026-11-28", "Named neonatal nurse")
-    assert task.path == "A8-da-enquiry-private~0/A8-da-enquiry-private.retry-date~0"
+    assert task.rule.description.startswith("Domestic-abuse enquiry not done safely")
+    assert task.detail == "No: partner present; Not needed; Partner always present"
+    assert (task.due, task.owner) == ("2026-11-28", "Safeguarding team, with the named neonatal nurse")
+    assert task.path == "A8-da-enquiry-private~0/A8-da-enquiry-private.not-done-reason~0"
+
+
+def test_a2_not_known_raises_a_safeguarding_team_task_and_a_known_answer_none():
+    def a2(code: str) -> dict:
+        return response(
+            group("A2-social-care-involvement", answered("A2-social-care-involvement.status", coding(code)))
+        )
+
+    questionnaire = CHECKLISTS.for_checkpoint("admission")
+    for known in ("social-care-current", "social-care-past-closed", "social-care-none-known"):
+        assert raised_tasks(questionnaire, a2(known), rules("admission")) == []
+    [task] = raised_tasks(questionnaire, a2("not-known"), rules("admission"))
+    assert (task.owner, task.due) == ("Safeguarding team", "2026-11-27")
 
 
 def test_only_the_coded_answer_named_raises_the_dash_task():
