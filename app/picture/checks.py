@@ -56,9 +56,9 @@ def person_check(answer: Answer, relatives: list[Verdict]) -> PersonCheck:
     if answer.error:
         return PersonCheck("unavailable", f"not checked: {answer.error}")
     if answer.verdict == "mismatch" or (answer.verdict is None and "mismatch" in relatives):
-        return PersonCheck("identity-mismatch", MISMATCH)
+        return PersonCheck("identity-mismatch", MISMATCH, reason="identity mismatch")
     if answer.verdict == "unverified":
-        return PersonCheck("not-checked", UNVERIFIED)
+        return PersonCheck("not-checked", UNVERIFIED, reason="identity not verified")
     count = len(answer.records)
     if answer.problems:
         return PersonCheck("partial", f"partly checked: {answer.problems[0]}", count)
@@ -69,21 +69,26 @@ def person_check(answer: Answer, relatives: list[Verdict]) -> PersonCheck:
     if "match" in relatives:
         return PersonCheck("none-found", "known to this source as a relative; no safeguarding records held")
     if relatives:
-        return PersonCheck("not-checked", UNVERIFIED)
+        return PersonCheck("not-checked", UNVERIFIED, reason="identity not verified")
     return PersonCheck("not-known", "not known to this source: it holds nobody with this NHS number")
 
 
 def unasked(person: Person) -> PersonCheck:
     """Why a person was not asked about: a source is never "none found" for them."""
     if person.nhs_number is None:
-        return PersonCheck("not-checked", "not checked: no NHS number, so this source could not be asked about them")
+        detail = "not checked: no NHS number, so this source could not be asked about them"
+        return PersonCheck("not-checked", detail, reason="no NHS number")
     if not person.askable:
-        return PersonCheck("not-checked", "not checked: the NHS number recorded is not valid (its check digit)")
-    return PersonCheck("not-checked", "not checked: found too far from the baby in the family's records to be asked")
+        detail = "not checked: the NHS number recorded is not valid (its check digit)"
+        return PersonCheck("not-checked", detail, reason="NHS number not valid")
+    detail = "not checked: found too far from the baby in the family's records to be asked"
+    return PersonCheck("not-checked", detail, reason="not asked")
 
 
 def not_connected() -> PersonCheck:
-    return PersonCheck("not-checked", "not checked: this source is not connected to NeoSafe here")
+    return PersonCheck(
+        "not-checked", "not checked: this source is not connected to NeoSafe here", reason="not connected"
+    )
 
 
 UNASKED = ("not-checked", "identity-mismatch")
@@ -102,7 +107,11 @@ def source_status(
     count = sum(len(a.records) for a in answers)
     if errors:
         return SourceStatus(name, "unavailable", errors[0], None, count)
-    unchecked = [f"{p.role_label.lower()}: {c.detail}" for p, c in checks if c.status in UNASKED]
+    reasons: dict[str, list[str]] = {}
+    for p, c in checks:
+        if c.status in UNASKED:
+            reasons.setdefault(c.reason, []).append(p.role_label.lower())
+    unchecked = [f"not checked for {', '.join(dict.fromkeys(who))} ({why})" for why, who in reasons.items()]
     if problems or unchecked:
         found = [_plural(count)] if count else []
         return SourceStatus(name, "partial", "; ".join(dict.fromkeys([*found, *problems[:3], *unchecked])), now, count)

@@ -244,7 +244,11 @@ def _pick_encounter(answers: Mapping[str, Answer]) -> dict[str, Any] | None:
 
 def _verify(answer: Answer, person: Person, *, reference: bool) -> None:
     """Withhold the answer unless the Patients it holds under the NHS number are the person the household means."""
-    if answer.error or not answer.patients:
+    if answer.error:
+        return
+    if not answer.patients:  # records (by a chained search) with no Patient NeoSafe could read to compare
+        if answer.records or answer.related or answer.encounters or answer.tasks:
+            answer.withhold("unverified")
         return
     if reference:  # the baby as the first source to hold it has it: the identity the others are compared with
         answer.verdict = "match"

@@ -29,6 +29,7 @@ class PersonCheck:
     status: CheckStatus
     detail: str
     records: int = 0
+    reason: str = ""  # a few words, for the source's line: "no NHS number", "identity mismatch"
 
 
 @dataclass
