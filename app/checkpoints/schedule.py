@@ -1,9 +1,9 @@
-"""When each in-stay check is due, and whether it is done: the one place the due times are decided.
+"""When each check of the stay is due, and whether it is done: the one place the due times are decided.
 
-The 72-hour review, the weekly injury and safeguarding prompt and the day-7 father check fall due from the
-baby's admission (the neonatal Encounter's period.start). Pure functions of the stay, the checklists saved so
-far and the time now, so that the baby's page, the unit's worklist and the tests all read the same states.
-Proposal for clinical review: the times in RULES.
+The admission checklist, and the in-stay checks (the 72-hour review, the weekly injury and safeguarding prompt
+and the day-7 father check), fall due from the baby's admission (the neonatal Encounter's period.start). Pure
+functions of the stay, the checklists saved so far and the time now, so that the baby's page, the unit's
+worklist and the tests all read the same states. Proposal for clinical review: the times in RULES.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-__all__ = ["IN_STAY", "RULES", "Completion", "InStayCheck", "Rule", "completions", "in_stay_checks"]
+__all__ = ["IN_STAY", "RULES", "Completion", "Rule", "ScheduledCheck", "completions", "scheduled_checks"]
 
 State = Literal["done", "due", "overdue", "missed", "not-due", "not-known"]
 
@@ -26,11 +26,12 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
+    "admission": Rule(timedelta(hours=24)),
     "review-72h": Rule(timedelta(hours=72)),
     "weekly": Rule(timedelta(days=7), every=timedelta(days=7)),
     "father-day7": Rule(timedelta(days=7)),
 }
-IN_STAY = tuple(RULES)
+IN_STAY = ("review-72h", "weekly", "father-day7")  # the checkpoints made only during the stay
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Completion:
 
 
 @dataclass(frozen=True)
-class InStayCheck:
+class ScheduledCheck:
     """One check's state now.
 
     done: completed this stay (a repeating check is never done for good: it is then `due` again, with `last`).
@@ -101,10 +102,10 @@ def _state(
     return ("overdue" if now > due_at else "due"), due_at
 
 
-def in_stay_checks(
+def scheduled_checks(
     encounter: dict[str, Any] | None, done: Iterable[Completion], *, now: datetime
-) -> tuple[InStayCheck, ...]:
-    """Every in-stay check's state for this stay (`encounter`), in RULES' order.
+) -> tuple[ScheduledCheck, ...]:
+    """The state of each check in RULES for this stay (`encounter`), in RULES' order.
 
     Only checks completed since admission count; a stay that has ended (status finished, or a period.end) makes
     a check not done by its due time *missed*, shown as such, never dropped.
@@ -119,10 +120,10 @@ def in_stay_checks(
     for checkpoint, rule in RULES.items():
         mine = sorted((c for c in done if c.checkpoint == checkpoint), key=lambda c: c.at)
         if admitted is None:  # which stay a completion belongs to is not known either
-            checks.append(InStayCheck(checkpoint, "not-known", None, mine[-1] if mine else None))
+            checks.append(ScheduledCheck(checkpoint, "not-known", None, mine[-1] if mine else None))
             continue
         mine = [c for c in mine if c.at >= admitted]
         last = (mine[-1] if rule.every else mine[0]) if mine else None
         state, due_at = _state(rule, admitted, ended, last, now)
-        checks.append(InStayCheck(checkpoint, state, due_at, last))
+        checks.append(ScheduledCheck(checkpoint, state, due_at, last))
     return tuple(checks)

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import held_answers, hold_answers, release_answers
 from app.checkpoints import Action, Checkpoints, NotFound, User, may, seen_by
-from app.checkpoints.schedule import IN_STAY, completions, in_stay_checks
+from app.checkpoints.schedule import IN_STAY, completions, scheduled_checks
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
@@ -79,7 +79,7 @@ async def patient(request: Request, services: CheckpointsDep, user: PageUser, nu
         picture=seen_by(picture, user),
         labels=services.mappings.source_labels,
         checkpoints=[c for c in CHECKPOINTS if c not in IN_STAY],
-        in_stay=in_stay_checks(picture.encounter, done, now=services.clock()),
+        scheduled=scheduled_checks(picture.encounter, done, now=services.clock()),
         titles={c: services.checklists.short_title(c) for c in CHECKPOINTS},
         available=services.checklists.by_checkpoint,
         assessments=assessments,

@@ -1,4 +1,4 @@
-"""When the in-stay checks are due, by a given clock: the 72-hour review, the weekly prompt, the day-7 father check."""
+"""When the checks of the stay fall due, by a given clock: admission, 72-hour review, weekly, day-7 father check."""
 
 import json
 from dataclasses import dataclass
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.checkpoints import ROLES
-from app.checkpoints.schedule import IN_STAY, Completion, completions, in_stay_checks
+from app.checkpoints.schedule import IN_STAY, RULES, Completion, completions, scheduled_checks
 from app.forms import CHECKPOINTS
 
 ADMITTED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -15,7 +15,7 @@ STAY = {"resourceType": "Encounter", "status": "in-progress", "period": {"start"
 
 
 def states(encounter=STAY, done=(), *, after: timedelta):
-    return {c.checkpoint: c for c in in_stay_checks(encounter, list(done), now=ADMITTED + after)}
+    return {c.checkpoint: c for c in scheduled_checks(encounter, list(done), now=ADMITTED + after)}
 
 
 def done(checkpoint, after: timedelta, by="Alex Morgan (Neonatal nurse)"):
@@ -23,18 +23,27 @@ def done(checkpoint, after: timedelta, by="Alex Morgan (Neonatal nurse)"):
 
 
 def test_the_in_stay_checks_are_checkpoints_nurses_and_the_safeguarding_lead_complete():
-    assert set(IN_STAY) <= set(CHECKPOINTS)
+    assert list(RULES) == ["admission", *IN_STAY] and set(RULES) <= set(CHECKPOINTS)
     for checkpoint in IN_STAY:
         assert {r.key for r in ROLES.values() if checkpoint in r.completes} == {"nurse", "safeguarding-lead"}
 
 
 def test_just_admitted_everything_is_due_by_its_time():
     now = states(after=timedelta(minutes=5))
-    assert {c: s.state for c, s in now.items()} == {"review-72h": "due", "weekly": "due", "father-day7": "due"}
+    assert {c: s.state for c, s in now.items()} == {c: "due" for c in ("admission", *IN_STAY)}
+    assert now["admission"].due_at == ADMITTED + timedelta(hours=24)
     assert now["review-72h"].due_at == ADMITTED + timedelta(hours=72)
     assert now["weekly"].due_at == ADMITTED + timedelta(days=7)
     assert now["father-day7"].due_at == ADMITTED + timedelta(days=7)
     assert all(s.last is None for s in now.values())
+
+
+def test_the_admission_checklist_is_due_within_24_hours_and_done_once_completed():
+    assert states(after=timedelta(hours=23))["admission"].state == "due"
+    late = states(after=timedelta(hours=25))["admission"]
+    assert (late.state, late.due_at) == ("overdue", ADMITTED + timedelta(hours=24))
+    admission = done("admission", timedelta(hours=20))
+    assert states(done=[admission], after=timedelta(hours=25))["admission"].state == "done"
 
 
 def test_at_71_hours_the_review_is_still_due_and_at_73_overdue_since_72():
@@ -97,7 +106,7 @@ def test_discharged_a_check_not_done_in_time_is_missed_and_one_not_yet_due_is_no
 def test_discharged_without_an_end_time_what_was_due_before_now_is_missed():
     ended = {**STAY, "status": "finished"}
     now = states(ended, after=timedelta(days=8))
-    assert {c: s.state for c, s in now.items()} == {"review-72h": "missed", "weekly": "missed", "father-day7": "missed"}
+    assert {s.state for s in now.values()} == {"missed"}
 
 
 @pytest.mark.parametrize(
@@ -114,8 +123,8 @@ def test_admission_time_not_known_is_said_never_taken_as_not_needed(encounter):
 
 def test_a_date_only_or_zoneless_admission_is_read_as_utc():
     for start in ("2026-11-20", "2026-11-20T00:00:00"):
-        check = in_stay_checks({"period": {"start": start}}, [], now=datetime(2026, 11, 21, tzinfo=UTC))[0]
-        assert check.due_at == datetime(2026, 11, 23, tzinfo=UTC)
+        checks = scheduled_checks({"period": {"start": start}}, [], now=datetime(2026, 11, 21, tzinfo=UTC))
+        assert {c.checkpoint: c.due_at for c in checks}["review-72h"] == datetime(2026, 11, 23, tzinfo=UTC)
 
 
 @dataclass
