@@ -7,6 +7,7 @@ names. Who may is never the request's to say; a finding in a family with no hist
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from app.forms import walk
+from app.handover import HANDOVER_ID_SYSTEM
 from tests.answering import answer_everything, items_with
 from tests.factories import create_baby
 from tests.written import delete_written
@@ -297,3 +299,19 @@ def test_the_saved_checklist_page_offers_the_override_only_to_the_lead(live, bab
     with live.browser("safeguarding-lead") as browser:
         page = browser.get(f"/patients/{baby}/assessments/{first}")
         assert 'data-testid="override-concern-at-discharge"' in page.text
+
+
+def test_the_summary_written_to_the_record_says_the_discharge_is_held(live, fhir, baby, written):
+    with live.client("nurse") as nurse:
+        first = submit(nurse, baby, discharge(nurse, baby, "icon-not-given"))
+        written.append(first)
+    found = fhir["neonatal"].get(f"DocumentReference?identifier={HANDOVER_ID_SYSTEM}|{first}/handover").json()
+    [attachment] = [
+        c["attachment"]
+        for c in found["entry"][0]["resource"]["content"]
+        if c["attachment"]["contentType"] == "text/html"
+    ]
+    html = base64.b64decode(attachment["data"]).decode()
+    assert "Held: not ready for discharge" in html
+    assert "ICON advice on coping with crying not yet given to a carer (D6)" in html
+    assert "Override as" not in html  # the record's copy offers no form
