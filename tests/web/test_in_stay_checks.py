@@ -107,3 +107,22 @@ def test_roles_that_do_not_make_the_in_stay_checks_are_refused_them(live, fhir, 
         rows = in_stay_rows(page, baby)
     assert {state for state, _ in rows.values()} == {"due"}  # they still see what is due
     assert not any("Start" in words for _, words in rows.values())
+
+
+def test_an_amended_weekly_check_is_still_one_check_and_the_handover_lists_only_its_own_checklists(
+    fhir, api, nurse_page, saved
+):
+    neonatal = fhir["neonatal"]
+    baby = admitted_baby(neonatal, (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0))
+    first = submitted(api, baby, completed(api, baby, "weekly"))
+    saved.append(first)
+    before = in_stay_rows(nurse_page, baby)["weekly"]
+
+    latest = api.get(f"/api/patients/{baby}/assessments/{first}/versions").raise_for_status().json()[-1]
+    amended = api.post(f"/api/patients/{baby}/assessments/{first}/amendments", json={**latest, "status": "amended"})
+    assert amended.status_code == 201, amended.text[:300]
+    assert_restricted_once(written(neonatal, first))
+
+    assert in_stay_rows(nurse_page, baby)["weekly"] == before  # still due 7 days after the first, not the amendment
+    handover = nurse_page.get(f"/patients/{baby}/handover").raise_for_status().text
+    assert "No admission, transfer, discharge checklist has been completed" in handover
