@@ -64,3 +64,30 @@ def test_case_v_shows_the_interpreter_need_gestation_and_whose_record_holds_the_
     assert "Paweł BRZOZAK" in html.unescape(
         alcohol
     ) and "on the record of Agnieszka LISOWIEC (mother)" in html.unescape(alcohol)
+
+
+def groups(item: dict, link_id: str) -> list[dict]:
+    found = [item] if item.get("linkId") == link_id else []
+    return found + [g for child in item.get("item", []) for g in groups(child, link_id)]
+
+
+def answers(group: dict, link_id: str) -> list:
+    return [
+        a.get("valueCoding", {}).get("code") or a.get("valueString")
+        for i in groups(group, link_id)
+        for a in i.get("answer", [])
+    ]
+
+
+def test_the_admission_prefill_ticks_the_fathers_alcohol_not_the_mothers(live):
+    with live.client("nurse") as api:
+        prefilled = api.get(f"/api/patients/{CASE_V_BABY}/checklists/admission").raise_for_status().json()
+
+    parents = {
+        answers(g, "A6-parental-risk-factors.parent.name")[0]: g
+        for g in groups(prefilled, "A6-parental-risk-factors.parent")
+    }
+    mother = answers(parents["Agnieszka LISOWIEC"], "A6-parental-risk-factors.parent.factors")
+    father = answers(parents["Paweł BRZOZAK"], "A6-parental-risk-factors.parent.factors")
+    assert "alcohol-or-drug-misuse" not in mother and "371772001" in mother
+    assert "alcohol-or-drug-misuse" in father
