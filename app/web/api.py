@@ -9,12 +9,14 @@ import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Security
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Security, status
 from fastapi.openapi.constants import REF_PREFIX as REF
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
 from app.checkpoints import Checkpoints, NotFound, User, seen_by
+from app.checkpoints.outcomes import Invalid
+from app.forms import CHECKPOINTS
 from app.picture import Picture
 from app.sources import parse_resource
 
@@ -116,7 +118,7 @@ async def get_picture(
     services: CheckpointsDep,
     user: ApiUser,
     number: NhsNumber,
-    checkpoint: str = Query("admission", pattern="^(admission|transfer|discharge)$"),
+    checkpoint: str = Query("admission", pattern=f"^({'|'.join(CHECKPOINTS)})$"),
 ) -> PictureOut:
     """The baby's safeguarding picture now: people, what each source said, every record current or historic.
 
@@ -377,10 +379,11 @@ async def post_cosignature(
         404,
         409,
         422,
-        fhir=True,
         why={
             409: "The checklist has been amended since, or is not held by that finding (not raised, or already "
             "overridden).",
+            422: "The NHS number is not a valid one, the body is malformed, the finding is not one NeoSafe has, or the "
+            "reason is empty or longer than 4000 characters (`detail` says which).",
         },
     ),
 )
@@ -389,9 +392,12 @@ async def post_override(
 ) -> HoldOut:
     """Override one finding that holds the latest version of a discharge checklist, with the reason: only a role
     fhir_mappings/discharge-holds.toml names for that finding (403 otherwise). Audited and kept; answers what then
-    holds the checklist. 422 (an OperationOutcome) for a finding NeoSafe does not have or an empty reason.
+    holds the checklist. 422 for a finding NeoSafe does not have or an empty reason.
     """
-    hold = await services.override_hold(user, valid_nhs_number(number), assessment_id, body.finding, body.reason)
+    try:
+        hold = await services.override_hold(user, valid_nhs_number(number), assessment_id, body.finding, body.reason)
+    except Invalid as exc:  # not a QuestionnaireResponse refused: a Problem, as any other malformed request
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return hold_out(hold)
 
 

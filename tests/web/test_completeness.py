@@ -30,7 +30,8 @@ def test_an_empty_completed_checklist_is_refused_naming_its_questions_and_nothin
         required = {i["linkId"] for i in questionnaire["item"] if i.get("required")}
         named = {issue["location"][0].split("/")[0].rsplit("~", 1)[0] for issue in outcome["issue"]}
         assert named and named <= required  # each issue is about a required item of this checklist
-        assert "signoff" in named  # the sign-off always applies
+        if "signoff" in required:  # the in-stay checks have none: NeoSafe records who completed them
+            assert "signoff" in named  # the sign-off always applies
         assert all(
             issue["expression"][0].startswith("QuestionnaireResponse.item.where(linkId=") for issue in outcome["issue"]
         )

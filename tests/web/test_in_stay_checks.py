@@ -126,3 +126,12 @@ def test_an_amended_weekly_check_is_still_one_check_and_the_handover_lists_only_
     assert in_stay_rows(nurse_page, baby)["weekly"] == before  # still due 7 days after the first, not the amendment
     handover = nurse_page.get(f"/patients/{baby}/handover").raise_for_status().text
     assert "No admission, transfer, discharge checklist has been completed" in handover
+
+
+def test_the_picture_api_takes_every_checkpoint_and_refuses_one_that_does_not_exist(fhir, api):
+    baby = admitted_baby(fhir["neonatal"], datetime.now(UTC).replace(microsecond=0))
+    for checkpoint in IN_STAY:
+        answered = api.get(f"/api/patients/{baby}/picture", params={"checkpoint": checkpoint})
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["checkpoint"] == checkpoint
+    assert api.get(f"/api/patients/{baby}/picture", params={"checkpoint": "week"}).status_code == 422
