@@ -10,6 +10,7 @@ import pytest
 
 from app.config import SourceSettings
 from app.picture import Picture, picture_context
+from app.picture.gestation import UCUM, gestation_days, settled
 from app.picture.identity import compare, identity_of
 from app.picture.people import INTERPRETER_REQUIRED
 from tests.families import (
@@ -179,3 +180,48 @@ def test_names_compare_without_case_diacritics_or_punctuation():
     assert compare(who("Pike", "Jordan", "1993-07-30"), identity_of({"birthDate": "1993-07-30"})) == "match"
     assert compare(who("Pike", "Jordan"), identity_of({"birthDate": "not a date"})) == "unverified"
     assert compare(who("Pike", "Jordan"), identity_of({"name": [{"text": "Jordan Pike"}]})) == "match"
+
+
+GESTATION = frozenset({("http://snomed.info/sct", "412726003"), ("http://loinc.org", "76516-4")})
+
+
+def gestation_observation(**value) -> dict:
+    code = {"coding": [{"system": "http://snomed.info/sct", "code": "412726003"}]}
+    return {"resourceType": "Observation", "status": "final", "code": code, **value}
+
+
+@pytest.mark.parametrize(
+    ("observation", "days"),
+    [
+        (gestation_observation(valueQuantity={"value": 26, "system": UCUM, "code": "wk"}), 182),
+        (gestation_observation(valueQuantity={"value": "211", "system": UCUM, "code": "d"}), 211),  # as R4B dumps
+        (gestation_observation(valueString="26+0"), None),
+        (gestation_observation(valueQuantity={"value": 26, "unit": "weeks"}), None),  # not UCUM
+        (gestation_observation(valueQuantity={"value": 6, "system": UCUM, "code": "mo"}), None),
+        (gestation_observation(valueQuantity={"value": "NaN", "system": UCUM, "code": "wk"}), None),
+        (gestation_observation(valueQuantity={"value": "1e400", "system": UCUM, "code": "wk"}), None),
+        (gestation_observation(valueQuantity={"value": True, "system": UCUM, "code": "wk"}), None),
+        (gestation_observation(valueQuantity={"value": 4, "system": UCUM, "code": "wk"}), None),  # implausible
+        (
+            {
+                **gestation_observation(valueQuantity={"value": 26, "system": UCUM, "code": "wk"}),
+                "status": "entered-in-error",
+            },
+            None,
+        ),
+        (
+            {
+                **gestation_observation(valueQuantity={"value": 26, "system": UCUM, "code": "wk"}),
+                "code": {"text": "GA"},
+            },
+            None,
+        ),
+    ],
+)
+def test_gestation_is_read_only_from_the_shape_the_contract_states(observation, days):
+    assert gestation_days(observation, GESTATION) == days
+
+
+def test_sources_that_disagree_about_gestation_leave_it_unknown():
+    assert settled([182, 182]) == 182
+    assert settled([182, 189]) is None and settled([]) is None
