@@ -17,16 +17,21 @@ from tests.factories import create_baby
 
 pytestmark = pytest.mark.browser
 
-SEEN = "A5-father-seen~0/A5-father-seen.seen~0"
-PLAN = '[data-path="A5-father-seen~0/A5-father-seen.plan~0"]'  # asked only when the father was not seen
-DATE = '[data-path="A5-father-seen~0/A5-father-seen.date~0"]'  # asked only when he was
+MAN = "A5-father-seen~0/A5-father-seen.man~0"
+FATHER = '[data-path="A4-household~0/A4-household.father-recorded~0"]'
+SEEN = f"{MAN}/A5-father-seen.man.seen~0"
+PLAN = f'[data-path="{MAN}/A5-father-seen.man.plan~0"]'  # asked only when he was not seen (or that is not known)
+DATE = f'[data-path="{MAN}/A5-father-seen.man.date~0"]'  # asked only when he was
 
 
 def test_an_amendment_shows_the_follow_up_its_changed_answer_asks_for(live, page: Page, fhir, written):
     baby = create_baby(fhir["neonatal"])
     sign_in(page, live.url, "Neonatal nurse: Alex Morgan")
     open_checklist(page, live.url, baby, "admission")
-    page.locator(f'input[name="{SEEN}"][value="true"]').check()
+    page.locator(FATHER).get_by_label("Yes").check()  # a father nobody's record holds: A5 asks about him
+    wait_until_ready(page)
+    page.locator(f'[data-path="{MAN}/A5-father-seen.man.name~0"] input').fill("Piotr Nowak")
+    page.locator(f'[data-path="{SEEN}"]').get_by_label("Yes").check()
     wait_until_ready(page)
     answer_what_is_shown(page)
     written.append(submit_and_expect_saved(page, "admission"))
@@ -36,7 +41,7 @@ def test_an_amendment_shows_the_follow_up_its_changed_answer_asks_for(live, page
     expect(page.locator(DATE)).to_be_visible()
     expect(page.locator(PLAN)).to_be_hidden()
 
-    page.locator(f'input[name="{SEEN}"][value="false"]').check()
+    page.locator(f'[data-path="{SEEN}"]').get_by_label("Not known").check()
     wait_until_ready(page)
     expect(page.locator(PLAN)).to_be_visible()  # live, before any save: the amend page's /enabled answered
     expect(page.locator(DATE)).to_be_hidden()

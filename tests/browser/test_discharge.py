@@ -18,6 +18,7 @@ from tests.families import CASE_V_BABY
 pytestmark = pytest.mark.browser
 
 CARER_NAMES = '[data-path^="D6-icon~0/D6-icon.carer~"] [data-path$="D6-icon.carer.name~0"]'
+PERSON_NAMES = '[data-path^="D5-carers~0/D5-carers.person~"] [data-path$="D5-carers.person.name~0"]'
 
 
 def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(live, page: Page, fhir, written):
@@ -26,9 +27,10 @@ def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(l
 
     # historic domestic abuse: the mother is asked alone again before discharge
     expect(page.locator('[data-path="D4-da-enquiry-private~0"]')).to_be_visible()
-    # coping-with-crying advice is recorded for each carer separately: the mother and the father
-    names = page.locator(CARER_NAMES)
-    expect(names).to_have_count(2)
+    # coping-with-crying advice is recorded for each person separately: the mother, the father and her son too,
+    # one entry for each person D5 lists (extended family included)
+    expect(page.locator(CARER_NAMES)).to_have_count(page.locator(PERSON_NAMES).count())
+    expect(page.locator(CARER_NAMES)).to_have_count(3)
     # born at 26 weeks: once the clinician says so, safer-sleep advice to each parent is asked for
     preterm = page.locator('[data-path="D7-preterm-or-low-birthweight~0/D7-preterm-or-low-birthweight.answer~0"]')
     preterm.get_by_label("Yes").check()
@@ -49,4 +51,4 @@ def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(l
     response = found["entry"][0]["resource"]
     assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/discharge|1.2.0"
     icon = next(i for i in response["item"] if i["linkId"] == "D6-icon")
-    assert len([i for i in icon["item"] if i["linkId"] == "D6-icon.carer"]) == 2
+    assert len([i for i in icon["item"] if i["linkId"] == "D6-icon.carer"]) == 3  # everyone will care, as answered

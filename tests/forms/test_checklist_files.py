@@ -94,7 +94,15 @@ def expressions(q):
 
 
 def person(role, name, nhs=None, relationship=""):
-    return {"role": role, "name": name, "nhsNumber": nhs, "verified": nhs is not None, "relationship": relationship}
+    male_carer = role in ("father", "partner")  # as fhir_mappings/relationships.toml marks them
+    return {
+        "role": role,
+        "name": name,
+        "nhsNumber": nhs,
+        "verified": nhs is not None,
+        "relationship": relationship,
+        "maleCarer": male_carer,
+    }
 
 
 def record(category, role, code, display, current, source="maternity", nhs=None, restricted=False):
