@@ -315,3 +315,16 @@ def test_the_summary_written_to_the_record_says_the_discharge_is_held(live, fhir
     assert "Held: not ready for discharge" in html
     assert "ICON advice on coping with crying not yet given to a carer (D6)" in html
     assert "Override as" not in html  # the record's copy offers no form
+
+
+@pytest.mark.parametrize(
+    "items",
+    ["x", [1], [{"linkId": "D12-concern-at-discharge", "item": "y"}], [{"linkId": "D12-concern-at-discharge", "item": [
+        {"linkId": "D12-concern-at-discharge.concern", "answer": "z"}]}]],
+)  # fmt: skip
+def test_answers_the_findings_cannot_be_read_from_are_refused_never_a_500(live, baby, items):
+    with live.client("nurse") as nurse:
+        response = discharge(nurse, baby, "concern-at-discharge")
+        answer = nurse.post(f"/api/patients/{baby}/assessments", json={**response, "item": items})
+        assert 400 <= answer.status_code < 500, answer.text
+        assert nurse.get(f"/api/patients/{baby}/assessments").json() == []
