@@ -110,6 +110,18 @@ def test_each_finding_holds_the_discharge_but_the_checklist_is_stored(live, fhir
     assert fhir["neonatal"].get(f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{first}").json()["total"] == 1
 
 
+def test_icon_not_given_to_someone_caring_alone_holds_it(live, baby, written):
+    with live.client("nurse") as nurse:
+        response = discharge(nurse, baby)
+        answered(response, "D5-carers.person.alone", coded("yes"))
+        answered(response, "D5-carers.person.alone-icon", coded("icon-not-yet-given"))
+        first = submit(nurse, baby, response)
+        written.append(first)
+        hold = listed(nurse, baby, first)["hold"]
+    assert hold["outcome"] == HELD
+    assert [f["id"] for f in hold["findings"]] == ["icon-not-given"]
+
+
 def test_a_checklist_with_no_finding_is_ready_and_asks_no_cosignature(live, baby, written):
     with live.client("nurse") as nurse:
         first = submit(nurse, baby, discharge(nurse, baby))
@@ -313,7 +325,7 @@ def test_the_summary_written_to_the_record_says_the_discharge_is_held(live, fhir
     ]
     html = base64.b64decode(attachment["data"]).decode()
     assert "Held: not ready for discharge" in html
-    assert "ICON advice on coping with crying not yet given to a carer (D6)" in html
+    assert "ICON advice on coping with crying not yet given to a carer" in html
     assert "Override as" not in html  # the record's copy offers no form
 
 
