@@ -261,9 +261,11 @@ def _verify(answer: Answer, person: Person, *, reference: bool) -> None:
         answer.withhold(verdict)
 
 
-def _reference(results: dict[tuple[str, str], Answer]) -> str | None:
-    """The first source (in the sources file's order) that holds the baby."""
-    return next((name for (name, _), a in results.items() if a.patients and not a.error), None)
+def _reference(results: dict[tuple[str, str], Answer], clients: Mapping[str, FhirClient]) -> str | None:
+    """The source whose baby the others are compared with: the unit's record (write-back) if it holds the baby, else
+    the first in the sources file's order that does."""
+    holding = [name for (name, _), a in results.items() if a.patients and not a.error]
+    return next((n for n in holding if clients[n].source.write_back), holding[0] if holding else None)
 
 
 def _attribute(records: list[Record], everyone: list[Person]) -> None:
@@ -315,6 +317,7 @@ async def gather_picture(
     asked: dict[tuple[str, str], Answer] = {}
     relatives: dict[tuple[str, str], list[Verdict]] = defaultdict(list)  # (source, NHS number): its RelatedPersons
     frontier = [probe]
+    baby_patient: dict[str, Any] | None = None
     for round_number in range(MAX_ROUNDS):
         if not frontier:
             break
@@ -331,9 +334,10 @@ async def gather_picture(
             for person in frontier
         }
         results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
-        reference = _reference(results) if round_number == 0 else None
+        reference = _reference(results, clients) if round_number == 0 else None
         if reference is not None:
-            probe.identity = identity_of(results[(reference, nhs_number)].patients[0])
+            baby_patient = results[(reference, nhs_number)].patients[0]
+            probe.identity = identity_of(baby_patient)
         new: list[Person] = []
         for (name, number), answer in results.items():
             person = people[number]
@@ -355,7 +359,6 @@ async def gather_picture(
         frontier = new
 
     baby_answers = {name: a for (name, number), a in asked.items() if number == nhs_number}
-    baby_patient = next((a.patients[0] for a in baby_answers.values() if a.verdict == "match"), None)
     baby = probe
     if baby_patient is not None:
         baby = person_from_patient(baby_patient, role="baby", role_label="Baby")

@@ -225,3 +225,25 @@ def test_gestation_is_read_only_from_the_shape_the_contract_states(observation, 
 def test_sources_that_disagree_about_gestation_leave_it_unknown():
     assert settled([182, 182]) == 182
     assert settled([182, 189]) is None and settled([]) is None
+
+
+async def test_the_units_record_names_the_baby_whichever_source_is_listed_first(sources):
+    def script(asked: Asked, base: str):
+        if asked.path == "/fhir/Patient" and CASE_V_BABY in asked.query:
+            stranger = {
+                "resourceType": "Patient",
+                "id": "pg-x-baby",
+                "identifier": [{"system": NHS, "value": CASE_V_BABY}],
+            }
+            return 200, searchset(
+                {**stranger, "name": [{"family": "Nowak", "given": ["Ewa"]}], "birthDate": "2026-10-01"}
+            )
+        return 200, searchset()
+
+    with scripted(script) as server:
+        first = SourceSettings(name=SUSPECT, base_url=server.base_url)
+        picture = await picture_of(CASE_V_BABY, [first, *(s for s in sources if s.name != SUSPECT)])
+
+    assert picture.baby.name == "Zofia BRZOZAK" and picture.baby_ids["neonatal"] == "nn-casev-baby"
+    assert picture.baby.checks[SUSPECT].status == "identity-mismatch" and SUSPECT not in picture.baby_ids
+    assert next(s for s in picture.sources if s.name == SUSPECT).status == "partial"
