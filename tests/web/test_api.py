@@ -38,11 +38,17 @@ def completed_admission(api: httpx.Client, nhs_number: str) -> dict:
     return answer_everything(questionnaire, prefilled)
 
 
-def test_picture_says_none_found_for_the_no_concerns_family(api):
+def test_picture_says_none_found_for_the_no_concerns_family_only_where_the_source_knows_everyone(api):
     body = api.get(f"/api/patients/{NO_CONCERNS_BABY}/picture").raise_for_status().json()
 
     assert body["records"] == []
-    assert {s["status"] for s in body["sources"]} == {"none-found"}
+    assert {s["name"]: s["status"] for s in body["sources"]} == {
+        "neonatal": "none-found",
+        "maternity": "not-known",  # it holds the mother, not the baby: asked, nothing held, but not none found
+        "social-care": "none-found",
+        "cpis": "none-found",
+        "police-gp": "none-found",
+    }
     assert all(s["checked_at"] for s in body["sources"])
 
 
