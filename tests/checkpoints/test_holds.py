@@ -8,13 +8,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from app.assessments import AuditEvent, HoldOverride
+from app.checkpoints import DEMO_USERS, Checkpoints, Forbidden
 from app.checkpoints.holds import HoldRule, findings_of, load_holds
 from app.cli import main
 from app.config import ConfigError
 from app.forms import load_checklists
 from app.forms.lint import HOLDS
 from app.handover import Finding
+from tests.answering import answer_everything, items_with
+from tests.factories import create_baby
+from tests.written import delete_written
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKLISTS, MAPPINGS = ROOT / "checklists", ROOT / "fhir_mappings"
@@ -84,3 +90,35 @@ def test_a_hold_that_fails_to_evaluate_holds():
     # the lint refuses such a rule; if one ever met a response, it raises the finding rather than pass in silence
     failing = HoldRule(Finding("fails", "A rule that fails"), "%not_given.exists()", frozenset({"safeguarding-lead"}))
     assert [f.id for f in findings_of([failing], {"resourceType": "QuestionnaireResponse", "item": []})] == ["fails"]
+
+
+async def test_an_override_is_audited_and_kept_and_a_refused_one_audited_too(settings, sources, fhir):
+    nurse, lead = DEMO_USERS["nurse"], DEMO_USERS["safeguarding-lead"]
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as checkpoints:
+        picture = await checkpoints.picture(baby)
+        response = checkpoints.start_checklist(picture, "discharge", nurse).response
+        for item in items_with(response, "D12-concern-at-discharge.concern"):
+            item["answer"] = [{"valueBoolean": True}]
+        response = answer_everything(checkpoints.questionnaire("discharge"), response)
+        saved = await checkpoints.save(picture, "discharge", nurse, response)
+        try:
+            with pytest.raises(Forbidden):
+                await checkpoints.override_hold(nurse, baby, saved.assessment_id, "concern-at-discharge", "No")
+            hold = await checkpoints.override_hold(lead, baby, saved.assessment_id, "concern-at-discharge", "Agreed")
+            async with checkpoints.sessions() as session:
+                trail = (await session.exec(select(AuditEvent).where(AuditEvent.action == "override-hold"))).all()
+                kept = (await session.exec(select(AuditEvent).where(AuditEvent.nhs_number == baby))).all()
+                overrides = (await session.exec(select(HoldOverride))).all()
+        finally:
+            delete_written(fhir["neonatal"], saved.assessment_id)
+    assert not hold.held
+    assert [(e.user_id, e.outcome) for e in trail] == [("demo-nurse", "refused")]
+    assert (
+        "demo-safeguarding",
+        "override-discharge-hold",
+        f"assessment {saved.assessment_id}: concern-at-discharge",
+    ) in {(e.user_id, e.action, e.detail) for e in kept}
+    assert [(o.finding, o.reason, o.user_id, o.role) for o in overrides] == [
+        ("concern-at-discharge", "Agreed", "demo-safeguarding", "safeguarding-lead")
+    ]
