@@ -4,12 +4,13 @@ from .changes import mark_changes, snapshot
 from .classify import RESTRICTED_LABEL
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
-from .models import OpenTask, Person, Picture, Record, SourceStatus
+from .models import CheckStatus, OpenTask, Person, Picture, Record, SourceStatus
 from .view import picture_context
 
 __all__ = [
     "RESTRICTED_LABEL",
     "BabyNotFound",
+    "CheckStatus",
     "Mappings",
     "OpenTask",
     "Person",

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from app.forms import Issue
 from app.handover import DischargeHold
-from app.picture import Picture
+from app.picture import CheckStatus, Picture
 
 __all__ = [
     "AssessmentCreated",
@@ -33,6 +33,14 @@ __all__ = [
 ]
 
 
+class PersonCheckOut(BaseModel):
+    """What one source said about this person. `none-found` only where the source holds them."""
+
+    source: str
+    status: CheckStatus
+    detail: str
+
+
 class PersonOut(BaseModel):
     role: str
     name: str
@@ -41,6 +49,9 @@ class PersonOut(BaseModel):
     relationship: str
     identity_verified: bool
     sources_found_on: list[str]
+    checks: list[PersonCheckOut]
+    language: str | None  # the preferred language a source records, in words; None if none says
+    interpreter_required: bool | None  # None: no source says
 
 
 class SourceOut(BaseModel):
@@ -67,6 +78,8 @@ class RecordOut(BaseModel):
     organisation: str | None
     contact: str | None
     restricted: bool
+    about: str | None = None  # the household role the code says it is about, when not the person it is filed under
+    held_by: str | None = None  # whose record holds it, when that is not whom it is about
     change: str | None = None  # new | changed | ended since the previous checkpoint
 
 
@@ -184,6 +197,9 @@ def _person(p) -> PersonOut:
         relationship=p.relationship or p.role_label,
         identity_verified=p.verified,
         sources_found_on=sorted(p.found_on),
+        checks=[PersonCheckOut(source=s, status=c.status, detail=c.detail) for s, c in p.checks.items()],
+        language=p.language,
+        interpreter_required=p.interpreter_required,
     )
 
 
@@ -205,6 +221,8 @@ def _record(r) -> RecordOut:
         organisation=r.organisation,
         contact=r.contact,
         restricted=r.restricted,
+        about=r.about,
+        held_by=r.held_by,
         change=r.change,
     )
 
@@ -236,7 +254,7 @@ class Problem(BaseModel):
 
 class SourceChecked(BaseModel):
     name: str
-    status: str  # found | none-found | partial | unavailable | not-configured
+    status: str  # found | none-found | not-known | partial | unavailable | not-configured
     detail: str
 
 

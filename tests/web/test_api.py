@@ -14,7 +14,14 @@ from app.forms import OBSERVATION_ID_SYSTEM
 from tests.answering import answer_everything, items_with, without_answer
 from tests.conftest import SECRET
 from tests.factories import create_baby
-from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
+from tests.families import (
+    BORROWED_BABY,
+    BORROWED_FATHER,
+    CASE_V_BABY,
+    CASE_V_MOTHER,
+    NO_CONCERNS_BABY,
+    NO_NHS_NUMBER_BABY,
+)
 
 DA_ENQUIRY = "A8-da-enquiry-private.outcome"
 RISK_FACTORS = "A6-parental-risk-factors.parent.factors"
@@ -50,6 +57,27 @@ def test_picture_says_none_found_for_the_no_concerns_family_only_where_the_sourc
         "police-gp": "none-found",
     }
     assert all(s["checked_at"] for s in body["sources"])
+
+
+def test_the_picture_api_says_per_person_what_each_source_said(api):
+    """Not checked, not known and identity mismatch reach an integrator as they reach the page, never none found."""
+    no_number = api.get(f"/api/patients/{NO_NHS_NUMBER_BABY}/picture").raise_for_status().json()
+    mother = next(p for p in no_number["people"] if p["role"] == "mother")
+    assert mother["nhs_number"] is None and mother["checks"]
+    assert {c["status"] for c in mother["checks"]} == {"not-checked"}
+
+    borrowed = api.get(f"/api/patients/{BORROWED_BABY}/picture").raise_for_status().json()
+    father = next(p for p in borrowed["people"] if p["nhs_number"] == BORROWED_FATHER)
+    police = next(c for c in father["checks"] if c["source"] == "police-gp")
+    assert police["status"] == "identity-mismatch" and not father["identity_verified"]
+    assert not [
+        r for r in borrowed["records"] if r["source"] == "police-gp" and r["person_nhs_number"] == BORROWED_FATHER
+    ]
+
+    case_v = api.get(f"/api/patients/{CASE_V_BABY}/picture").raise_for_status().json()
+    case_v_mother = next(p for p in case_v["people"] if p["nhs_number"] == CASE_V_MOTHER)
+    assert case_v_mother["language"] == "Polish" and case_v_mother["interpreter_required"] is True
+    assert case_v_mother["birth_date"] == "1994-03-09"
 
 
 def test_picture_lists_case_v_history(api):
