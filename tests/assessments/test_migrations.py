@@ -38,7 +38,7 @@ from app.assessments.db import alembic_config, current_revision
 from app.cli import main
 from app.main import create_app
 
-TABLES = {"assessment", "draft", "outboxentry", "auditevent", "signin", "heldanswers"}
+TABLES = {"assessment", "draft", "outboxentry", "auditevent", "signin", "heldanswers", "holdoverride"}
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
 WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -115,6 +115,17 @@ def _rows_at_0005() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0006() -> dict[str, list[dict[str, Any]]]:
+    """As at 0005, with the safeguarding lead's override of a finding that held the amended discharge checklist."""
+    rows = _rows_at_0005()
+    rows["holdoverride"] = [
+        {"id": "ho-1", "record_id": "a-1", "assessment_id": "a-2", "version": 2, "finding": "concern-at-discharge",
+         "answers_digest": "d" * 64, "reason": "Plan agreed with social care", "user_id": "l", "user_name": "Chris",
+         "role": "safeguarding-lead", "at": WHEN},
+    ]  # fmt: skip
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -123,6 +134,7 @@ SEEDS = {
     "0003": _rows_at_0003,
     "0004": _rows_at_0004,
     "0005": _rows_at_0005,
+    "0006": _rows_at_0006,
 }
 
 
