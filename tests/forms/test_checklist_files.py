@@ -221,6 +221,7 @@ def env(q, picture, qr=None, **scoped):
         "resource": qr or response(),
         "questionnaire": q,
         "picture": picture,
+        "findings": [],  # no discharge finding unless a test names one (app.checkpoints.holds)
         **scoped,
     }
 
@@ -466,6 +467,9 @@ def test_transfer_triggers():
 
 def test_discharge_triggers():
     q = load("discharge")
+    # The named nurse co-signs when the family has a record, or when the checklist itself found something.
+    assert run(q, "signoff.named-nurse", EXT_ENABLE, NO_CONCERNS) == [False]
+    assert run(q, "signoff.named-nurse", EXT_ENABLE, NO_CONCERNS, findings=["concern-at-discharge"]) == [True]
     assert enabled(q, "D2-social-care-confirmed", CASE_V)  # past involvement counts
     assert not enabled(q, "D2-social-care-confirmed", NO_CONCERNS)
     assert enabled(q, "D3-discharge-planning-meeting", ACTIVE_CP)
