@@ -376,6 +376,7 @@ async def post_cosignature(
     status_code=201,
     response_model=HoldOut,
     responses=refusals(
+        400,
         404,
         409,
         422,
