@@ -28,12 +28,16 @@ if (form) {
     }
   };
   form.dataset.state = "ready";
-  form.addEventListener("change", () => {
+  // Typing counts too, not only leaving the field: a follow-up that a text answer opens (a name that asks for the
+  // time signed) appears before Tab moves on, so the keyboard reaches it instead of passing it by.
+  const answered = () => {
     const mine = ++latest;
     form.dataset.state = "pending";
     clearTimeout(timer);
     timer = setTimeout(() => refresh(mine), 150);
-  });
+  };
+  form.addEventListener("input", answered);
+  form.addEventListener("change", answered);
 }
 
 // Two minutes before NeoSafe would sign the user out for not being used (NEOSAFE_SESSION_IDLE_MINUTES), say so, with
