@@ -8,7 +8,8 @@ import pytest
 from fhir.resources.R4B.task import Task
 
 from app.config import ConfigError
-from app.forms import load_checklists, load_task_rules, raised_tasks, task_resource
+from app.forms import enabled_paths, load_checklists, load_task_rules, raised_tasks, task_resource, with_every_item
+from app.forms.tree import definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKLISTS = load_checklists(ROOT / "checklists")
@@ -41,7 +42,29 @@ def test_every_promise_in_the_checklists_has_a_rule():
     raising = {(r.checkpoint, r.item) for r in RULES}
     assert ("admission", "A10-concern-now.details") in raising
     assert ("discharge", "D12-concern-at-discharge.details") in raising
-    assert {c for c, _ in raising} == {"admission", "transfer", "discharge"}
+    assert {c for c, _ in raising} == {"admission", "transfer", "discharge", "review-72h", "weekly", "father-day7"}
+    promising = {
+        (checkpoint, item["linkId"])
+        for checkpoint, q in CHECKLISTS.by_checkpoint.items()
+        for item in definitions(q)
+        if any("task" in (h.get("text") or "").lower() and h.get("type") == "display" for h in item.get("item") or [])
+        and item.get("type") != "group"
+        and not _only_reads_tasks(item)
+    }
+    assert {p for p in promising if not _has_rule(p, raising)} == set()
+
+
+def _only_reads_tasks(item: dict) -> bool:
+    """A help text that points at tasks already open (R3, D13) promises none."""
+    texts = [(h.get("text") or "").lower() for h in item.get("item") or []]
+    return any("open tasks" in t or "close each task" in t for t in texts)
+
+
+def _has_rule(promise: tuple[str, str], raising: set[tuple[str, str]]) -> bool:
+    """The question itself raises the task, or one asked under it does (its details / plan)."""
+    checkpoint, link_id = promise
+    group = link_id.rsplit(".", 1)[0]
+    return any(c == checkpoint and (i == link_id or i.startswith(group + ".")) for c, i in raising)
 
 
 def test_an_enquiry_not_done_safely_raises_a_safeguarding_team_task_due_on_the_date_given():
@@ -161,3 +184,137 @@ def test_a_broken_rule_fails_at_start_up(tmp_path, rule, message):
 
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("<", "<")):
         load_task_rules(path, CHECKLISTS)
+
+
+IN_STAY = [
+    # checkpoint, group, the question and the answers that open its details / plan, that item, the owner, due day
+    (
+        "weekly",
+        "W1-unexplained-injury",
+        "W1-unexplained-injury.any",
+        "W1-unexplained-injury.details",
+        "Safeguarding team",
+        "2026-11-26",
+    ),
+    (
+        "weekly",
+        "W2-visiting-engagement",
+        "W2-visiting-engagement.concern",
+        "W2-visiting-engagement.details",
+        "Named neonatal nurse, with the safeguarding team",
+        "2026-11-27",
+    ),
+    (
+        "father-day7",
+        "F2-unrecorded-male-carer",
+        "F2-unrecorded-male-carer.any",
+        "F2-unrecorded-male-carer.details",
+        "Named neonatal nurse, with the safeguarding team",
+        "2026-11-27",
+    ),
+    (
+        "review-72h",
+        "R2-new-since-admission",
+        "R2-new-since-admission.any",
+        "R2-new-since-admission.details",
+        "Named neonatal nurse, with the safeguarding team",
+        "2026-11-27",
+    ),
+    (
+        "review-72h",
+        "R3-admission-actions",
+        "R3-admission-actions.open",
+        "R3-admission-actions.plan",
+        "Named neonatal nurse",
+        "2026-11-27",
+    ),
+]
+
+
+@pytest.mark.parametrize(("checkpoint", "group_id", "question", "details", "owner", "due"), IN_STAY)
+@pytest.mark.parametrize("code", ["yes", "not-known"])
+def test_an_in_stay_yes_or_not_known_raises_an_owned_dated_task(
+    checkpoint, group_id, question, details, owner, due, code
+):
+    checked = response(
+        group(group_id, answered(question, coding(code)), answered(details, {"valueString": "Seen on the ward"}))
+    )
+    questionnaire = CHECKLISTS.for_checkpoint(checkpoint)
+
+    [task] = raised_tasks(questionnaire, checked, rules(checkpoint))
+
+    assert (task.owner, task.due) == (owner, due)
+    assert task.detail.endswith("Seen on the ward")
+    # the question that raises it is asked on this answer, so a careless "not known" still leaves a task
+    assert any(p.startswith(f"{group_id}~0/{details}~0") for p in _enabled(questionnaire, checked))
+
+
+@pytest.mark.parametrize(("checkpoint", "group_id", "question", "details", "owner", "due"), IN_STAY)
+def test_an_in_stay_no_asks_nothing_more_and_raises_no_task(checkpoint, group_id, question, details, owner, due):
+    checked = response(group(group_id, answered(question, coding("no"))))
+    questionnaire = CHECKLISTS.for_checkpoint(checkpoint)
+
+    assert raised_tasks(questionnaire, checked, rules(checkpoint)) == []
+    assert not any(details in p for p in _enabled(questionnaire, checked))
+
+
+def _enabled(questionnaire: dict, checked: dict) -> set[str]:
+    env = {"picture": {"records": [], "sources": [], "people": [], "baby": {}, "openTasks": 0}}
+    return enabled_paths(questionnaire, with_every_item(questionnaire, checked), env)
+
+
+def test_w1_nim_protocol_not_started_raises_a_stat_task_and_started_none():
+    def weekly(code: str) -> dict:
+        return response(
+            group(
+                "W1-unexplained-injury",
+                answered("W1-unexplained-injury.any", coding("yes")),
+                answered("W1-unexplained-injury.details", {"valueString": "Bruise on the ear"}),
+                answered("W1-unexplained-injury.nim-protocol", coding(code)),
+            )
+        )
+
+    questionnaire = CHECKLISTS.for_checkpoint("weekly")
+    started = raised_tasks(questionnaire, weekly("nim-protocol-started"), rules("weekly"))
+    assert [t.rule.item for t in started] == ["W1-unexplained-injury.details"]
+    tasks = raised_tasks(questionnaire, weekly("nim-protocol-not-started"), rules("weekly"))
+    [nim] = [t for t in tasks if t.rule.item == "W1-unexplained-injury.nim-protocol"]
+    assert (nim.rule.priority, nim.due) == ("stat", "2026-11-26")
+
+
+@pytest.mark.parametrize("seen", ["no", "not-known"])
+def test_f1_each_man_not_seen_or_not_known_raises_his_own_task_for_the_named_nurse(seen):
+    def man(name: str, code: str, **more: dict) -> dict:
+        items = [
+            answered("F1-male-carers.man.name", {"valueString": name}),
+            answered("F1-male-carers.man.seen", coding(code)),
+        ]
+        return group("F1-male-carers.man", *items, *(answered(k, v) for k, v in more.items()))
+
+    checked = response(
+        group(
+            "F1-male-carers",
+            man("Piotr V", "yes", **{"F1-male-carers.man.date": {"valueDate": "2026-11-25"}}),
+            man("Tom P", seen, **{"F1-male-carers.man.plan": {"valueString": "Ask him in on Friday"}}),
+        )
+    )
+
+    [task] = raised_tasks(CHECKLISTS.for_checkpoint("father-day7"), checked, rules("father-day7"))
+
+    assert (task.owner, task.due) == ("Named neonatal nurse", "2026-11-28")
+    assert task.detail.startswith("Tom P") and task.detail.endswith("Ask him in on Friday")
+
+
+def test_r4_a_concern_raises_a_same_day_task_for_the_named_nurse_for_safeguarding():
+    checked = response(
+        group(
+            "R4-concern-now",
+            answered("R4-concern-now.concern", {"valueBoolean": True}),
+            answered("R4-concern-now.details", {"valueString": "Mother says partner hit her"}),
+        )
+    )
+
+    [task] = raised_tasks(CHECKLISTS.for_checkpoint("review-72h"), checked, rules("review-72h"))
+
+    assert (task.due, task.rule.priority) == ("2026-11-26", "asap")
+    assert task.owner.startswith("Named nurse for safeguarding")
