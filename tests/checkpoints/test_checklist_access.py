@@ -113,8 +113,8 @@ async def test_a_draft_that_is_not_this_checklist_for_this_baby_is_refused_and_n
 async def test_a_draft_begun_on_a_version_since_retired_is_not_resumed_and_cannot_be_kept(
     settings, sources, fhir, tmp_path
 ):
-    """A new admission checklist version goes into use while a draft on 1.0.0 waits: opening the checklist starts
-    one on 1.1.0 and says why; the old draft is neither refreshed nor kept as if it were on 1.1.0."""
+    """A new admission checklist version goes into use while a draft on the one before waits: opening the checklist
+    starts one on the new version and says why; the old draft is neither refreshed nor kept as if it were on it."""
     baby = create_baby(fhir["neonatal"])
     async with Checkpoints.wire(settings, sources=sources).running() as before:
         picture = await before.picture(baby)
@@ -124,21 +124,22 @@ async def test_a_draft_begun_on_a_version_since_retired_is_not_resumed_and_canno
     folder = tmp_path / "checklists"
     shutil.copytree(PROJECT_ROOT / "checklists", folder)
     admission = json.loads((folder / "admission.json").read_text())
-    (folder / "archive" / "admission-1.0.0.json").write_text(json.dumps(admission))
-    (folder / "admission.json").write_text(json.dumps({**admission, "version": "1.1.0"}))
+    was, new = admission["version"], "99.0.0"
+    (folder / "archive" / f"admission-{was}.json").write_text(json.dumps(admission))
+    (folder / "admission.json").write_text(json.dumps({**admission, "version": new}))
     changed = settings.model_copy(update={"checklists_dir": folder, "migrate_on_start": False})
     async with Checkpoints.wire(changed, sources=sources).running() as after:
         picture = await after.picture(baby)
         response, draft, notices = await after.open_checklist(picture, "admission", NURSE)
         assert draft is None
-        assert response["questionnaire"].endswith("admission|1.1.0")
-        assert any("was begun on version 1.0.0, which is no longer in use" in n for n in notices)
-        assert any("This is a new checklist on version 1.1.0" in n for n in notices)
+        assert response["questionnaire"].endswith(f"admission|{new}")
+        assert any(f"was begun on version {was}, which is no longer in use" in n for n in notices)
+        assert any(f"This is a new checklist on version {new}" in n for n in notices)
         with pytest.raises(
-            Conflict, match=re.escape("no longer in use: open the checklist to start a new one on version 1.1.0")
+            Conflict, match=re.escape(f"no longer in use: open the checklist to start a new one on version {new}")
         ):
             await after.draft(baby, "admission", NURSE)
-        with pytest.raises(Invalid, match=re.escape("made on version 1.0.0, which is no longer in use")):
+        with pytest.raises(Invalid, match=re.escape(f"made on version {was}, which is no longer in use")):
             await after.keep_draft(picture, "admission", NURSE, old)
         submitted = await after.save(
             picture, "admission", NURSE, answer_everything(after.questionnaire("admission"), old)
@@ -146,11 +147,12 @@ async def test_a_draft_begun_on_a_version_since_retired_is_not_resumed_and_canno
         assert [(i.link_id, i.message) for i in submitted] == [
             (
                 "questionnaire",
-                "this checklist was made on version 1.0.0, which is no longer in use: start a new one on version 1.1.0",
+                f"this checklist was made on version {was}, which is no longer in use: "
+                f"start a new one on version {new}",
             )
         ]
         kept = await after.keep_draft(picture, "admission", NURSE, response)  # the new one replaces it
-        assert json.loads(kept.response_json)["questionnaire"].endswith("admission|1.1.0")
+        assert json.loads(kept.response_json)["questionnaire"].endswith(f"admission|{new}")
         assert (await after.draft(baby, "admission", NURSE)).id == kept.id
 
 
