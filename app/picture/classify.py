@@ -9,7 +9,7 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
-from app.fhir_systems import ASSESSMENT_TAG_SYSTEM, CONFIDENTIALITY_SYSTEM
+from app.fhir_systems import ASSESSMENT_TAG_SYSTEM, CONFIDENTIALITY_SYSTEM, TASK_ID_SYSTEM
 
 from .mappings import Mappings, RecordType
 from .models import OpenTask, Person, Record
@@ -158,6 +158,7 @@ def open_task(task: dict[str, Any], source: str) -> OpenTask | None:
     """The Task as an open task, or None if it is done or withdrawn (requested, accepted, on hold... are open)."""
     if task.get("status") in CLOSED_TASK:
         return None
+    raised_by = _written_by_neosafe(task)
     return OpenTask(
         description=task.get("description") or (task.get("code") or {}).get("text") or "Task (no description)",
         owner=(task.get("owner") or {}).get("display") or "not named",
@@ -165,5 +166,14 @@ def open_task(task: dict[str, Any], source: str) -> OpenTask | None:
         status=task.get("status") or "unknown",
         source=source,
         restricted=bool(_security(task) & RESTRICTED),
-        raised_by=_written_by_neosafe(task),
+        raised_by=raised_by,
+        raised_for=_raising_item(task) if raised_by else None,
     )
+
+
+def _raising_item(task: dict[str, Any]) -> str | None:
+    """The linkId of the answer that raised a NeoSafe task: the last segment of its key, `{checklist}/{path}`."""
+    for identifier in task.get("identifier") or []:
+        if identifier.get("system") == TASK_ID_SYSTEM and "/" in (identifier.get("value") or ""):
+            return identifier["value"].rsplit("/", 1)[1].split("~", 1)[0] or None
+    return None

@@ -121,6 +121,7 @@ class OpenTask:
     source: str
     restricted: bool
     raised_by: str | None = None  # the NeoSafe checklist (its first version's id) that raised it, if one did
+    raised_for: str | None = None  # the linkId of the answer in that checklist that raised it
 
 
 @dataclass

@@ -33,6 +33,7 @@ def picture_context(picture: Picture, *, checkpoint: str) -> dict[str, Any]:
         "people": [_person(p) for p in picture.people],
         "baby": _baby(picture),
         "openTasks": len(picture.open_tasks),
+        "openTaskItems": sorted({t.raised_for for t in picture.open_tasks if t.raised_for}),
     }
 
 

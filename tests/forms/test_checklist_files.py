@@ -35,7 +35,7 @@ ROOT_EXTENSIONS = {
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category",
 }
 EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
-VERSIONS = {"admission": "1.1.0", "transfer": "1.1.0", "discharge": "1.2.0"}  # earlier versions are archived
+VERSIONS = {"admission": "1.2.0", "transfer": "1.1.0", "discharge": "1.3.0"}  # earlier versions are archived
 ITEM_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP, EXT_CONTROL, EXT_SIGNATURE}  # what the checklists use (README)
 EXPRESSION_EXTENSIONS = {EXT_ENABLE, EXT_INITIAL, EXT_POP}
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}

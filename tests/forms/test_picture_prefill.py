@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.forms import load_checklists, populate
+from app.forms import enabled_paths, load_checklists, populate
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKLISTS = load_checklists(ROOT / "checklists")
@@ -102,3 +102,17 @@ def test_d7_gate_follows_the_stated_gestation_and_unknown_is_not_prefilled(prete
     response = prefilled("discharge", picture(person("mother", "Zofia B"), preterm=preterm))
 
     assert codes(response, "D7-preterm-or-low-birthweight.answer") == expected
+
+
+def test_a4_does_not_ask_a_brother_or_sister_of_the_baby_about_parental_responsibility():
+    q = CHECKLISTS.for_checkpoint("admission")
+    pic = picture(person("mother", "Amy T"), person("sibling", "Twin 2 T"), person("other", "Lodger L"))
+    response = prefilled("admission", pic)
+
+    enabled = enabled_paths(q, response, {"picture": pic, "patient": {}, "encounter": {}})
+
+    asked = sorted(p for p in enabled if p.endswith("A4-household.person.parental-responsibility~0"))
+    # the mother (entry 0) and the other person (2) are asked; the baby's sibling (1) is not
+    assert asked == [
+        f"A4-household~0/A4-household.person~{i}/A4-household.person.parental-responsibility~0" for i in (0, 2)
+    ]

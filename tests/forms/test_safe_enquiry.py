@@ -214,9 +214,14 @@ def test_asked_alone_with_the_interpreting_left_out_is_not_yet_an_enquiry(checkp
     assert ROUTINE_ENQUIRY not in codes(observations)
 
 
-def test_discharge_asks_again_while_a_task_is_open_even_with_no_domestic_abuse_record():
-    """An admission enquiry not done leaves its safeguarding-team task open: at discharge D4 asks again."""
+def test_discharge_asks_again_while_the_enquirys_own_task_is_open_even_with_no_domestic_abuse_record():
+    """An admission enquiry not done leaves its safeguarding-team task open: at discharge D4 asks again. Another
+    open task (a GP registration, say) is not a reason to ask her again."""
     nothing = enquiry("discharge", None, None, reason=False)
+    unrelated = {**NOTHING_KNOWN, "openTasks": 1, "openTaskItems": ["D10-handover.gp-plan"]}
+    for link_id in ("A8-da-enquiry-private.not-done-reason", "D4-da-enquiry-private.not-done-reason"):
+        own = {**NOTHING_KNOWN, "openTasks": 2, "openTaskItems": ["D10-handover.gp-plan", link_id]}
+        assert asked("discharge", nothing, own) == {"asked-alone"}
+        assert "asked-alone" in issues("discharge", nothing, own)
     assert asked("discharge", nothing, NOTHING_KNOWN) == set()  # no record, no open task: D4 is not asked
-    assert asked("discharge", nothing, {**NOTHING_KNOWN, "openTasks": 1}) == {"asked-alone"}
-    assert "asked-alone" in issues("discharge", nothing, {**NOTHING_KNOWN, "openTasks": 1})
+    assert asked("discharge", nothing, unrelated) == set()
