@@ -4,12 +4,16 @@ Rounds depend on earlier answers: the baby's record names the parents, the mothe
 partner and other children, so there are at most three rounds. Within a round every source is asked about
 every person concurrently, in the fewest requests the source's CapabilityStatement allows:
 
-1. one request per person, where the source can _revinclude every record type from Patient: the Patient by
-   NHS number with all its records (a person with more records than one answer should carry is asked
-   again the second way, so paging is never lost);
-2. otherwise one search per record type, naming the person through a chained parameter
-   (`subject:Patient.identifier=...`), all at once;
-3. and from a source that refuses chaining, the plain way: find the Patient, then search by reference.
+1. the Patient by NHS number, bringing in (`_revinclude`) every record type it can of those fetched whole, and
+   a search per other record type naming the person through a chained parameter
+   (`subject:Patient.identifier=...`), all in one `batch` Bundle where the source declares `batch`, else all
+   at once as separate searches (a Patient answer with more records than one answer should carry is asked
+   again per type, so paging is never lost);
+2. and from a source that refuses chaining, the plain way: find the Patient, then search by reference.
+
+Record types whose codes say what they are (mappings.code_filters) are searched for by NeoSafe's code lists, so
+a long stay's thousands of vital signs never cross the wire; where the source did not declare the parameter,
+or the type is shown whatever its code (Flags), it is fetched whole.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from datetime import datetime
 from typing import Any
 
 from app.config import ConfigError
-from app.sources import Capabilities, FhirClient, SourceError, SourceRejected, off_the_loop
+from app.sources import (
+    Capabilities,
+    FhirClient,
+    Query,
+    SearchResult,
+    SourceDataError,
+    SourceError,
+    SourceRejected,
+    off_the_loop,
+)
 
 from .checks import Answer, not_connected, person_check, source_status, unasked
 from .classify import classify, open_task
@@ -39,6 +52,7 @@ MAX_ROUNDS = 3
 INCLUDE_LIMIT = 200  # more records than this in one answer: ask per type instead, with paging
 FAMILY_ROLES = ("baby", "mother", "father", "partner")  # whose relatives are the household too
 PAGE_SIZE = "100"
+TOKENS_CHARS = 2000  # the most of a code list one search carries: a longer list is split, well under URL limits
 # what reading an unexpected shape raises (a list where an object was due, a missing key, nesting too deep)
 UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
 NOBODY = Identity(frozenset(), None)
@@ -62,10 +76,13 @@ class _Search:
     by: str  # the search parameter that names the person
     rule: RecordType | None = None
     include: tuple[str, ...] = ()
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (parameter, tokens): searches joined; () = whole
 
 
 def _searches(mappings: Mappings, caps: Capabilities, *, family: bool, baby: bool) -> list[_Search]:
-    wanted = [_Search(r.resource_type, r.search, r, r.include) for r in mappings.record_types]
+    wanted = [
+        _Search(r.resource_type, r.search, r, r.include, _filters(mappings, caps, r)) for r in mappings.record_types
+    ]
     if family:
         wanted.append(_Search("RelatedPerson", "patient"))
     if baby:  # the stay, and the tasks raised for the baby (open ones hold up discharge)
@@ -73,21 +90,36 @@ def _searches(mappings: Mappings, caps: Capabilities, *, family: bool, baby: boo
     return [s for s in wanted if caps.holds(s.resource_type)]
 
 
-async def _run(
-    client: FhirClient, search: _Search, person_param: dict[str, str], answer: Answer
-) -> tuple[_Search, list[dict], dict[str, dict]]:
-    """One search, paged to the end: the matches, and what _include brought in keyed Type/id."""
+def _filters(mappings: Mappings, caps: Capabilities, rule: RecordType) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The code searches for this type, if the source declared every parameter they need; else () (fetch whole)."""
+    filters = mappings.code_filters(rule) or ()
+    if all(caps.declares_search(rule.resource_type, parameter) for parameter, _ in filters):
+        return filters
+    return ()
+
+
+def _chunks(tokens: tuple[str, ...]) -> list[str]:
+    """The tokens as comma-separated search values (any one matching), each at most about TOKENS_CHARS long."""
+    chunks: list[list[str]] = [[]]
+    for token in tokens:
+        if chunks[-1] and sum(len(t) + 1 for t in chunks[-1]) + len(token) > TOKENS_CHARS:
+            chunks.append([])
+        chunks[-1].append(token)
+    return [",".join(chunk) for chunk in chunks]
+
+
+def _queries(search: _Search, person_param: dict[str, str]) -> list[Query]:
+    """The searches that together find `search`'s resources about the person: one, or one per code list chunk."""
     params: dict[str, Any] = {**person_param, "_count": PAGE_SIZE}
     if search.include:
         params["_include"] = list(search.include)
-    result = await client.search(search.resource_type, params)
-    answer.problems.extend(f"{search.resource_type}: {p}" for p in result.problems)
-    if result.truncated:
-        answer.problems.append(f"{search.resource_type}: more results than NeoSafe reads; some not shown")
-    found = await _identified(result.resources, answer, search.resource_type)
-    matches = [r for r in found if r["resourceType"] == search.resource_type]
-    included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] != search.resource_type}
-    return search, matches, included
+    if not search.filters:
+        return [(search.resource_type, params)]
+    return [
+        (search.resource_type, {**params, parameter: chunk})
+        for parameter, tokens in search.filters
+        for chunk in _chunks(tokens)
+    ]
 
 
 def _as_json(resources: list) -> list[dict[str, Any]]:
@@ -115,45 +147,105 @@ async def _together(*searches: Any) -> list:
         raise
 
 
+async def _fetch(client: FhirClient, caps: Capabilities, queries: list[Query]) -> list[SearchResult]:
+    """Every query answered, paged to the end: in one batch where the source takes one, else all at once. A failed
+    search (or batch entry) raises its SourceError, so a record type not read is never a type with nothing in it."""
+    if caps.batch and len(queries) > 1:
+        try:
+            answers = await client.batch(queries)
+        except SourceRejected:
+            caps.batch = False  # this server will not take a batch: separate searches from now on
+        except SourceDataError:
+            pass  # too large (or unreadable) as one answer: asked again search by search, each page capped
+        else:
+            for answer in answers:
+                if isinstance(answer, SourceError):
+                    raise answer
+            return [a for a in answers if isinstance(a, SearchResult)]
+    return list(await _together(*(client.search(kind, params) for kind, params in queries)))
+
+
+async def _matches(
+    search: _Search, results: list[SearchResult], answer: Answer
+) -> tuple[_Search, list[dict], dict[str, dict]]:
+    """`search`'s results joined (each resource once): the matches, and what _include brought in keyed Type/id."""
+    resources = [r for result in results for r in result.resources]
+    for result in results:
+        answer.problems.extend(f"{search.resource_type}: {p}" for p in result.problems)
+    if any(result.truncated for result in results):
+        answer.problems.append(f"{search.resource_type}: more results than NeoSafe reads; some not shown")
+    found = await _identified(resources, answer, search.resource_type)
+    unique = list({f"{r['resourceType']}/{r.get('id')}": r for r in found if r.get("id")}.values())
+    unique += [r for r in found if not r.get("id")]
+    matches = [r for r in unique if r["resourceType"] == search.resource_type]
+    included = {f"{r['resourceType']}/{r.get('id')}": r for r in unique if r["resourceType"] != search.resource_type}
+    return search, matches, included
+
+
 def _revincluded(caps: Capabilities, searches: list[_Search]) -> dict[str, Any] | None:
-    """Parameters for one Patient search bringing every record in, if the source can do it."""
+    """Parameters for the Patient search bringing these records in too, if the source can do it."""
     wanted = [f"{s.resource_type}:{s.by}" for s in searches]
-    if not caps.revincludes or not set(wanted) <= caps.revincludes:
+    if not wanted or not caps.revincludes or not set(wanted) <= caps.revincludes:
         return None
     return {"_revinclude": wanted, "_include:iterate": [i for s in searches for i in s.include]}
 
 
-async def _in_one(
-    client: FhirClient, searches: list[_Search], identifier: str, params: dict[str, Any], answer: Answer
+async def _asked(
+    client: FhirClient,
+    caps: Capabilities,
+    searches: list[_Search],
+    identifier: str,
+    answer: Answer,
+    *,
+    revinclude: bool,
 ) -> list | None:
-    """The Patient and all its records in one answer; None if the answer is too big to trust unpaged."""
-    result = await client.search("Patient", {"identifier": identifier, **params})
-    answer.problems.extend(f"Patient: {p}" for p in result.problems)
-    found = await _identified(result.resources, answer, "Patient")
-    if len(found) > INCLUDE_LIMIT or result.truncated:
+    """Each search's matches and includes about the person; None if the Patient answer carried too many records
+    to trust unpaged (then asked again without _revinclude)."""
+    whole = [s for s in searches if not s.filters]
+    brought = _revincluded(caps, whole) if revinclude else None
+    patient_query: Query = ("Patient", {"identifier": identifier, **(brought or {})})
+    per_type = [s for s in searches if brought is None or s.filters]
+    if caps.chaining:
+        queries = [(s, q) for s in per_type for q in _queries(s, {f"{s.by}:Patient.identifier": identifier})]
+        try:
+            first, *rest = await _fetch(client, caps, [patient_query, *(q for _, q in queries)])
+        except SourceRejected:
+            caps.chaining = False  # this server will not chain: ask it the plain way from now on
+            answer.problems.clear()
+        else:
+            return await _joined(first, rest, queries, brought, whole, answer)
+    (first,) = await _fetch(client, caps, [patient_query])
+    patients = [r for r in await _identified(first.resources, Answer(), "Patient") if r["resourceType"] == "Patient"]
+    queries = [(s, q) for p in patients for s in per_type for q in _queries(s, {s.by: f"Patient/{p['id']}"})]
+    rest = await _fetch(client, caps, [q for _, q in queries]) if queries else []
+    return await _joined(first, rest, queries, brought, whole, answer)
+
+
+async def _joined(
+    first: SearchResult,
+    rest: list[SearchResult],
+    queries: list[tuple[_Search, Query]],
+    brought: dict[str, Any] | None,
+    whole: list[_Search],
+    answer: Answer,
+) -> list | None:
+    """The Patient answer (with what it brought in) and the per-type answers, as (search, matches, included)."""
+    answer.problems.extend(f"Patient: {p}" for p in first.problems)
+    found = await _identified(first.resources, answer, "Patient")
+    if brought is not None and (len(found) > INCLUDE_LIMIT or first.truncated):
         answer.problems.clear()
         return None
     answer.patients = [r for r in found if r["resourceType"] == "Patient"]
-    wanted = {s.resource_type for s in searches}
-    included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] not in wanted}
-    return [(s, [r for r in found if r["resourceType"] == s.resource_type], included) for s in searches]
-
-
-async def _chained(client: FhirClient, searches: list[_Search], identifier: str, answer: Answer) -> list:
-    patient = _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
-    results = await _together(
-        patient, *(_run(client, s, {f"{s.by}:Patient.identifier": identifier}, answer) for s in searches)
-    )
-    answer.patients = results[0][1]
-    return list(results[1:])
-
-
-async def _by_reference(client: FhirClient, searches: list[_Search], identifier: str, answer: Answer) -> list:
-    _, answer.patients, _ = await _run(client, _Search("Patient", "identifier"), {"identifier": identifier}, answer)
-    runs = [
-        _run(client, s, {s.by: f"Patient/{patient['id']}"}, answer) for patient in answer.patients for s in searches
-    ]
-    return list(await _together(*runs))
+    joined = []
+    if brought is not None:
+        wanted = {s.resource_type for s in whole}
+        included = {f"{r['resourceType']}/{r.get('id')}": r for r in found if r["resourceType"] not in wanted}
+        joined += [(s, [r for r in found if r["resourceType"] == s.resource_type], included) for s in whole]
+    by_search: dict[_Search, list[SearchResult]] = defaultdict(list)
+    for (search, _), result in zip(queries, rest, strict=True):
+        by_search[search].append(result)
+    joined += [await _matches(s, by_search[s], answer) for s in dict.fromkeys(s for s, _ in queries)]
+    return joined
 
 
 async def _ask(
@@ -163,18 +255,9 @@ async def _ask(
     identifier = f"{NHS_NUMBER_SYSTEM}|{person.nhs_number}"
     try:
         async with asyncio.timeout(client.source.timeout_s):
-            results = None
-            one_request = _revincluded(caps, searches)
-            if one_request is not None:
-                results = await _in_one(client, searches, identifier, one_request, answer)
-            if results is None and caps.chaining:
-                try:
-                    results = await _chained(client, searches, identifier, answer)
-                except SourceRejected:
-                    caps.chaining = False  # this server will not chain: ask it the plain way from now on
-                    answer.problems.clear()
+            results = await _asked(client, caps, searches, identifier, answer, revinclude=True)
             if results is None:
-                results = await _by_reference(client, searches, identifier, answer)
+                results = await _asked(client, caps, searches, identifier, answer, revinclude=False)
     except TimeoutError:
         answer.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
         return answer

@@ -8,7 +8,19 @@ from pathlib import Path
 
 from app.config import ConfigError
 
-__all__ = ["Category", "Mappings", "RecordType", "Role", "load_mappings"]
+__all__ = ["CODE_PARAMETERS", "Category", "Mappings", "RecordType", "Role", "load_mappings"]
+
+# The FHIR R4 search parameter over each code element record-types.toml reads (`codes`), by resource type. A type
+# whose every code element has one is asked for by the code lists alone; any other (Flag: no code parameter, and
+# shown whatever its code; Communication: none over reasonCode or topic) is fetched whole, as it always was.
+CODE_PARAMETERS = {
+    ("Condition", "code"): "code",
+    ("Observation", "code"): "code",
+    ("Observation", "value.ofType(CodeableConcept)"): "value-concept",
+    ("EpisodeOfCare", "type"): "type",
+    ("CarePlan", "category"): "category",
+    ("ServiceRequest", "code"): "code",
+}
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,35 @@ class Mappings:
                 return role
         return None
 
+    def code_filters(self, rule: RecordType) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+        """(search parameter, `system|code` tokens) pairs whose searches together find every resource of this type
+        NeoSafe could read as a record (or, for an Observation, as gestation at birth): a resource matches a
+        category when any coding under any of its code elements does, so one search per element, their results
+        joined. None where the type must be fetched whole (CODE_PARAMETERS)."""
+        if rule.uncategorised:
+            return None
+        parameters = [CODE_PARAMETERS.get((rule.resource_type, path)) for path in rule.codes]
+        if not parameters or None in parameters:
+            return None
+        codes = {coding for category in self.categories for coding in category.codes}
+        gestation = self.gestation_codes if rule.resource_type == "Observation" else frozenset()
+        return tuple(
+            (parameter, tuple(sorted(_token(s, c) for s, c in (codes | gestation if parameter == "code" else codes))))
+            for parameter in dict.fromkeys(p for p in parameters if p)
+        )
+
     def category_rank(self, key: str) -> int:
         keys = [c.key for c in self.categories]
         return keys.index(key) if key in keys else len(keys)
+
+
+def _token(system: str, code: str) -> str:
+    """A token search value, `system|code`, with FHIR's escapes for the characters a search value reserves."""
+
+    def escaped(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(",", "\\,").replace("|", "\\|").replace("$", "\\$")
+
+    return f"{escaped(system)}|{escaped(code)}"
 
 
 def _read(path: Path) -> dict:

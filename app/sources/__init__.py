@@ -2,7 +2,7 @@
 
 from .auth import SmartBackendAuth, auth_for
 from .capabilities import Capabilities, read_capabilities
-from .client import MAX_DEPTH, FhirClient, SearchResult, off_the_loop, parse_resource
+from .client import MAX_DEPTH, FhirClient, Query, SearchResult, off_the_loop, parse_resource
 from .errors import (
     SourceAuthError,
     SourceDataError,
@@ -16,6 +16,7 @@ __all__ = [
     "MAX_DEPTH",
     "Capabilities",
     "FhirClient",
+    "Query",
     "SearchResult",
     "SmartBackendAuth",
     "SourceAuthError",

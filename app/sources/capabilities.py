@@ -16,12 +16,14 @@ class Capabilities:
     """Resource types and their search parameters; `types` None means the server did not say (assume all).
 
     `chaining` starts optimistic and is switched off the first time the server refuses a chained search,
-    after which NeoSafe finds the Patient first and searches by reference, as every server supports.
+    after which NeoSafe finds the Patient first and searches by reference, as every server supports. `batch`
+    (the server declares the `batch` interaction) is switched off the first time the server refuses a batch.
     """
 
     types: dict[str, frozenset[str]] | None = None
     revincludes: frozenset[str] = frozenset()  # what Patient searches may _revinclude, e.g. "Flag:subject"
     chaining: bool = True
+    batch: bool = False
     known: bool = field(default=False)
 
     def holds(self, resource_type: str) -> bool:
@@ -30,19 +32,25 @@ class Capabilities:
     def can_search(self, resource_type: str, parameter: str) -> bool:
         return self.types is None or parameter in self.types.get(resource_type, frozenset())
 
+    def declares_search(self, resource_type: str, parameter: str) -> bool:
+        """The server said it can search `resource_type` by `parameter` (never assumed of a server that did not say)."""
+        return self.types is not None and parameter in self.types.get(resource_type, frozenset())
+
 
 def parse_capabilities(statement: dict[str, Any]) -> Capabilities:
     types: dict[str, frozenset[str]] = {}
     revincludes: frozenset[str] = frozenset()
+    batch = False
     for rest in statement.get("rest") or []:
         if rest.get("mode", "server") != "server":
             continue
+        batch = batch or any(i.get("code") == "batch" for i in rest.get("interaction") or [])
         for resource in rest.get("resource") or []:
             params = {p.get("name") for p in resource.get("searchParam") or [] if p.get("name")}
             types[resource.get("type", "")] = frozenset(params)
             if resource.get("type") == "Patient":
                 revincludes = frozenset(resource.get("searchRevInclude") or [])
-    return Capabilities(types=types or None, revincludes=revincludes, known=True)
+    return Capabilities(types=types or None, revincludes=revincludes, batch=batch, known=True)
 
 
 async def read_capabilities(client: FhirClient) -> Capabilities:

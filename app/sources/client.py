@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import httpx
 from fhir.resources.R4B import get_fhir_model_class
@@ -38,7 +38,9 @@ from .errors import (
     SourceUnavailable,
 )
 
-__all__ = ["MAX_DEPTH", "FhirClient", "SearchResult", "off_the_loop", "parse_resource"]
+__all__ = ["MAX_DEPTH", "FhirClient", "Query", "SearchResult", "off_the_loop", "parse_resource"]
+
+Query = tuple[str, dict[str, str | list[str]]]  # one search: a resource type and its parameters
 
 FHIR_JSON = "application/fhir+json"
 MAX_PAGES = 50
@@ -128,7 +130,11 @@ def parse_resource(data: Any) -> Resource:
 
 
 class FhirClient:
-    """Talks to one FHIR source. Use as `async with FhirClient(source) as client:`."""
+    """Talks to one FHIR source. Use as `async with FhirClient(source) as client:`.
+
+    A `kept` client lives as long as the process (one connection pool and SSL context per source, connections
+    kept alive between pictures): `async with` only borrows it, and its owner closes it with `aclose()`.
+    """
 
     def __init__(
         self,
@@ -137,11 +143,13 @@ class FhirClient:
         transport: httpx.AsyncBaseTransport | None = None,
         auth: httpx.Auth | None = None,
         max_bytes: int = MAX_BYTES,
+        kept: bool = False,
     ) -> None:
         """`auth` defaults to what the source's settings ask for; pass a kept one to reuse its token. `max_bytes` is
         the most read of one answer (Settings.source_max_bytes): a larger one is a SourceDataError, unread."""
         self.source = source
         self.max_bytes = max_bytes
+        self.kept = kept
         self._http = httpx.AsyncClient(
             base_url=source.url + "/",
             headers={"Accept": FHIR_JSON},
@@ -154,7 +162,8 @@ class FhirClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        if not self.kept:
+            await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -169,12 +178,65 @@ class FhirClient:
         that cannot be read is a problem (the rest are kept), and a `next` link off the source's origin or outside
         its base path is not followed (its credentials would go with it): that is a problem too.
         """
+        bundle = await self._request("GET", resource_type, params=params)
+        return await self._paged(bundle, resource_type, max_pages)
+
+    async def batch(self, queries: list[Query], *, max_pages: int = MAX_PAGES) -> list[SearchResult | SourceError]:
+        """All `queries` in one `batch` Bundle (one request), each answer paged to the end as `search` pages it.
+
+        An entry the server failed is its SourceError, in its place (as the same search alone would have raised);
+        the batch as a whole refused, unreachable or unreadable (larger than `max_bytes` too) raises.
+        """
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "batch",
+            "entry": [
+                {"request": {"method": "GET", "url": f"{kind}?{urlencode(params, doseq=True)}"}}
+                for kind, params in queries
+            ],
+        }
+        answer = await self._request("POST", "", json_body=bundle)
+        entries = answer.get("entry")
+        if answer.get("resourceType") != "Bundle" or not isinstance(entries, list) or len(entries) != len(queries):
+            raise self._data_error("batch answered without one entry per search", self.source.url)
+        results: list[SearchResult | SourceError] = []
+        for (kind, params), entry in zip(queries, entries, strict=True):
+            url = self._url(f"{kind}?{urlencode(params, doseq=True)}")
+            try:
+                results.append(await self._paged(self._entry_answer(entry, url), url, max_pages))
+            except SourceError as exc:
+                results.append(exc)
+        return results
+
+    def _entry_answer(self, entry: Any, url: str) -> dict[str, Any]:
+        """A batch entry's searchset Bundle; the SourceError its status means, as `_decode` reads a whole answer."""
+        response = entry.get("response") if isinstance(entry, dict) else None
+        status_text = response.get("status") if isinstance(response, dict) else None
+        code = str(status_text).split(" ", 1)[0] if isinstance(status_text, str) else ""
+        if not code.isdigit():
+            raise self._data_error("batch entry answered without a status", url)
+        status = int(code)
+        resource = entry.get("resource")
+        if 200 <= status < 300:
+            if not isinstance(resource, dict):
+                raise self._data_error("batch entry answered with something that is not FHIR JSON", url)
+            return resource
+        outcome = response.get("outcome") if isinstance(response.get("outcome"), dict) else resource
+        reason = f"HTTP {status}: {_outcome_text(outcome) or status_text[len(code) :].strip() or 'error'}"
+        kwargs = {"source": self.source.name, "url": url, "status_code": status}
+        if status in (401, 403):
+            raise SourceAuthError(reason, **kwargs)
+        if status == 429 or status >= 500:
+            raise SourceUnavailable(reason, **kwargs)
+        raise SourceRejected(reason, **kwargs)
+
+    async def _paged(self, bundle: dict[str, Any], url: str, max_pages: int) -> SearchResult:
+        """A search's first page `bundle` read, and the pages its next links lead to (see `search`)."""
         result = SearchResult()
-        url: str = resource_type
-        query: dict[str, str | list[str]] | None = params
         for page in range(1, max_pages + 1):
             try:
-                bundle = await self._request("GET", url, params=query)
+                if page > 1:
+                    bundle = await self._request("GET", url)
                 # The R4B models of a large page take seconds to build: in a reader thread, like its JSON.
                 await off_the_loop(self._read_page, bundle, url, result)
             except SourceDataError as exc:
@@ -185,7 +247,6 @@ class FhirClient:
             url = self._next_page(bundle, result)
             if not url:
                 return result
-            query = None
         result.truncated = True
         return result
 
@@ -380,8 +441,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _readable_capabilities(statement: dict[str, Any]) -> bool:
-    """Whether what capabilities.parse_capabilities reads is the shape it expects: rest[].resource[], each with a
-    type, searchParam[].name and searchRevInclude[] (strings)."""
+    """Whether what capabilities.parse_capabilities reads is the shape it expects: rest[].interaction[].code and
+    rest[].resource[], each with a type, searchParam[].name and searchRevInclude[] (strings)."""
 
     def listed(value: Any, kind: type) -> bool:  # absent, or a list of `kind`
         return value is None or (isinstance(value, list) and all(isinstance(v, kind) for v in value))
@@ -390,6 +451,9 @@ def _readable_capabilities(statement: dict[str, Any]) -> bool:
     if not listed(rests, dict):
         return False
     for rest in rests or []:
+        interactions = rest.get("interaction")
+        if not listed(interactions, dict) or not all(isinstance(i.get("code", ""), str) for i in interactions or []):
+            return False
         resources = rest.get("resource")
         if not listed(resources, dict):
             return False

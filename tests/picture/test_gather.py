@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,10 +169,11 @@ class Recorder(httpx.AsyncBaseTransport):
     """Passes requests to the real servers, recording them; `refuse` answers 400 to matching queries."""
 
     def __init__(self, real: httpx.AsyncBaseTransport, refuse: str | None = None) -> None:
-        self.real, self.refuse, self.urls = real, refuse, []
+        self.real, self.refuse, self.urls, self.bodies = real, refuse, [], []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.urls.append(str(request.url))
+        self.bodies.append(json.loads(request.content) if request.content else None)
         if self.refuse and self.refuse in str(request.url):
             outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-supported"}]}
             return httpx.Response(400, json=outcome)
@@ -195,15 +197,19 @@ async def test_a_server_that_will_not_chain_is_asked_the_plain_way(sources):
     assert any("subject=Patient%2F" in url for url in recorder.urls)
 
 
-async def test_a_source_that_can_revinclude_is_asked_once_per_person(sources):
+async def test_a_source_that_can_revinclude_and_batch_is_asked_once_per_person(sources):
+    """One request per person and source: a batch whose first search is the Patient bringing in what is fetched whole
+    (Flags, Communications, relatives, stays, tasks), then a search per code-filtered record type."""
     async with httpx.AsyncHTTPTransport() as real:
         recorder = Recorder(real)
         picture = await picture_of(CASE_V_BABY, sources, transport=recorder)
 
-    searches = [u for u in recorder.urls if not u.endswith("/metadata")]
+    searches = [(u, b) for u, b in zip(recorder.urls, recorder.bodies, strict=True) if not u.endswith("/metadata")]
     people = len([p for p in picture.people if p.verified])
     assert len(searches) == people * len(sources)
-    assert all("/Patient?" in u and "_revinclude" in u for u in searches)
+    assert all(b and b["type"] == "batch" and u.endswith("/fhir/") for u, b in searches)
+    firsts = [b["entry"][0]["request"]["url"] for _, b in searches]
+    assert all(f.startswith("Patient?") and "_revinclude=Flag%3Asubject" in f for f in firsts)
 
 
 async def test_more_records_than_one_answer_should_carry_are_asked_for_per_type(sources, fhir, monkeypatch):
