@@ -5,12 +5,13 @@ Every use case in app.checkpoints calls `require`; pages and templates ask `may`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from .outcomes import Forbidden
 from .users import User
 
-__all__ = ["Action", "may", "require"]
+__all__ = ["Action", "landing", "may", "offered", "require"]
 
 
 class Action(StrEnum):
@@ -46,6 +47,17 @@ def may(
             return role.resends
         case Action.OVERRIDE:
             return role.key in roles
+
+
+def offered(user: User, checkpoints: Iterable[str]) -> list[str]:
+    """The checkpoints whose checklist a page offers `user` to start: only those `may` lets them complete."""
+    return [c for c in checkpoints if may(user, Action.COMPLETE, checkpoint=c)]
+
+
+def landing(user: User) -> str:
+    """Where `user` starts after signing in: a role that completes no checklist (the community team) reads
+    handovers, so it lands on the unit's babies as handovers; every other role on the unit's babies."""
+    return "handovers" if not user.role.completes else "unit"
 
 
 def require(

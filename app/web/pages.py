@@ -19,7 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import held_answers, hold_answers, release_answers
 from app.checkpoints import Action, Checkpoints, NotFound, User, may, seen_by
+from app.checkpoints.policy import landing, offered
 from app.checkpoints.schedule import IN_STAY, completions, scheduled_checks
+from app.checkpoints.summary import Summary, load_severity, summarise
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
@@ -51,14 +53,21 @@ async def checklist_poster(request: Request, services: CheckpointsDep) -> User |
 ChecklistPoster = Annotated[User | None, Depends(checklist_poster)]
 
 
+def _summary(services: Checkpoints, picture: Picture) -> Summary:
+    """The safeguarding summary of a picture already `seen_by` its reader."""
+    severity = load_severity(services.settings.mappings_dir)
+    return summarise(picture, severity, labels=services.mappings.source_labels, today=services.clock().date())
+
+
 @router.get("/")
 async def unit(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
+    """The landing page: the unit's babies, as handovers for a role that completes no checklist (policy.landing)."""
     error = None
     try:
         stays = await services.census(user)
     except Exception as exc:  # the list of babies is a convenience; searching by NHS number still works
         stays, error = [], getattr(exc, "reason", "the unit's record could not be reached")
-    return render_page(request, "unit.html", user=user, stays=stays, census_error=error)
+    return render_page(request, "unit.html", user=user, stays=stays, census_error=error, mode=landing(user))
 
 
 @router.get("/find")
@@ -72,16 +81,19 @@ async def patient(request: Request, services: CheckpointsDep, user: PageUser, nu
     picture = await services.view_picture(user, nhs_number, action="view-picture")
     assessments = await services.saved(nhs_number)
     done = completions(stored.assessment for stored in assessments)
+    seen = seen_by(picture, user)
+    in_use = [c for c in CHECKPOINTS if c in services.checklists.by_checkpoint]
     return render_page(
         request,
         "patient.html",
         user=user,
-        picture=seen_by(picture, user),
+        picture=seen,
+        summary=_summary(services, seen),
         labels=services.mappings.source_labels,
-        checkpoints=[c for c in CHECKPOINTS if c not in IN_STAY],
+        startable=offered(user, [c for c in in_use if c not in IN_STAY]),
+        in_stay_startable=offered(user, [c for c in in_use if c in IN_STAY]),
         scheduled=scheduled_checks(picture.encounter, done, now=services.clock()),
         titles={c: services.checklists.short_title(c) for c in CHECKPOINTS},
-        available=services.checklists.by_checkpoint,
         assessments=assessments,
     )
 
@@ -113,12 +125,14 @@ def _checklist_page(
     fields = form_fields(questionnaire, response, enabled=enabled, issues=issues, raw=raw, parse_problems=problems)
     messages = {**{i.path: i.message for i in issues}, **(problems or {})}
     errors = [(field_id(path), message) for path, message in messages.items()]
+    seen = seen_by(picture, user)
     return render_page(
         request,
         "checklist.html",
         status_code=status_code,
         user=user,
-        picture=seen_by(picture, user),
+        picture=seen,
+        summary=_summary(services, seen),
         picture_id=picture_id,
         labels=services.mappings.source_labels,
         questionnaire=questionnaire,

@@ -1,0 +1,172 @@
+"""The safeguarding summary: the risk first, in words, at the top of every page about a baby.
+
+Prominence comes from fhir_mappings/severity.toml (category, current, how recent), never from a record's own status
+alone, so a historic domestic-abuse record outranks a current administrative flag. What could not be checked is
+always in it: unknown is not no. Nothing is dropped: every record the picture holds is in one of its parts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from app.picture import Picture
+from app.picture.models import UNCHECKED_PERSON, Record
+
+__all__ = ["Concern", "Severity", "Summary", "load_severity", "summarise"]
+
+
+@dataclass(frozen=True)
+class Severity:
+    """fhir_mappings/severity.toml, read."""
+
+    recent_months: int
+    tiers: tuple[tuple[str, str], ...]  # (key, label), most prominent first
+    categories: dict[str, dict[str, str]]  # category -> {"current"|"recent"|"older": tier}
+    needs: frozenset[str]
+    administrative: frozenset[tuple[str, str]]  # (system, code)
+
+    def tier_of(self, record: Record, today: date) -> str:
+        rule = self.categories.get(record.category, {})
+        if record.current:
+            when = "current"
+        else:
+            ended = (record.end or record.sort_date)[:10]
+            when = "recent" if ended and ended >= _months_before(today, self.recent_months) else "older"
+        return rule.get(when, "concern")
+
+
+@dataclass(frozen=True)
+class Concern:
+    """One record as the summary says it: what, about whom, since when, from where."""
+
+    category: str
+    what: str
+    about: str  # "Paweł BRZOZAK, father"
+    start: str | None
+    end: str | None
+    current: bool
+    source: str  # the source's label
+    closure: str | None = None  # social care: when it closed and whether children's social care itself records it
+    restricted: bool = False
+
+
+@dataclass
+class Summary:
+    """The parts of the summary, each in the order it is read."""
+
+    # (key, label, [(category label, concerns)]) for each tier holding any; within one, the category whose record
+    # leads (current, then newest) first
+    tiers: list[tuple[str, str, list[tuple[str, list[Concern]]]]]
+    needs: list[str] = field(default_factory=list)  # "Interpreter needed: Polish (Agnieszka LISOWIEC, mother)"
+    administrative: list[Concern] = field(default_factory=list)
+    sources_not_checked: list[str] = field(default_factory=list)  # "Police and GP notices: timed out"
+    people_not_checked: list[str] = field(default_factory=list)  # "Paweł BRZOZAK, father: not checked in ..."
+
+    @property
+    def serious(self) -> bool:
+        return bool(self.tiers) and self.tiers[0][0] == "serious"
+
+
+def _months_before(today: date, months: int) -> str:
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    return date(year, month + 1, min(today.day, 28)).isoformat()
+
+
+@lru_cache(maxsize=4)
+def load_severity(directory: Path) -> Severity:
+    """Read severity.toml from the mappings folder; a tier a category names must be one of its tiers."""
+    table = tomllib.loads((directory / "severity.toml").read_text(encoding="utf-8"))
+    tiers = tuple((t["key"], t["label"]) for t in table["tiers"])
+    known = {key for key, _ in tiers}
+    categories = {key: dict(rule) for key, rule in table.get("categories", {}).items()}
+    for key, rule in categories.items():
+        if unknown := set(rule.values()) - known:
+            raise ValueError(f"severity.toml: {key} names a tier it does not define: {sorted(unknown)}")
+    return Severity(
+        recent_months=int(table["recent_months"]),
+        tiers=tiers,
+        categories=categories,
+        needs=frozenset(table.get("needs", {}).get("categories", [])),
+        administrative=frozenset((c["system"], c["code"]) for c in table.get("administrative", {}).get("codes", [])),
+    )
+
+
+def _closure(record: Record, source_kind: str) -> str | None:
+    """Whether a social-care closure is children's social care's own record, or only seen elsewhere."""
+    if record.category not in ("social-care", "child-protection", "looked-after") or record.current:
+        return None
+    if record.end and source_kind in ("social-care", "cpis"):
+        return "closure recorded by children's social care: confirm it with the local authority"
+    if record.end:
+        return "closure seen only in another service's record: confirm it with the local authority"
+    return "no closure recorded: ask children's social care whether it is still open"
+
+
+def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], today: date) -> Summary:
+    """The summary of `picture` as the reader's role may see it (pass the picture `seen_by` has redacted)."""
+    roles = {p.role: p.role_label.lower() for p in picture.people}
+    roles.setdefault("household", "someone in the household")
+
+    def about(record: Record) -> str:
+        role = roles.get(record.person_role, record.person_role)
+        return f"{record.person_name}, {role}" if record.person_name else role
+
+    def concern(record: Record) -> Concern:
+        return Concern(
+            category=record.category_label,
+            what=record.display,
+            about=about(record),
+            start=(record.start or record.recorded or "")[:10] or None,  # the day: the detail has the time
+            end=(record.end or "")[:10] or None,
+            current=record.current,
+            source=labels.get(record.source, record.source),
+            closure=_closure(record, record.source),
+            restricted=record.restricted,
+        )
+
+    ranked: dict[str, list[tuple[Record, Concern]]] = {key: [] for key, _ in severity.tiers}
+    summary = Summary(tiers=[])
+    for record in picture.records:
+        if record.category in severity.needs:
+            continue
+        if (record.system, record.code) in severity.administrative:
+            summary.administrative.append(concern(record))
+        else:
+            ranked[severity.tier_of(record, today)].append((record, concern(record)))
+    for key, label in severity.tiers:
+        rows = sorted(ranked[key], key=lambda rc: rc[0].sort_date, reverse=True)  # newest first...
+        rows.sort(key=lambda rc: not rc[0].current)  # ...current before historic (a stable sort keeps the dates)
+        groups: dict[str, list[Concern]] = {}
+        for _, c in rows:
+            groups.setdefault(c.category, []).append(c)
+        if groups:
+            summary.tiers.append((key, label, list(groups.items())))
+    summary.needs = [
+        f"Interpreter needed{': ' + p.language if p.language else ''} ({p.name}, {p.role_label.lower()})"
+        for p in picture.people
+        if p.interpreter_required
+    ]
+    unchecked_sources = {s.name for s in picture.not_checked if s.status != "partial"}
+    mentioned: set[str] = set()
+    for person in picture.people:
+        reasons: dict[str, list[str]] = {}  # why -> the sources, in order
+        for name, check in person.checks.items():
+            if check.status in UNCHECKED_PERSON and name not in unchecked_sources:
+                reasons.setdefault(check.reason or check.detail, []).append(labels.get(name, name))
+                mentioned.add(name)
+        if reasons:
+            where = "; ".join(
+                f"{', '.join(sources)} ({why})" if why else ", ".join(sources) for why, sources in reasons.items()
+            )
+            summary.people_not_checked.append(f"{person.name}, {person.role_label.lower()}: not checked in {where}")
+    # a partly checked source is said once, by the people it could not check, unless it names none of them
+    summary.sources_not_checked = [
+        f"{labels.get(s.name, s.name)}: {s.detail}"
+        for s in picture.not_checked
+        if s.status != "partial" or s.name not in mentioned
+    ]
+    return summary

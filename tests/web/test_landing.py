@@ -1,0 +1,73 @@
+"""Roles see what they can do (issue 13 item 5), over HTTP: what a role cannot complete is not offered, and each
+role lands where its work is (app.checkpoints.policy.offered and landing)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.checkpoints import DEMO_USERS
+from app.checkpoints.policy import Action, landing, may, offered
+from tests.conftest import signed_in_browser
+from tests.families import CASE_V_BABY
+
+STARTS = re.compile(r'<a class="nhsuk-action-link__link" href="/patients/\d+/checklists/([a-z0-9-]+)">Start the')
+
+
+@pytest.mark.parametrize("role", list(DEMO_USERS))
+def test_the_baby_page_offers_exactly_the_checklists_the_policy_lets_the_role_complete(live, role):
+    user = DEMO_USERS[role]
+    with signed_in_browser(live.url, role) as browser:
+        page = browser.get(f"/patients/{CASE_V_BABY}").text
+
+    expected = [c for c in ("admission", "transfer", "discharge") if may(user, Action.COMPLETE, checkpoint=c)]
+    assert STARTS.findall(page) == expected
+    in_stay = re.findall(r'href="/patients/\d+/checklists/([a-z0-9-]+)">Start<span', page)
+    assert all(may(user, Action.COMPLETE, checkpoint=c) for c in in_stay)
+
+
+def test_a_community_nurse_is_offered_no_checklist_and_is_told_why(live):
+    with signed_in_browser(live.url, "community-nurse") as community:
+        page = community.get(f"/patients/{CASE_V_BABY}").text
+
+    assert "Start the" not in page and ">Start<" not in page
+    assert 'data-testid="no-checklists"' in page and 'data-testid="handover-link"' in page
+
+
+def test_a_community_nurse_lands_on_the_units_babies_as_handovers(live):
+    with signed_in_browser(live.url, "community-nurse") as community:
+        page = community.get("/").text
+
+    assert 'data-mode="handovers"' in page and "<title>Handovers for the community team" in page
+    assert re.search(r'href="/patients/\d{10}/handover" data-testid="handover-link"', page)
+
+
+@pytest.mark.parametrize("role", ["nurse", "discharge-coordinator", "safeguarding-lead"])
+def test_the_unit_roles_land_on_the_unit_page(live, role):
+    """The safeguarding lead too, until their worklist exists (issue 15)."""
+    with signed_in_browser(live.url, role) as browser:
+        page = browser.get("/").text
+
+    assert 'data-mode="unit"' in page and "<title>Babies on the unit" in page
+    assert 'data-testid="handover-link"' not in page
+
+
+def test_landing_and_offers_come_from_what_a_role_may_complete():
+    assert landing(DEMO_USERS["community-nurse"]) == "handovers"
+    assert {landing(DEMO_USERS[r]) for r in ("nurse", "discharge-coordinator", "safeguarding-lead")} == {"unit"}
+    assert offered(DEMO_USERS["community-nurse"], ["admission", "transfer", "discharge"]) == []
+    assert offered(DEMO_USERS["discharge-coordinator"], ["admission", "transfer", "discharge"]) == [
+        "transfer",
+        "discharge",
+    ]
+
+
+def test_a_community_nurse_who_types_the_checklist_address_is_still_refused_on_save(live):
+    """Not offering is a courtesy; the server still decides (policy.require), whatever the page showed."""
+    with signed_in_browser(live.url, "community-nurse") as community:
+        form = community.get(f"/patients/{CASE_V_BABY}/checklists/admission").text
+        fields = dict(re.findall(r'name="(csrf|picture_id)" value="([^"]+)"', form))
+        refused = community.post(f"/patients/{CASE_V_BABY}/checklists/admission", data=fields)
+
+    assert refused.status_code == 403
