@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .answers import typed_answer
-from .expressions import ExpressionError, evaluate
+from .expressions import ExpressionError, evaluate, prepared
 from .extensions import INITIAL_EXPRESSION, ITEM_POPULATION_CONTEXT, expression, max_occurs
 from .tree import child_definitions
 
@@ -128,7 +128,8 @@ def populate(
         response["encounter"] = encounter
     issues: list[str] = []
     env = {"questionnaire": questionnaire, **env}
-    response["item"] = _populate_items(child_definitions(questionnaire), response, env, issues)
+    with prepared():  # nothing evaluated on changes until the items are all built
+        response["item"] = _populate_items(child_definitions(questionnaire), response, env, issues)
     return Populated(response=response, issues=issues)
 
 
