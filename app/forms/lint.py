@@ -6,7 +6,8 @@ launch contexts, NeoSafe's variables, the population variables in scope, functio
 min/maxOccurs where they mean something; every extracted question coded so it becomes an Observation; every
 SNOMED CT code in fhir_mappings/verified-snomed.toml (and passing its check digit); every other code defined in
 NeoSafe's CodeSystem (fhir_mappings/neosafe-checklist-items.json); maxLength only on a question answered by typing,
-and (in a checklist in use, not an archived version) declared on every one of them. The discharge holds
+and (in a checklist in use, not an archived version) declared on every one of them; minValue/maxValue only on a
+date question, each a date or today() (+/- a duration), the lower not above the upper. The discharge holds
 (fhir_mappings/discharge-holds.toml) are expressions over the discharge checklist's answers: each must parse and
 name only linkIds that checklist has.
 """
@@ -18,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from app.fhir_systems import SNOMED_SYSTEM
 
 from . import extensions as ext
 from .extract import extraction_mode
+from .validate import MAX_VALUE, MIN_VALUE, bound_of, without_calculated_bounds
 
 __all__ = [
     "HOLDS",
@@ -72,6 +75,8 @@ ITEM_EXTENSIONS = {
     ext.OBSERVATION_EXTRACT,
     ext.CATEGORY,
     ext.SIGNATURE_REQUIRED,
+    MIN_VALUE,
+    MAX_VALUE,
 }
 POPULATION = {ext.INITIAL_EXPRESSION, ext.ITEM_POPULATION_CONTEXT}  # evaluated while pre-filling only
 TYPED = {"string", "text", "open-choice"}  # answered by typing (valueString): each declares its maxLength
@@ -278,6 +283,23 @@ def _check_max_length(item, *, in_use: bool) -> Iterator[tuple[str, str]]:
         yield where, f"a question of type {kind} needs maxLength: the longest answer, in characters, NeoSafe takes"
 
 
+def _check_bounds(item) -> Iterator[tuple[str, str]]:
+    """minValue/maxValue: on date questions only, readable by the engine, and the lower not above the upper."""
+    where, urls = item.get("linkId", "?"), [e.get("url") for e in item.get("extension") or []]
+    if not {MIN_VALUE, MAX_VALUE} & set(urls):
+        return
+    if item.get("type") not in ("date", "dateTime"):
+        yield where, "minValue/maxValue are read only on a date or dateTime question"
+        return
+    try:
+        low, high = (bound_of(item, url, date.today()) for url in (MIN_VALUE, MAX_VALUE))
+    except ValueError as exc:
+        yield where, str(exc)
+        return
+    if low and high and low[0] > high[0]:
+        yield where, "minValue is after maxValue: no date could be entered"
+
+
 def _check_item(item, extracted) -> Iterator[tuple[str, str]]:
     where, kind = item.get("linkId", "?"), item.get("type")
     if kind not in QUESTION_TYPES | {"group", "display"}:
@@ -317,7 +339,7 @@ def lint_questionnaire(data: Any, *, name: str, codes: CodeLists, in_use: bool =
     it is held to DEFAULT_MAX_LENGTH wherever it declares none)."""
     found: list[tuple[str, str]] = []
     try:
-        Questionnaire.model_validate(data)
+        Questionnaire.model_validate(without_calculated_bounds(data) if isinstance(data, dict) else data)
     except ValidationError as exc:
         first = exc.errors()[0]
         place = ".".join(str(p) for p in first["loc"])
@@ -341,6 +363,7 @@ def lint_questionnaire(data: Any, *, name: str, codes: CodeLists, in_use: bool =
     for item, _parent, scope, extracted in items:
         found += _check_item(item, extracted)
         found += _check_max_length(item, in_use=in_use)
+        found += _check_bounds(item)
         found += _check_enable_when(item, by_id)
         for extension in item.get("extension") or []:
             if extension.get("url") in (ext.ENABLE_WHEN_EXPRESSION, *POPULATION):

@@ -1,5 +1,5 @@
 """Check a response before it is accepted: required items answered, minOccurs/maxOccurs, answers of the right kind,
-typed answers no longer than the item's maxLength.
+typed answers no longer than the item's maxLength, dates within the item's minValue/maxValue.
 
 Issues name the item's path so pages can put the message beside the field, and the API can return
 them as an OperationOutcome. Messages say what to do, in NHS.UK style ("Select…", "Enter…").
@@ -9,6 +9,12 @@ response leaves out is treated as there and unanswered (its path is where it wou
 or cut-down response is never accepted as complete. An item the checklist does not define at that place, and a
 non-repeating item or group given more than once, are issues too: they are never dropped silently.
 
+Inside an entry of a repeating group (one per source, one per person) a message names the entry ("Select yes or no
+for Jason Smith (father): ..."), so five "Have you reviewed this source?" say which source each is about.
+
+A date's plausible range is data: the core minValue/maxValue extensions, as a fixed valueDate or, the SDC way, a
+valueDate whose cqf-expression is `today()` (optionally `today() - 1 year` and the like), read on the unit's clock.
+
 A group entry nobody answered is not there (it is pruned), so its required questions are only asked for when
 the group itself must be answered: a required group with no answered entry at all. An empty extra entry of a
 repeating group ("Add another", then nothing typed) never blocks a submission.
@@ -17,17 +23,44 @@ repeating group ("Add another", then nothing typed) never blocks a submission.
 from __future__ import annotations
 
 import copy
+import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from .answers import label, option_codings
+from app.fhir_systems import FHIR_EXTENSION_BASE
+from app.nhs_style import nhs_date
+
+from .answers import LONDON, entry_name, entry_of, label, lower_first, option_codings, subject
 from .enable_when import enabled_paths
+from .expressions import prepared
 from .extensions import is_hidden, max_occurs, min_occurs
 from .populate import with_every_item
 from .tree import Node, child_definitions, walk
 
-__all__ = ["DEFAULT_MAX_LENGTH", "Issue", "prune", "required_message", "validate"]
+__all__ = [
+    "CQF_EXPRESSION",
+    "DEFAULT_MAX_LENGTH",
+    "MAX_VALUE",
+    "MIN_VALUE",
+    "Issue",
+    "bound_of",
+    "bound_problem",
+    "enabled_items",
+    "prune",
+    "required_message",
+    "validate",
+    "without_calculated_bounds",
+]
+
+MIN_VALUE = FHIR_EXTENSION_BASE + "minValue"
+MAX_VALUE = FHIR_EXTENSION_BASE + "maxValue"
+CQF_EXPRESSION = FHIR_EXTENSION_BASE + "cqf-expression"
+# The expressions a date bound may be: today(), or today() plus or minus a whole number of days, weeks, months or
+# years (FHIRPath's calendar durations), e.g. "today() - 18 years".
+TODAY = re.compile(r"today\(\)(?:\s*([+-])\s*(\d{1,4})\s+(days?|weeks?|months?|years?))?")
 
 # The longest typed answer (characters) NeoSafe takes for an item whose checklist declares no maxLength, e.g. an
 # archived version from before checklists declared one. Each item of a checklist in use declares its own (lint).
@@ -58,59 +91,136 @@ class Issue:
     message: str
 
 
-def _lower_first(text: str) -> str:
-    """'Date told' -> 'date told', but 'GP practice' and 'DASH score' keep their capitals."""
-    return text[:1].lower() + text[1:] if text[1:2].islower() else text
-
-
-def required_message(item: dict[str, Any]) -> str:
-    """What to do about an unanswered required item, naming it."""
+def required_message(item: dict[str, Any], about: str | None = None) -> str:
+    """What to do about an unanswered required item, naming it (and the entry it is `about`, if any)."""
     text, kind = label(item), item.get("type")
+    of = f" for {about}" if about else ""
     if kind == "group":
-        return f"Answer at least one question in: {text}"
+        return f"Answer at least one question{of or ' in'}: {text}"
     if kind == "boolean":
-        return f"Select yes or no: {text}"
+        return f"Select yes or no{of}: {text}"
     if kind in ("choice", "open-choice"):
         if item.get("repeats"):
-            return f"Select at least one option: {text}"
-        return f"Select an answer: {text}" if text.endswith("?") else f"Select {_lower_first(text)}"
-    return f"Enter an answer: {text}" if text.endswith("?") else f"Enter {_lower_first(text)}"
+            return f"Select at least one option{of}: {text}"
+        return f"Select an answer{of}: {text}" if text.endswith("?") else f"Select {lower_first(text)}{of}"
+    return f"Enter an answer{of}: {text}" if text.endswith("?") else f"Enter {lower_first(text)}{of}"
 
 
-def _too_few(item: dict[str, Any], needed: int) -> str:
+def _too_few(item: dict[str, Any], needed: int, about: str | None = None) -> str:
     if item.get("type") == "group":
         return f"Enter at least {needed} entries for: {label(item)}"
     verb = "Select" if item.get("type") in ("choice", "open-choice") else "Enter"
-    return f"{verb} at least {needed} answers: {label(item)}"
+    return f"{verb} at least {needed} answers: {subject(item, about)}"
 
 
-def _too_many(item: dict[str, Any], most: int) -> str:
+def _too_many(item: dict[str, Any], most: int, about: str | None = None) -> str:
     if item.get("type") == "group":
         return f"Leave no more than {most} entries filled in for: {label(item)}"
     verb = "Select" if item.get("type") in ("choice", "open-choice") else "Enter"
-    return f"{verb} no more than {most} answers: {label(item)}"
+    return f"{verb} no more than {most} answers: {subject(item, about)}"
 
 
-def _answer_problem(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
+def _answer_problem(item: dict[str, Any], answer: dict[str, Any], what: str) -> str | None:
     kind = item.get("type", "")
     keys = [k for k in answer if k.startswith("value")]
     accepted = ACCEPTED.get(kind)
     if accepted is not None and (len(keys) != 1 or keys[0] not in accepted):
-        return f"Give a {kind} answer: {label(item)}"
+        return f"Give a {kind} answer: {what}"
     if "valueCoding" in answer and option_codings(item):
         coding = answer["valueCoding"]
         allowed = {(c.get("system"), c.get("code")) for c in option_codings(item)}
         if (coding.get("system"), coding.get("code")) not in allowed:
-            return f"Select one of the options ('{coding.get('code')}' is not one): {label(item)}"
+            return f"Select one of the options ('{coding.get('code')}' is not one): {what}"
     return None
 
 
-def _too_long(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
+def _too_long(item: dict[str, Any], answer: dict[str, Any], what: str) -> str | None:
     """A typed answer longer than the item's maxLength (or DEFAULT_MAX_LENGTH where it declares none)."""
     text = answer.get("valueString")
     most = item.get("maxLength") or DEFAULT_MAX_LENGTH
     if isinstance(text, str) and len(text) > most:
-        return f"Enter at most {most} characters (this answer has {len(text)}): {label(item)}"
+        return f"Enter at most {most} characters (this answer has {len(text)}): {what}"
+    return None
+
+
+def _shifted(day: date, sign: str, count: int, unit: str) -> date:
+    """`day` moved by a calendar duration; a month or year end that does not exist is the month's last day."""
+    n = count if sign == "+" else -count
+    if unit.startswith(("day", "week")):
+        return day + timedelta(days=n * (7 if unit.startswith("week") else 1))
+    months = day.year * 12 + day.month - 1 + n * (12 if unit.startswith("year") else 1)
+    year, month = divmod(months, 12)
+    for last in range(day.day, 27, -1):
+        try:
+            return day.replace(year=year, month=month + 1, day=last)
+        except ValueError:
+            continue
+    return day.replace(year=year, month=month + 1)
+
+
+def bound_of(item: dict[str, Any], url: str, today: date) -> tuple[date, bool] | None:
+    """The item's minValue or maxValue (`url`) as a date, and whether it is today's date; None if it has none.
+    ValueError for a bound the engine cannot read (lint finds these before a checklist is used)."""
+    extension = next((e for e in item.get("extension") or [] if e.get("url") == url), None)
+    if extension is None:
+        return None
+    calculated = next(
+        (
+            e.get("valueExpression") or {}
+            for e in (extension.get("_valueDate") or {}).get("extension") or []
+            if e.get("url") == CQF_EXPRESSION
+        ),
+        None,
+    )
+    if calculated is not None:
+        found = TODAY.fullmatch(str(calculated.get("expression", "")).strip())
+        if calculated.get("language") != "text/fhirpath" or found is None:
+            raise ValueError(f"{url.rsplit('/', 1)[1]} expression must be today(), or today() +/- a duration")
+        sign, count, unit = found.groups()
+        return (_shifted(today, sign, int(count), unit) if sign else today), sign is None
+    if "valueDate" not in extension:
+        raise ValueError(f"{url.rsplit('/', 1)[1]} on a date question must be a valueDate")
+    return date.fromisoformat(extension["valueDate"]), False
+
+
+def without_calculated_bounds(questionnaire: dict[str, Any]) -> dict[str, Any]:
+    """A copy for the R4B model to check, without the `_valueDate` of a calculated minValue/maxValue: valid FHIR (an
+    extension on the primitive value), but fhir.resources does not model extensions on an Extension's value[x].
+    `bound_of` reads what is taken out; lint checks it."""
+    copied = copy.deepcopy(questionnaire)
+    stack = list(copied.get("item") or [])
+    while stack:
+        item = stack.pop()
+        stack.extend(item.get("item") or [])
+        for extension in item.get("extension") or []:
+            if extension.get("url") in (MIN_VALUE, MAX_VALUE):
+                extension.pop("_valueDate", None)
+    return copied
+
+
+def _answered_day(answer: dict[str, Any]) -> date | None:
+    """The calendar day of a date or dateTime answer, on the unit's clock; None for a partial date."""
+    try:
+        if "valueDate" in answer:
+            return date.fromisoformat(answer["valueDate"])
+        moment = datetime.fromisoformat(str(answer.get("valueDateTime")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment.astimezone(LONDON) if moment.tzinfo else moment).date()
+
+
+def bound_problem(item: dict[str, Any], answer: dict[str, Any], what: str, today: date) -> str | None:
+    """A date before the item's minValue or after its maxValue: a retry date in the past, a birth in the future."""
+    if item.get("type") not in ("date", "dateTime"):
+        return None
+    day = _answered_day(answer)
+    if day is None:
+        return None
+    low, high = bound_of(item, MIN_VALUE, today), bound_of(item, MAX_VALUE, today)
+    if low is not None and day < low[0]:
+        return f"{what} must be today or in the future" if low[1] else f"{what} must be on or after {nhs_date(low[0])}"
+    if high is not None and day > high[0]:
+        return f"{what} must be today or in the past" if high[1] else f"{what} must be on or before {nhs_date(high[0])}"
     return None
 
 
@@ -122,8 +232,8 @@ def _ancestors(path: str) -> list[str]:
 class _Form:
     """The response as validation sees it: enabled items, answered entries, entries that are not there."""
 
-    def __init__(self, questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> None:
-        self.enabled = enabled_paths(questionnaire, response, env)
+    def __init__(self, questionnaire: dict[str, Any], response: dict[str, Any], enabled: set[str]) -> None:
+        self.enabled = enabled
         self.nodes = [n for n in walk(questionnaire, response) if n.path in self.enabled]
         self.answered: set[str] = set()
         for node in self.nodes:
@@ -133,6 +243,12 @@ class _Form:
         for node in self.nodes:
             self.siblings[(node.path.rpartition("/")[0], node.q["linkId"])].append(node)
         self.absent = {n.path for n in self.nodes if n.is_group and self._absent(n)}
+        self.by_path = {n.path: n for n in self.nodes}
+
+    def about(self, path: str, names: Mapping[str, str] | None) -> str | None:
+        """The name of the repeating group entry `path` is (or sits in), for its messages; None outside one."""
+        entry = entry_of(path, self.by_path)
+        return entry_name(entry, names) if entry else None
 
     def _absent(self, node: Node) -> bool:
         if node.path in self.answered:
@@ -160,7 +276,7 @@ def _occurrences(form: _Form, considered: list[Node]) -> list[Issue]:
         # None filled: the first entry's questions are asked for, and a minimum above one is said as well.
         least = min_occurs(first.q)
         if first.q.get("required") and len(filled) < least and (filled or least > 1):
-            issues.append(Issue(first.path, first.q["linkId"], _too_few(first.q, min_occurs(first.q))))
+            issues.append(Issue(first.path, first.q["linkId"], _too_few(first.q, least)))
         most = max_occurs(first.q)
         if most is not None and len(filled) > most:
             issues.append(Issue(filled[-1].path, first.q["linkId"], _too_many(first.q, most)))
@@ -210,16 +326,37 @@ def _position(order: dict[str, int], path: str) -> tuple[int, int]:
     return (order[parents[0]], 1) if parents else (len(order), 1)
 
 
-def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> list[Issue]:
+def enabled_items(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> set[str]:
+    """The enabled item paths as validate and prune both read them: over the whole checklist (an item left out
+    is there, unanswered), once. A submission computes them once and hands them to both, so what is checked is
+    what is kept."""
+    with prepared():  # enabled_paths changes nothing it evaluates on: its rounds share their walks
+        return enabled_paths(questionnaire, with_every_item(questionnaire, response), env)
+
+
+def validate(
+    questionnaire: dict[str, Any],
+    response: dict[str, Any],
+    env: dict[str, Any],
+    *,
+    today: date | None = None,
+    names: Mapping[str, str] | None = None,
+    enabled: set[str] | None = None,
+) -> list[Issue]:
     """Every reason the response cannot be completed yet, in form order.
 
     Checked against the Questionnaire: every enabled required item must be answered whether or not the response
     holds it, and nothing may be there that the checklist does not ask (or asks once only) at that place.
+    `today` is the unit's date (now in Europe/London unless given); `names` gives words for the names NeoSafe
+    fills in as keys (source keys: their labels), as messages name each entry.
     """
+    today = today or datetime.now(LONDON).date()
     strays = _strays(questionnaire, response)
     # Items left out are there, unanswered: enableWhen and required then see the whole checklist. Paths of the
     # items that are there stay the same (linkId~index among siblings of one linkId).
-    form = _Form(questionnaire, with_every_item(questionnaire, response), env)
+    if enabled is None:
+        enabled = enabled_items(questionnaire, response, env)
+    form = _Form(questionnaire, with_every_item(questionnaire, response), enabled)
     considered = form.considered()
     hidden: set[str] = set()
     issues: list[Issue] = []
@@ -229,21 +366,24 @@ def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[
             hidden.add(node.path)
         answers = [] if node.is_group else node.r.get("answer") or []
         can_answer = not q.get("readOnly") and node.path not in hidden
+        about = form.about(node.path, names)
         if q.get("required") and can_answer and node.path not in form.answered and node.path not in form.absent:
-            issues.append(Issue(node.path, link_id, required_message(q)))
+            issues.append(Issue(node.path, link_id, required_message(q, about)))
         if node.is_group:
             continue
         if answers and q.get("required") and can_answer and len(answers) < min_occurs(q):
-            issues.append(Issue(node.path, link_id, _too_few(q, min_occurs(q))))
+            issues.append(Issue(node.path, link_id, _too_few(q, min_occurs(q), about)))
         most = max_occurs(q)
+        what = subject(q, about)
         if most == 1 and len(answers) > 1:
-            issues.append(Issue(node.path, link_id, f"Give one answer only: {label(q)}"))
+            issues.append(Issue(node.path, link_id, f"Give one answer only: {what}"))
         elif most is not None and len(answers) > most:
-            issues.append(Issue(node.path, link_id, _too_many(q, most)))
+            issues.append(Issue(node.path, link_id, _too_many(q, most, about)))
         for answer in answers:
             # What the clinician cannot change (read-only or hidden: NeoSafe pre-filled it, e.g. a source's own
-            # error text) never blocks the checklist; everything they type is held to the limit.
-            problem = _answer_problem(q, answer) or (_too_long(q, answer) if can_answer else None)
+            # error text) never blocks the checklist; everything they type is held to the limit and the bounds.
+            typed = (_too_long(q, answer, what) or bound_problem(q, answer, what, today)) if can_answer else None
+            problem = _answer_problem(q, answer, what) or typed
             if problem:
                 issues.append(Issue(node.path, link_id, problem))
                 break
@@ -258,12 +398,16 @@ def validate(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[
     ]
 
 
-def prune(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+def prune(
+    questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any], *, enabled: set[str] | None = None
+) -> dict[str, Any]:
     """A copy without disabled items (their earlier answers go too) and without empty items.
 
-    Hidden items stay: they are part of the response even though the form never shows them.
+    Hidden items stay: they are part of the response even though the form never shows them. `enabled`: the
+    `enabled_items` validate used, if it has them.
     """
-    enabled = enabled_paths(questionnaire, response, env)
+    if enabled is None:
+        enabled = enabled_items(questionnaire, response, env)
     pruned = copy.deepcopy(response)
     keep = {id(n.r) for n in walk(questionnaire, pruned) if n.path in enabled}
 

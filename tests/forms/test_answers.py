@@ -92,9 +92,9 @@ def test_checkboxes_give_one_answer_each_and_a_single_answer_question_keeps_one(
         ("decimal", "twelve", "The question must be a number, like 12.5"),
         ("decimal", "NaN", "The question must be a number, like 12.5"),
         ("decimal", "Infinity", "The question must be a number, like 12.5"),
-        ("date", "31/02/2026", "Date told must be a real date, like 2026-11-26"),
-        ("date", "2026-02-31", "Date told must be a real date, like 2026-11-26"),
-        ("dateTime", "yesterday", "The question must be a real date and time, like 2026-11-26 14:30"),
+        ("date", "31/02/2026", "Date told must be a real date, like 26 11 2026"),
+        ("date", "2026-02-31", "Date told must be a real date, like 26 11 2026"),
+        ("dateTime", "yesterday", "The question must be a real date and time, like 26 11 2026 at 14:30"),
     ],
 )
 def test_a_value_that_cannot_be_read_is_named_with_what_to_do(kind, typed, message):

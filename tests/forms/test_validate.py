@@ -145,8 +145,8 @@ def test_a_required_repeating_group_with_no_entry_filled_asks_for_the_first_entr
     response = with_entries(q, 3)
 
     assert messages(validate(q, response, {})) == {
-        "carer~0/name~0": "Enter name",
-        "carer~0/icon~0": "Select yes or no: ICON given?",
+        "carer~0/name~0": "Enter name for Carer 1",
+        "carer~0/icon~0": "Select yes or no for Carer 1: ICON given?",
     }
 
 
@@ -157,7 +157,7 @@ def test_an_empty_extra_entry_of_a_repeating_group_never_blocks_submission():
 
     assert validate(q, response, {}) == []
     answer(response, "name", {"valueString": "half filled"}, entry=2)
-    assert messages(validate(q, response, {})) == {"carer~2/icon~0": "Select yes or no: ICON given?"}
+    assert messages(validate(q, response, {})) == {"carer~2/icon~0": "Select yes or no for half filled: ICON given?"}
 
 
 def test_min_occurs_on_a_repeating_group():
@@ -396,8 +396,8 @@ def test_a_required_repeating_group_left_out_counts_its_minimum():
 
     assert messages(validate(q, bare_response(q), {})) == {
         "carer~0": "Enter at least 2 entries for: Carer",
-        "carer~0/name~0": "Enter name",
-        "carer~0/icon~0": "Select yes or no: ICON given?",
+        "carer~0/name~0": "Enter name for Carer 1",
+        "carer~0/icon~0": "Select yes or no for Carer 1: ICON given?",
     }
 
 
