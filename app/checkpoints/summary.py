@@ -8,11 +8,12 @@ always in it: unknown is not no. Nothing is dropped: every record the picture ho
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from app.nhs_style import nhs_date
 from app.picture import Picture
 from app.picture.models import UNCHECKED_PERSON, Record
 
@@ -41,14 +42,14 @@ class Severity:
 
 @dataclass(frozen=True)
 class Concern:
-    """One record as the summary says it: what, about whom, since when, from where."""
+    """A record as the summary says it: what, about whom, since when, from where. The same record held more than
+    once (three police notices of one kind about one person) is one line with each of its dates."""
 
     category: str
     what: str
     about: str  # "Paweł BRZOZAK, father"
-    start: str | None
-    end: str | None
-    current: bool
+    when: tuple[str, ...]  # "current, since 30 July 2026", "14 January 2024 to 20 March 2025", newest first
+    current: bool  # any of them
     source: str  # the source's label
     closure: str | None = None  # social care: when it closed and whether children's social care itself records it
     restricted: bool = False
@@ -106,6 +107,27 @@ def _closure(record: Record, source_kind: str) -> str | None:
     return "no closure recorded: ask children's social care whether it is still open"
 
 
+def _when(record: Record) -> str:
+    """The record's dates in words, to the day (the picture below has the times)."""
+    start = nhs_date((record.start or record.recorded or "")[:10] or None)
+    if record.current:
+        return f"current, since {start}"
+    end = (record.end or "")[:10]
+    return f"{start} to {nhs_date(end)}" if end else f"{start}, no longer current"
+
+
+def _merged(concerns: list[Concern]) -> list[Concern]:
+    """Concerns saying the same thing about the same person from the same source as one, keeping every date."""
+    merged: dict[tuple, Concern] = {}
+    for c in concerns:
+        key = (c.category, c.what, c.about, c.source, c.closure, c.restricted)
+        if key in merged:
+            first = merged[key]
+            c = replace(first, when=first.when + c.when, current=first.current or c.current)
+        merged[key] = c
+    return list(merged.values())
+
+
 def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], today: date) -> Summary:
     """The summary of `picture` as the reader's role may see it (pass the picture `seen_by` has redacted)."""
     roles = {p.role: p.role_label.lower() for p in picture.people}
@@ -120,8 +142,7 @@ def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], t
             category=record.category_label,
             what=record.display,
             about=about(record),
-            start=(record.start or record.recorded or "")[:10] or None,  # the day: the detail has the time
-            end=(record.end or "")[:10] or None,
+            when=(_when(record),),
             current=record.current,
             source=labels.get(record.source, record.source),
             closure=_closure(record, record.source),
@@ -144,7 +165,7 @@ def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], t
         for _, c in rows:
             groups.setdefault(c.category, []).append(c)
         if groups:
-            summary.tiers.append((key, label, list(groups.items())))
+            summary.tiers.append((key, label, [(category, _merged(cs)) for category, cs in groups.items()]))
     summary.needs = [
         f"Interpreter needed{': ' + p.language if p.language else ''} ({p.name}, {p.role_label.lower()})"
         for p in picture.people
