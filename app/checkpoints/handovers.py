@@ -30,21 +30,42 @@ __all__ = ["DOCUMENT_READER", "Handovers"]
 DOCUMENT_READER = User("neosafe-handover", "NeoSafe handover summary", ROLES["community-nurse"])
 
 
+def _newest(assessments: list[Assessment]) -> dict[str, Assessment]:
+    """The newest version of each checkpoint's checklist."""
+    newest: dict[str, Assessment] = {}
+    for assessment in sorted(assessments, key=lambda a: a.created_at):
+        newest[assessment.checkpoint] = assessment
+    return newest
+
+
 class Handovers(Records):
     async def handover(
-        self, picture: Picture, user: User, *, saving: Assessment | None = None, saving_record: str | None = None
+        self,
+        picture: Picture,
+        user: User,
+        *,
+        saving: Assessment | None = None,
+        saving_record: str | None = None,
+        checkpoint: str | None = None,
     ) -> Handover:
         """The summary from the picture as `user` may see it and the baby's newest checklists (with `saving`, a
         checklist about to be stored as a version of `saving_record`, as the newest of its kind), and what holds
-        the newest discharge checklist."""
+        the newest discharge checklist and which still waits for a co-signature. Made for `checkpoint`, or, by
+        default, for the discharge unless the newest of the transfer and discharge checklists is a transfer."""
         rows = await latest_assessments(self.sessions, nhs_number=picture.baby.nhs_number or "")
         assessments = [row.assessment for row in rows] + ([saving] if saving else [])
-        discharges = [a for a in assessments if a.checkpoint == "discharge"]
-        newest = max(discharges, key=lambda a: a.created_at) if discharges else None
-        if newest is not None and newest is saving and saving_record:
-            hold = await self.hold(newest, saving_record)
+        newest = _newest(assessments)
+        discharge = newest.get("discharge")
+        if discharge is not None and discharge is saving and saving_record:
+            hold = await self.hold(discharge, saving_record)
         else:
-            hold = await self.hold_of(newest) if newest is not None else None
+            hold = await self.hold_of(discharge) if discharge is not None else None
+        if checkpoint is None:
+            leaving = [a for c, a in newest.items() if c in SUMMARIES]
+            checkpoint = max(leaving, key=lambda a: a.created_at).checkpoint if leaving else "discharge"
+        awaiting = {
+            a.id: tuple(s["display"] for s in self.signatures_missing(picture, a, user)) for a in newest.values()
+        }
         return build_handover(
             seen_by(picture, user),
             assessments,
@@ -53,6 +74,8 @@ class Handovers(Records):
             self.task_rules,
             now=self.clock(),
             hold=hold,
+            checkpoint=checkpoint,
+            awaiting=awaiting,
         )
 
     async def handover_pdf(self, picture: Picture, user: User) -> bytes:
@@ -88,7 +111,9 @@ class Handovers(Records):
             version=version,
             created_at=self.clock(),  # newer than every stored version: it is the one the summary uses
         )
-        summary = await self.handover(picture, DOCUMENT_READER, saving=saving, saving_record=record_id)
+        summary = await self.handover(
+            picture, DOCUMENT_READER, saving=saving, saving_record=record_id, checkpoint=checkpoint
+        )
         html = document_html(self.document_env, summary, self.mappings.source_labels, title=SUMMARIES[checkpoint][0])
         try:
             pdf = await asyncio.to_thread(pdf_of, html)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, pass_context
 
 from app.nhs_style import format_nhs_number, nhs_date
 
+from .cosigning import cosignature, version_label
 from .document_reference import SUMMARIES
-from .summary import Handover
+from .summary import Action, Handover
 
 __all__ = ["PdfUnavailable", "document_environment", "document_html", "pdf_of"]
 
@@ -30,7 +32,22 @@ def document_environment(templates_dir: Path) -> Environment:
     )
     env.filters["nhs_number"] = format_nhs_number
     env.filters["nhs_date"] = nhs_date
+    env.filters["cosignature"] = cosignature
+    env.filters["version_label"] = version_label
+    env.filters["actions"] = lambda rows: [Action.raised(task, raised_by or "") for task, raised_by in rows]
+    env.filters["checkpoint_title"] = _checkpoint_title
     return env
+
+
+@pass_context
+def _checkpoint_title(context: Any, checkpoint: str) -> str:
+    """A checkpoint as pages name it ("72-hour review"), never its id: from the summary drawn, else the app's
+    checklists (a page's request carries them)."""
+    handover = context.get("handover")
+    if isinstance(handover, Handover):
+        return handover.titles.get(checkpoint, checkpoint)
+    request = context.get("request")
+    return request.app.state.checkpoints.checklists.short_title(checkpoint) if request else checkpoint
 
 
 def document_html(
@@ -50,4 +67,6 @@ def pdf_of(html: str) -> bytes:
             "PDFs cannot be made on this server: it lacks the Pango libraries (apt-get install libpango-1.0-0 "
             "libpangoft2-1.0-0). The summary page itself works and can be printed."
         ) from exc
-    return HTML(string=html).write_pdf()
+    # PDF/UA-1: tagged, so a screen reader reads it in order; its language and title come from the document's
+    # <html lang> and <title>.
+    return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")

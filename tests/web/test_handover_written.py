@@ -47,7 +47,7 @@ def test_a_discharge_checklist_writes_one_handover_summary_for_that_baby(live, f
     html = content(document, "text/html").decode("utf-8")
     spaced = f"{baby[:3]} {baby[3:6]} {baby[6:]}"
     assert f"NHS number {spaced}" in html
-    assert "Safeguarding checklist: discharge (version 1)" in html
+    assert "<td class=\"nhsuk-table__cell\">Discharge" in html and "(amended" not in html
     assert content(document, "application/pdf").startswith(b"%PDF-")
     provenance = fhir["neonatal"].get(f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{discharge}").json()
     targets = {t["reference"] for t in provenance["entry"][0]["resource"]["target"]}
@@ -59,12 +59,16 @@ def test_an_amendment_replaces_the_summary_rather_than_adding_one(live, fhir):
     with live.client("nurse") as api:
         discharge = submit(api, baby, "discharge")
         response = api.get(f"/api/patients/{baby}/assessments/{discharge}/versions").json()[-1]
+        for item in items_with(response, "D11-lead-professional.lead-professional"):
+            item["answer"] = [{"valueString": "Health visitor named by the amendment"}]
         amended = api.post(f"/api/patients/{baby}/assessments/{discharge}/amendments", json=response)
         assert amended.status_code == 201, amended.text
 
     [document] = handovers(fhir, discharge)
 
-    assert "Safeguarding checklist: discharge (version 2, amended)" in content(document, "text/html").decode()
+    html = content(document, "text/html").decode()
+    assert "(amended: version 2)" in html and "Health visitor named by the amendment" in html
+    assert discharge in html  # the checklist's one reference, kept by the amendment
 
 
 def test_the_summary_in_the_record_withholds_restricted_detail(live, fhir):
