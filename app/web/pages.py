@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import held_answers, hold_answers, release_answers
-from app.checkpoints import Action, Checkpoints, NotFound, User, may, seen_by
+from app.checkpoints import ROLES, Action, Checkpoints, NotFound, User, may, seen_by
 from app.checkpoints.policy import landing, offered
 from app.checkpoints.schedule import IN_STAY, completions, scheduled_checks
 from app.checkpoints.summary import Summary, load_severity, summarise
@@ -95,6 +95,7 @@ async def patient(request: Request, services: CheckpointsDep, user: PageUser, nu
         scheduled=scheduled_checks(picture.encounter, done, now=services.clock()),
         titles={c: services.checklists.short_title(c) for c in CHECKPOINTS},
         assessments=assessments,
+        role_labels={key: role.label for key, role in ROLES.items()},
     )
 
 

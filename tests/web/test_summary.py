@@ -145,3 +145,23 @@ def test_the_community_team_sees_that_a_restricted_record_exists_and_when_but_no
     assert "Restricted record: ask the safeguarding team for the detail" in summary
     assert "Police domestic incident report received" not in summary
     assert "10 April 2024" in summary
+
+
+@pytest.mark.parametrize("address", [f"/patients/{CASE_V_BABY}", f"/patients/{NO_NHS_NUMBER_BABY}"])
+def test_the_baby_page_reads_in_words_with_no_codes_or_authoring_text(live, address):
+    with signed_in_browser(live.url, "nurse") as nurse:
+        page = nurse.get(address).text
+
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.split("<main", 1)[1])).split())
+    for raw in (
+        "cpis",
+        "none-found",
+        "not-configured",
+        "police-gp",
+        "social-care",
+        "SEED",
+        "finished",
+        "Mother (mother)",
+    ):
+        assert raw not in text, raw
+    assert not re.search(r"\[\d+\]", text)
