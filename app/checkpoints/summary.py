@@ -17,7 +17,9 @@ from app.nhs_style import nhs_date
 from app.picture import Picture
 from app.picture.models import UNCHECKED_PERSON, Record
 
-__all__ = ["Concern", "Severity", "Summary", "load_severity", "summarise"]
+from .wiring import Wiring
+
+__all__ = ["Concern", "Severity", "Summary", "load_severity", "summarise", "summary_for"]
 
 
 @dataclass(frozen=True)
@@ -191,3 +193,10 @@ def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], t
         if s.status != "partial" or s.name not in mentioned
     ]
     return summary
+
+
+def summary_for(wiring: Wiring, picture: Picture) -> Summary:
+    """The summary every page about a baby shows (templates/_summary.html), of a picture already `seen_by` its
+    reader, with this deployment's severity rules, source names and today's date."""
+    severity = load_severity(wiring.settings.mappings_dir)
+    return summarise(picture, severity, labels=wiring.mappings.source_labels, today=wiring.clock().date())

@@ -21,7 +21,7 @@ from app.assessments import held_answers, hold_answers, release_answers
 from app.checkpoints import ROLES, Action, Checkpoints, NotFound, User, may, seen_by
 from app.checkpoints.policy import landing, offered
 from app.checkpoints.schedule import IN_STAY, completions, scheduled_checks
-from app.checkpoints.summary import Summary, load_severity, summarise
+from app.checkpoints.summary import summary_for
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
@@ -53,12 +53,6 @@ async def checklist_poster(request: Request, services: CheckpointsDep) -> User |
 ChecklistPoster = Annotated[User | None, Depends(checklist_poster)]
 
 
-def _summary(services: Checkpoints, picture: Picture) -> Summary:
-    """The safeguarding summary of a picture already `seen_by` its reader."""
-    severity = load_severity(services.settings.mappings_dir)
-    return summarise(picture, severity, labels=services.mappings.source_labels, today=services.clock().date())
-
-
 @router.get("/")
 async def unit(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
     """The landing page: the unit's babies, as handovers for a role that completes no checklist (policy.landing)."""
@@ -88,7 +82,7 @@ async def patient(request: Request, services: CheckpointsDep, user: PageUser, nu
         "patient.html",
         user=user,
         picture=seen,
-        summary=_summary(services, seen),
+        summary=summary_for(services, seen),
         labels=services.mappings.source_labels,
         startable=offered(user, [c for c in in_use if c not in IN_STAY]),
         in_stay_startable=offered(user, [c for c in in_use if c in IN_STAY]),
@@ -133,7 +127,7 @@ def _checklist_page(
         status_code=status_code,
         user=user,
         picture=seen,
-        summary=_summary(services, seen),
+        summary=summary_for(services, seen),
         picture_id=picture_id,
         labels=services.mappings.source_labels,
         questionnaire=questionnaire,
