@@ -14,16 +14,30 @@ from app.forms import (
     input_value,
     is_help,
     is_hidden,
+    label,
     max_occurs,
     option_codings,
     repeat_key,
     walk,
 )
+from app.forms.answers import DATE_PARTS, TIME_PART, entry_name
+from app.forms.tree import Node
 
-__all__ = ["Field", "form_fields"]
+__all__ = ["STATUS_WORDS", "Field", "form_fields"]
 
-CONTROLS = {"date": "date", "dateTime": "datetime-local"}  # a browser's own control; every other input is text
+# A date is drawn as the NHS.UK date input (day, month, year; a dateTime adds the time), given the value in the form
+# `input_value` writes it (the unit's local time); "text" is the box for a value it cannot show exactly.
+CONTROLS = {"date": "date", "dateTime": "datetime-local"}
 EXAMPLE = {"date": "2026-11-26", "dateTime": "2026-11-26 14:30"}
+# What NeoSafe's pre-filled source statuses read as: the words the safeguarding picture uses, never the codes.
+STATUS_WORDS = {
+    "found": "Records found",
+    "none-found": "Checked: none found",
+    "not-known": "Checked: not everyone known to it",
+    "partial": "Partly checked",
+    "unavailable": "Not checked: source unavailable",
+    "not-configured": "Not connected: not checked",
+}
 
 
 @dataclass
@@ -37,7 +51,9 @@ class Field:
     read_only: bool
     repeats: bool
     enabled: bool
-    control: str = "text"  # the <input> type: date, datetime-local or text
+    control: str = "text"  # date or datetime-local (the NHS.UK date input, with `parts`), else text
+    legend: str = ""  # a repeating group's entry: whom or what it is about ("Person: Jason Smith (father)")
+    parts: dict[str, str] = field(default_factory=dict)  # day, month, year (and time) of a date input
     options: list[dict[str, str]] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
     shown: list[str] = field(default_factory=list)  # the answers as a person reads them
@@ -90,9 +106,32 @@ def _control(kind: str, values: list[str]) -> tuple[str, list[str], str]:
         return (
             "text",
             values,
-            f"The date picker cannot show this, so it is shown as it is: check it, or type it like {EXAMPLE[kind]}.",
+            f"The date boxes cannot show this, so it is shown as it is: check it, or type it like {EXAMPLE[kind]}.",
         )
     return control, [s for s in shown if s is not None], ""
+
+
+def _parts(values: list[str]) -> dict[str, str]:
+    """A date input's boxes for the value `_control` gives (2026-07-01T14:30 -> 1, 7, 2026, 14:30): posted
+    again, the same value."""
+    if not values:
+        return {}
+    day, _, clock = values[0].partition("T")
+    year, month, date = day.split("-")
+    return {"day": str(int(date)), "month": str(int(month)), "year": year, **({TIME_PART: clock} if clock else {})}
+
+
+def _typed_parts(raw: Mapping[str, Sequence[str]], path: str) -> dict[str, str] | None:
+    """The date input's boxes exactly as posted, when they were: a date that could not be read comes back as typed."""
+    typed = {p: (raw.get(f"{path}:{p}") or [""])[0] for p in (*DATE_PARTS, TIME_PART)}
+    return typed if any(typed.values()) else None
+
+
+def _legend(node: Node, names: Mapping[str, str]) -> str:
+    """A repeating group's entry as its legend: the group and whom it is about ("Person: Jason Smith (father)"),
+    else the group and its number ("Open case 2")."""
+    about, text = entry_name(node, names), label(node.q)
+    return about if about == f"{text} {int(node.path.rpartition('~')[2]) + 1}" else f"{text}: {about}"
 
 
 def form_fields(
@@ -103,8 +142,14 @@ def form_fields(
     issues: Sequence[Issue] = (),
     raw: Mapping[str, Sequence[str]] | None = None,
     parse_problems: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[Field]:
-    """The form as a tree of fields, with each field's current value and its error message, if any."""
+    """The form as a tree of fields, with each field's current value and its error message, if any.
+
+    `names` gives words for what NeoSafe filled in as keys (a source's key: its label); a source status reads as
+    STATUS_WORDS.
+    """
+    names = names or {}
     errors = {i.path: i.message for i in issues}
     errors.update(parse_problems or {})
     roots: list[Field] = []
@@ -118,9 +163,12 @@ def form_fields(
         link_id, _, index = segment.rpartition("~")
         kind = node.q.get("type", "string")
         values = _values(node.q, node.r.get("answer") or [])
-        if raw is not None and node.path in (parse_problems or {}):
+        typed = _typed_parts(raw, node.path) if raw is not None and node.path in (parse_problems or {}) else None
+        if raw is not None and node.path in (parse_problems or {}) and typed is None:
             values = list(raw.get(node.path, []))
         control, values, note = _control(kind, values)
+        if typed is not None:
+            control = CONTROLS[kind]
         hint = " ".join(filter(None, ["" if _later_repeat(node.path) else _help(node.q), note]))
         entry = Field(
             path=node.path,
@@ -133,11 +181,13 @@ def form_fields(
             repeats=bool(node.q.get("repeats")),
             enabled=node.path in enabled,
             control=control,
+            legend=_legend(node, names) if node.is_group and node.q.get("repeats") else "",
+            parts=(typed or _parts(values)) if control in CONTROLS.values() else {},
             options=[
                 {"value": coding_key(c), "text": c.get("display", c.get("code", ""))} for c in option_codings(node.q)
             ],
             values=values,
-            shown=[answer_text(a) for a in node.r.get("answer") or []],
+            shown=[(t := answer_text(a)) and names.get(t, STATUS_WORDS.get(t, t)) for a in node.r.get("answer") or []],
             error=errors.get(node.path),
             instance=int(index),
             repeat_key=repeat_key(f"{parent_path}/" if parent_path else "", link_id),

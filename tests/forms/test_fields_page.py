@@ -125,13 +125,32 @@ def test_every_item_type_is_drawn_with_its_own_control():
     assert named(controls, "g~0/plan~0")[0]["tag"] == "textarea"
     assert named(controls, "g~0/score~0")[0]["inputmode"] == "numeric"
     assert named(controls, "g~0/weight~0")[0]["inputmode"] == "decimal"
-    assert named(controls, "g~0/date-told~0")[0]["type"] == "date"
-    assert named(controls, "g~0/signed~0")[0]["type"] == "datetime-local"
+    # NHS.UK date input: day, month and year boxes (a date and time adds the time), numeric keyboards for the date
+    date_boxes = [
+        (i["type"], i.get("inputmode"))
+        for n in ("day", "month", "year")
+        for i in named(controls, f"g~0/date-told~0:{n}")
+    ]
+    assert date_boxes == [("text", "numeric")] * 3
+    assert [
+        controls.labels[i["id"]] for n in ("day", "month", "year", "time") for i in named(controls, f"g~0/signed~0:{n}")
+    ] == ["Day", "Month", "Year", "Time (24-hour)"]
+    assert not named(controls, "g~0/date-told~0:time")
     assert "Ask each question privately." in controls.body  # display text inside a group is body text
     assert "Source: maternity" in controls.body  # read-only: shown, not editable
     assert not named(controls, "g~0/found~0")
     assert not named(controls, "g~0/version~0")  # hidden: not on the page at all
-    assert controls.legends == ["Everything", "Seen?", "Role", "Risk factors", "Language", "Carer (1)", "Recipient (1)"]
+    assert controls.legends == [
+        "Everything",
+        "Seen?",
+        "Role",
+        "Risk factors",
+        "Language",
+        "Date told",
+        "Date and time signed",
+        "Carer 1",
+        "Recipient 1",
+    ]
 
 
 def test_every_control_has_a_label_or_a_legend():
@@ -141,9 +160,17 @@ def test_every_control_has_a_label_or_a_legend():
     assert all(i["id"] in controls.labels for i in visible), [
         i["name"] for i in visible if i["id"] not in controls.labels
     ]
-    assert {"Name", "Plan", "DASH score", "Weight (kg)", "Date told", "Date and time signed", "Other (type it)"} <= set(
-        controls.labels.values()
-    )
+    assert {
+        "Name",
+        "Plan",
+        "DASH score",
+        "Weight (kg)",
+        "Day",
+        "Month",
+        "Year",
+        "Time (24-hour)",
+        "Other (type it)",
+    } <= set(controls.labels.values())
 
 
 def test_add_another_is_offered_until_max_occurs():
@@ -184,8 +211,13 @@ def test_what_is_drawn_reads_back_as_typed_answers_and_is_drawn_again_as_answere
             "g~0/plan~0": "Visit on Tuesday",
             "g~0/score~0": "0",
             "g~0/weight~0": "1.25",
-            "g~0/date-told~0": "2026-11-20",
-            "g~0/signed~0": "2026-11-20T14:30",
+            "g~0/date-told~0:day": "20",
+            "g~0/date-told~0:month": "11",
+            "g~0/date-told~0:year": "2026",
+            "g~0/signed~0:day": "20",
+            "g~0/signed~0:month": "11",
+            "g~0/signed~0:year": "2026",
+            "g~0/signed~0:time": "14:30",
             "g~0/why-not~0": "Works nights",
         },
     )
@@ -221,7 +253,8 @@ def test_what_is_drawn_reads_back_as_typed_answers_and_is_drawn_again_as_answere
         ("g~0/language~0", polish),
     }
     assert named(again, "g~0/score~0")[0]["value"] == "0"
-    assert named(again, "g~0/date-told~0")[0]["value"] == "2026-11-20"
+    assert [named(again, f"g~0/date-told~0:{n}")[0]["value"] for n in ("day", "month", "year")] == ["20", "11", "2026"]
+    assert named(again, "g~0/signed~0:time")[0]["value"] == "14:30"
 
 
 def test_open_choice_other_text_is_drawn_in_the_other_box():
@@ -252,16 +285,19 @@ def test_every_error_links_to_an_element_on_the_page():
     assert all(field_id(i.path) in controls.ids for i in issues), [i.path for i in issues]
 
 
-def test_a_date_and_time_is_drawn_again_as_its_control_keeps_it_on_the_units_clock():
-    """A datetime-local control empties itself if given an offset: the answer is drawn as the time typed."""
+def test_a_date_and_time_is_drawn_again_in_its_boxes_on_the_units_clock():
+    """The date input's boxes hold the day, month, year and time typed: drawn again, exactly those (in BST too)."""
     response = make_response(EVERY_TYPE)
-    typed = {"g~0/date-told~0": "2026-07-01", "g~0/signed~0": "2026-07-01T14:30"}  # BST
+    typed = {
+        **{f"g~0/date-told~0:{n}": v for n, v in zip(("day", "month", "year"), ("1", "7", "2026"), strict=True)},
+        **{
+            f"g~0/signed~0:{n}": v
+            for n, v in zip(("day", "month", "year", "time"), ("1", "7", "2026", "14:30"), strict=True)
+        },
+    }
     assert apply_form(EVERY_TYPE, response, posted(render(EVERY_TYPE, response), {}, typed)) == {}
     assert items_with(response, "signed")[0]["answer"] == [{"valueDateTime": "2026-07-01T14:30:00+01:00"}]
 
     again = render(EVERY_TYPE, response)
 
-    [signed] = named(again, "g~0/signed~0")
-    assert (signed["type"], signed["value"]) == ("datetime-local", "2026-07-01T14:30")
-    [told] = named(again, "g~0/date-told~0")
-    assert (told["type"], told["value"]) == ("date", "2026-07-01")
+    assert {name: named(again, name)[0]["value"] for name in typed} == typed
