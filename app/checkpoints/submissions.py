@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from app.assessments import (
     submitted_with,
 )
 from app.forms import AUTHOR, Issue, canonical, prune, signature, validate
+from app.forms.validate import enabled_items
 from app.picture import Picture, snapshot
 
 from .digests import answers_digest
@@ -38,6 +39,15 @@ def without_own_tasks(picture: Picture, record_id: str) -> Picture:
     """The picture an amendment or co-signature of checklist `record_id` is checked against: the tasks that
     checklist itself raised are its answers, not tasks found open before it (D13 asks about those)."""
     return replace(picture, open_tasks=[t for t in picture.open_tasks if t.raised_by != record_id])
+
+
+@dataclass(frozen=True)
+class _Read:
+    """How a submission's answers were read when checked; submit prunes with the same, never reading them again."""
+
+    questionnaire: dict[str, Any]
+    env: dict[str, Any]
+    enabled: set[str]
 
 
 class Submissions(Handovers):
@@ -68,13 +78,21 @@ class Submissions(Handovers):
         (`responses.not_acceptable`: about this baby, and on the checkpoint's checklist in use, or for an
         amendment on `made_on`, the url|version of the checklist it amends), then its answers against that
         version's questions. Its answers are not looked at when it is on the wrong version."""
+        return self._checked(picture, checkpoint, user, response, made_on=made_on)[0]
+
+    def _checked(
+        self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any], *, made_on: str | None
+    ) -> tuple[list[Issue], _Read | None]:
+        """`check`'s issues, and how the answers were read (None if they were not: the wrong checklist)."""
         refused = not_acceptable(self.checklists, checkpoint, picture.baby.nhs_number, response, made_on=made_on)
         if any(i.link_id in ("resourceType", "questionnaire") for i in refused):
-            return refused
+            return refused, None
         questionnaire = (
             self.checklists.for_response({"questionnaire": made_on}) if made_on else self.questionnaire(checkpoint)
         )
-        return refused + validate(questionnaire, response, self.env(picture, checkpoint, user, response))
+        env = self.env(picture, checkpoint, user, response)
+        read = _Read(questionnaire, env, enabled_items(questionnaire, response, env))
+        return refused + validate(questionnaire, response, env, enabled=read.enabled), read
 
     async def save(
         self,
@@ -103,7 +121,7 @@ class Submissions(Handovers):
         repeat = await self.repeat_of(submission_key, picture, user, response)
         if repeat is not None:
             return repeat
-        issues = self.check(picture, checkpoint, user, response, made_on=made_on)
+        issues, read = self._checked(picture, checkpoint, user, response, made_on=made_on)
         if issues:
             await self.audit(
                 user,
@@ -114,7 +132,14 @@ class Submissions(Handovers):
             )
             return issues
         return await self.submit(
-            picture, checkpoint, user, response, amends=amends, submission_key=submission_key, versions=versions
+            picture,
+            checkpoint,
+            user,
+            response,
+            amends=amends,
+            submission_key=submission_key,
+            versions=versions,
+            read=read,
         )
 
     async def submit(
@@ -127,13 +152,14 @@ class Submissions(Handovers):
         amends: str | None = None,
         submission_key: str | None = None,
         versions: list[Stored] | None = None,
+        read: _Read | None = None,
     ) -> Submitted:
         """Store the checklist durably, then try once to write it to FHIR; `entry.state` says how it went.
 
         With `amends` (the id of the latest version), this is an amendment: checked against the checklist
         version the first one was made on, written as updates of what changed; `versions`, its `chain` if the
-        caller has read it already. Call only with a response that `check` accepted, and after `repeat_of` found
-        no earlier submission under `submission_key`.
+        caller has read it already; `read`, how `check` read the answers, if it did. Call only with a response that
+        `check` accepted, and after `repeat_of` found no earlier submission under `submission_key`.
         """
         require(user, Action.COMPLETE, checkpoint=checkpoint)
         if self.write_back.name not in picture.baby.found_on:
@@ -150,9 +176,11 @@ class Submissions(Handovers):
             if versions
             else self.questionnaire(checkpoint)
         )
-        env = self.env(picture, checkpoint, user, response)
+        if read is None or read.questionnaire is not questionnaire:
+            env = self.env(picture, checkpoint, user, response)
+            read = _Read(questionnaire, env, enabled_items(questionnaire, response, env))
         authored = self.clock().isoformat(timespec="seconds")
-        completed = prune(questionnaire, response, env)
+        completed = prune(questionnaire, response, read.env, enabled=read.enabled)
         completed.update(
             {
                 "questionnaire": canonical(questionnaire),
