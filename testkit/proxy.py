@@ -63,6 +63,7 @@ class Faults:
     hold_s: float = 300.0  # the longest a request is held; the client normally gives up first
     drop_rate: float = 0.0  # fraction forwarded, then the connection closed without an answer
     methods: frozenset[str] | None = None  # faults (not the delay) only for these methods, e.g. {"POST"}; None: all
+    spare_batches: bool = False  # a batch of searches (a read POSTed to the base) passes unfaulted: writes only
     script: deque[Fault] = field(default_factory=deque)  # faults for the next matching requests, before the rates
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
@@ -75,9 +76,9 @@ class Faults:
         self.seed = seed
         self._rng = random.Random(seed)
 
-    def pick(self, method: str) -> Fault | None:
+    def pick(self, method: str, *, batch: bool = False) -> Fault | None:
         """The fault for the next request, or None to pass it through."""
-        if self.methods is not None and method not in self.methods:
+        if (self.methods is not None and method not in self.methods) or (batch and self.spare_batches):
             return None
         if self.script:
             return self.script.popleft()
@@ -101,6 +102,7 @@ class Exchange:
     finished: float | None = None
     status: int | None = None  # None: no answer was written (a timeout, a drop, or the client went away)
     fault: Fault | None = None
+    batch: bool = False  # a batch Bundle POSTed to the base: searches, not a write
 
     @property
     def seconds(self) -> float | None:
@@ -180,14 +182,23 @@ class FaultProxy:
         await self.stop()
         await self.start()
 
-    def count(self, resource_type: str | None = None, *, method: str | None = None, prefix: str | None = None) -> int:
-        """Requests seen (since the last reset), optionally of one resource type, method or path prefix."""
+    def count(
+        self,
+        resource_type: str | None = None,
+        *,
+        method: str | None = None,
+        prefix: str | None = None,
+        batch: bool | None = None,
+    ) -> int:
+        """Requests seen (since the last reset), optionally of one resource type, method or path prefix, and
+        batches of searches only (True) or everything else (False)."""
         return sum(
             1
             for e in list(self.exchanges)
             if (resource_type is None or e.resource_type == resource_type)
             and (method is None or e.method == method)
             and (prefix is None or e.target.startswith(prefix))
+            and (batch is None or e.batch == batch)
         )
 
     def counts(self) -> Counter[str]:
@@ -225,9 +236,11 @@ class FaultProxy:
             return False  # the client closed its keep-alive connection
         started = time.perf_counter()
         request = await _read_request(head, reader)
-        exchange = Exchange(request.method, request.target, self._resource_type(request.target), started)
+        resource_type = self._resource_type(request.target)
+        batch = request.method == "POST" and resource_type == "" and _bundle_type(request.body) == "batch"
+        exchange = Exchange(request.method, request.target, resource_type, started, batch=batch)
         self.exchanges.append(exchange)
-        exchange.fault = fault = self.faults.pick(request.method)
+        exchange.fault = fault = self.faults.pick(request.method, batch=batch)
         try:
             if fault is Fault.FAIL:
                 outcome = _outcome("transient", "injected fault: service unavailable")
@@ -278,6 +291,15 @@ class FaultProxy:
         if path.startswith(self._base_path):
             path = path[len(self._base_path) :]
         return path.strip("/").split("/", 1)[0]
+
+
+def _bundle_type(body: bytes) -> str | None:
+    """Bundle.type of a JSON body, or None when it is not a Bundle."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    return data.get("type") if isinstance(data, dict) and data.get("resourceType") == "Bundle" else None
 
 
 async def _read_request(head: bytes, reader: asyncio.StreamReader) -> _Request:
@@ -383,8 +405,15 @@ class ThreadedFaultProxy:
     def restart(self) -> None:
         self._call(self.proxy.restart())
 
-    def count(self, resource_type: str | None = None, *, method: str | None = None, prefix: str | None = None) -> int:
-        return self.proxy.count(resource_type, method=method, prefix=prefix)
+    def count(
+        self,
+        resource_type: str | None = None,
+        *,
+        method: str | None = None,
+        prefix: str | None = None,
+        batch: bool | None = None,
+    ) -> int:
+        return self.proxy.count(resource_type, method=method, prefix=prefix, batch=batch)
 
     def counts(self) -> Counter[str]:
         return self.proxy.counts()

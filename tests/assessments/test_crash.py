@@ -1,7 +1,8 @@
 """Exactly once through the real fault proxy and real process kills: every assessment ends on the record once.
 
-The proxy (testkit/proxy.py) sits in front of the neonatal (write-back) sandbox server and faults only POSTs, so
-the picture's reads pass. `neosafe outbox run` is started as a real process where a process must die.
+The proxy (testkit/proxy.py) sits in front of the neonatal (write-back) sandbox server and faults only POSTs that
+write (not batches of searches), so the picture's reads pass. `neosafe outbox run` is started as a real process
+where a process must die.
 `reconcile` (what `neosafe reconcile` runs) is the proof: nothing missing, nothing duplicated.
 """
 
@@ -44,7 +45,9 @@ WRITE_TIMEOUT_S = 3.0  # the write-back source's timeout_s in the app under test
 @pytest.fixture
 async def proxy(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> AsyncIterator[FaultProxy]:
     """The fault proxy in front of the neonatal server, faulting POSTs only; fails the test on asyncio errors."""
-    async with FaultProxy(sandbox.urls["neonatal"], faults=Faults(methods=frozenset({"POST"}))) as running:
+    async with FaultProxy(
+        sandbox.urls["neonatal"], faults=Faults(methods=frozenset({"POST"}), spare_batches=True)
+    ) as running:
         yield running
     records = [*caplog.get_records("call"), *caplog.records]
     assert not [r.getMessage() for r in records if r.name == "asyncio" and r.levelno >= logging.ERROR]
@@ -133,7 +136,7 @@ async def test_a_faulted_send_is_resent_and_lands_once(services, proxy, sandbox,
         assert await deliver_due(services.sessions, client, worker="w", now=later) == 1
 
     assert (await entry(services, entry_id)).state == "sent"
-    assert proxy.count("", method="POST") == 2
+    assert proxy.count("", method="POST", batch=False) == 2
     assert written(fhir["neonatal"], assessment_id) == expected(first.bundle_json)
     await proven_once(services, sandbox, 1)
 
@@ -169,7 +172,7 @@ async def test_a_proxy_restart_during_delivery_after_the_commit_is_resent_once(s
         later = aware(result.entry.next_attempt_at) + timedelta(seconds=1)
         assert await deliver_due(services.sessions, client, worker="w", now=later) == 1
     assert (await entry(services, result.entry.id)).state == "sent"
-    assert proxy.count("", method="POST") == 2
+    assert proxy.count("", method="POST", batch=False) == 2
     assert await held_by_server(sandbox, result.assessment_id) == 1
     assert written(fhir["neonatal"], result.assessment_id) == expected(result.entry.bundle_json)
     await proven_once(services, sandbox, 1)
@@ -245,7 +248,9 @@ async def test_a_worker_killed_mid_send_is_followed_by_one_that_sends_once(servi
     proxy.faults.script.append(Fault.TIMEOUT)  # the next send commits on the server, its answer is held
 
     worker = runs.start("outbox", "run", NEOSAFE_OUTBOX_LEASE_S="3")
-    await until(lambda: runs.alive(worker) and proxy.count("", method="POST") == 2, what="the send leaving")
+    await until(
+        lambda: runs.alive(worker) and proxy.count("", method="POST", batch=False) == 2, what="the send leaving"
+    )
     await until(lambda: held_by_server(sandbox, assessment_id), what="the server committing the transaction")
     assert runs.alive(worker)  # still waiting for the answer
     os.kill(worker.pid, signal.SIGKILL)
@@ -262,7 +267,7 @@ async def test_a_worker_killed_mid_send_is_followed_by_one_that_sends_once(servi
     assert "tried 1 entries" in runs.log(again)
     sent = await entry(services, entry_id)
     assert (sent.state, sent.attempts, sent.claimed_by) == ("sent", 2, None)
-    assert proxy.count("", method="POST") == 3  # refused, committed-but-unanswered, resent
+    assert proxy.count("", method="POST", batch=False) == 3  # refused, committed-but-unanswered, resent
     assert written(fhir["neonatal"], assessment_id) == expected(waiting.bundle_json)
     await proven_once(services, sandbox, 1)
 
@@ -274,11 +279,11 @@ async def test_two_worker_processes_on_one_database_send_each_entry_once(service
     ids = [await submitted(services, fhir) for _ in range(entries)]
     assert {(await entry(services, entry_id)).state for _, entry_id in ids} == {"retrying"}
     proxy.faults.delay_ms = 300  # a slow record: each send is still in flight when the other worker looks
-    before = proxy.count("", method="POST")
+    before = proxy.count("", method="POST", batch=False)
 
     workers = [runs.start("outbox", "run"), runs.start("outbox", "run")]  # the default lease: 2 minutes
     await until(lambda: all(runs.alive(w) and "Sending queued" in runs.log(w) for w in workers), what="both workers up")
-    assert proxy.count("", method="POST") == before
+    assert proxy.count("", method="POST", batch=False) == before
     async with services.sessions() as session:  # every entry falls due at once, with both workers polling
         await session.exec(update(OutboxEntry).values(next_attempt_at=utcnow()))
         await session.commit()
@@ -296,7 +301,7 @@ async def test_two_worker_processes_on_one_database_send_each_entry_once(service
         os.kill(worker.pid, signal.SIGINT)  # Ctrl-C: stops after the send in flight
     assert [await runs.finished(w, timeout_s=15) for w in workers] == [0, 0]
 
-    assert proxy.count("", method="POST") - before == entries
+    assert proxy.count("", method="POST", batch=False) - before == entries
     for assessment_id, entry_id in ids:
         assert written(fhir["neonatal"], assessment_id) == expected((await entry(services, entry_id)).bundle_json)
     await proven_once(services, sandbox, entries)

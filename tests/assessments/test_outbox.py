@@ -41,7 +41,7 @@ class Faults(httpx.AsyncBaseTransport):
         self.real, self.plan, self.transactions = real, [], 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method != "POST":
+        if request.method != "POST" or b'"transaction"' not in request.content:  # a batch of searches passes
             return await self.real.handle_async_request(request)
         self.transactions += 1
         fault = self.plan.pop(0) if self.plan else None
