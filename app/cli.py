@@ -197,13 +197,19 @@ def _checklists_appendix(args: argparse.Namespace) -> None:
 
 
 def _rule_problems(checklists_dir: Path, mappings_dir: Path) -> list[str]:
-    """tasks.toml and handover.toml against the checklists: what NeoSafe would refuse to start with."""
-    from app.forms import load_checklists, load_task_rules
+    """tasks.toml, handover.toml and observation-focus.toml against the checklists: what NeoSafe would refuse to
+    start with."""
+    from app.forms import load_checklists, load_focus_rules, load_task_rules
     from app.handover import load_recipients, load_sections
 
     loaded = load_checklists(checklists_dir)
     problems = []
-    rules = ((load_task_rules, "tasks.toml"), (load_sections, "handover.toml"), (load_recipients, "handover.toml"))
+    rules = (
+        (load_task_rules, "tasks.toml"),
+        (load_sections, "handover.toml"),
+        (load_recipients, "handover.toml"),
+        (load_focus_rules, "observation-focus.toml"),
+    )
     for load, name in rules:
         try:
             load(mappings_dir / name, loaded)

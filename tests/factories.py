@@ -59,3 +59,21 @@ def create_baby(fhir: httpx.Client, *records_of_baby: str, **flag_overrides: Any
         fhir, make_patient(patient_id, number), *(make_flag(patient_id, c, **flag_overrides) for c in records_of_baby)
     )
     return number
+
+
+def create_family(fhir: httpx.Client, *, mother_nhs_number: bool = True) -> tuple[str, str | None]:
+    """A new baby whose unit record names a mother (RelatedPerson MTH), with a fresh NHS number unless told not to;
+    returns the baby's and the mother's NHS numbers."""
+    baby = create_baby(fhir)
+    mother = new_nhs_number() if mother_nhs_number else None
+    related = {
+        "resourceType": "RelatedPerson",
+        "id": f"rp-{uuid.uuid4().hex[:12]}",
+        "patient": {"reference": f"Patient/nn-test-{baby}"},
+        "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH"}]}],
+        "name": [{"given": ["Test"], "family": "Mother"}],
+        "birthDate": "1996-05-01",
+        **({"identifier": [{"system": NHS, "value": mother}]} if mother else {}),
+    }
+    create(fhir, related)
+    return baby, mother

@@ -23,6 +23,7 @@ baby's record. The Provenance names each source and what it found there, so it i
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from app.fhir_systems import (
@@ -32,7 +33,7 @@ from app.fhir_systems import (
     PROVENANCE_PARTICIPANT_TYPE_SYSTEM,
     WRITE_KEY_SYSTEM,
 )
-from app.forms import TaskRule, extract_observations, raised_tasks, task_resource
+from app.forms import Focus, Node, TaskRule, extract_observations, raised_tasks, task_resource
 from app.picture import RESTRICTED_LABEL
 
 __all__ = [
@@ -237,6 +238,7 @@ def assessment_bundle(
     verifier: dict[str, Any] | None = None,
     attached: list[dict[str, Any]] = (),
     task_rules: list[TaskRule] = (),
+    focus: Callable[[Node], Focus] | None = None,
 ) -> dict[str, Any]:
     """The transaction for one version of a checklist.
 
@@ -246,7 +248,8 @@ def assessment_bundle(
     Provenance then names them as verifier and carries their signature, not the author's. `task_rules` (those
     of this checkpoint) raise Tasks from the answers, versioned like the Observations. `attached` resources
     (the handover summary and its Communications at discharge) go with it, each keyed by its identifier:
-    a type in VERSIONED versioned like the Observations, any other replaced by each later version.
+    a type in VERSIONED versioned like the Observations, any other replaced by each later version. `focus`
+    names whom each answer is about (app.forms.focus_finder): a parent's answers are not the baby's findings.
     """
     record_id = record_id or assessment_id
     response = {**response, "identifier": {"system": ASSESSMENT_ID_SYSTEM, "value": record_id}}
@@ -255,7 +258,7 @@ def assessment_bundle(
     else:
         entries = [_create(response, record_id, record_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
     observations = extract_observations(
-        questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=record_id
+        questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=record_id, focus=focus
     )
     tasks = [
         task_resource(t, response, response_reference=entries[0]["fullUrl"], identifier=record_id)

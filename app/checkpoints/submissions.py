@@ -21,9 +21,9 @@ from app.assessments import (
     save_assessment,
     submitted_with,
 )
-from app.forms import AUTHOR, Issue, canonical, prune, signature, validate
+from app.forms import AUTHOR, Issue, canonical, focus_finder, prune, signature, validate
 from app.forms.validate import enabled_items
-from app.picture import Picture, snapshot
+from app.picture import Picture, picture_context, snapshot
 
 from .digests import answers_digest
 from .handovers import Handovers
@@ -255,8 +255,10 @@ class Submissions(Handovers):
         record_id = versions[0].assessment.id if versions else assessment_id
         sources = self.sources_consulted(picture)
         now: datetime = self.clock()
+        questionnaire = self.checklists.for_response(response)
+        people = picture_context(picture, checkpoint=checkpoint)["people"]
         bundle = assessment_bundle(
-            questionnaire=self.checklists.for_response(response),
+            questionnaire=questionnaire,
             response=response,
             assessment_id=assessment_id,
             sources=sources,
@@ -264,6 +266,7 @@ class Submissions(Handovers):
             earlier=[json.loads(v.entry.bundle_json) for v in versions],
             verifier=verifier,
             task_rules=self.rules_for(checkpoint),
+            focus=focus_finder(questionnaire, self.focus_rules, people),
             attached=await self.written_with(
                 picture,
                 checkpoint,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.assessments import Backoff, OutboxWorker, SessionFactory, deliver, make_engine, prepare, session_factory
 from app.config import Settings, SourceSettings
-from app.forms import Checklists, TaskRule, load_checklists, load_task_rules
+from app.forms import Checklists, FocusRule, TaskRule, load_checklists, load_focus_rules, load_task_rules
 from app.handover import Recipients, Section, document_environment, load_recipients, load_sections
 from app.picture import Mappings, load_mappings
 from app.sources import Capabilities, FhirClient, auth_for
@@ -40,6 +40,7 @@ class Wiring:
     handover_sections: list[Section] = field(default_factory=list)
     handover_recipients: Recipients | None = None  # D10's questions: a Communication per recipient at discharge
     task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
+    focus_rules: list[FocusRule] = field(default_factory=list)  # whom answers are about (observation-focus.toml)
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
@@ -69,6 +70,7 @@ class Wiring:
             handover_sections=load_sections(handover_rules, checklists),
             handover_recipients=load_recipients(handover_rules, checklists),
             task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
+            focus_rules=load_focus_rules(settings.mappings_dir / "observation-focus.toml", checklists),
             document_env=document_environment(settings.templates_dir),
             engine=engine,
             sessions=session_factory(engine),

@@ -5,6 +5,7 @@ from .enable_when import enabled_paths
 from .expressions import ExpressionError
 from .extensions import is_help, is_hidden, max_occurs, min_occurs
 from .extract import OBSERVATION_ID_SYSTEM, extract_observations
+from .focus import Focus, FocusRule, focus_finder, load_focus_rules
 from .lint import Problem, lint_checklists
 from .load import CHECKPOINTS, Checklists, load_checklists
 from .populate import Populated, add_repeats, canonical, populate, repeat_key, with_every_item
@@ -26,6 +27,8 @@ __all__ = [
     "Change",
     "Checklists",
     "ExpressionError",
+    "Focus",
+    "FocusRule",
     "Issue",
     "Line",
     "Node",
@@ -43,12 +46,14 @@ __all__ = [
     "definitions",
     "enabled_paths",
     "extract_observations",
+    "focus_finder",
     "input_value",
     "is_help",
     "is_hidden",
     "label",
     "lint_checklists",
     "load_checklists",
+    "load_focus_rules",
     "load_task_rules",
     "max_occurs",
     "min_occurs",

@@ -6,6 +6,9 @@ Coding -> valueCodeableConcept. False and 0 are answers like any other and are e
 A coded group whose observationExtract is the code `component` becomes one Observation per group entry, its
 coded questions' answers as components; with `member`, a parent Observation per entry whose hasMember points at
 the Observations of its coded questions. observationExtract (boolean or code) and the category are inherited.
+
+An answer about someone other than the baby names them as the Observation's focus; one about someone NeoSafe
+cannot name safely is not extracted (focus.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from app.fhir_systems import OBSERVATION_CATEGORY_SYSTEM, OBSERVATION_ID_SYSTEM
 from app.picture import RESTRICTED_LABEL
 
 from .extensions import CATEGORY, OBSERVATION_EXTRACT, extension_value
+from .focus import Focus
 from .tree import Node, walk
 
 __all__ = ["OBSERVATION_ID_SYSTEM", "extract_observations", "extraction_mode", "observation_value"]
@@ -77,7 +81,7 @@ def _extraction_rules(questionnaire: dict[str, Any]) -> dict[str, tuple[bool | s
     return rules
 
 
-def _base(item: dict[str, Any], category: dict[str, Any], response: dict[str, Any], derived_from: str):
+def _base(item: dict[str, Any], category: dict[str, Any], response: dict[str, Any], derived_from: str, about: Focus):
     observation: dict[str, Any] = {
         "resourceType": "Observation",
         "meta": {"security": [RESTRICTED_LABEL]},  # a safeguarding answer: restricted from proxy access
@@ -90,6 +94,8 @@ def _base(item: dict[str, Any], category: dict[str, Any], response: dict[str, An
         "performer": [response["author"]],
         "derivedFrom": [{"reference": derived_from}],
     }
+    if about.reference:
+        observation["focus"] = [about.reference]
     if response.get("encounter"):
         observation["encounter"] = response["encounter"]
     return observation
@@ -116,12 +122,14 @@ def extract_observations(
     response_reference: str,
     identifier: str,
     full_url: Callable[[str], str] | None = None,
+    focus: Callable[[Node], Focus] | None = None,
 ) -> list[dict[str, Any]]:
     """Observations for a completed, pruned response; each identifier is `identifier/path[/answer-index]`, stable.
     Each carries the restricted confidentiality label: every answer of a safeguarding checklist is restricted.
 
     `full_url` turns an Observation's identifier value into its fullUrl in the transaction, for hasMember;
-    without it, hasMember refers to the member by identifier (a logical reference).
+    without it, hasMember refers to the member by identifier (a logical reference). `focus` (focus.focus_finder)
+    says whom each answer is about; without it, every answer is about the baby.
     """
     rules = _extraction_rules(questionnaire)
     observations: list[dict[str, Any]] = []
@@ -134,10 +142,14 @@ def extract_observations(
         mode, category = rules.get(node.q["linkId"], (False, SOCIAL_HISTORY))
         if not mode or not node.q.get("code"):
             continue
+        about = focus(node) if focus else Focus()
+        if not about.safe:
+            continue
         collector = _collector(node, groups)
         if node.is_group:
             if mode in GROUPING:
-                observation = keyed(_base(node.q, category, response, response_reference), f"{identifier}/{node.path}")
+                base = _base(node.q, category, response, response_reference, about)
+                observation = keyed(base, f"{identifier}/{node.path}")
                 observation["_grouping"] = mode
                 groups[node.path] = observation
                 observations.append(observation)
@@ -149,7 +161,9 @@ def extract_observations(
                 continue
             value = f"{identifier}/{node.path}/{index}"
             observations.append(
-                keyed({**_base(node.q, category, response, response_reference), **observation_value(answer)}, value)
+                keyed(
+                    {**_base(node.q, category, response, response_reference, about), **observation_value(answer)}, value
+                )
             )
             if collector is not None:
                 member = {"reference": full_url(value)} if full_url else {"identifier": _identifier(value)}

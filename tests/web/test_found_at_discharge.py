@@ -12,7 +12,7 @@ import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from tests.answering import completed, items_with, without_answer
-from tests.factories import create_baby
+from tests.factories import create_baby, create_family
 
 ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
 DASH = "D4-da-risk-assessment"
@@ -43,7 +43,7 @@ def search(fhir: dict, kind: str, assessment_id: str) -> list[dict]:
 
 
 def test_abuse_disclosed_at_discharge_asks_dash_marac_and_idva_and_hands_them_over(live, fhir):
-    baby = create_baby(fhir["neonatal"])
+    baby, mother = create_family(fhir["neonatal"])  # DASH is about her: its Observations name her (focus)
     with live.client("nurse") as api:
         response = disclosed_with_dash_15(discharge_answers(api, baby))
         refused = api.post(
@@ -62,6 +62,7 @@ def test_abuse_disclosed_at_discharge_asks_dash_marac_and_idva_and_hands_them_ov
     scores = [o["valueInteger"] for o in observations if o["code"]["coding"][0]["code"] == "dash-score"]
     marac = [o for o in observations if o["code"]["coding"][0]["code"] == "978091000000105"]
     assert scores == [15] and len(marac) == 1
+    assert marac[0]["focus"][0]["identifier"]["value"] == mother
     with live.browser("community-nurse") as browser:
         handover = browser.get(f"/patients/{baby}/handover").text
     assert "D4. Domestic abuse disclosed at discharge: DASH, MARAC and IDVA" in handover

@@ -11,7 +11,7 @@ import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
 from tests.answering import completed, items_with
-from tests.factories import create_baby
+from tests.factories import create_family
 
 ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
 A8 = "A8-da-enquiry-private"
@@ -41,7 +41,7 @@ def with_the_partner_present(response: dict) -> dict:
 def test_an_enquiry_with_the_partner_present_writes_no_routine_enquiry_raises_a_task_and_discharge_asks_again(
     api, fhir
 ):
-    baby = create_baby(fhir["neonatal"])
+    baby, _ = create_family(fhir["neonatal"])  # a mother with an NHS number: her answers can name her
     admission = with_the_partner_present(completed(api, baby))
     # answer_everything answered A8's outcome too ("disclosed"): a careless client sends it, NeoSafe drops it
     assert items_with(admission, f"{A8}.outcome")[0]["answer"]
