@@ -3,11 +3,13 @@ the entry's name is in the message, so a blank admission never says "Lives with 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
 
-from app.forms import apply_form, coding_key, validate
+from app.forms import apply_form, coding_key, enabled_paths, validate
+from app.web.form_view import form_fields
 from tests.forms.builders import answer, items_with, make_group, make_item, make_questionnaire, make_response
 from tests.forms.test_checklist_files import CASE_V, SOURCE_DOWN
 from tests.forms.test_checklist_files import env as checklist_file_env
@@ -88,6 +90,12 @@ def test_a_value_typed_that_cannot_be_read_names_the_person_typed_in_the_same_po
     }
 
 
+def flat(fields):
+    for f in fields:
+        yield f
+        yield from flat(f.children)
+
+
 def populated(checkpoint: str, picture: dict) -> tuple[dict, dict, dict]:
     q = CHECKLISTS.for_checkpoint(checkpoint)
     context = checklist_file_env(q, {**picture, "checkpoint": checkpoint, "openTasks": 0})
@@ -115,3 +123,15 @@ def test_each_source_is_named_by_its_label_in_the_admission_checklist():
     assert "Select an answer for CP-IS: Have you reviewed this source?" in reviewed
     assert len(reviewed) == 5  # one for each source, each named
     assert not any("for cpis" in m or "for social-care" in m for m in said)
+
+
+def test_the_form_heads_each_entry_as_its_messages_name_it_and_shows_statuses_in_words():
+    q, response, context = populated("admission", SOURCE_DOWN)
+
+    fields = list(flat(form_fields(q, response, enabled=enabled_paths(q, response, context), names=LABELS)))
+
+    legends = [f.legend for f in fields if f.legend]
+    assert "Source: Children's social care" in legends and "Source: CP-IS" in legends
+    assert any(re.fullmatch(r"Person: Anna V \(mother\)", t) for t in legends), legends
+    statuses = {v for f in fields if f.path.endswith("source.status~0") for v in f.shown}
+    assert statuses == {"Checked: none found", "Not checked: source unavailable", "Not connected: not checked"}
