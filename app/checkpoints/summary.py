@@ -53,7 +53,7 @@ class Concern:
     when: tuple[str, ...]  # "current, since 30 July 2026", "14 January 2024 to 20 March 2025", newest first
     current: bool  # any of them
     source: str  # the source's label
-    closure: str | None = None  # social care: when it closed and whether children's social care itself records it
+    closure: str | None = None  # a closed social-care record: whether children's social care itself records it
     restricted: bool = False
 
 
@@ -68,10 +68,6 @@ class Summary:
     administrative: list[Concern] = field(default_factory=list)
     sources_not_checked: list[str] = field(default_factory=list)  # "Police and GP notices: timed out"
     people_not_checked: list[str] = field(default_factory=list)  # "Paweł BRZOZAK, father: not checked in ..."
-
-    @property
-    def serious(self) -> bool:
-        return bool(self.tiers) and self.tiers[0][0] == "serious"
 
 
 def _months_before(today: date, months: int) -> str:
