@@ -109,6 +109,7 @@ class Handovers(Records):
             author_role="",
             status=response["status"],
             version=version,
+            amends=record_id if record_id != assessment_id else None,  # so its first version is found: one reference
             created_at=self.clock(),  # newer than every stored version: it is the one the summary uses
         )
         summary = await self.handover(
