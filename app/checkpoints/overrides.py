@@ -14,8 +14,8 @@ from app.forms import Issue
 from app.handover import DischargeHold
 
 from .digests import answers_digest
-from .outcomes import Conflict, Forbidden, Invalid
-from .policy import Action, require
+from .outcomes import Conflict, Invalid
+from .policy import Action
 from .submissions import Submissions
 from .users import User
 
@@ -35,12 +35,13 @@ class Overrides(Submissions):
         empty or too long; Conflict unless it is the latest version, and the finding is raised and not yet overridden.
         """
         rules = {r.finding.id: r for r in self.hold_rules}
-        await self._may_override(user, nhs_number, frozenset().union(*(r.override_roles for r in rules.values())))
+        anyone = frozenset().union(*(r.override_roles for r in rules.values()))
+        await self.authorise(user, Action.OVERRIDE, nhs_number, roles=anyone)
         versions = await self.chain(nhs_number, assessment_id)
         rule = rules.get(finding)
         if rule is None:
             raise Invalid([Issue("finding", "finding", f"there is no finding {finding!r} that holds a discharge")])
-        await self._may_override(user, nhs_number, rule.override_roles)
+        await self.authorise(user, Action.OVERRIDE, nhs_number, roles=rule.override_roles)
         reason = reason.strip()
         if not reason or len(reason) > REASON_MAX_LENGTH:
             why = f"give the reason for the override (at most {REASON_MAX_LENGTH} characters)"
@@ -67,11 +68,3 @@ class Overrides(Submissions):
             nhs_number=nhs_number,
         )
         return await self.hold(latest, versions[0].assessment.id)
-
-    async def _may_override(self, user: User, nhs_number: str, roles: frozenset[str]) -> None:
-        """`policy.require` for an override, the refusal audited (who tried, on which baby, why not)."""
-        try:
-            require(user, Action.OVERRIDE, roles=roles)
-        except Forbidden as exc:
-            await self.audit(user, Action.OVERRIDE, nhs_number, outcome="refused", detail=str(exc))
-            raise

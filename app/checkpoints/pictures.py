@@ -59,13 +59,21 @@ class Pictures(Wiring):
         await audit(self.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number, **detail)
 
     async def authorise(
-        self, user: User, action: Action, nhs_number: str | None, *, checkpoint: str | None = None, author_id=None
+        self,
+        user: User,
+        action: Action,
+        nhs_number: str | None,
+        *,
+        checkpoint: str | None = None,
+        author_id=None,
+        roles: frozenset[str] = frozenset(),
     ) -> None:
         """`policy.require`, with a refusal audited: who tried what, on which baby, and why not."""
         try:
-            require(user, action, checkpoint=checkpoint, author_id=author_id)
+            require(user, action, checkpoint=checkpoint, author_id=author_id, roles=roles)
         except Forbidden as exc:
-            await self.audit(user, f"{action}-{checkpoint or 'any'}", nhs_number, outcome="refused", detail=str(exc))
+            what = f"{action}-{checkpoint}" if checkpoint else str(action)
+            await self.audit(user, what, nhs_number, outcome="refused", detail=str(exc))
             raise
 
     async def census(self, user: User) -> list[dict[str, Any]]:
