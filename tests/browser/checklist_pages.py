@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
@@ -25,7 +27,11 @@ VISIBLE_UNANSWERED = """() => {
   return [...groups];
 }"""
 
-TYPED = {"date": "2026-11-25", "datetime-local": "2026-11-25T10:00"}
+# A date is the NHS.UK date input: boxes named {path}:day, :month, :year (and :time for a date and time). Today, on
+# the unit's clock: a date that must not be in the past (a retry date) and one that must not be in the future (a
+# date seen) both take it.
+_TODAY = datetime.now(ZoneInfo("Europe/London")).date()
+TYPED = {"day": str(_TODAY.day), "month": str(_TODAY.month), "year": str(_TODAY.year), "time": "00:01"}
 
 
 def sign_in(page: Page, base: str, role_button: str) -> None:
@@ -58,7 +64,8 @@ def answer_what_is_shown(page: Page) -> None:
                 first.check()
             else:
                 numeric = first.get_attribute("inputmode") == "numeric"
-                first.fill(TYPED.get(kind, "0" if numeric else "Recorded in the browser test"))
+                box = name.rpartition(":")[2] if ":" in name else ""
+                first.fill(TYPED.get(box, "0" if numeric else "Recorded in the browser test"))
         wait_until_ready(page)
     raise AssertionError("the checklist kept asking new questions")
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.checklist_pages import wait_until_ready
+from tests.browser.checklist_pages import TYPED, wait_until_ready
 from tests.families import NO_CONCERNS_BABY
 
 pytestmark = pytest.mark.browser
@@ -36,11 +36,8 @@ FOCUSED = """() => {
   };
 }"""
 
-# Chromium's date fields take the day, month and year in the browser's own order (month first in en-US, day
-# first in en-GB); 11 November reads the same in both. A date-and-time field moves from the year to the hour on
-# Tab, and takes "A" for am where it shows a 12-hour clock (a 24-hour one ignores it).
-DATE = ["11112026"]
-DATE_TIME = ["11112026", "Tab", "1000", "A"]
+# A date is the NHS.UK date input: a box each for the day, month and year (and the time, 24-hour), each reached by Tab.
+DATE = {name: [value] for name, value in TYPED.items()}  # today, as answer_what_is_shown types it
 TEXT = ["Recorded using the keyboard only"]
 # Whole and decimal numbers are text fields with a numeric keyboard (the GOV.UK pattern), so they take digits.
 NUMBER = {"numeric": ["3"], "decimal": ["2.5"]}
@@ -68,7 +65,7 @@ def tab_until(page: Page, wanted, limit: int = 200) -> dict:
 
 
 def typed_into(now: dict) -> bool:
-    return now["tag"] == "textarea" or now["type"] in ("text", "date", "datetime-local")
+    return now["tag"] == "textarea" or now["type"] == "text"
 
 
 def sign_in_by_keyboard(page: Page, base: str) -> None:
@@ -84,7 +81,8 @@ def answer_by_keyboard(page: Page, now: dict) -> None:
         if not now["answered"]:
             page.keyboard.press("Space")
     elif typed_into(now) and not now["value"] and not now["name"].endswith(":other"):
-        typing = {"date": DATE, "datetime-local": DATE_TIME}.get(now["type"]) or NUMBER.get(now["inputmode"], TEXT)
+        box = now["name"].rpartition(":")[2] if ":" in now["name"] else ""
+        typing = DATE.get(box) or NUMBER.get(now["inputmode"], TEXT)
         for keys in typing:
             page.keyboard.press(keys) if keys == "Tab" else page.keyboard.type(keys)
     wait_until_ready(page)
