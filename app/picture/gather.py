@@ -245,7 +245,10 @@ async def _joined(
     for (search, _), result in zip(queries, rest, strict=True):
         by_search[search].append(result)
     joined += [await _matches(s, by_search[s], answer) for s in dict.fromkeys(s for s, _ in queries)]
-    return joined
+    # what any search brought in resolves any record's reference: a Flag's author found by EpisodeOfCare's
+    # _include is still its author, however the searches were split
+    everything = {key: r for _, _, included in joined for key, r in included.items()}
+    return [(search, matches, everything) for search, matches, _ in joined]
 
 
 async def _ask(
