@@ -47,7 +47,7 @@ def test_a_discharge_checklist_writes_one_handover_summary_for_that_baby(live, f
     html = content(document, "text/html").decode("utf-8")
     spaced = f"{baby[:3]} {baby[3:6]} {baby[6:]}"
     assert f"NHS number {spaced}" in html
-    assert "<td class=\"nhsuk-table__cell\">Discharge" in html and "(amended" not in html
+    assert '<td class="nhsuk-table__cell">Discharge' in html and "(amended" not in html
     assert content(document, "application/pdf").startswith(b"%PDF-")
     provenance = fhir["neonatal"].get(f"Provenance?_tag={ASSESSMENT_TAG_SYSTEM}|{discharge}").json()
     targets = {t["reference"] for t in provenance["entry"][0]["resource"]["target"]}
