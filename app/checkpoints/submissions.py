@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.assessments import (
     DuplicateSubmission,
@@ -33,6 +34,8 @@ from .responses import not_acceptable
 from .users import User
 
 __all__ = ["Submissions", "answers_digest", "without_own_tasks"]
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def without_own_tasks(picture: Picture, record_id: str) -> Picture:
@@ -92,7 +95,9 @@ class Submissions(Handovers):
         )
         env = self.env(picture, checkpoint, user, response)
         read = _Read(questionnaire, env, enabled_items(questionnaire, response, env))
-        return refused + validate(questionnaire, response, env, enabled=read.enabled), read
+        today = self.clock().astimezone(LONDON).date()  # the unit's date, on the service's clock
+        names = self.mappings.source_labels
+        return refused + validate(questionnaire, response, env, enabled=read.enabled, today=today, names=names), read
 
     async def save(
         self,

@@ -117,7 +117,15 @@ def _checklist_page(
         if amends
         else f"/patients/{picture.baby.nhs_number}/checklists/{checkpoint}"
     )
-    fields = form_fields(questionnaire, response, enabled=enabled, issues=issues, raw=raw, parse_problems=problems)
+    fields = form_fields(
+        questionnaire,
+        response,
+        enabled=enabled,
+        issues=issues,
+        raw=raw,
+        parse_problems=problems,
+        names=services.mappings.source_labels,
+    )
     messages = {**{i.path: i.message for i in issues}, **(problems or {})}
     errors = [(field_id(path), message) for path, message in messages.items()]
     seen = seen_by(picture, user)

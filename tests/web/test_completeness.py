@@ -57,3 +57,17 @@ def test_a_typed_answer_longer_than_its_item_allows_is_refused_saying_both_lengt
 
         accepted = api.post(f"/api/patients/{baby}/assessments", json=with_a_concern(response, "x" * 4000))
         assert accepted.status_code == 201, accepted.text[:300]
+
+
+def test_a_prefilled_checklist_sent_unanswered_names_each_source_by_its_label_not_its_key(live, fhir):
+    """Issue 13 item 2: each message inside a source's entry says which source, in the words clinicians read."""
+    baby = create_baby(fhir["neonatal"])
+    with live.client("nurse") as api:
+        prefilled = api.get(f"/api/patients/{baby}/checklists/admission").raise_for_status().json()
+
+        refused = api.post(f"/api/patients/{baby}/assessments", json=prefilled)
+
+    assert refused.status_code == 422, refused.text
+    about_sources = [i["diagnostics"] for i in refused.json()["issue"] if "A1-flags-reviewed.source" in str(i)]
+    assert any("Children's social care" in d for d in about_sources), about_sources
+    assert not any("social-care" in d for d in about_sources), about_sources
