@@ -380,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         timeout_rate=share,
         timeout_forwards=True,
         methods=frozenset({"POST"}),
+        spare_batches=True,  # a batch of searches is a read: the soak faults the write-back
         seed=args.seed,
     )
     with contextlib.ExitStack() as stack:
