@@ -6,15 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app.checkpoints.schedule import IN_STAY, RULES
+from app.forms import load_checklists
 from app.nhs_style import nhs_date
 from tests.answering import completed, submitted
 from tests.factories import create, create_baby
 from tests.web.test_written_labels import assert_restricted_once, written
+
+CHECKLISTS = load_checklists(Path(__file__).resolve().parents[2] / "checklists")
 
 ROW = re.compile(r'<tr [^>]*data-testid="in-stay-([a-z0-9-]+)" data-state="([a-z-]+)">(.*?)</tr>', re.S)
 
@@ -125,7 +129,7 @@ def test_an_amended_weekly_check_is_still_one_check_and_the_handover_lists_only_
 
     assert in_stay_rows(nurse_page, baby)["weekly"] == before  # still due 7 days after the first, not the amendment
     handover = nurse_page.get(f"/patients/{baby}/handover").raise_for_status().text
-    assert "No admission, transfer, discharge checklist has been completed" in handover
+    assert f"Not yet completed for this baby: {CHECKLISTS.short_title('admission')}" in handover
 
 
 def test_the_picture_api_takes_every_checkpoint_and_refuses_one_that_does_not_exist(fhir, api):
