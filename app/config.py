@@ -33,6 +33,7 @@ __all__ = [
     "SourceAuth",
     "SourceSettings",
     "load_sources",
+    "read_toml",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,14 @@ DATA_ROOT = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT
 
 class ConfigError(ValueError):
     """A configuration file or setting is missing or wrong; the message names what and where."""
+
+
+def read_toml(path: Path) -> dict:
+    """A mapping file, read; ConfigError naming it if it is missing or not TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
 class SourceAuth(BaseModel):

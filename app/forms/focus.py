@@ -7,13 +7,12 @@ or date of birth. Otherwise the answers have no safe subject and are not written
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.config import ConfigError
+from app.config import ConfigError, read_toml
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 
 from .load import Checklists
@@ -80,10 +79,7 @@ def focus_problems(rule: FocusRule, checklists: dict[str, dict[str, Any]]) -> li
 
 def load_focus_rules(path: Path, checklists: Checklists) -> list[FocusRule]:
     """The rules, each checked against the checklists in use: a rule naming a missing group fails at start-up."""
-    try:
-        tables = tomllib.loads(path.read_text(encoding="utf-8")).get("about") or []
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    tables = read_toml(path).get("about") or []
     rules = []
     for number, table in enumerate(tables, start=1):
         try:

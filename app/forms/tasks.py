@@ -8,13 +8,12 @@ an enquiry not yet possible, a concern), so an answer is the trigger, optionally
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.config import ConfigError
+from app.config import ConfigError, read_toml
 from app.fhir_systems import TASK_ID_SYSTEM
 from app.picture import RESTRICTED_LABEL
 
@@ -64,10 +63,7 @@ def _check(rule: TaskRule, link_ids: set[str], where: str) -> None:
 
 def load_task_rules(path: Path, checklists: Checklists) -> list[TaskRule]:
     """The rules, each checked against its checklist: a rule naming a missing item fails at start-up."""
-    try:
-        tables = tomllib.loads(path.read_text(encoding="utf-8")).get("tasks") or []
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    tables = read_toml(path).get("tasks") or []
     rules = []
     for number, table in enumerate(tables, start=1):
         where = f"{path.name}, task {number}"

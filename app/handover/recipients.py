@@ -7,12 +7,11 @@ record answers "has the health visitor got it?" without opening the checklist.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from app.config import ConfigError
+from app.config import ConfigError, read_toml
 from app.forms import Checklists, answer_text, definitions, walk
 from app.picture import RESTRICTED_LABEL
 
@@ -35,10 +34,7 @@ class Recipients:
 
 
 def load_recipients(path: Path, checklists: Checklists) -> Recipients:
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("recipients") or {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    table = read_toml(path).get("recipients") or {}
     known = {d["linkId"] for d in definitions(checklists.for_checkpoint("discharge"))}
     for f in fields(Recipients):
         if table.get(f.name) not in known:

@@ -7,11 +7,10 @@ handover at 3 a.m.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import ConfigError
+from app.config import ConfigError, read_toml
 from app.forms import Checklists, definitions
 
 __all__ = ["Section", "load_sections"]
@@ -52,10 +51,7 @@ def _read(tables: list[dict], checklists: Checklists, where_in: str, *, key: boo
 
 def load_sections(path: Path, checklists: Checklists) -> list[Section]:
     """The key facts ([[key]]) first, then the sections ([[sections]]), each in the file's order."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    data = read_toml(path)
     sections = _read(data.get("sections") or [], checklists, f"{path.name}, section", key=False)
     if not sections:
         raise ConfigError(f"{path.name} lists no sections")
