@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Exchange", "Fault", "FaultProxy", "Faults", "ThreadedFaultProxy"]
+__all__ = ["Exchange", "Fault", "FaultProxy", "Faults", "ThreadedFaultProxy", "bundle_type"]
 
 HOST = "127.0.0.1"  # loopback only, never all interfaces
 MAX_HEAD_BYTES = 1 << 20
@@ -237,7 +237,7 @@ class FaultProxy:
         started = time.perf_counter()
         request = await _read_request(head, reader)
         resource_type = self._resource_type(request.target)
-        batch = request.method == "POST" and resource_type == "" and _bundle_type(request.body) == "batch"
+        batch = request.method == "POST" and resource_type == "" and bundle_type(request.body) == "batch"
         exchange = Exchange(request.method, request.target, resource_type, started, batch=batch)
         self.exchanges.append(exchange)
         exchange.fault = fault = self.faults.pick(request.method, batch=batch)
@@ -293,7 +293,7 @@ class FaultProxy:
         return path.strip("/").split("/", 1)[0]
 
 
-def _bundle_type(body: bytes) -> str | None:
+def bundle_type(body: bytes) -> str | None:
     """Bundle.type of a JSON body, or None when it is not a Bundle."""
     try:
         data = json.loads(body) if body else None
