@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from app.assessments import (
     DuplicateSubmission,
@@ -22,7 +21,7 @@ from app.assessments import (
     save_assessment,
     submitted_with,
 )
-from app.forms import AUTHOR, Issue, canonical, focus_finder, prune, signature, validate
+from app.forms import AUTHOR, LONDON, Issue, canonical, focus_finder, prune, signature, validate
 from app.forms.validate import enabled_items
 from app.picture import Picture, picture_context, snapshot
 
@@ -34,8 +33,6 @@ from .responses import not_acceptable
 from .users import User
 
 __all__ = ["Submissions", "answers_digest", "without_own_tasks"]
-
-LONDON = ZoneInfo("Europe/London")
 
 
 def without_own_tasks(picture: Picture, record_id: str) -> Picture:

@@ -1,6 +1,15 @@
 """The Questionnaire engine: populate, enable, validate, prune and extract. Checklists are data in checklists/."""
 
-from .answers import REPEAT_COUNT_PREFIX, answer_text, apply_form, coding_key, input_value, label, option_codings
+from .answers import (
+    LONDON,
+    REPEAT_COUNT_PREFIX,
+    answer_text,
+    apply_form,
+    coding_key,
+    input_value,
+    label,
+    option_codings,
+)
 from .enable_when import enabled_paths
 from .expressions import ExpressionError
 from .extensions import is_help, is_hidden, max_occurs, min_occurs
@@ -20,6 +29,7 @@ __all__ = [
     "AUTHOR",
     "CHECKPOINTS",
     "DEFAULT_MAX_LENGTH",
+    "LONDON",
     "OBSERVATION_ID_SYSTEM",
     "REPEAT_COUNT_PREFIX",
     "TASK_ID_SYSTEM",
