@@ -156,6 +156,18 @@ async def latest_assessments(sessions: SessionFactory, *, nhs_number: str) -> li
         return [Stored(*row) for row in rows.all()]
 
 
+async def assessments_of(sessions: SessionFactory, nhs_numbers: list[str]) -> list[Stored]:
+    """Every assessment of any of these babies, newest first, each with its delivery state: one query for a unit."""
+    async with sessions() as session:
+        rows = await session.exec(
+            select(Assessment, OutboxEntry)
+            .join(OutboxEntry, OutboxEntry.assessment_id == Assessment.id)
+            .where(Assessment.nhs_number.in_(nhs_numbers))
+            .order_by(Assessment.created_at.desc())
+        )
+        return [Stored(*row) for row in rows.all()]
+
+
 async def unsent_assessments(sessions: SessionFactory) -> list[Stored]:
     """Every assessment not yet in the FHIR record, those needing a person first, then oldest first."""
     async with sessions() as session:
@@ -193,6 +205,18 @@ async def overrides_of(sessions: SessionFactory, record_id: str) -> list[HoldOve
             select(HoldOverride).where(HoldOverride.record_id == record_id).order_by(HoldOverride.at)
         )
         return list(rows.all())
+
+
+async def overrides_for(sessions: SessionFactory, nhs_numbers: list[str]) -> list[tuple[HoldOverride, str]]:
+    """Every override made on these babies' checklists, with the baby's NHS number, newest first: one query."""
+    async with sessions() as session:
+        rows = await session.exec(
+            select(HoldOverride, Assessment.nhs_number)
+            .join(Assessment, Assessment.id == HoldOverride.record_id)
+            .where(Assessment.nhs_number.in_(nhs_numbers))
+            .order_by(HoldOverride.at.desc())
+        )
+        return [(override, nhs_number) for override, nhs_number in rows.all()]
 
 
 async def audit(

@@ -21,6 +21,7 @@ class Action(StrEnum):
     COSIGN = "cosign"  # co-sign a checklist that asks for it, never one's own
     RESEND = "resend"  # see the checklists not yet in the record, and send one again
     OVERRIDE = "override-hold"  # override a finding that holds a discharge: only the roles its hold names
+    OVERSEE = "oversee"  # the unit's safeguarding view: tasks by owner, co-signatures, overrides, unsafe enquiries
 
 
 def may(
@@ -47,6 +48,8 @@ def may(
             return role.resends
         case Action.OVERRIDE:
             return role.key in roles
+        case Action.OVERSEE:  # the named nurse for safeguarding follows up what the unit leaves open
+            return role.cosigns
 
 
 def offered(user: User, checkpoints: Iterable[str]) -> list[str]:
@@ -77,5 +80,6 @@ def require(
         Action.COSIGN: "a co-signature must come from the safeguarding lead, not the checklist's author",
         Action.RESEND: "only the safeguarding lead can see or send again the checklists waiting to be sent",
         Action.OVERRIDE: f"your role ({user.role.label}) cannot override what holds a discharge",
+        Action.OVERSEE: "only the safeguarding lead can see the unit's safeguarding view",
     }
     raise Forbidden(reasons[action])

@@ -5,7 +5,7 @@
         picture = await checkpoints.view_picture(user, nhs_number, action="view-picture")
 
 sources -> picture -> checklist -> assessment -> write-back: each step a method of one of the rooms this
-class is made of (pictures, drafts, holds, records, handovers, submissions, overrides), and co-signing and
+class is made of (pictures, drafts, holds, records, handovers, submissions, overrides, worklists), and co-signing and
 resending here.
 """
 
@@ -18,15 +18,15 @@ from app.forms import VERIFIER, signature
 from app.picture import Picture
 
 from .outcomes import Conflict, NotFound, Submitted
-from .overrides import Overrides
 from .policy import Action
 from .submissions import without_own_tasks
 from .users import User
+from .worklist import Worklists
 
 __all__ = ["Checkpoints"]
 
 
-class Checkpoints(Overrides):
+class Checkpoints(Worklists):
     async def cosign(self, picture: Picture, assessment_id: str, user: User) -> Submitted:
         """Co-sign the latest version: a new version carrying the co-signer's signature, written as an update.
 

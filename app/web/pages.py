@@ -22,6 +22,7 @@ from app.checkpoints import ROLES, Action, Checkpoints, NotFound, User, may, see
 from app.checkpoints.policy import landing, offered
 from app.checkpoints.schedule import IN_STAY, completions, scheduled_checks
 from app.checkpoints.summary import summary_for
+from app.checkpoints.worklist import SHOWN, Show
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
@@ -54,14 +55,33 @@ ChecklistPoster = Annotated[User | None, Depends(checklist_poster)]
 
 
 @router.get("/")
-async def unit(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
-    """The landing page: the unit's babies, as handovers for a role that completes no checklist (policy.landing)."""
-    error = None
-    try:
-        stays = await services.census(user)
-    except Exception as exc:  # the list of babies is a convenience; searching by NHS number still works
-        stays, error = [], getattr(exc, "reason", "the unit's record could not be reached")
-    return render_page(request, "unit.html", user=user, stays=stays, census_error=error, mode=landing(user))
+async def unit(request: Request, services: CheckpointsDep, user: PageUser, show: Show = "all") -> HTMLResponse:
+    """The landing page: the unit's worklist, what needs action first (`show` filters it: SHOWN), or the unit's
+    babies as handovers for a role that completes no checklist (policy.landing)."""
+    mode = landing(user)
+    if mode == "handovers":
+        error = None
+        try:
+            stays = await services.census(user)
+        except Exception as exc:  # the list of babies is a convenience; searching by NHS number still works
+            stays, error = [], getattr(exc, "reason", "the unit's record could not be reached")
+        return render_page(request, "unit.html", user=user, stays=stays, census_error=error, mode=mode)
+    worklist = await services.worklist(user, show=show)
+    return render_page(request, "unit.html", user=user, worklist=worklist, mode=mode, **_worklist_words(services))
+
+
+def _worklist_words(services: Checkpoints) -> dict[str, Any]:
+    return {"titles": {c: services.checklists.short_title(c) for c in CHECKPOINTS}, "shown": SHOWN}
+
+
+@router.get("/unit/safeguarding")
+async def unit_safeguarding(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
+    """The safeguarding lead's view of the unit: the worklist, tasks by owner, co-signatures, overrides, enquiries
+    not done safely and the sources that failed most."""
+    view = await services.lead_view(user)
+    return render_page(
+        request, "unit_safeguarding.html", user=user, view=view, worklist=view.worklist, **_worklist_words(services)
+    )
 
 
 @router.get("/find")

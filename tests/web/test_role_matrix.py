@@ -83,6 +83,7 @@ ROUTES = [
     Route("POST", "/patients/{number}/assessments/{assessment_id}/resend", Action.RESEND),
     Route("POST", "/patients/{number}/assessments/{assessment_id}/overrides", Action.OVERRIDE),
     Route("GET", "/outbox", Action.RESEND),
+    Route("GET", "/unit/safeguarding", Action.OVERSEE),
     Route("POST", "/session/keep-alive", SIGNED_IN),
     Route("GET", "/patients/{number}/checklists/{checkpoint}/resume/{held_id}", Action.COMPLETE),
     Route("GET", "/patients/{number}/assessments/{assessment_id}/amend/resume/{held_id}", Action.COMPLETE),
