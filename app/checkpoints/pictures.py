@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from contextlib import AsyncExitStack
 from typing import Any
@@ -11,7 +10,6 @@ from app.assessments import audit, latest_assessments
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.nhs_style import format_nhs_number
 from app.picture import Picture, gather_picture, mark_changes, picture_context
-from app.sources import read_capabilities
 
 from .outcomes import Forbidden
 from .policy import Action, require
@@ -27,17 +25,12 @@ class Pictures(Wiring):
         the baby. Internal: what a person is shown comes from `view_picture` (audited, as their role may see)."""
         async with AsyncExitStack() as stack:
             clients = {s.name: await stack.enter_async_context(self.client(s)) for s in self.sources}
-            unread = [name for name in clients if name not in self.capabilities]
-            read = await asyncio.gather(*(read_capabilities(clients[name]) for name in unread))
-            for name, caps in zip(unread, read, strict=True):
-                if caps.known:  # a source that would not say is asked again next time
-                    self.capabilities[name] = caps
             picture = await gather_picture(
                 nhs_number=nhs_number,
                 clients=clients,
                 mappings=self.mappings,
                 now=self.clock(),
-                capabilities=self.capabilities,
+                capabilities=await self.capabilities.wanted(clients),
             )
         previous = await latest_assessments(self.sessions, nhs_number=nhs_number)
         if previous:

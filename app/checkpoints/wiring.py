@@ -1,10 +1,13 @@
 """What every use case works with: the sources, the code lists, the checklists and the database, wired once.
 
 `wire(settings)` builds it without a web framework, for `neosafe serve`, the other commands and the tests alike.
+While `running()`, each source has one client for the process (one connection pool and SSL context, connections
+kept alive), whose capabilities are read in the background from start-up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -23,7 +26,7 @@ from app.config import Settings, SourceSettings
 from app.forms import Checklists, FocusRule, TaskRule, load_checklists, load_focus_rules, load_task_rules
 from app.handover import Recipients, Section, document_environment, load_recipients, load_sections
 from app.picture import Mappings, load_mappings
-from app.sources import Capabilities, FhirClient, auth_for
+from app.sources import FhirClient, KeptCapabilities, auth_for
 
 __all__ = ["Wiring"]
 
@@ -43,9 +46,10 @@ class Wiring:
     focus_rules: list[FocusRule] = field(default_factory=list)  # whom answers are about (observation-focus.toml)
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    capabilities: dict[str, Capabilities] = field(default_factory=dict)  # read once per source, then kept
+    capabilities: KeptCapabilities = field(default_factory=KeptCapabilities)  # read once per source, then kept
     auths: dict[str, httpx.Auth] = field(default_factory=dict)  # one per source, so tokens are reused
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    kept_clients: dict[str, FhirClient] = field(default_factory=dict)  # by source name, while running()
 
     @classmethod
     def wire(
@@ -80,12 +84,27 @@ class Wiring:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Self]:
-        """The database brought to (or checked at) the migrations' head; its connections closed afterwards."""
+        """The database brought to (or checked at) the migrations' head, and the sources connected; all closed
+        afterwards."""
         await prepare(self.engine, migrate=self.settings.migrate_on_start)
         try:
-            yield self
+            async with self.connected():
+                yield self
         finally:
             await self.engine.dispose()
+
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        """One kept client per source, their capabilities being read meanwhile (never waited for here: a source
+        down does not hold up or fail the start); the reads stopped and the clients closed afterwards."""
+        self.kept_clients = {s.name: self._new_client(s, kept=True) for s in self.sources}
+        self.capabilities.start(self.kept_clients)
+        try:
+            yield
+        finally:
+            clients, self.kept_clients = self.kept_clients, {}
+            await self.capabilities.aclose()
+            await asyncio.gather(*(c.aclose() for c in clients.values()))
 
     def rules_for(self, checkpoint: str) -> list[TaskRule]:
         return [r for r in self.task_rules if r.checkpoint == checkpoint]
@@ -95,11 +114,17 @@ class Wiring:
         return next(s for s in self.sources if s.write_back)
 
     def client(self, source: SourceSettings) -> FhirClient:
+        """The source's kept client while running (`async with` borrows it); otherwise one for this use only."""
+        kept = self.kept_clients.get(source.name)
+        return kept if kept is not None and kept.source == source else self._new_client(source)
+
+    def _new_client(self, source: SourceSettings, *, kept: bool = False) -> FhirClient:
         return FhirClient(
             source,
             transport=self.transport,
             auth=self.auths.get(source.name),
             max_bytes=self.settings.source_max_bytes,
+            kept=kept,
         )
 
     @property

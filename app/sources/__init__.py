@@ -1,7 +1,7 @@
 """Talk to FHIR servers, nothing else."""
 
 from .auth import SmartBackendAuth, auth_for
-from .capabilities import Capabilities, read_capabilities
+from .capabilities import Capabilities, KeptCapabilities, read_capabilities
 from .client import MAX_DEPTH, FhirClient, Query, SearchResult, off_the_loop, parse_resource
 from .errors import (
     SourceAuthError,
@@ -16,6 +16,7 @@ __all__ = [
     "MAX_DEPTH",
     "Capabilities",
     "FhirClient",
+    "KeptCapabilities",
     "Query",
     "SearchResult",
     "SmartBackendAuth",

@@ -1,14 +1,20 @@
-"""What a source says it can do (its CapabilityStatement), read once and kept, so searches fit the server."""
+"""What a source says it can do (its CapabilityStatement), read once and kept, so searches fit the server.
+
+`KeptCapabilities` reads them in the background from start-up, so the first picture does not wait a round for
+them; a source down then is asked again when next wanted.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .client import FhirClient
 from .errors import SourceError
 
-__all__ = ["Capabilities", "parse_capabilities", "read_capabilities"]
+__all__ = ["Capabilities", "KeptCapabilities", "parse_capabilities", "read_capabilities"]
 
 
 @dataclass
@@ -59,3 +65,52 @@ async def read_capabilities(client: FhirClient) -> Capabilities:
         return parse_capabilities(await client.capabilities())
     except SourceError:
         return Capabilities()
+
+
+class KeptCapabilities:
+    """Each source's capabilities by name, kept once the source has said (gather_picture switches off what a
+    server refuses in them). Reads run as tasks, so a slow or down source never holds up whoever started them;
+    one that would not say is asked again the next time its capabilities are wanted."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, Capabilities] = {}
+        self._reading: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, clients: Mapping[str, FhirClient]) -> None:
+        """Start reading the capabilities of each source not known yet and not being read."""
+        for name, client in clients.items():
+            if name not in self.known and name not in self._reading:
+                self._reading[name] = asyncio.create_task(self._read(name, client), name=f"capabilities of {name}")
+
+    async def wanted(self, clients: Mapping[str, FhirClient]) -> dict[str, Capabilities]:
+        """The capabilities known for `clients`' sources, once the reads in flight have ended (those not known and
+        not in flight started now), each waited for at most its source's timeout: a source still not read is then
+        missing, which gather_picture reads as "assume it can do everything", and its read goes on for next time."""
+        self.start(clients)
+        await asyncio.gather(
+            *(_waited(self._reading[name], clients[name].source.timeout_s) for name in clients if name in self._reading)
+        )
+        return self.known
+
+    async def aclose(self) -> None:
+        """Stop the reads in flight (their clients are about to close)."""
+        reading = list(self._reading.values())
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
+    async def _read(self, name: str, client: FhirClient) -> None:
+        try:
+            capabilities = await read_capabilities(client)
+        finally:
+            self._reading.pop(name, None)
+        if capabilities.known:
+            self.known[name] = capabilities
+
+
+async def _waited(task: asyncio.Task[None], timeout_s: float) -> None:
+    """`task` waited for at most `timeout_s`; after that it goes on without the waiter."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError:
+        return

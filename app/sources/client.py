@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode
 
@@ -156,6 +157,8 @@ class FhirClient:
             timeout=httpx.Timeout(source.timeout_s),
             transport=transport,
             auth=auth or auth_for(source),
+            # A source's cookies are never kept: a kept client serves everyone's requests, which must not share one.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def __aenter__(self) -> FhirClient:

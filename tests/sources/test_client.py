@@ -128,3 +128,21 @@ async def test_entries_that_fail_to_parse_are_reported_not_dropped():
 
     assert len(result.resources) == 1
     assert len(result.problems) == 2
+
+
+async def test_a_kept_client_keeps_no_cookie_from_its_source() -> None:
+    """A kept client serves every user's requests: a cookie one answer sets is never sent with the next."""
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("Cookie"))
+        bundle = {"resourceType": "Bundle", "type": "searchset"}
+        return httpx.Response(200, json=bundle, headers={"Set-Cookie": "session=abc; Path=/"})
+
+    client = FhirClient(source("http://fhir.example/r4"), transport=httpx.MockTransport(answer), kept=True)
+    async with client:
+        await client.search("Flag", {})
+    async with client:  # borrowed again: still open
+        await client.search("Flag", {})
+    await client.aclose()
+    assert sent == [None, None]
