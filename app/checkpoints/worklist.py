@@ -20,6 +20,7 @@ from typing import Any, Literal
 from app.assessments import Assessment, HoldOverride, assessments_of, overrides_for
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.forms import LONDON, VERIFIER
+from app.forms.extensions import SIGNATURE_REQUIRED, extension_value
 from app.picture import BabyNotFound, OpenTask, Picture
 from app.picture.classify import open_task
 from app.sources import SourceError
@@ -150,6 +151,15 @@ def _name(patient: dict[str, Any]) -> str:
     name = (patient.get("name") or [{}])[0]
     words = [*(name.get("given") or []), (name.get("family") or "").upper()]
     return " ".join(w for w in words if w) or "Name not recorded"
+
+
+def _asks_cosignature(items: list[dict[str, Any]]) -> bool:
+    """Whether any item of a checklist can ask for a co-signature (the verifier's signatureRequired)."""
+    return any(
+        any(c.get("code") == VERIFIER["code"] for c in (extension_value(i, SIGNATURE_REQUIRED) or {}).get("coding", []))
+        or _asks_cosignature(i.get("item") or [])
+        for i in items
+    )
 
 
 def _unverified(assessment: Assessment) -> bool:
@@ -285,7 +295,17 @@ class Worklists(Overrides):
     async def _cosignatures(self, user: User, rows: list[Row], saved: dict[str, list[Assessment]]) -> None:
         """Each row's checklists waiting for a co-signature. Whether one is needed can depend on the picture: a
         baby with a checklist not co-signed and no picture yet has it gathered (GATHERING at a time) to decide."""
-        waiting = [(r, found) for r in rows if (found := [a for a in saved.get(r.nhs_number, []) if _unverified(a)])]
+        asks = {}  # questionnaire (url|version) -> whether it can ask for a co-signature at all
+        for found in saved.values():
+            for a in found:
+                if a.questionnaire not in asks:
+                    questionnaire = self.checklists.for_response(json.loads(a.response_json))
+                    asks[a.questionnaire] = _asks_cosignature(questionnaire.get("item") or [])
+        waiting = [
+            (r, found)
+            for r in rows
+            if (found := [a for a in saved.get(r.nhs_number, []) if asks[a.questionnaire] and _unverified(a)])
+        ]
         limit = asyncio.Semaphore(GATHERING)
 
         async def picture_of(number: str) -> Picture | None:
