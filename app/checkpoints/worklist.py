@@ -236,8 +236,9 @@ class Worklists(Overrides):
             failing_sources=failing.most_common(),
         )
 
-    async def _open_tasks(self, stays: list[dict[str, Any]]) -> tuple[dict[str, list[OpenTask]], str | None]:
-        """The open tasks of each baby (by Patient reference) in the unit's record: one request for the unit."""
+    async def _open_tasks(self, stays: list[dict[str, Any]]) -> tuple[dict[str, list[OpenTask]] | None, str | None]:
+        """The open tasks of each baby (by Patient reference) in the unit's record: one request for the unit;
+        None, and why, if they could not be read."""
         references = [f"Patient/{s['patient']['id']}" for s in stays]
         if not references:
             return {}, None
@@ -252,11 +253,11 @@ class Worklists(Overrides):
                 else:
                     answers = await client.batch(queries)
         except SourceError as exc:
-            return {}, exc.reason
+            return None, exc.reason
         tasks: dict[str, list[OpenTask]] = {}
         for answer in answers:
             if isinstance(answer, SourceError):
-                return {}, answer.reason
+                return None, answer.reason
             for resource in answer.resources:
                 task = resource.model_dump(mode="json")
                 about = (task.get("for") or {}).get("reference", "")
@@ -264,14 +265,16 @@ class Worklists(Overrides):
                     tasks.setdefault(about, []).append(found)
         return tasks, None
 
-    def _row(self, user: User, stay: dict[str, Any], tasks: dict[str, list[OpenTask]], mine: list[Assessment]) -> Row:
-        """The baby's row from their stay, open tasks and saved checklists (`mine`, newest first)."""
+    def _row(
+        self, user: User, stay: dict[str, Any], tasks: dict[str, list[OpenTask]] | None, mine: list[Assessment]
+    ) -> Row:
+        """The baby's row from their stay, open tasks (None: not read) and saved checklists (`mine`, newest first)."""
         patient, encounter = stay["patient"], stay["encounter"]
         number = _nhs_number(patient)
         picture = self.gathered.get(number)
         summary = summary_for(self, seen_by(picture, user)) if picture is not None else None
         today = self.clock().astimezone(LONDON).date().isoformat()
-        open_tasks = tasks.get(f"Patient/{patient['id']}", [])
+        open_tasks = tasks.get(f"Patient/{patient['id']}", []) if tasks is not None else []
         if not may(user, Action.SEE_RESTRICTED):
             open_tasks = [replace(t, description=WITHHELD) if t.restricted else t for t in open_tasks]
         return Row(
@@ -280,7 +283,7 @@ class Worklists(Overrides):
             birth_date=patient.get("birthDate"),
             admitted=(encounter.get("period") or {}).get("start"),
             checks=scheduled_checks(encounter, completions(mine), now=self.clock()),
-            tasks=open_tasks,
+            tasks=open_tasks if tasks is not None else None,
             overdue_tasks=[t for t in open_tasks if t.due and t.due[:10] < today],
             summary=summary,
             gathered_at=picture.gathered_at if picture is not None else None,

@@ -79,3 +79,27 @@ async def test_sixty_babies_cost_the_census_one_task_search_and_one_query(settin
     assert all(counting.sent[port] == 0 for name, port in ports.items() if name != "neonatal")
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 1 and "assessment" in reads[0].lower()
+
+
+class TasksDown(httpx.AsyncBaseTransport):
+    """The unit's source answers everything but its Task searches, which it answers 503."""
+
+    def __init__(self) -> None:
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "Task" in request.url.path or (request.method == "POST" and b"Task?" in request.content):
+            return httpx.Response(503, json={"resourceType": "OperationOutcome", "issue": []})
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+async def test_tasks_that_cannot_be_read_are_not_checked_never_none(settings, sources, fhir):
+    baby = sixty_on_the_unit(fhir["neonatal"])[0]
+    async with Checkpoints.wire(settings, sources=sources, transport=TasksDown()).running() as checkpoints:
+        worklist = await checkpoints.worklist(DEMO_USERS["nurse"])
+
+    [row] = [r for r in worklist.rows if r.nhs_number == baby]
+    assert worklist.tasks_error and row.tasks is None and row.overdue_tasks == []
