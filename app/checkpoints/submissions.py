@@ -208,6 +208,7 @@ class Submissions(Handovers):
                 amends=amends,
                 submission_key=submission_key,
                 submission_digest=answers_digest(response),
+                context=read.env["picture"],
             )
         except DuplicateSubmission:  # the same submission, arriving twice at once: the other request stored it
             repeat = await self.repeat_of(submission_key, picture, user, response)
@@ -250,15 +251,17 @@ class Submissions(Handovers):
         verifier: dict[str, Any] | None = None,
         submission_key: str | None = None,
         submission_digest: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Submitted:
         """The FHIR transaction for this version, made durable (assessment and outbox in one database
-        transaction) before anyone is told it is saved, then one try at the FHIR record."""
+        transaction) before anyone is told it is saved, then one try at the FHIR record. `context`: the %picture
+        the answers were read with, if the caller has it (it is not built again)."""
         assessment_id = str(uuid.uuid4())
         record_id = versions[0].assessment.id if versions else assessment_id
         sources = self.sources_consulted(picture)
         now: datetime = self.clock()
         questionnaire = self.checklists.for_response(response)
-        people = picture_context(picture, checkpoint=checkpoint)["people"]
+        people = (context or picture_context(picture, checkpoint=checkpoint))["people"]
         bundle = assessment_bundle(
             questionnaire=questionnaire,
             response=response,

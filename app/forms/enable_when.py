@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .expressions import ExpressionError, evaluate
+from .expressions import ExpressionError, evaluate, prepared
 from .extensions import ENABLE_WHEN_EXPRESSION, expression
 from .tree import Node, find_answers, walk
 
@@ -117,12 +117,16 @@ def _without_answers_outside(questionnaire: dict[str, Any], response: dict[str, 
 
 
 def enabled_paths(questionnaire: dict[str, Any], response: dict[str, Any], env: dict[str, Any]) -> set[str]:
-    """Paths of the enabled item instances (display text included). An item whose expression fails is enabled."""
+    """Paths of the enabled item instances (display text included). An item whose expression fails is enabled.
+
+    The rounds share one `prepared()` block, so what their expressions read of the checklist and the %variables
+    is walked once: nothing they evaluate on is changed (each round reads a fresh copy of the response)."""
     env = {"questionnaire": questionnaire, **env}
-    enabled = _one_round(questionnaire, response, env)
-    for _ in range(ROUNDS):
-        again = _one_round(questionnaire, _without_answers_outside(questionnaire, response, enabled), env)
-        if again == enabled:
-            break
-        enabled = again
-    return enabled
+    with prepared():
+        enabled = _one_round(questionnaire, response, env)
+        for _ in range(ROUNDS):
+            again = _one_round(questionnaire, _without_answers_outside(questionnaire, response, enabled), env)
+            if again == enabled:
+                break
+            enabled = again
+        return enabled

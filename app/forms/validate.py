@@ -35,7 +35,6 @@ from app.nhs_style import nhs_date
 
 from .answers import LONDON, entry_name, entry_of, label, lower_first, option_codings, subject
 from .enable_when import enabled_paths
-from .expressions import prepared
 from .extensions import is_hidden, max_occurs, min_occurs
 from .populate import with_every_item
 from .tree import Node, child_definitions, walk
@@ -330,8 +329,7 @@ def enabled_items(questionnaire: dict[str, Any], response: dict[str, Any], env: 
     """The enabled item paths as validate and prune both read them: over the whole checklist (an item left out
     is there, unanswered), once. A submission computes them once and hands them to both, so what is checked is
     what is kept."""
-    with prepared():  # enabled_paths changes nothing it evaluates on: its rounds share their walks
-        return enabled_paths(questionnaire, with_every_item(questionnaire, response), env)
+    return enabled_paths(questionnaire, with_every_item(questionnaire, response), env)
 
 
 def validate(
