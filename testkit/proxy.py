@@ -6,12 +6,15 @@
         proxy.faults.script.append(Fault.DROP)   # the next request reaches the server; its answer never arrives
         ...  # point a client at proxy.url
         proxy.count("Patient")                   # requests seen, by resource type
+    FaultProxy(url, faults=Faults(refuse=SERVER_MODES["no-batch"]))  # a server without _revinclude or batch
 
 Each request is read whole (headers, then a Content-Length or chunked body), forwarded with httpx, and its
 answer written back whole with a Content-Length; the client's connection is kept alive unless it asks to
 close. Absolute upstream URLs in answers (Bundle links, fullUrl, Location) are rewritten to the proxy, so paging
 through the proxy stays on it. `stop()` and `start()` take the proxy down and up again on the same port, as a
-restarting server would. `ThreadedFaultProxy` runs one on its own event loop, for synchronous code.
+restarting server would. `Faults.refuse` makes the server behind it a lesser one: what it names is left out of
+the CapabilityStatement and answered 400 not-supported, so each of NeoSafe's ways of asking can be measured and
+tested against the same data. `ThreadedFaultProxy` runs one on its own event loop, for synchronous code.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Exchange", "Fault", "FaultProxy", "Faults", "ThreadedFaultProxy", "bundle_type"]
+__all__ = ["SERVER_MODES", "Exchange", "Fault", "FaultProxy", "Faults", "ThreadedFaultProxy", "bundle_type"]
 
 HOST = "127.0.0.1"  # loopback only, never all interfaces
 MAX_HEAD_BYTES = 1 << 20
@@ -41,6 +44,15 @@ NOT_PASSED_ON = frozenset(
     {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
      "transfer-encoding", "upgrade", "host", "content-length", "expect", "accept-encoding", "content-encoding"}
 )  # fmt: skip
+
+REVINCLUDE, BATCH = "revinclude", "batch"
+# What a server may lack, by the name the benchmarks and tests select it with: as a strict server that declares
+# batch but no searchRevInclude, and one with neither (NeoSafe then falls back to chained searches).
+SERVER_MODES: dict[str, frozenset[str]] = {
+    "full": frozenset(),
+    "no-revinclude": frozenset({REVINCLUDE}),
+    "no-batch": frozenset({REVINCLUDE, BATCH}),
+}
 
 
 class Fault(StrEnum):
@@ -64,6 +76,7 @@ class Faults:
     drop_rate: float = 0.0  # fraction forwarded, then the connection closed without an answer
     methods: frozenset[str] | None = None  # faults (not the delay) only for these methods, e.g. {"POST"}; None: all
     spare_batches: bool = False  # a batch of searches (a read POSTed to the base) passes unfaulted: writes only
+    refuse: frozenset[str] = frozenset()  # REVINCLUDE, BATCH: not declared, and refused (see SERVER_MODES)
     script: deque[Fault] = field(default_factory=deque)  # faults for the next matching requests, before the rates
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
@@ -241,8 +254,11 @@ class FaultProxy:
         exchange = Exchange(request.method, request.target, resource_type, started, batch=batch)
         self.exchanges.append(exchange)
         exchange.fault = fault = self.faults.pick(request.method, batch=batch)
+        refused = self._refused(request, batch=batch)
         try:
-            if fault is Fault.FAIL:
+            if refused:
+                answer = (400, [("Content-Type", "application/fhir+json")], _outcome("not-supported", refused))
+            elif fault is Fault.FAIL:
                 outcome = _outcome("transient", "injected fault: service unavailable")
                 retry = [("Retry-After", self.faults.retry_after)] if self.faults.retry_after else []
                 answer = (503, [("Content-Type", "application/fhir+json"), *retry], outcome)
@@ -256,6 +272,8 @@ class FaultProxy:
                 return False
             else:
                 answer = await self._forward(request)
+                if resource_type == "metadata" and self.faults.refuse and answer[0] == 200:
+                    answer = (answer[0], answer[1], _without(answer[2], self.faults.refuse))
             if self.faults.delay_ms > 0:
                 await asyncio.sleep(self.faults.delay_ms / 1000)
             await _write(writer, *answer, request=request)
@@ -286,11 +304,32 @@ class FaultProxy:
         body = response.content.replace(self._origin.encode(), proxy_origin.encode())
         return response.status_code, answer_headers, body
 
+    def _refused(self, request: _Request, *, batch: bool) -> str | None:
+        """Why a server without `faults.refuse` would answer this request 400, or None if it would not."""
+        refuse = self.faults.refuse
+        if BATCH in refuse and batch:
+            return "this server does not support batch"
+        if REVINCLUDE in refuse and "_revinclude" in httpx.URL(request.target).params:
+            return "this server does not support _revinclude"
+        return None
+
     def _resource_type(self, target: str) -> str:
         path = target.split("?", 1)[0]
         if path.startswith(self._base_path):
             path = path[len(self._base_path) :]
         return path.strip("/").split("/", 1)[0]
+
+
+def _without(body: bytes, refuse: frozenset[str]) -> bytes:
+    """A CapabilityStatement that declares none of `refuse`: no searchRevInclude, no batch interaction."""
+    statement = json.loads(body)
+    for rest in statement.get("rest") or []:
+        if BATCH in refuse:
+            rest["interaction"] = [i for i in rest.get("interaction") or [] if i.get("code") != BATCH]
+        if REVINCLUDE in refuse:
+            for resource in rest.get("resource") or []:
+                resource.pop("searchRevInclude", None)
+    return json.dumps(statement).encode()
 
 
 def bundle_type(body: bytes) -> str | None:

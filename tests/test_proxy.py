@@ -14,7 +14,7 @@ import pytest
 
 from sandbox import Sandbox
 from testkit.ports import free_port
-from testkit.proxy import Fault, FaultProxy, ThreadedFaultProxy
+from testkit.proxy import SERVER_MODES, Fault, FaultProxy, ThreadedFaultProxy
 
 TAG = "https://neosafe.example/tests|proxy"
 ID_SYSTEM = "https://neosafe.example/tests/proxy-id"
@@ -257,3 +257,24 @@ def test_the_threaded_proxy_serves_synchronous_clients_and_restarts(sandbox: San
         proxy.restart()
         assert client.get("Patient", params={"_count": "1"}).status_code == 200
         assert proxy.count("Patient") == 2
+
+
+async def test_a_lesser_server_declares_neither_revinclude_nor_batch_and_refuses_both(proxy, via):
+    proxy.faults.refuse = SERVER_MODES["no-batch"]
+    rest = (await via.get("metadata")).json()["rest"][0]
+    assert not any(r.get("searchRevInclude") for r in rest["resource"])
+    assert "batch" not in {i["code"] for i in rest["interaction"]}
+    assert "transaction" in {i["code"] for i in rest["interaction"]}  # the rest is as declared
+
+    revinclude = await via.get("Patient", params={"_revinclude": "Observation:subject"})
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Patient"}}]}
+    refused = await via.post("", json=batch, headers=FHIR_JSON)
+    for answer in (revinclude, refused):
+        assert answer.status_code == 400
+        assert answer.json()["issue"][0]["code"] == "not-supported"
+    assert (await via.get("Patient", params={"_count": "1"})).status_code == 200
+    assert proxy.count(batch=True) == 1  # counted, never forwarded
+
+    proxy.faults.refuse = SERVER_MODES["no-revinclude"]
+    assert (await via.post("", json=batch, headers=FHIR_JSON)).status_code == 200
+    assert (await via.get("Patient", params={"_revinclude": "Observation:subject"})).status_code == 400
