@@ -22,15 +22,17 @@ START_TIMEOUT_S = 30.0
 
 
 class ProxyProcess:
-    """One FaultProxy per upstream, all delaying every answer by `delay_ms`: `with ProxyProcess(urls) as proxies:`."""
+    """One FaultProxy per upstream, all delaying every answer by `delay_ms`: `with ProxyProcess(urls) as proxies:`.
 
-    def __init__(self, upstreams: Mapping[str, str], *, delay_ms: float) -> None:
+    `refuse` (see testkit.proxy.SERVER_MODES) makes every source a lesser server: no _revinclude, or no batch."""
+
+    def __init__(self, upstreams: Mapping[str, str], *, delay_ms: float, refuse: frozenset[str] = frozenset()) -> None:
         self.upstreams = dict(upstreams)
         self.delay_ms = delay_ms
         self.urls: dict[str, str] = {}  # source name -> the proxy's base URL, once started
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_run, args=(child, self.upstreams, delay_ms), daemon=True)
+        self._process = context.Process(target=_run, args=(child, self.upstreams, delay_ms, refuse), daemon=True)
         self._child = child
 
     def __enter__(self) -> ProxyProcess:
@@ -70,18 +72,18 @@ class ProxyProcess:
         return self._conn.recv()
 
 
-def _run(conn: Connection, upstreams: dict[str, str], delay_ms: float) -> None:
+def _run(conn: Connection, upstreams: dict[str, str], delay_ms: float, refuse: frozenset[str]) -> None:
     try:
-        asyncio.run(_serve(conn, upstreams, delay_ms))
+        asyncio.run(_serve(conn, upstreams, delay_ms, refuse))
     finally:
         conn.close()
 
 
-async def _serve(conn: Connection, upstreams: dict[str, str], delay_ms: float) -> None:
+async def _serve(conn: Connection, upstreams: dict[str, str], delay_ms: float, refuse: frozenset[str]) -> None:
     loop = asyncio.get_running_loop()
     async with AsyncExitStack() as stack:
         proxies = {
-            name: await stack.enter_async_context(FaultProxy(url, faults=Faults(delay_ms=delay_ms)))
+            name: await stack.enter_async_context(FaultProxy(url, faults=Faults(delay_ms=delay_ms, refuse=refuse)))
             for name, url in upstreams.items()
         }
         conn.send({name: proxy.url for name, proxy in proxies.items()})
