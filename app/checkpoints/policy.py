@@ -11,7 +11,7 @@ from enum import StrEnum
 from .outcomes import Forbidden
 from .users import User
 
-__all__ = ["Action", "landing", "may", "offered", "require"]
+__all__ = ["Action", "home", "landing", "may", "offered", "require"]
 
 
 class Action(StrEnum):
@@ -58,9 +58,15 @@ def offered(user: User, checkpoints: Iterable[str]) -> list[str]:
 
 
 def landing(user: User) -> str:
-    """Where `user` starts after signing in: a role that completes no checklist (the community team) reads
-    handovers, so it lands on the unit's babies as handovers; every other role on the unit's babies."""
+    """What the unit page is for `user`: a role that completes no checklist (the community team) reads handovers,
+    so it sees the unit's babies as handovers; every other role the unit's worklist."""
     return "handovers" if not user.role.completes else "unit"
+
+
+def home(user: User) -> str:
+    """Where `user` lands after signing in: the safeguarding lead on their view of the unit, everyone else on the
+    unit page (`landing`)."""
+    return "/unit/safeguarding" if may(user, Action.OVERSEE) else "/"
 
 
 def require(

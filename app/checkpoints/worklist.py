@@ -207,10 +207,11 @@ class Worklists(Overrides):
         rows = sorted((r for r in rows if r.shown_in(show)), key=Row.urgency)
         return Worklist(rows, show, counts, tasks_error=tasks_error)
 
-    async def lead_view(self, user: User) -> LeadView:
-        """The worklist across the unit with what the safeguarding lead follows up. Forbidden to other roles."""
+    async def lead_view(self, user: User, *, show: Show = "all") -> LeadView:
+        """The worklist across the unit (`show` filters it) with what the safeguarding lead follows up. Forbidden to
+        other roles."""
         await self.authorise(user, Action.OVERSEE, None)
-        worklist = await self.worklist(user)
+        worklist = await self.worklist(user, show=show)
         await self.audit(user, "view-unit-safeguarding")
         by_number = {r.nhs_number: r for r in worklist.rows}
         owners: dict[str, list[tuple[Row, OpenTask]]] = {}

@@ -75,10 +75,12 @@ def _worklist_words(services: Checkpoints) -> dict[str, Any]:
 
 
 @router.get("/unit/safeguarding")
-async def unit_safeguarding(request: Request, services: CheckpointsDep, user: PageUser) -> HTMLResponse:
-    """The safeguarding lead's view of the unit: the worklist, tasks by owner, co-signatures, overrides, enquiries
-    not done safely and the sources that failed most."""
-    view = await services.lead_view(user)
+async def unit_safeguarding(
+    request: Request, services: CheckpointsDep, user: PageUser, show: Show = "all"
+) -> HTMLResponse:
+    """The safeguarding lead's view of the unit (their home): the worklist (`show` filters it), tasks by owner,
+    co-signatures, overrides, enquiries not done safely and the sources that failed most."""
+    view = await services.lead_view(user, show=show)
     return render_page(
         request, "unit_safeguarding.html", user=user, view=view, worklist=view.worklist, **_worklist_words(services)
     )

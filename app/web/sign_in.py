@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import audit, end_sign_in, find_sign_in, open_sign_in
 from app.checkpoints import DEMO_USERS, Checkpoints, User
+from app.checkpoints.policy import home
 
 from .auth import TokenError, issue_session_token, read_session_token
 from .deps import COOKIE, CheckpointsDep, PageUser, SignInEnded, signed_in
@@ -43,8 +44,8 @@ def _cookie_sign_in_id(request: Request, services: Checkpoints) -> str | None:
 
 async def start_session(request: Request, services: Checkpoints, user: User, target: str) -> Response:
     """Signed in: audited, then a new sign-in and its cookie, whoever vouched for the user (a sign-in this browser
-    still had open ends). Over HTTPS (as a trust's reverse proxy tells uvicorn) the cookie is Secure, so it never
-    travels over plain HTTP."""
+    still had open ends), and on to the page asked for, or the user's home (policy.home). Over HTTPS (as a trust's
+    reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP."""
     await services.audit(user, "sign-in")
     now, hours = services.clock(), services.settings.session_hours
     if (previous := _cookie_sign_in_id(request, services)) is not None:
@@ -52,7 +53,8 @@ async def start_session(request: Request, services: Checkpoints, user: User, tar
     sign_in = await open_sign_in(
         services.sessions, user_id=user.id, name=user.name, role=user.role.key, now=now, keep=timedelta(hours=hours)
     )
-    response = RedirectResponse(safe_next(target), status.HTTP_303_SEE_OTHER)
+    target = safe_next(target)
+    response = RedirectResponse(home(user) if target == "/" else target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
         issue_session_token(sign_in.id, secret=services.settings.secret_key),

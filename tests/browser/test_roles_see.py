@@ -39,9 +39,9 @@ def test_a_discharge_coordinator_is_offered_only_transfer_and_discharge(live, pa
     expect(starts).to_have_text(["Start the transfer checklist", "Start the discharge checklist"])
 
 
-def test_a_safeguarding_lead_lands_on_the_unit_page_until_their_worklist_exists(live, page: Page):
-    """Issue 15 brings the worklist; until then the unit's babies."""
+def test_a_safeguarding_lead_lands_on_their_view_of_the_unit(live, page: Page):
+    """Issue 13 item 5: the lead's work is across the unit (the unit page stays at /)."""
     sign_in(page, live.url, "Safeguarding lead: Chris Okafor")
 
-    expect(page.get_by_test_id("landing")).to_have_attribute("data-mode", "unit")
-    expect(page.get_by_role("heading", name="Babies on the unit")).to_be_visible()
+    expect(page.get_by_role("heading", name="The unit's safeguarding view", level=1)).to_be_visible()
+    expect(page.get_by_test_id("worklist")).to_be_visible()

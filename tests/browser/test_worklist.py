@@ -42,6 +42,8 @@ def test_a_nurse_lands_on_the_worklist_filters_it_and_opens_a_baby(live, fhir, p
 def test_the_safeguarding_lead_reaches_their_view_from_the_worklist(live, fhir, page: Page):
     on_the_unit(fhir["neonatal"], datetime.now(UTC) - timedelta(hours=2))
     sign_in(page, live.url, "Safeguarding lead: Chris Okafor")
+    expect(page).to_have_url(re.compile(r"/unit/safeguarding$"))  # their home
+    page.goto(live.url + "/")
 
     page.get_by_test_id("lead-view-link").click()
     expect(page).to_have_url(re.compile(r"/unit/safeguarding$"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from app.checkpoints import DEMO_USERS
-from app.checkpoints.policy import Action, landing, may, offered
+from app.checkpoints.policy import Action, home, landing, may, offered
 from tests.conftest import signed_in_browser
 from tests.families import CASE_V_BABY
 
@@ -44,8 +45,8 @@ def test_a_community_nurse_lands_on_the_units_babies_as_handovers(live):
 
 
 @pytest.mark.parametrize("role", ["nurse", "discharge-coordinator", "safeguarding-lead"])
-def test_the_unit_roles_land_on_the_unit_page(live, role):
-    """The safeguarding lead too, until their worklist exists (issue 15)."""
+def test_the_unit_roles_see_the_unit_page(live, role):
+    """The safeguarding lead lands on their own view, but the unit page is theirs too."""
     with signed_in_browser(live.url, role) as browser:
         page = browser.get("/").text
 
@@ -53,9 +54,29 @@ def test_the_unit_roles_land_on_the_unit_page(live, role):
     assert 'data-testid="handover-link"' not in page
 
 
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        ("nurse", "/"),
+        ("discharge-coordinator", "/"),
+        ("community-nurse", "/"),
+        ("safeguarding-lead", "/unit/safeguarding"),
+    ],
+)
+def test_signing_in_lands_each_role_where_its_work_is(live, role, home):
+    signed_in = httpx.post(f"{live.url}/sign-in", data={"role": role}, follow_redirects=False, timeout=30)
+    asked = httpx.post(
+        f"{live.url}/sign-in", data={"role": role, "next": "/outbox"}, follow_redirects=False, timeout=30
+    )
+
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, home)
+    assert asked.headers["location"] == "/outbox"  # a page asked for is kept, whoever signs in
+
+
 def test_landing_and_offers_come_from_what_a_role_may_complete():
     assert landing(DEMO_USERS["community-nurse"]) == "handovers"
     assert {landing(DEMO_USERS[r]) for r in ("nurse", "discharge-coordinator", "safeguarding-lead")} == {"unit"}
+    assert home(DEMO_USERS["safeguarding-lead"]) == "/unit/safeguarding" and home(DEMO_USERS["nurse"]) == "/"
     assert offered(DEMO_USERS["community-nurse"], ["admission", "transfer", "discharge"]) == []
     assert offered(DEMO_USERS["discharge-coordinator"], ["admission", "transfer", "discharge"]) == [
         "transfer",

@@ -112,6 +112,20 @@ def test_overdue_first_then_due_soonest_and_a_bad_filter_is_refused(fhir, live):
     assert refused.status_code == 422
 
 
+def test_the_leads_view_filters_its_worklist_as_the_unit_page_does(fhir, live):
+    now = datetime.now(UTC).replace(microsecond=0)
+    late = on_the_unit(fhir["neonatal"], now - timedelta(hours=30))  # admission overdue
+    later = on_the_unit(fhir["neonatal"], now - timedelta(hours=1))
+    with live.browser("safeguarding-lead") as lead:
+        overdue = rows(lead, "/unit/safeguarding?show=overdue")
+        every = rows(lead, "/unit/safeguarding")
+        refused = lead.get("/unit/safeguarding?show=everything")
+
+    assert late in overdue and later not in overdue
+    assert {late, later} <= set(every)
+    assert refused.status_code == 422
+
+
 def test_open_and_overdue_tasks_and_the_highest_concern_once_the_picture_is_gathered(fhir, live):
     neonatal = fhir["neonatal"]
     baby = on_the_unit(neonatal, datetime.now(UTC) - timedelta(hours=2), "1010196001")
