@@ -7,39 +7,18 @@ always in it: unknown is not no. Nothing is dropped: every record the picture ho
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 
+from app.forms import LONDON
 from app.nhs_style import nhs_date
 from app.picture import Picture
 from app.picture.models import UNCHECKED_PERSON, Record
 
+from .severity import Severity, load_severity
 from .wiring import Wiring
 
 __all__ = ["Concern", "Severity", "Summary", "load_severity", "summarise", "summary_for"]
-
-
-@dataclass(frozen=True)
-class Severity:
-    """fhir_mappings/severity.toml, read."""
-
-    recent_months: int
-    tiers: tuple[tuple[str, str], ...]  # (key, label), most prominent first
-    categories: dict[str, dict[str, str]]  # category -> {"current"|"recent"|"older": tier}
-    needs: frozenset[str]
-    administrative: frozenset[tuple[str, str]]  # (system, code)
-
-    def tier_of(self, record: Record, today: date) -> str:
-        rule = self.categories.get(record.category, {})
-        if record.current:
-            when = "current"
-        else:
-            ended = (record.end or record.sort_date)[:10]
-            when = "recent" if ended and ended >= _months_before(today, self.recent_months) else "older"
-        return rule.get(when, "concern")
 
 
 @dataclass(frozen=True)
@@ -68,30 +47,6 @@ class Summary:
     administrative: list[Concern] = field(default_factory=list)
     sources_not_checked: list[str] = field(default_factory=list)  # "Police and GP notices: timed out"
     people_not_checked: list[str] = field(default_factory=list)  # "Paweł BRZOZAK, father: not checked in ..."
-
-
-def _months_before(today: date, months: int) -> str:
-    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
-    return date(year, month + 1, min(today.day, 28)).isoformat()
-
-
-@lru_cache(maxsize=4)
-def load_severity(directory: Path) -> Severity:
-    """Read severity.toml from the mappings folder; a tier a category names must be one of its tiers."""
-    table = tomllib.loads((directory / "severity.toml").read_text(encoding="utf-8"))
-    tiers = tuple((t["key"], t["label"]) for t in table["tiers"])
-    known = {key for key, _ in tiers}
-    categories = {key: dict(rule) for key, rule in table.get("categories", {}).items()}
-    for key, rule in categories.items():
-        if unknown := set(rule.values()) - known:
-            raise ValueError(f"severity.toml: {key} names a tier it does not define: {sorted(unknown)}")
-    return Severity(
-        recent_months=int(table["recent_months"]),
-        tiers=tiers,
-        categories=categories,
-        needs=frozenset(table.get("needs", {}).get("categories", [])),
-        administrative=frozenset((c["system"], c["code"]) for c in table.get("administrative", {}).get("codes", [])),
-    )
 
 
 def _closure(record: Record, source_kind: str) -> str | None:
@@ -193,6 +148,6 @@ def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], t
 
 def summary_for(wiring: Wiring, picture: Picture) -> Summary:
     """The summary every page about a baby shows (templates/_summary.html), of a picture already `seen_by` its
-    reader, with this deployment's severity rules, source names and today's date."""
-    severity = load_severity(wiring.settings.mappings_dir)
-    return summarise(picture, severity, labels=wiring.mappings.source_labels, today=wiring.clock().date())
+    reader, with this deployment's severity rules, source names and the unit's date today."""
+    today = wiring.clock().astimezone(LONDON).date()  # the unit's date: at 23:30 UTC in summer it is tomorrow
+    return summarise(picture, wiring.severity, labels=wiring.mappings.source_labels, today=today)

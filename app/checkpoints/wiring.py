@@ -28,6 +28,8 @@ from app.handover import Recipients, Section, document_environment, load_recipie
 from app.picture import Mappings, load_mappings
 from app.sources import FhirClient, KeptCapabilities, auth_for
 
+from .severity import Severity, load_severity
+
 __all__ = ["Wiring"]
 
 
@@ -40,6 +42,7 @@ class Wiring:
     engine: AsyncEngine
     sessions: SessionFactory
     document_env: Environment  # the templates the handover summary written with each checklist is drawn from
+    severity: Severity  # how prominent each record is in the summary (severity.toml)
     handover_sections: list[Section] = field(default_factory=list)
     handover_recipients: Recipients | None = None  # D10's questions: a Communication per recipient at discharge
     task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
@@ -75,6 +78,7 @@ class Wiring:
             handover_recipients=load_recipients(handover_rules, checklists),
             task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
             focus_rules=load_focus_rules(settings.mappings_dir / "observation-focus.toml", checklists),
+            severity=load_severity(settings.mappings_dir),
             document_env=document_environment(settings.templates_dir),
             engine=engine,
             sessions=session_factory(engine),

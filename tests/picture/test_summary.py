@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from app.checkpoints.summary import load_severity, summarise
-from app.config import Settings
+from app.checkpoints import Checkpoints
+from app.checkpoints.summary import load_severity, summarise, summary_for
+from app.config import ConfigError, Settings
 from app.picture.models import Person, PersonCheck, Picture, Record, SourceStatus
 
 MAPPINGS = Settings.model_fields["mappings_dir"].default
 TODAY = date(2026, 12, 2)
+SECRET = "a test secret of at least thirty-two characters"
 LABELS = {"police-gp": "Police and GP safeguarding notices", "neonatal": "Neonatal unit record (EPR)"}
 
 
@@ -137,3 +139,34 @@ def test_a_severity_file_naming_an_unknown_tier_is_refused(tmp_path: Path):
 
     with pytest.raises(ValueError, match="ignore"):
         load_severity(tmp_path)
+
+
+def test_a_severity_file_missing_its_tiers_is_refused_with_its_name(tmp_path: Path):
+    text = (MAPPINGS / "severity.toml").read_text().replace("[[tiers]]", "[[levels]]")
+    (tmp_path / "severity.toml").write_text(text)
+
+    with pytest.raises(ConfigError, match=r"severity\.toml"):
+        load_severity(tmp_path)
+
+
+def test_a_broken_severity_file_stops_the_service_being_wired(tmp_path: Path):
+    """Read when the service is wired, not on the first page that shows a summary."""
+    shutil.copytree(MAPPINGS, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "severity.toml").write_text("recent_months = [")
+
+    with pytest.raises(ConfigError, match=r"severity\.toml"):
+        Checkpoints.wire(Settings(mappings_dir=tmp_path, secret_key=SECRET), sources=[])
+
+
+def test_the_summary_reads_today_as_the_units_date_not_utcs():
+    """At 23:30 UTC on 30 June it is already 1 July on the unit, so a record that ended on 29 June 2023 is then
+    more than 36 months old (severity.toml's recent_months)."""
+    ended = record("domestic-abuse", current=False, start="2020-01-01", end="2023-06-29")
+    late_evening = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+    wiring = Checkpoints.wire(Settings(secret_key=SECRET), sources=[], clock=lambda: late_evening)
+
+    def on(day: date):
+        return summarise(picture(ended), wiring.severity, labels=wiring.mappings.source_labels, today=day)
+
+    assert on(date(2026, 6, 30)) != on(date(2026, 7, 1))  # the boundary this test stands on
+    assert summary_for(wiring, picture(ended)) == on(date(2026, 7, 1))
