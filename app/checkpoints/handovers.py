@@ -76,6 +76,7 @@ class Handovers(Records):
             hold=hold,
             checkpoint=checkpoint,
             awaiting=awaiting,
+            names=self.mappings.source_labels,
         )
 
     async def handover_pdf(self, picture: Picture, user: User) -> bytes:

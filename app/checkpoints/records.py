@@ -85,5 +85,5 @@ class Records(Holds):
         return [
             (item.get("text", item["linkId"]), lines)
             for item in questionnaire.get("item") or []
-            if (lines := answered_lines(questionnaire, response, item["linkId"]))
+            if (lines := answered_lines(questionnaire, response, item["linkId"], self.mappings.source_labels))
         ]

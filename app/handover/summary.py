@@ -10,6 +10,7 @@ other one's questions appear only where that checklist was actually completed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -190,8 +191,10 @@ def build_handover(
     hold: DischargeHold | None = None,
     checkpoint: str = "discharge",
     awaiting: dict[str, tuple[str, ...]] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Handover:
     """`assessments`: the baby's, every version, in any order; the newest of each checkpoint is the one used.
+    `names`: the source labels, so that what NeoSafe filled in as a source's key reads as its name.
     `hold`: what holds the newest discharge checklist (None before there is one). `awaiting`: by assessment id, the
     signatures each newest checklist still needs."""
     by_id = {a.id: a for a in assessments}
@@ -237,7 +240,7 @@ def build_handover(
                 parts.append(Part(c, title, None, checklist=titles[c]))
                 continue
             questionnaire = checklists.for_response(responses[c])
-            lines = answered_lines(questionnaire, responses[c], link_id)
+            lines = answered_lines(questionnaire, responses[c], link_id, names)
             parts.append(Part(c, title, recorded[c], lines, checklist=titles[c]))
         if parts:
             built.append((section.title, tuple(parts)))

@@ -21,23 +21,15 @@ from app.forms import (
     walk,
 )
 from app.forms.answers import DATE_PARTS, TIME_PART, entry_name
+from app.forms.readout import in_words
 from app.forms.tree import Node
 
-__all__ = ["STATUS_WORDS", "Field", "form_fields"]
+__all__ = ["Field", "form_fields"]
 
 # A date is drawn as the NHS.UK date input (day, month, year; a dateTime adds the time), given the value in the form
 # `input_value` writes it (the unit's local time); "text" is the box for a value it cannot show exactly.
 CONTROLS = {"date": "date", "dateTime": "datetime-local"}
 EXAMPLE = {"date": "2026-11-26", "dateTime": "2026-11-26 14:30"}
-# What NeoSafe's pre-filled source statuses read as: the words the safeguarding picture uses, never the codes.
-STATUS_WORDS = {
-    "found": "Records found",
-    "none-found": "Checked: none found",
-    "not-known": "Checked: not everyone known to it",
-    "partial": "Partly checked",
-    "unavailable": "Not checked: source unavailable",
-    "not-configured": "Not connected: not checked",
-}
 
 
 @dataclass
@@ -146,8 +138,7 @@ def form_fields(
 ) -> list[Field]:
     """The form as a tree of fields, with each field's current value and its error message, if any.
 
-    `names` gives words for what NeoSafe filled in as keys (a source's key: its label); a source status reads as
-    STATUS_WORDS.
+    `names` gives words for what NeoSafe filled in as keys (a source's key: its label; see readout.in_words).
     """
     names = names or {}
     errors = {i.path: i.message for i in issues}
@@ -187,7 +178,7 @@ def form_fields(
                 {"value": coding_key(c), "text": c.get("display", c.get("code", ""))} for c in option_codings(node.q)
             ],
             values=values,
-            shown=[(t := answer_text(a)) and names.get(t, STATUS_WORDS.get(t, t)) for a in node.r.get("answer") or []],
+            shown=[in_words(answer_text(a), names) for a in node.r.get("answer") or []],
             error=errors.get(node.path),
             instance=int(index),
             repeat_key=repeat_key(f"{parent_path}/" if parent_path else "", link_id),
