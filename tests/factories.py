@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -77,3 +78,20 @@ def create_family(fhir: httpx.Client, *, mother_nhs_number: bool = True) -> tupl
     }
     create(fhir, related)
     return baby, mother
+
+
+def on_the_unit(neonatal: httpx.Client, admitted: datetime, *records: str) -> str:
+    """A new baby on the unit (an in-progress neonatal Encounter from `admitted`), with Flags of `records`."""
+    baby = create_baby(neonatal, *records)
+    create(
+        neonatal,
+        {
+            "resourceType": "Encounter",
+            "id": f"nn-test-{baby}-enc",
+            "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/nn-test-{baby}"},
+            "period": {"start": admitted.isoformat(timespec="seconds")},
+        },
+    )
+    return baby

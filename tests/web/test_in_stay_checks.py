@@ -15,7 +15,7 @@ from app.checkpoints.schedule import IN_STAY, RULES
 from app.forms import load_checklists
 from app.nhs_style import nhs_date
 from tests.answering import completed, submitted
-from tests.factories import create, create_baby
+from tests.factories import create_baby, on_the_unit
 from tests.web.test_written_labels import assert_restricted_once, written
 
 CHECKLISTS = load_checklists(Path(__file__).resolve().parents[2] / "checklists")
@@ -23,21 +23,7 @@ CHECKLISTS = load_checklists(Path(__file__).resolve().parents[2] / "checklists")
 ROW = re.compile(r'<tr [^>]*data-testid="in-stay-([a-z0-9-]+)" data-state="([a-z-]+)">(.*?)</tr>', re.S)
 
 
-def admitted_baby(neonatal: httpx.Client, admitted: datetime) -> str:
-    """A new baby on the unit, admitted at `admitted` (the neonatal Encounter's period.start)."""
-    baby = create_baby(neonatal)
-    create(
-        neonatal,
-        {
-            "resourceType": "Encounter",
-            "id": f"nn-test-{baby}-enc",
-            "status": "in-progress",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-            "subject": {"reference": f"Patient/nn-test-{baby}"},
-            "period": {"start": admitted.isoformat(timespec="seconds")},
-        },
-    )
-    return baby
+admitted_baby = on_the_unit  # the name this file's importers know
 
 
 def in_stay_rows(page: httpx.Client, baby: str) -> dict[str, tuple[str, str]]:

@@ -16,7 +16,7 @@ from app.main import create_app
 from app.nhs_style import nhs_date
 from tests.answering import answer_everything, completed
 from tests.conftest import make_settings, signed_in_browser
-from tests.factories import create, create_baby
+from tests.factories import create, on_the_unit
 from tests.servers import serving
 from tests.web.test_sessions import Clock, audited
 from tests.web.test_unsafe_enquiry import REASON, with_the_partner_present
@@ -25,23 +25,6 @@ ROW = re.compile(
     r'<tr [^>]*data-testid="worklist-row" data-nhs-number="(\d{10})" data-overdue="(true|false)">(.*?)</tr>', re.S
 )
 CHECK = re.compile(r'data-testid="check-([a-z0-9-]+)" data-state="([a-z-]+)"')
-
-
-def on_the_unit(neonatal: httpx.Client, admitted: datetime, *records: str) -> str:
-    """A new baby on the unit (an in-progress neonatal Encounter from `admitted`), with Flags of `records`."""
-    baby = create_baby(neonatal, *records)
-    create(
-        neonatal,
-        {
-            "resourceType": "Encounter",
-            "id": f"nn-test-{baby}-enc",
-            "status": "in-progress",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-            "subject": {"reference": f"Patient/nn-test-{baby}"},
-            "period": {"start": admitted.isoformat(timespec="seconds")},
-        },
-    )
-    return baby
 
 
 def rows(page: httpx.Client, path: str = "/") -> dict[str, tuple[bool, str]]:
