@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Assessment", "AuditEvent", "Draft", "HeldAnswers", "HoldOverride", "OutboxEntry", "SignIn", "utcnow"]
+__all__ = [
+    "Assessment",
+    "AuditEvent",
+    "Draft",
+    "HeldAnswers",
+    "HoldOverride",
+    "JobLease",
+    "NewInformation",
+    "OutboxEntry",
+    "SignIn",
+    "WatchBaseline",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -121,3 +133,45 @@ class HeldAnswers(SQLModel, table=True):
     path: str  # the form's action, e.g. /patients/9990101000/checklists/admission
     fields_json: str  # every posted field, as {name: [values]}
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class WatchBaseline(SQLModel, table=True):
+    """What the watch job compares a baby's picture with when no later checklist is saved: the records seen at
+    the first watch pass of the stay, or when a nurse last acknowledged what was new."""
+
+    nhs_number: str = Field(primary_key=True)
+    records_json: str  # a snapshot, as an assessment keeps it (app.picture.changes.snapshot)
+    taken_at: datetime = Field(default_factory=utcnow)
+    reason: str = "first-pass"  # first-pass | acknowledged
+
+
+class NewInformation(SQLModel, table=True):
+    """A record that matters (domestic abuse, police, social care, child protection) new or reopened since the
+    baby's last checkpoint, found by the watch job: shown until a nurse acknowledges it, with a Task raised for the
+    safeguarding team once (its identifier is `task_key`; written by a conditional create)."""
+
+    id: str = Field(primary_key=True)
+    nhs_number: str = Field(index=True)
+    record_key: str
+    change: str  # new | reopened
+    category: str
+    category_label: str
+    display: str
+    source: str
+    start: str | None = None
+    person: str = ""  # whom the record is about, in words ("Mother", "Someone in the household")
+    restricted: bool = False  # shown in full only to roles that see restricted records
+    found_at: datetime = Field(default_factory=utcnow, index=True)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    task_key: str  # the Task's identifier value: the same finding never raises a second Task
+    task_written_at: datetime | None = None
+    task_error: str | None = None  # why the Task could not be written yet (tried again next pass)
+
+
+class JobLease(SQLModel, table=True):
+    """Which instance runs a background job (the watch) until when: one holder at a time across instances."""
+
+    name: str = Field(primary_key=True)
+    holder: str
+    until: datetime

@@ -38,7 +38,18 @@ from app.assessments.db import alembic_config, current_revision
 from app.cli import main
 from app.main import create_app
 
-TABLES = {"assessment", "draft", "outboxentry", "auditevent", "signin", "heldanswers", "holdoverride"}
+TABLES = {
+    "assessment",
+    "draft",
+    "outboxentry",
+    "auditevent",
+    "signin",
+    "heldanswers",
+    "holdoverride",
+    "watchbaseline",
+    "newinformation",
+    "joblease",
+}
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
 WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -126,6 +137,22 @@ def _rows_at_0006() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0007() -> dict[str, list[dict[str, Any]]]:
+    """As at 0006, with the watch job's baseline for the baby, a police notice it found new, and its lease."""
+    rows = _rows_at_0006()
+    rows["watchbaseline"] = [
+        {"nhs_number": "9990101000", "records_json": "[]", "taken_at": WHEN, "reason": "first-pass"}
+    ]
+    rows["newinformation"] = [
+        {"id": "ni-1", "nhs_number": "9990101000", "record_key": "police|Flag/f-1", "change": "new",
+         "category": "police", "category_label": "Police", "display": "Police notice", "source": "police-gp",
+         "start": "2026-02-28", "person": "Father", "restricted": False, "found_at": WHEN, "acknowledged_at": None,
+         "acknowledged_by": None, "task_key": "ni-1", "task_written_at": None, "task_error": None},
+    ]  # fmt: skip
+    rows["joblease"] = [{"name": "watch", "holder": "host-1", "until": WHEN}]
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -135,6 +162,7 @@ SEEDS = {
     "0004": _rows_at_0004,
     "0005": _rows_at_0005,
     "0006": _rows_at_0006,
+    "0007": _rows_at_0007,
 }
 
 
