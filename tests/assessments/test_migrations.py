@@ -49,6 +49,7 @@ TABLES = {
     "watchbaseline",
     "newinformation",
     "joblease",
+    "cdsseenjwt",
 }
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
@@ -153,6 +154,13 @@ def _rows_at_0007() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0008() -> dict[str, list[dict[str, Any]]]:
+    """As at 0007, with a JWT id an EPR used for a CDS Hooks call."""
+    rows = _rows_at_0007()
+    rows["cdsseenjwt"] = [{"issuer": "https://epr.example", "jti": "j-1", "expires_at": WHEN, "seen_at": WHEN}]
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -163,6 +171,7 @@ SEEDS = {
     "0005": _rows_at_0005,
     "0006": _rows_at_0006,
     "0007": _rows_at_0007,
+    "0008": _rows_at_0008,
 }
 
 
