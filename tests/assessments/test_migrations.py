@@ -46,10 +46,11 @@ TABLES = {
     "signin",
     "heldanswers",
     "holdoverride",
-    "watchbaseline",
+    "watchedbaby",
     "newinformation",
     "joblease",
     "cdsseenjwt",
+    "delivery",
 }
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
@@ -141,8 +142,8 @@ def _rows_at_0006() -> dict[str, list[dict[str, Any]]]:
 def _rows_at_0007() -> dict[str, list[dict[str, Any]]]:
     """As at 0006, with the watch job's baseline for the baby, a police notice it found new, and its lease."""
     rows = _rows_at_0006()
-    rows["watchbaseline"] = [
-        {"nhs_number": "9990101000", "records_json": "[]", "taken_at": WHEN, "reason": "first-pass"}
+    rows["watchedbaby"] = [
+        {"nhs_number": "9990101000", "records_json": "[]", "sources_json": "[]", "taken_at": WHEN, "watched_at": WHEN}
     ]
     rows["newinformation"] = [
         {"id": "ni-1", "nhs_number": "9990101000", "record_key": "police|Flag/f-1", "change": "new",
@@ -161,6 +162,19 @@ def _rows_at_0008() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0009() -> dict[str, list[dict[str, Any]]]:
+    """As at 0008, with the amended discharge handover's delivery to the GP practice over MESH, sent."""
+    rows = _rows_at_0008()
+    rows["delivery"] = [
+        {"id": "dl-1", "record_id": "a-1", "assessment_id": "a-2", "recipient_key": "a-1-recipient-1",
+         "recipient": "Riverside Surgery (GP)", "kind": "gp", "ods_code": "Y12345", "channel": "mesh",
+         "address": "X26ABC1", "replaces": None, "state": "sent", "attempts": 1, "last_error": None,
+         "next_attempt_at": WHEN, "claimed_by": None, "claimed_until": None, "message_id": "m-1", "sent_at": WHEN,
+         "delivered_at": None, "acknowledged_at": None, "task_written_at": None, "created_at": WHEN},
+    ]  # fmt: skip
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -172,6 +186,7 @@ SEEDS = {
     "0006": _rows_at_0006,
     "0007": _rows_at_0007,
     "0008": _rows_at_0008,
+    "0009": _rows_at_0009,
 }
 
 
