@@ -202,6 +202,10 @@ class Settings(RuntimeSettings):
     outbox_retry_base_s: float = Field(default=15.0, gt=0)  # first wait after a failed send; doubles each time
     outbox_retry_max_s: float = Field(default=1800.0, gt=0)  # the longest wait between two tries
     outbox_lease_s: float = Field(default=120.0, gt=0)  # a claimed entry is left alone this long; > slowest send
+    # Watching the stay: the pictures of every baby on the unit gathered again this often, by one instance at a time.
+    watch: bool = True  # run the watch job in this process (`neosafe watch` may run it on its own instead)
+    watch_interval_s: float = Field(default=900.0, ge=10)
+    watch_concurrency: int = Field(default=4, ge=1, le=32)  # pictures gathered at once: requests per source at once
     max_body_bytes: int = Field(default=1_000_000, gt=0)  # the largest request body read; a checklist is ~100 kB
     source_max_bytes: int = Field(default=8_000_000, gt=0)  # the largest answer read from a source, per page
     # Who may show NeoSafe in a frame (CSP frame-ancestors): none, unless the trust's EPR embeds it, e.g.
@@ -214,6 +218,26 @@ class Settings(RuntimeSettings):
     oidc_client_secret: str = ""
     oidc_scope: str = "openid profile nationalrbacaccess selectedrole"
     oidc_roles: dict[str, str] = {}  # a CIS2 role-code part or activity code -> a NeoSafe role (JSON in the env)
+    # MESH delivery (issue 16): the handover sent from the unit's mailbox to each recipient's (delivery.toml). No URL,
+    # no delivery by MESH (recipients routed to a mailbox wait, shown as not sent). The password and shared key are
+    # sent to the MESH URL only (in its authorisation token), never logged; the client certificate and key are the
+    # unit's MESH certificate (mutual TLS), checked against mesh_ca_file.
+    mesh_url: str | None = None
+    mesh_mailbox: str = ""
+    mesh_password: str = Field(default="", repr=False)
+    mesh_shared_key: str = Field(default="", repr=False)
+    mesh_ca_file: Path | None = None
+    mesh_cert_file: Path | None = None
+    mesh_key_file: Path | None = None
+    delivery_worker: bool = True  # deliver handovers from this process
+    delivery_interval_s: float = Field(default=10.0, gt=0)
+    delivery_max_attempts: int = Field(default=6, ge=1)  # tries before a delivery is reported failed (and a Task)
+    # CDS Hooks (issue 17)
+    # NeoSafe's URL as the EPR reaches it, e.g. https://neosafe.example.nhs.uk: what the EPR's hook JWTs must be
+    # addressed to (aud: /cds-services/<id> under it), and where the cards' links open. Unset: every hook call refused.
+    public_url: str | None = None
+    # The EPRs allowed to call the CDS services, each issuer with its JWK Set URL (reviewed, like the mappings).
+    cds_clients_file: Path = DATA_ROOT / "fhir_mappings" / "cds-clients.toml"
 
     @field_validator("frame_ancestors")
     @classmethod
