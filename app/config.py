@@ -232,20 +232,6 @@ class Settings(RuntimeSettings):
     delivery_worker: bool = True  # deliver handovers from this process
     delivery_interval_s: float = Field(default=10.0, gt=0)
     delivery_max_attempts: int = Field(default=6, ge=1)  # tries before a delivery is reported failed (and a Task)
-    # MESH delivery (issue 16): the handover sent from the unit's mailbox to each recipient's (delivery.toml). No URL,
-    # no delivery by MESH (recipients routed to a mailbox wait, shown as not sent). The password and shared key are
-    # sent to the MESH URL only (in its authorisation token), never logged; the client certificate and key are the
-    # unit's MESH certificate (mutual TLS), checked against mesh_ca_file.
-    mesh_url: str | None = None
-    mesh_mailbox: str = ""
-    mesh_password: str = Field(default="", repr=False)
-    mesh_shared_key: str = Field(default="", repr=False)
-    mesh_ca_file: Path | None = None
-    mesh_cert_file: Path | None = None
-    mesh_key_file: Path | None = None
-    delivery_worker: bool = True  # deliver handovers from this process
-    delivery_interval_s: float = Field(default=10.0, gt=0)
-    delivery_max_attempts: int = Field(default=6, ge=1)  # tries before a delivery is reported failed (and a Task)
     # CDS Hooks (issue 17)
     # NeoSafe's URL as the EPR reaches it, e.g. https://neosafe.example.nhs.uk: what the EPR's hook JWTs must be
     # addressed to (aud: /cds-services/<id> under it), and where the cards' links open. Unset: every hook call refused.
