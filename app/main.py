@@ -18,6 +18,7 @@ from app.config import Settings, SourceSettings
 from app.web import RequestLogMiddleware, install_error_handlers
 from app.web.api import router as api_router
 from app.web.body_limit import BodyLimitMiddleware
+from app.web.cds_hooks import router as cds_hooks_router
 from app.web.docs import SWAGGER_UI, neosafe_openapi
 from app.web.docs import router as docs_router
 from app.web.handover_pages import router as handover_router
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(handover_router)
     app.include_router(oidc_router)
     app.include_router(docs_router)
+    app.include_router(cds_hooks_router)
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(SameOriginPostsMiddleware)
