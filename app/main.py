@@ -15,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.checkpoints import Checkpoints
 from app.config import Settings, SourceSettings
+from app.delivery import Deliveries
 from app.web import RequestLogMiddleware, install_error_handlers
 from app.web.api import router as api_router
 from app.web.body_limit import BodyLimitMiddleware
@@ -51,7 +52,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with checkpoints.running():
+        async with checkpoints.running(), Deliveries(checkpoints):
             worker = checkpoints.outbox_worker()
             sending = asyncio.create_task(worker.run()) if settings.outbox_worker else None
             yield

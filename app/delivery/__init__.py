@@ -1,5 +1,25 @@
 """Delivering the discharge handover to the GP practice and the community teams (issue 16), and knowing it arrived."""
 
+from .channels import Arrival, Channel, FhirEndpointChannel, MeshChannel, NotSent, Outgoing
+from .engine import DeliveryEngine, deliveries_of
+from .message import handover_message
 from .models import Delivery
+from .routes import Route, Routes, load_routes
+from .worker import Deliveries
 
-__all__ = ["Delivery"]
+__all__ = [
+    "Arrival",
+    "Channel",
+    "Deliveries",
+    "Delivery",
+    "DeliveryEngine",
+    "FhirEndpointChannel",
+    "MeshChannel",
+    "NotSent",
+    "Outgoing",
+    "Route",
+    "Routes",
+    "deliveries_of",
+    "handover_message",
+    "load_routes",
+]
