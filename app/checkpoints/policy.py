@@ -22,6 +22,8 @@ class Action(StrEnum):
     RESEND = "resend"  # see the checklists not yet in the record, and send one again
     OVERRIDE = "override-hold"  # override a finding that holds a discharge: only the roles its hold names
     OVERSEE = "oversee"  # the unit's safeguarding view: tasks by owner, co-signatures, overrides, unsafe enquiries
+    ACKNOWLEDGE = "acknowledge"  # mark new information found during the stay as read: the unit's clinical staff
+    ASSURE = "assure"  # the unit's assurance figures, month by month, and the babies behind them: the lead only
 
 
 def may(
@@ -49,6 +51,10 @@ def may(
         case Action.OVERRIDE:
             return role.key in roles
         case Action.OVERSEE:  # the named nurse for safeguarding follows up what the unit leaves open
+            return role.cosigns
+        case Action.ACKNOWLEDGE:  # those who complete the unit's checklists care for the baby on the unit
+            return bool(role.completes)
+        case Action.ASSURE:  # the named nurse for safeguarding answers to the Board for the unit's practice
             return role.cosigns
 
 
@@ -87,5 +93,7 @@ def require(
         Action.RESEND: "only the safeguarding lead can see or send again the checklists waiting to be sent",
         Action.OVERRIDE: f"your role ({user.role.label}) cannot override what holds a discharge",
         Action.OVERSEE: "only the safeguarding lead can see the unit's safeguarding view",
+        Action.ACKNOWLEDGE: f"your role ({user.role.label}) cannot acknowledge new information for the unit",
+        Action.ASSURE: "only the safeguarding lead can see the unit's assurance figures",
     }
     raise Forbidden(reasons[action])
