@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.checkpoints.cds import SERVICES, Card, CdsHooks, NotAuthenticated, PrefetchMissing
+from app.config import ConfigError
 
 from .deps import CheckpointsDep
 
@@ -78,7 +79,10 @@ async def call(service_id: str, request: Request, services: CheckpointsDep) -> d
     service = SERVICES.get(service_id)
     if service is None:
         return _refused(status.HTTP_404_NOT_FOUND, "there is no such CDS service: see GET /cds-services")
-    hooks = cds_hooks(request)
+    try:
+        hooks = cds_hooks(request)
+    except ConfigError as exc:  # said to the EPR's logs, not a page: its users would otherwise see no card, unsaid
+        return _refused(status.HTTP_503_SERVICE_UNAVAILABLE, f"NeoSafe's CDS Hooks are misconfigured: {exc}")
     public_url = (services.settings.public_url or "").rstrip("/") or None
     audiences = [f"{public_url}/cds-services/{service.id}", f"{public_url}/cds-services"] if public_url else []
     try:
