@@ -1,4 +1,4 @@
-"""The `neosafe` command: demo, serve, demo-token, outbox, reconcile, db."""
+"""The `neosafe` command: demo, serve, demo-token, outbox, watch, reconcile, db."""
 
 from __future__ import annotations
 
@@ -104,6 +104,22 @@ async def _outbox(args: argparse.Namespace) -> None:
             return
         print("Sending queued assessments; Ctrl-C stops after the send in flight.", flush=True)
         await worker.run()
+
+
+async def _watch(args: argparse.Namespace) -> None:
+    from app.checkpoints import Watcher
+
+    async with _services(args) as services:
+        if args.once:
+            done = await services.watch_once()
+            print(
+                f"{done.babies} babies watched, {done.found} new findings"
+                if done.ran
+                else "not run: another instance watched within this interval"
+            )
+            return
+        print("Watching the babies on the unit; Ctrl-C stops after the pass in flight.", flush=True)
+        await Watcher(services).run()
 
 
 async def _reconcile(args: argparse.Namespace) -> None:
@@ -263,10 +279,14 @@ def main(argv: list[str] | None = None) -> None:
     outbox = commands.add_parser("outbox", help="the queue of assessments waiting to reach the FHIR record")
     outbox.add_argument("action", choices=["run", "status"])
     outbox.add_argument("--once", action="store_true", help="with run: one pass, then stop")
+    watch = commands.add_parser(
+        "watch", help="watch the babies on the unit for new safeguarding information (instead of `serve` doing it)"
+    )
+    watch.add_argument("--once", action="store_true", help="one pass, then stop")
     db = commands.add_parser("db", help="the database schema: `neosafe db upgrade` applies the migrations")
     db.add_argument("action", choices=["upgrade"])
     reconcile = commands.add_parser("reconcile", help="report assessments missing or duplicated on the FHIR server")
-    for command in (outbox, reconcile):
+    for command in (outbox, watch, reconcile):
         command.add_argument("--sources", type=Path, help="sources TOML file (default: $NEOSAFE_SOURCES)")
 
     checklists = commands.add_parser("checklists", help="the checklists (FHIR Questionnaires)")
@@ -293,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
             "demo-token": _demo_token,
             "checklists": lambda a: _checklists_appendix(a) if a.action == "appendix" else _checklists_lint(a),
             "outbox": lambda a: asyncio.run(_outbox(a)),
+            "watch": lambda a: asyncio.run(_watch(a)),
             "reconcile": lambda a: asyncio.run(_reconcile(a)),
             "db": lambda a: asyncio.run(_db(a)),
         }

@@ -13,6 +13,7 @@ __all__ = [
     "DATA_OPERATION_SYSTEM",
     "FHIR_EXTENSION_BASE",
     "HANDOVER_ID_SYSTEM",
+    "NEW_INFORMATION_ID_SYSTEM",
     "NHS_NUMBER_SYSTEM",
     "OBSERVATION_CATEGORY_SYSTEM",
     "OBSERVATION_ID_SYSTEM",
@@ -35,6 +36,7 @@ ASSESSMENT_ID_SYSTEM = f"{_NEOSAFE}/Id/assessment"
 OBSERVATION_ID_SYSTEM = f"{_NEOSAFE}/Id/observation"
 TASK_ID_SYSTEM = f"{_NEOSAFE}/Id/task"
 HANDOVER_ID_SYSTEM = f"{_NEOSAFE}/Id/handover"
+NEW_INFORMATION_ID_SYSTEM = f"{_NEOSAFE}/Id/new-information"  # a Task the watch job raised
 ASSESSMENT_TAG_SYSTEM = f"{_NEOSAFE}/CodeSystem/assessment"
 WRITE_KEY_SYSTEM = f"{_NEOSAFE}/CodeSystem/write-key"
 AUDIT_ACTION_SYSTEM = f"{_NEOSAFE}/CodeSystem/audit-action"

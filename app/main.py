@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.checkpoints import Checkpoints
+from app.checkpoints import Checkpoints, Watcher
 from app.config import Settings, SourceSettings
 from app.delivery import Deliveries
 from app.web import RequestLogMiddleware, install_error_handlers
@@ -53,9 +53,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with checkpoints.running(), Deliveries(checkpoints):
-            worker = checkpoints.outbox_worker()
+            worker, watcher = checkpoints.outbox_worker(), Watcher(checkpoints)
             sending = asyncio.create_task(worker.run()) if settings.outbox_worker else None
+            watching = asyncio.create_task(watcher.run()) if settings.watch else None
             yield
+            if watching:
+                watcher.stop()
+                await watching
             if sending:
                 worker.stop()
                 await sending  # lets the send in flight finish: nothing half-sent is abandoned

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-__all__ = ["format_nhs_number", "nhs_date"]
+__all__ = ["LONDON", "format_nhs_number", "nhs_date"]
+
+LONDON = ZoneInfo("Europe/London")  # the unit's wall clock
 
 
 def format_nhs_number(number: str | None) -> str:
@@ -24,5 +27,7 @@ def nhs_date(value: str | date | datetime | None) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
+        if value.tzinfo is not None:  # the unit's clock, not UTC's: 14:05 in summer is 14:05 on the ward
+            value = value.astimezone(LONDON)
         return f"{value.day} {value:%B %Y, %H:%M}"
     return f"{value.day} {value:%B %Y}"

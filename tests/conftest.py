@@ -49,8 +49,11 @@ def _drop_test_databases() -> Iterator[None]:
 
 
 def make_settings(directory: Path) -> Settings:
-    """Settings for a NeoSafe on a new, empty database, migrated when it starts."""
-    return Settings(database_url=DATABASES.new(directory), secret_key=SECRET, demo_users=True, migrate_on_start=True)
+    """Settings for a NeoSafe on a new, empty database, migrated when it starts; not watching the stay (a test of the
+    watch job runs its passes itself), so nothing writes to the sandbox but what a test does."""
+    return Settings(
+        database_url=DATABASES.new(directory), secret_key=SECRET, demo_users=True, migrate_on_start=True, watch=False
+    )
 
 
 @pytest.fixture

@@ -20,7 +20,18 @@ from .db import (
     session_factory,
     upgrade,
 )
-from .models import Assessment, AuditEvent, Draft, HeldAnswers, HoldOverride, OutboxEntry, SignIn
+from .models import (
+    Assessment,
+    AuditEvent,
+    Draft,
+    HeldAnswers,
+    HoldOverride,
+    JobLease,
+    NewInformation,
+    OutboxEntry,
+    SignIn,
+    WatchedBaby,
+)
 from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
 from .reconcile import Finding, reconcile
 from .sign_ins import end_sign_in, find_sign_in, held_answers, hold_answers, open_sign_in, release_answers, seen
@@ -42,6 +53,16 @@ from .store import (
     submitted_with,
     unsent_assessments,
 )
+from .watched import (
+    acknowledge_findings,
+    add_findings,
+    findings_of,
+    findings_without_task,
+    save_watched,
+    take_lease,
+    task_tried,
+    watched_babies,
+)
 
 __all__ = [
     "ASSESSMENT_ID_SYSTEM",
@@ -57,12 +78,17 @@ __all__ = [
     "Finding",
     "HeldAnswers",
     "HoldOverride",
+    "JobLease",
+    "NewInformation",
     "OutboxEntry",
     "OutboxWorker",
     "SchemaNotReady",
     "SessionFactory",
     "SignIn",
     "Stored",
+    "WatchedBaby",
+    "acknowledge_findings",
+    "add_findings",
     "amended_by",
     "assessment_bundle",
     "assessment_chain",
@@ -76,6 +102,8 @@ __all__ = [
     "end_sign_in",
     "export_audit",
     "find_sign_in",
+    "findings_of",
+    "findings_without_task",
     "fit_to_server",
     "get_draft",
     "head_revision",
@@ -95,9 +123,13 @@ __all__ = [
     "save_assessment",
     "save_draft",
     "save_override",
+    "save_watched",
     "seen",
     "session_factory",
     "submitted_with",
+    "take_lease",
+    "task_tried",
     "unsent_assessments",
     "upgrade",
+    "watched_babies",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "WRITE_KEY_SYSTEM",
     "WRITTEN_TYPES",
     "assessment_bundle",
+    "conditional_create",
     "creates_to_check",
     "fit_to_server",
     "without_existing",
@@ -64,9 +65,12 @@ def restricted(meta: dict[str, Any]) -> dict[str, Any]:
     return {**meta, "security": security}
 
 
-def _tagged(resource: dict[str, Any], key: str, record_id: str) -> dict[str, Any]:
-    """The resource with NeoSafe's tags as its only tags and the restricted label; other meta is kept."""
-    tags = [{"system": WRITE_KEY_SYSTEM, "code": key}, {"system": ASSESSMENT_TAG_SYSTEM, "code": record_id}]
+def _tagged(resource: dict[str, Any], key: str, record_id: str | None) -> dict[str, Any]:
+    """The resource with NeoSafe's tags as its only tags and the restricted label; other meta is kept. Only what a
+    checklist wrote carries the checklist's tag (`record_id`)."""
+    tags = [{"system": WRITE_KEY_SYSTEM, "code": key}]
+    if record_id is not None:
+        tags.append({"system": ASSESSMENT_TAG_SYSTEM, "code": record_id})
     return {**resource, "meta": {**restricted(resource.get("meta") or {}), "tag": tags}}
 
 
@@ -74,7 +78,9 @@ def _condition(key: str, by_identifier: str | None) -> str:
     return f"identifier={by_identifier}|{key}" if by_identifier else f"_tag={WRITE_KEY_SYSTEM}|{key}"
 
 
-def _create(resource: dict[str, Any], key: str, record_id: str, *, by_identifier: str | None) -> dict[str, Any]:
+def conditional_create(
+    resource: dict[str, Any], key: str, record_id: str | None, *, by_identifier: str | None
+) -> dict[str, Any]:
     """A conditional create: nothing happens if the server already holds this key."""
     return {
         "fullUrl": full_url(key),
@@ -185,7 +191,7 @@ def _keyed_entries(
     """Creates for a first version; for a later one, creates, updates of what changed and withdrawals."""
     if previous is None:
         return [
-            _create(r, r["identifier"][0]["value"], record_id, by_identifier=r["identifier"][0]["system"])
+            conditional_create(r, r["identifier"][0]["value"], record_id, by_identifier=r["identifier"][0]["system"])
             for r in resources
         ]
     before = {r["identifier"][0]["value"]: r for r in previous}
@@ -195,7 +201,9 @@ def _keyed_entries(
         same, changed, _ = VERSIONED[resource["resourceType"]]
         old = before.pop(identifier["value"], None)
         if old is None:
-            entries.append(_create(resource, identifier["value"], record_id, by_identifier=identifier["system"]))
+            entries.append(
+                conditional_create(resource, identifier["value"], record_id, by_identifier=identifier["system"])
+            )
         elif same(old) != same(resource):
             updated = {**resource, "status": changed or resource["status"]}
             entries.append(_update(updated, identifier["value"], record_id, by_identifier=identifier["system"]))
@@ -256,7 +264,7 @@ def assessment_bundle(
     if earlier:
         entries = [_update(response, record_id, record_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
     else:
-        entries = [_create(response, record_id, record_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
+        entries = [conditional_create(response, record_id, record_id, by_identifier=ASSESSMENT_ID_SYSTEM)]
     observations = extract_observations(
         questionnaire, response, response_reference=entries[0]["fullUrl"], identifier=record_id, focus=focus
     )
@@ -270,7 +278,7 @@ def assessment_bundle(
             keyed.setdefault(resource["resourceType"], []).append(resource)
             continue
         identifier = resource["identifier"][0]
-        write = _update if earlier else _create
+        write = _update if earlier else conditional_create
         entries.append(write(resource, identifier["value"], record_id, by_identifier=identifier["system"]))
     for resource_type in VERSIONED:  # every type, so one no longer raised at all is withdrawn too
         written = keyed.get(resource_type, [])
@@ -300,5 +308,7 @@ def assessment_bundle(
     )
     if signature:
         provenance["signature"] = [signature]
-    entries.append(_create(provenance, f"{record_id}/provenance/{assessment_id}", record_id, by_identifier=None))
+    entries.append(
+        conditional_create(provenance, f"{record_id}/provenance/{assessment_id}", record_id, by_identifier=None)
+    )
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

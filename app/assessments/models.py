@@ -16,7 +16,7 @@ __all__ = [
     "NewInformation",
     "OutboxEntry",
     "SignIn",
-    "WatchBaseline",
+    "WatchedBaby",
     "utcnow",
 ]
 
@@ -135,14 +135,15 @@ class HeldAnswers(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
-class WatchBaseline(SQLModel, table=True):
-    """What the watch job compares a baby's picture with when no later checklist is saved: the records seen at
-    the first watch pass of the stay, or when a nurse last acknowledged what was new."""
+class WatchedBaby(SQLModel, table=True):
+    """A baby the watch job has gathered: when last, and (used until their first checklist is saved) the baseline
+    it compares with, the records seen at the first pass of the stay."""
 
     nhs_number: str = Field(primary_key=True)
     records_json: str  # a snapshot, as an assessment keeps it (app.picture.changes.snapshot)
-    taken_at: datetime = Field(default_factory=utcnow)
-    reason: str = "first-pass"  # first-pass | acknowledged
+    sources_json: str = "[]"  # the sources that answered then: records of any other join the baseline later
+    taken_at: datetime = Field(default_factory=utcnow)  # when the baseline was taken
+    watched_at: datetime | None = None  # the last pass that could gather the baby's picture
 
 
 class NewInformation(SQLModel, table=True):

@@ -10,6 +10,7 @@ from .policy import Action, may, require
 from .redaction import WITHHELD, seen_by
 from .service import Checkpoints
 from .users import DEMO_USERS, ROLES, Role, User
+from .watching import Watcher
 
 __all__ = [
     "DEMO_USERS",
@@ -26,6 +27,7 @@ __all__ = [
     "Role",
     "Submitted",
     "User",
+    "Watcher",
     "may",
     "require",
     "seen_by",

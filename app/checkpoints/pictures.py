@@ -16,7 +16,13 @@ from .policy import Action, require
 from .users import User
 from .wiring import Wiring
 
-__all__ = ["Pictures"]
+__all__ = ["Pictures", "nhs_number_of"]
+
+
+def nhs_number_of(patient: dict[str, Any]) -> str:
+    """The NHS number a Patient resource carries; "" if none."""
+    ids = patient.get("identifier") or []
+    return next((i.get("value") or "" for i in ids if i.get("system") == NHS_NUMBER_SYSTEM), "")
 
 
 class Pictures(Wiring):
@@ -70,8 +76,13 @@ class Pictures(Wiring):
             raise
 
     async def census(self, user: User) -> list[dict[str, Any]]:
-        """Babies on the unit now: in-progress inpatient stays on the write-back (unit) source. Audited."""
+        """Babies on the unit now, for `user` to see: audited."""
         await self.audit(user, "view-unit")
+        return await self.stays()
+
+    async def stays(self) -> list[dict[str, Any]]:
+        """Babies on the unit now: in-progress inpatient stays on the write-back (unit) source, newest first, each
+        as {"encounter", "patient"}. Internal: people see them through `census`."""
         async with self.client(self.write_back) as client:
             result = await client.search(
                 "Encounter", {"status": "in-progress", "_include": "Encounter:subject", "_count": "100"}

@@ -8,7 +8,7 @@ from app.fhir_systems import SDS_USER_ID_SYSTEM
 
 from .schedule import IN_STAY
 
-__all__ = ["DEMO_USERS", "ROLES", "Role", "User"]
+__all__ = ["DEMO_USERS", "ROLES", "WATCHER", "Role", "User"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,7 @@ DEMO_USERS: dict[str, User] = {
         User("demo-safeguarding", "Chris Okafor", ROLES["safeguarding-lead"]),
     )
 }
+
+# The watch job, as the audit trail names it when it reads the unit's babies between checkpoints. Not a role anyone
+# signs in with (ROLES does not hold it), and it sees no restricted detail.
+WATCHER = User("neosafe-watch", "NeoSafe watch job", Role("system", "NeoSafe (watching the stay)", frozenset(), False))

@@ -29,6 +29,7 @@ from app.picture import Mappings, load_mappings
 from app.sources import FhirClient, KeptCapabilities, auth_for
 
 from .severity import Severity, load_severity
+from .watch_rules import WatchRules, load_watch_rules
 
 __all__ = ["Wiring"]
 
@@ -43,6 +44,7 @@ class Wiring:
     sessions: SessionFactory
     document_env: Environment  # the templates the handover summary written with each checklist is drawn from
     severity: Severity  # how prominent each record is in the summary (severity.toml)
+    watch: WatchRules  # what the watch job looks for between checkpoints (watch.toml)
     handover_sections: list[Section] = field(default_factory=list)
     handover_recipients: Recipients | None = None  # D10's questions: a Communication per recipient at discharge
     task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
@@ -67,18 +69,20 @@ class Wiring:
         engine = make_engine(settings.database_url)
         sources = sources if sources is not None else settings.sources()
         checklists = load_checklists(settings.checklists_dir)
+        mappings = load_mappings(settings.mappings_dir)
         handover_rules = settings.mappings_dir / "handover.toml"
         return cls(
             settings=settings,
             sources=sources,
             auths={s.name: auth for s in sources if (auth := auth_for(s)) is not None},
-            mappings=load_mappings(settings.mappings_dir),
+            mappings=mappings,
             checklists=checklists,
             handover_sections=load_sections(handover_rules, checklists),
             handover_recipients=load_recipients(handover_rules, checklists),
             task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
             focus_rules=load_focus_rules(settings.mappings_dir / "observation-focus.toml", checklists),
             severity=load_severity(settings.mappings_dir),
+            watch=load_watch_rules(settings.mappings_dir, mappings),
             document_env=document_environment(settings.templates_dir),
             engine=engine,
             sessions=session_factory(engine),

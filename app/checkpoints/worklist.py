@@ -17,20 +17,20 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from app.assessments import Assessment, HoldOverride, assessments_of, overrides_for
-from app.fhir_systems import NHS_NUMBER_SYSTEM
+from app.assessments import Assessment, HoldOverride, NewInformation, assessments_of, overrides_for
 from app.forms import LONDON, VERIFIER
 from app.forms.extensions import SIGNATURE_REQUIRED, extension_value
 from app.picture import BabyNotFound, OpenTask, Picture
 from app.picture.classify import open_task
 from app.sources import SourceError
 
-from .overrides import Overrides
+from .pictures import nhs_number_of
 from .policy import Action, may
 from .redaction import WITHHELD, seen_by
 from .schedule import ScheduledCheck, completions, scheduled_checks
 from .summary import Summary, summary_for
 from .users import User
+from .watching import Watching
 
 __all__ = ["SHOWN", "Cosignature", "LeadView", "Row", "Show", "UnsafeEnquiry", "Worklist", "Worklists"]
 
@@ -74,7 +74,8 @@ class Row:
     gathered_at: datetime | None
     cosignatures: list[Cosignature] = field(default_factory=list)
     unsafe_enquiries: list[UnsafeEnquiry] = field(default_factory=list)
-    new: list[Any] = field(default_factory=list)  # new since the last checkpoint (watching.NewInformation)
+    new: list[NewInformation] = field(default_factory=list)  # found by the watch job, not yet acknowledged
+    watched_at: datetime | None = None  # the watch job's last look at the baby; None: not watched yet
 
     @property
     def concern(self) -> str | None:
@@ -142,11 +143,6 @@ class LeadView:
     failing_sources: list[tuple[str, int]]  # source label, babies whose last picture could not check it
 
 
-def _nhs_number(patient: dict[str, Any]) -> str:
-    ids = patient.get("identifier") or []
-    return next((i.get("value") or "" for i in ids if i.get("system") == NHS_NUMBER_SYSTEM), "")
-
-
 def _name(patient: dict[str, Any]) -> str:
     name = (patient.get("name") or [{}])[0]
     words = [*(name.get("given") or []), (name.get("family") or "").upper()]
@@ -175,7 +171,7 @@ def _latest(assessments: list[Assessment]) -> list[Assessment]:
     return [a for a in assessments if a.id not in amended]
 
 
-class Worklists(Overrides):
+class Worklists(Watching):
     @cached_property
     def gathered(self) -> OrderedDict[str, Picture]:
         """The last picture gathered of each baby, newest last: what the worklist reads the concern from."""
@@ -198,9 +194,13 @@ class Worklists(Overrides):
             return Worklist([], show, dict.fromkeys(SHOWN, 0), census_error=exc.reason)
         tasks, tasks_error = await self._open_tasks(stays)
         saved: dict[str, list[Assessment]] = {}
-        for stored in await assessments_of(self.sessions, [_nhs_number(s["patient"]) for s in stays]):
+        for stored in await assessments_of(self.sessions, [nhs_number_of(s["patient"]) for s in stays]):
             saved.setdefault(stored.assessment.nhs_number, []).append(stored.assessment)  # newest first
-        rows = [self._row(user, stay, tasks, saved.get(_nhs_number(stay["patient"]), [])) for stay in stays]
+        rows = [self._row(user, stay, tasks, saved.get(nhs_number_of(stay["patient"]), [])) for stay in stays]
+        numbers = [r.nhs_number for r in rows]
+        new, watched = await self.new_information(user, numbers), await self.last_watched(numbers)
+        for row in rows:
+            row.new, row.watched_at = new.get(row.nhs_number, []), watched.get(row.nhs_number)
         saved = {number: _latest(found) for number, found in saved.items()}
         await self._cosignatures(user, rows, saved)
         counts = {key: sum(r.shown_in(key) for r in rows) for key in SHOWN}
@@ -271,7 +271,7 @@ class Worklists(Overrides):
     ) -> Row:
         """The baby's row from their stay, open tasks (None: not read) and saved checklists (`mine`, newest first)."""
         patient, encounter = stay["patient"], stay["encounter"]
-        number = _nhs_number(patient)
+        number = nhs_number_of(patient)
         picture = self.gathered.get(number)
         summary = summary_for(self, seen_by(picture, user)) if picture is not None else None
         today = self.clock().astimezone(LONDON).date().isoformat()

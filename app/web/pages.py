@@ -99,11 +99,15 @@ async def patient(request: Request, services: CheckpointsDep, user: PageUser, nu
     done = completions(stored.assessment for stored in assessments)
     seen = seen_by(picture, user)
     in_use = [c for c in CHECKPOINTS if c in services.checklists.by_checkpoint]
+    new_information = (await services.new_information(user, [nhs_number])).get(nhs_number, [])
     return render_page(
         request,
         "patient.html",
         user=user,
         picture=seen,
+        new_information=new_information,
+        watched_at=(await services.last_watched([nhs_number])).get(nhs_number),
+        may_acknowledge=may(user, Action.ACKNOWLEDGE),
         summary=summary_for(services, seen),
         labels=services.mappings.source_labels,
         startable=offered(user, [c for c in in_use if c not in IN_STAY]),
@@ -475,6 +479,19 @@ async def assessment(
         answered_by=services.answered_by(found.assessment),
         entry=found.entry,
     )
+
+
+@router.post("/patients/{number}/new-information/acknowledge")
+async def acknowledge_new_information(
+    request: Request, services: CheckpointsDep, user: PageUser, number: str
+) -> Response:
+    """A nurse has read the new information the baby's page showed them (the findings it lists): it leaves the
+    worklist. Anything found since the page was drawn stays, to be read."""
+    nhs_number = valid_nhs_number(number)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    await services.acknowledge(user, nhs_number, [str(f) for f in form.getlist("finding")])
+    return RedirectResponse(f"/patients/{nhs_number}#new-information", status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/patients/{number}/assessments/{assessment_id}/resend")

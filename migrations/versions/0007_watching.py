@@ -1,4 +1,4 @@
-"""Watching the stay: each baby's baseline, the new information found between checkpoints, and the job's lease.
+"""Watching the stay: each baby watched and their baseline, the new information found between checkpoints, and the job's lease.
 
 Revision ID: 0007
 Revises: 0006
@@ -18,11 +18,12 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "watchbaseline",
+        "watchedbaby",
         sa.Column("nhs_number", sa.String(), nullable=False),
         sa.Column("records_json", sa.String(), nullable=False),
+        sa.Column("sources_json", sa.String(), nullable=False),
         sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("reason", sa.String(), nullable=False),
+        sa.Column("watched_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("nhs_number"),
     )
     op.create_table(
@@ -62,4 +63,4 @@ def downgrade() -> None:
     op.drop_index("ix_newinformation_found_at", "newinformation")
     op.drop_index("ix_newinformation_nhs_number", "newinformation")
     op.drop_table("newinformation")
-    op.drop_table("watchbaseline")
+    op.drop_table("watchedbaby")

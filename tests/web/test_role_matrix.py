@@ -84,6 +84,7 @@ ROUTES = [
     Route("POST", "/patients/{number}/assessments/{assessment_id}/overrides", Action.OVERRIDE),
     Route("GET", "/outbox", Action.RESEND),
     Route("GET", "/unit/safeguarding", Action.OVERSEE),
+    Route("POST", "/patients/{number}/new-information/acknowledge", Action.ACKNOWLEDGE),
     Route("POST", "/session/keep-alive", SIGNED_IN),
     Route("GET", "/patients/{number}/checklists/{checkpoint}/resume/{held_id}", Action.COMPLETE),
     Route("GET", "/patients/{number}/assessments/{assessment_id}/amend/resume/{held_id}", Action.COMPLETE),
