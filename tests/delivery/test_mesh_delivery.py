@@ -1,0 +1,223 @@
+"""The discharge handover delivered over MESH (issue 16), against NHS England's mesh-sandbox over HTTP.
+
+One message per recipient and version, readable from its mailbox with the baby and the PDF; a failing mailbox
+retried with backoff, then reported (the Communication not-done, a Task); an amendment sent as a replacement of the
+first, never a duplicate; a recipient without a route not reachable, with a Task to send by another means.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from app.delivery import Route, deliveries_of
+from app.delivery.message import ACK_WORKFLOW, message_id_of
+from app.delivery.routes import ODS_SYSTEM
+from app.fhir_systems import HANDOVER_ID_SYSTEM, NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
+from sandbox.mesh import UNIT_MAILBOX
+from tests.answering import completed, items_with, submitted
+from tests.factories import create, make_patient, new_nhs_number
+
+RECIPIENT = "D10-handover.recipient"
+GP, HV, CN = "NSGP0001", "NSHV0001", "NSCN0001"
+
+
+def a_baby(neonatal: httpx.Client, *, gp: str = "Y90001", postcode: str = "RV3 1AB") -> str:
+    """A baby registered with `gp`, going home to `postcode` (the demo routes' practice and area)."""
+    number = new_nhs_number()
+    patient = make_patient(
+        f"nn-test-{number}",
+        number,
+        generalPractitioner=[{"identifier": {"system": ODS_SYSTEM, "value": gp}}],
+        address=[{"use": "home", "line": ["1 Test Street"], "city": "Riverside", "postalCode": postcode}],
+    )
+    create(neonatal, patient)
+    return number
+
+
+def with_recipients(response: dict[str, Any], *kinds: str) -> dict[str, Any]:
+    """The discharge response with one D10 recipient entry per kind (type coded, named), each otherwise as answered."""
+    parent, first = next((p, i) for p in _groups(response) for i in p.get("item") or [] if i["linkId"] == RECIPIENT)
+    entries = []
+    for kind in kinds:
+        entry = copy.deepcopy(first)
+        for item in entry["item"]:
+            if item["linkId"] == f"{RECIPIENT}.type":
+                item["answer"] = [{"valueCoding": {**item["answer"][0]["valueCoding"], "code": kind, "display": kind}}]
+            if item["linkId"] == f"{RECIPIENT}.name":
+                item["answer"] = [{"valueString": f"Named {kind}"}]
+        entries.append(entry)
+    parent["item"] = [i for i in parent["item"] if i["linkId"] != RECIPIENT] + entries
+    return response
+
+
+def _groups(node: dict[str, Any]):
+    yield node
+    for item in node.get("item") or []:
+        yield from _groups(item)
+
+
+def received(delivering, mailbox: str, baby: str) -> list[dict[str, Any]]:
+    """The handover messages about this baby in `mailbox`, read (downloaded and acknowledged) as a recipient does."""
+    found = []
+    with delivering.mailbox(mailbox) as client:
+        for message_id in client.list_messages():
+            message = client.retrieve_message(message_id)
+            bundle = json.loads(message.read())
+            patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+            numbers = {i["value"] for i in patient["identifier"] if i["system"] == NHS_NUMBER_SYSTEM}
+            if baby in numbers:
+                found.append(bundle)
+                message.acknowledge()
+    return found
+
+
+def resource(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind)
+
+
+def communication(fhir, key: str) -> dict[str, Any]:
+    found = fhir["neonatal"].get(f"Communication?identifier={HANDOVER_ID_SYSTEM}|{key}").raise_for_status().json()
+    [entry] = found["entry"]
+    return entry["resource"]
+
+
+def tasks(fhir, key: str) -> list[dict[str, Any]]:
+    found = fhir["neonatal"].get(f"Task?identifier={TASK_ID_SYSTEM}|{key}/delivery").raise_for_status().json()
+    return [e["resource"] for e in found.get("entry") or []]
+
+
+def discharge(delivering, fhir, *kinds: str) -> tuple[str, str]:
+    baby = a_baby(fhir["neonatal"])
+    with delivering.live.client("nurse") as api:
+        record = submitted(api, baby, with_recipients(completed(api, baby, "discharge"), *kinds))
+    return baby, record
+
+
+async def test_a_discharge_delivers_one_message_per_recipient_with_the_baby_and_the_pdf(delivering, deliveries, fhir):
+    baby, record = discharge(delivering, fhir, "gp", "health-visitor", "community-neonatal-team")
+    now = datetime.now(UTC)
+
+    await deliveries.run_once(now)
+    await deliveries.run_once(now)  # a second pass (or instance) sends nothing again
+
+    for mailbox in (GP, HV, CN):
+        [bundle] = received(delivering, mailbox, baby)
+        assert bundle["type"] == "message"
+        header = resource(bundle, "MessageHeader")
+        assert header["eventCoding"]["code"] == "ITK007C"
+        document, binary = resource(bundle, "DocumentReference"), resource(bundle, "Binary")
+        assert header["focus"][0]["reference"] == bundle["entry"][2]["fullUrl"]
+        assert document["subject"]["identifier"]["value"] == baby
+        assert document["content"][0]["attachment"]["url"] == bundle["entry"][3]["fullUrl"]
+        assert base64.b64decode(binary["data"]).startswith(b"%PDF-")
+    rows = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert sorted((r.kind, r.address, r.state) for r in rows) == [
+        ("community-neonatal-team", CN, "sent"),
+        ("gp", GP, "sent"),
+        ("health-visitor", HV, "sent"),
+    ]
+    assert {communication(fhir, r.recipient_key)["status"] for r in rows} == {"in-progress"}
+
+    await deliveries.run_once(now + timedelta(minutes=1))  # MESH tracking: each recipient downloaded its message
+    rows = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert {r.state for r in rows} == {"delivered"}
+    gp_row = next(r for r in rows if r.kind == "gp")
+    ack = {
+        "resourceType": "Bundle",
+        "type": "message",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "eventCoding": {"code": "ITK008M"},
+                    "source": {"endpoint": "urn:nhs-uk:addressing:ods:Y90001"},
+                    "response": {"identifier": message_id_of(gp_row.id), "code": "ok"},
+                },
+            }
+        ],
+    }
+    with delivering.mailbox(GP) as gp:
+        gp.send_message(UNIT_MAILBOX, json.dumps(ack).encode(), workflow_id=ACK_WORKFLOW)
+
+    await deliveries.run_once(now + timedelta(minutes=2))
+
+    rows = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert {r.kind: r.state for r in rows}["gp"] == "acknowledged"
+    acknowledged = communication(fhir, gp_row.recipient_key)
+    assert acknowledged["status"] == "completed" and acknowledged.get("received")
+
+
+async def test_a_failing_mailbox_is_retried_with_backoff_then_reported(delivering, deliveries, fhir):
+    routes = deliveries.routes
+    deliveries.routes = dataclasses.replace(
+        routes, gp={**routes.gp, "Y90001": Route(name="Closed practice", ods_code="Y90001", mailbox="NSGONE01")}
+    )
+    _, record = discharge(delivering, fhir, "gp")
+    now = datetime.now(UTC)
+
+    await deliveries.run_once(now)
+    [row] = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert (row.state, row.attempts) == ("retrying", 1) and "Unregistered" in row.last_error
+    assert row.next_attempt_at.replace(tzinfo=UTC) > now
+    await deliveries.run_once(now)  # not due yet: no second try
+    [row] = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert row.attempts == 1
+    assert communication(fhir, row.recipient_key)["status"] != "not-done" and tasks(fhir, row.recipient_key) == []
+
+    for hours in (1, 2):  # past each backoff; the third try (delivery_max_attempts) is the last
+        await deliveries.run_once(now + timedelta(hours=hours))
+
+    [row] = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert (row.state, row.attempts) == ("failed", 3)
+    reported = communication(fhir, row.recipient_key)
+    assert reported["status"] == "not-done" and "Unregistered" in reported["statusReason"]["text"]
+    [task] = tasks(fhir, row.recipient_key)
+    assert task["status"] == "requested" and "Closed practice" in task["description"]
+
+
+async def test_an_amendment_is_sent_as_a_replacement_never_a_duplicate(delivering, deliveries, fhir):
+    baby, record = discharge(delivering, fhir, "gp")
+    now = datetime.now(UTC)
+    await deliveries.run_once(now)
+    [first] = received(delivering, GP, baby)
+
+    with delivering.live.client("nurse") as api:
+        response = api.get(f"/api/patients/{baby}/assessments/{record}/versions").json()[-1]
+        for item in items_with(response, "D11-lead-professional.lead-professional"):
+            item["answer"] = [{"valueString": "Health visitor named by the amendment"}]
+        amended = api.post(f"/api/patients/{baby}/assessments/{record}/amendments", json=response)
+        assert amended.status_code == 201, amended.text
+    await deliveries.run_once(now + timedelta(minutes=1))
+    await deliveries.run_once(now + timedelta(minutes=2))
+
+    [replacement] = received(delivering, GP, baby)  # one new message, not two
+    [row] = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert row.replaces is not None and row.assessment_id != record
+    relates = resource(replacement, "DocumentReference")["relatesTo"][0]
+    assert relates["code"] == "replaces"
+    assert relates["target"]["identifier"]["value"] == f"urn:uuid:{resource(first, 'MessageHeader')['id']}"
+
+
+async def test_a_recipient_without_a_route_is_not_reachable_and_raises_a_task(delivering, deliveries, fhir):
+    _, record = discharge(delivering, fhir, "gp", "community-midwife")
+    await deliveries.run_once(datetime.now(UTC))
+
+    rows = {r.kind: r for r in await deliveries_of(deliveries.checkpoints.sessions, [record])}
+    midwife = rows["community-midwife"]
+    assert (midwife.state, midwife.channel) == ("not-reachable", "none")
+    assert "send by another means" in midwife.last_error
+    assert communication(fhir, midwife.recipient_key)["status"] == "not-done"
+    [task] = tasks(fhir, midwife.recipient_key)
+    assert task["owner"]["display"] == "Discharging nurse" and task["priority"] == "urgent"
+    assert rows["gp"].state == "sent"
+    await deliveries.run_once(datetime.now(UTC))
+    assert len(tasks(fhir, midwife.recipient_key)) == 1  # raised once
