@@ -7,6 +7,7 @@ first, never a duplicate; a recipient without a route not reachable, with a Task
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from app.delivery import Route, deliveries_of
+from app.delivery import Deliveries, Route, deliveries_of
 from app.delivery.message import ACK_WORKFLOW, message_id_of
 from app.delivery.routes import ODS_SYSTEM
 from app.fhir_systems import HANDOVER_ID_SYSTEM, NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
@@ -221,3 +222,16 @@ async def test_a_recipient_without_a_route_is_not_reachable_and_raises_a_task(de
     assert rows["gp"].state == "sent"
     await deliveries.run_once(datetime.now(UTC))
     assert len(tasks(fhir, midwife.recipient_key)) == 1  # raised once
+
+
+async def test_two_instances_delivering_at_once_send_each_message_once(delivering, deliveries, fhir):
+    baby, record = discharge(delivering, fhir, "gp", "health-visitor")
+    other = Deliveries(deliveries.checkpoints)  # a second instance's worker on the same database
+    other.checkpoints = dataclasses.replace(deliveries.checkpoints, worker_id="another-instance")
+    now = datetime.now(UTC)
+
+    await asyncio.gather(deliveries.run_once(now), other.run_once(now))
+
+    assert len(received(delivering, GP, baby)) == 1 and len(received(delivering, HV, baby)) == 1
+    rows = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert sorted(r.state for r in rows) == ["sent", "sent"] and all(r.attempts == 1 for r in rows)
