@@ -26,7 +26,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
-from app.assessments import Assessment
+from app.assessments import Assessment, NewInformation
 from app.config import ConfigError
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.forms import LONDON
@@ -334,6 +334,7 @@ class CdsHooks:
             found = [] if unread else self._admission(number, stay, saved)
         if unread:
             found.append(self._not_checked(number))
+        found += self._new_information(number, (await checkpoints.new_information(user, [number])).get(number, []))
         await checkpoints.audit(user, f"cds-{service.hook}", number, detail=f"{len(found)} card(s)")
         return found
 
@@ -355,6 +356,21 @@ class CdsHooks:
             "Whether a safeguarding checklist is due is not known. Open NeoSafe to check.",
             number,
         )
+
+    def _new_information(self, number: str, new: list[NewInformation]) -> list[Card]:
+        """New information the watch job found and no nurse has acknowledged yet: counted, never named."""
+        if not new:
+            return []
+        count = len(new)
+        return [
+            Card(
+                "New safeguarding information since admission",
+                "warning",
+                f"{count} new record{'s' if count > 1 else ''} found since the last checkpoint. Review and "
+                "acknowledge in NeoSafe.",
+                number,
+            )
+        ]
 
     def _admission(self, number: str, stay: dict[str, Any] | None, saved: list[Assessment]) -> list[Card]:
         if stay is None or stay.get("status") != "in-progress":

@@ -26,8 +26,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from app.assessments import NewInformation, make_engine, session_factory
+from app.assessments.watched import add_findings
 from app.checkpoints import DEMO_USERS
-from app.config import Settings
+from app.checkpoints.cds import load_cds_clients
+from app.config import ConfigError, Settings
 from app.main import create_app
 from app.web import issue_token
 from tests.answering import completed
@@ -331,3 +334,91 @@ def test_the_caller_is_a_machine_user_that_sees_no_restricted_detail_and_each_ca
 
     [event] = [e for e in asyncio.run(audited(cds_settings.database_url, "cds-patient-view")) if e.nhs_number == baby]
     assert (event.user_id, event.role, event.outcome) == ("cds-client:Test EPR", "cds-client", "success")
+
+
+async def _found_new(database_url: str, baby: str, *, restricted: bool) -> None:
+    """What the watch job keeps when it finds a record new since the baby's last checkpoint (as its pass would)."""
+    engine = make_engine(database_url)
+    try:
+        finding = NewInformation(
+            id=str(uuid.uuid4()),
+            nhs_number=baby,
+            record_key=f"police|Flag/{uuid.uuid4().hex}",
+            change="new",
+            category="police",
+            category_label="Police",
+            display="Police domestic abuse notification",
+            source="police-gp",
+            person="Father",
+            restricted=restricted,
+            task_key=str(uuid.uuid4()),
+        )
+        await add_findings(session_factory(engine), [finding])
+    finally:
+        await engine.dispose()
+
+
+def test_new_information_since_admission_is_a_card_that_counts_and_never_names_it(neosafe, fhir, cds_settings):
+    baby = on_the_unit(fhir["neonatal"], datetime.now(UTC) - timedelta(hours=1))
+    asyncio.run(_found_new(cds_settings.database_url, baby, restricted=False))
+    asyncio.run(_found_new(cds_settings.database_url, baby, restricted=True))
+
+    for hook in SERVICE_IDS:
+        [card] = [c for c in cards(neosafe, fhir, hook, baby) if c["summary"].startswith("New safeguarding")]
+        assert (card["summary"], card["indicator"]) == ("New safeguarding information since admission", "warning")
+        assert card["detail"].startswith("2 new records found since the last checkpoint")
+        assert not {"Police", "Father", "domestic"} & set(card["detail"].replace(".", " ").split())
+        assert opens_the_baby(card, baby)
+
+
+@pytest.mark.parametrize(
+    ("clients", "problem"),
+    [
+        ('[[clients]]\nname = "EPR"\nissuer = "https://epr"\njwks_url = "http://epr.example/jwks"\n', "https URL"),
+        ('[[clients]]\nname = "EPR"\nissuer = "https://epr"\n', "exactly name, issuer and jwks_url"),
+        ('[[clients]]\nname = ""\nissuer = "https://epr"\njwks_url = "https://epr/jwks"\n', "non-empty"),
+        ('[[clients]]\nname = "A"\nissuer = "https://e"\njwks_url = "https://e/k"\n' * 2, "listed twice"),
+        ("clients = [", "cannot read"),
+    ],
+)
+def test_the_allow_list_names_each_problem_and_takes_key_sets_over_https_only(tmp_path, clients, problem):
+    path = tmp_path / "cds-clients.toml"
+    path.write_text(clients)
+
+    with pytest.raises(ConfigError, match=problem):
+        load_cds_clients(path)
+
+
+def test_the_shipped_allow_list_lets_no_epr_call():
+    assert load_cds_clients(Settings.model_fields["cds_clients_file"].default) == {}
+
+
+def test_a_broken_allow_list_is_a_503_naming_it_never_an_empty_answer(cds_settings, sources, fhir, tmp_path):
+    broken = tmp_path / "cds-clients.toml"
+    broken.write_text("[[clients]]\nname = 'EPR'\n")
+    own_database = make_settings(tmp_path).database_url
+    settings = cds_settings.model_copy(update={"cds_clients_file": broken, "database_url": own_database})
+
+    with serving(create_app(settings, sources=sources)) as url:
+        answer = call(url, fhir, "patient-view", None)
+
+    assert answer.status_code == 503 and "cds-clients.toml" in answer.json()["detail"]
+
+
+def test_when_the_units_record_cannot_be_read_the_card_says_not_checked_never_nothing_due(
+    cds_settings, sources, fhir, tmp_path
+):
+    baby = on_the_unit(fhir["neonatal"], datetime.now(UTC) - timedelta(hours=30))  # overdue, were it readable
+    unreachable = [s.model_copy(update={"base_url": "http://127.0.0.1:9/fhir"}) if s.write_back else s for s in sources]
+    settings = cds_settings.model_copy(update={"database_url": make_settings(tmp_path).database_url})
+
+    with serving(create_app(settings, sources=unreachable)) as url:
+        [card] = cards(url, fhir, "patient-view", baby)
+        discharging = cards(url, fhir, "encounter-discharge", baby)
+
+    assert card["indicator"] == "warning" and card["summary"].startswith("Safeguarding checks not checked")
+    assert opens_the_baby(card, baby)
+    assert {c["summary"] for c in discharging} == {
+        "Safeguarding discharge checklist not done",  # none saved in NeoSafe, whatever the record says
+        card["summary"],
+    }
