@@ -1,4 +1,5 @@
-"""Round trips per source, database queries and wall time of the unit's worklist for 20, 60 and 200 babies.
+"""Round trips per source, database queries and wall time of the unit's worklist and of one watch pass, for 20, 60
+and 200 babies.
 
     uv run --locked python -m benchmarks.worklist [--sizes 20 60 200] [--delay-ms 20] [--concurrency 4]
 
@@ -8,8 +9,9 @@ many new babies on the unit (a Patient, an in-progress neonatal Encounter and an
 transaction, straight to the server), ends the stays of the size before, and then, through the proxies:
 
 - worklist, cold: `Checkpoints.worklist` (what `GET /` does) with no picture gathered yet;
-- all pictures: every baby's picture gathered, `--concurrency` at a time (what the worklist would cost if it gathered
-  them itself on each view, and what one pass of a watch job costs);
+- watch pass: one pass of the watch job (`Checkpoints.watch_once`), every baby's picture gathered `--concurrency` at a
+  time and compared with their baseline: its cost grows linearly with the babies (what the worklist would also cost
+  if it gathered the pictures itself on each view);
 - worklist, warm: the worklist again, now reading each baby's last picture.
 
 Round trips are the requests each proxy saw (a batch Bundle is one); database queries are the statements the
@@ -25,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -117,8 +120,10 @@ async def run(args: argparse.Namespace, work: Path, sandbox: Sandbox, proxies: P
         secret_key="benchmark-" + "x" * 40,
         demo_users=True,
         migrate_on_start=True,
+        watch_concurrency=args.concurrency,
     )
-    checkpoints = Checkpoints.wire(settings, sources=sources)
+    now = [datetime.now(UTC)]
+    checkpoints = Checkpoints.wire(settings, sources=sources, clock=lambda: now[0])
     nurse = DEMO_USERS["nurse"]
     names = sorted(proxies.urls)
     lines = [
@@ -132,12 +137,7 @@ async def run(args: argparse.Namespace, work: Path, sandbox: Sandbox, proxies: P
             babies = admit(sandbox.urls["neonatal"], size, previous)
             previous = babies
             checkpoints.gathered.clear()
-            limit = asyncio.Semaphore(args.concurrency)
-
-            async def gathered(number: str, limit: asyncio.Semaphore = limit) -> None:
-                async with limit:
-                    await checkpoints.picture(number)
-
+            now[0] += timedelta(seconds=settings.watch_interval_s)  # a new interval: the watch lease is free
             listed: list = []
 
             async def worklist(listed: list = listed) -> None:
@@ -145,7 +145,7 @@ async def run(args: argparse.Namespace, work: Path, sandbox: Sandbox, proxies: P
 
             steps = {
                 "worklist, cold": worklist,
-                "all pictures": lambda babies=babies, gathered=gathered: asyncio.gather(*map(gathered, babies)),
+                "watch pass": checkpoints.watch_once,
                 "worklist, warm": worklist,
             }
             for step, work_of in steps.items():
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worklist", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 60, 200])
     parser.add_argument("--delay-ms", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=4, help="pictures gathered at once (all pictures)")
+    parser.add_argument("--concurrency", type=int, default=4, help="pictures gathered at once (watch pass)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="neosafe-worklist-") as folder:
         work = Path(folder)

@@ -18,11 +18,12 @@ import httpx
 import pytest
 
 from app.checkpoints import DEMO_USERS, Checkpoints
+from app.cli import main
 from app.config import Settings, SourceSettings
 from app.fhir_systems import NEW_INFORMATION_ID_SYSTEM
 from app.main import create_app
 from sandbox import Sandbox
-from tests.conftest import make_settings, signed_in_browser, write_sources
+from tests.conftest import SECRET, make_settings, signed_in_browser, write_sources
 from tests.factories import create, make_flag, make_patient, on_the_unit
 from tests.servers import serving
 from tests.web.test_sessions import Clock, audited
@@ -207,3 +208,22 @@ async def test_two_instances_on_one_database_run_the_job_once_per_interval(unit:
             False,
             True,
         ]
+
+
+def test_neosafe_watch_once_runs_one_pass_and_a_second_in_the_same_interval_does_not(
+    own_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    on_the_unit_of_its_own = tmp_path / "sources.toml"
+    on_the_unit_of_its_own.write_text(own_sandbox.sources_toml(), encoding="utf-8")
+    for name, value in {
+        "DATABASE_URL": make_settings(tmp_path).database_url,
+        "NEOSAFE_SECRET_KEY": SECRET,
+        "NEOSAFE_MIGRATE_ON_START": "true",
+        "NEOSAFE_LOG_FORMAT": "text",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    main(["watch", "--once", "--sources", str(on_the_unit_of_its_own)])
+    assert re.search(r"^\d+ babies watched, \d+ new findings$", capsys.readouterr().out, re.M)
+    main(["watch", "--once", "--sources", str(on_the_unit_of_its_own)])
+    assert "not run: another instance watched within this interval" in capsys.readouterr().out
