@@ -143,14 +143,17 @@ async def run(args: argparse.Namespace, work: Path, sandbox: Sandbox, proxies: P
             async def worklist(listed: list = listed) -> None:
                 listed[:] = (await checkpoints.worklist(nurse)).rows
 
+            async def watched(listed: list) -> None:
+                listed[:] = [None] * (await checkpoints.watch_once()).babies
+
             steps = {
                 "worklist, cold": worklist,
-                "watch pass": checkpoints.watch_once,
+                "watch pass": lambda listed=listed: watched(listed),
                 "worklist, warm": worklist,
             }
             for step, work_of in steps.items():
                 seconds, trips, statements = await timed(proxies, queries, work_of)
-                shown = len(listed) if step.startswith("worklist") else size
+                shown = len(listed)
                 lines.append(
                     f"{shown:>6}  {step:<18}{seconds:>8.2f}  "
                     + "".join(f"{trips[n]:>13}" for n in names)
