@@ -1,7 +1,10 @@
 """When each check of the stay is due, and whether it is done: the one place the due times are decided.
 
 The admission checklist, and the in-stay checks (the 72-hour review, the weekly injury and safeguarding prompt
-and the day-7 father check), fall due from the baby's admission (the neonatal Encounter's period.start). Pure
+and the day-7 father check), fall due from the baby's admission (the neonatal Encounter's period.start); the
+transfer or discharge checklist once the move is planned (the stay, still in progress, records where the baby will
+go: hospitalization.dischargeDisposition, another NHS unit for a transfer — PLANNED_TRANSFER), due before the
+baby leaves. Pure
 functions of the stay, the checklists saved so far and the time now, so that the baby's page, the unit's
 worklist and the tests all read the same states. Proposal for clinical review: the times in RULES.
 """
@@ -14,9 +17,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-__all__ = ["IN_STAY", "RULES", "Completion", "Rule", "ScheduledCheck", "completions", "scheduled_checks"]
+__all__ = [
+    "IN_STAY",
+    "PLANNED_TRANSFER",
+    "RULES",
+    "Completion",
+    "Rule",
+    "ScheduledCheck",
+    "completions",
+    "planned_move",
+    "scheduled_checks",
+]
 
-State = Literal["done", "due", "overdue", "missed", "not-due", "not-known"]
+State = Literal["done", "due", "overdue", "missed", "not-due", "not-known", "before-leaving"]
+
+DISCHARGE_DESTINATION = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
+# A planned destination that makes the move a transfer (NHS other hospital provider, maternity or neonates ward);
+# any other planned destination is a discharge. Proposal for clinical review.
+PLANNED_TRANSFER = frozenset({(DISCHARGE_DESTINATION, "52")})
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,8 @@ class ScheduledCheck:
     done: completed this stay (a repeating check is never done for good: it is then `due` again, with `last`).
     due / overdue: `due_at` is when it falls (fell) due. missed: due at `due_at`, not done, and the stay ended.
     not-due: the stay ended before it fell due. not-known: the admission time is not in the record, so when it
-    is due is unknown; it is never shown as not needed.
+    is due is unknown; it is never shown as not needed. before-leaving: a transfer or discharge is planned and its
+    checklist not done since admission: due before the baby leaves, at no set time.
     """
 
     checkpoint: str
@@ -126,4 +145,17 @@ def scheduled_checks(
         last = (mine[-1] if rule.every else mine[0]) if mine else None
         state, due_at = _state(rule, admitted, ended, last, now)
         checks.append(ScheduledCheck(checkpoint, state, due_at, last))
+    if (planned := planned_move(encounter)) is not None and ended is None:
+        mine = [c for c in done if c.checkpoint == planned and (admitted is None or c.at >= admitted)]
+        last = max(mine, key=lambda c: c.at) if mine else None
+        checks.append(ScheduledCheck(planned, "done" if last else "before-leaving", None, last))
     return tuple(checks)
+
+
+def planned_move(encounter: dict[str, Any] | None) -> str | None:
+    """ "transfer" or "discharge" if the stay in progress records where the baby will go; None if it does not."""
+    disposition = ((encounter or {}).get("hospitalization") or {}).get("dischargeDisposition")
+    if not disposition:
+        return None
+    codings = {(c.get("system"), c.get("code")) for c in disposition.get("coding") or []}
+    return "transfer" if codings & PLANNED_TRANSFER else "discharge"

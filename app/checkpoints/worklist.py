@@ -97,6 +97,11 @@ class Row:
         return bool(self.overdue_tasks) or any(c.state in ("overdue", "missed") for c in self.checks)
 
     @property
+    def leaving(self) -> bool:
+        """A transfer or discharge is planned and its checklist not done: due before the baby leaves."""
+        return any(c.state == "before-leaving" for c in self.checks)
+
+    @property
     def due_soonest(self) -> datetime | None:
         return min((c.due_at for c in self.checks if c.state == "due" and c.due_at), default=None)
 
@@ -105,18 +110,19 @@ class Row:
             case "overdue":
                 return self.overdue
             case "due":
-                return self.overdue or self.due_soonest is not None
+                return self.overdue or self.due_soonest is not None or self.leaving
             case "new":
                 return bool(self.new)
         return True
 
     def urgency(self) -> tuple:
-        """What needs action first: overdue, then new information, then what falls due soonest, then the
-        baby whose picture is not gathered yet or has a pending co-signature, then by name."""
+        """What needs action first: overdue, then new information, then a planned move's checklist, then what falls
+        due soonest, then the baby whose picture is not gathered yet or has a pending co-signature, then by name."""
         soonest = self.due_soonest
         return (
             not self.overdue,
             not self.new,
+            not self.leaving,
             soonest is None,
             soonest.timestamp() if soonest else 0.0,
             self.summary is not None and not self.cosignatures,

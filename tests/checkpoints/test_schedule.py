@@ -145,3 +145,20 @@ def test_completions_count_each_check_once_as_first_completed_and_name_its_autho
         Completion("weekly", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), "Alex Morgan (Neonatal nurse)"),
         Completion("review-72h", datetime(2026, 11, 23, 9, 0, tzinfo=UTC), "safeguarding-lead"),
     ]
+
+
+def planned(code: str) -> dict:
+    system = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
+    return {**STAY, "hospitalization": {"dischargeDisposition": {"coding": [{"system": system, "code": code}]}}}
+
+
+def test_a_planned_discharge_or_transfer_is_due_before_the_baby_leaves_and_done_once_completed():
+    home, transfer = states(planned("19"), after=timedelta(days=3)), states(planned("52"), after=timedelta(days=3))
+    assert (home["discharge"].state, home["discharge"].due_at) == ("before-leaving", None)
+    assert "transfer" not in home and "discharge" not in transfer
+    assert transfer["transfer"].state == "before-leaving"
+    assert "discharge" not in states(after=timedelta(days=3)) and "transfer" not in states(after=timedelta(days=3))
+    checked = done("discharge", timedelta(days=2))
+    assert states(planned("19"), [checked], after=timedelta(days=3))["discharge"].state == "done"
+    before_this_stay = done("discharge", -timedelta(days=30))
+    assert states(planned("19"), [before_this_stay], after=timedelta(days=3))["discharge"].state == "before-leaving"

@@ -201,3 +201,21 @@ async def test_the_lead_sees_their_view_from_the_worklist_and_each_viewing_is_au
     assert [e.role for e in await audited(database, "view-unit-safeguarding")] == ["safeguarding-lead"]
     assert {e.role for e in await audited(database, "view-unit")} >= {"safeguarding-lead"}
     assert [(e.role, e.outcome) for e in await audited(database, "oversee")] == [("nurse", "refused")]
+
+
+def test_a_planned_discharge_or_transfer_shows_its_checklist_due_before_the_baby_leaves(fhir, live):
+    system = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
+    moves = {}
+    for code, checkpoint in (("19", "discharge"), ("52", "transfer")):
+        baby = on_the_unit(fhir["neonatal"], datetime.now(UTC) - timedelta(days=2))
+        stay = fhir["neonatal"].get(f"Encounter/nn-test-{baby}-enc").raise_for_status().json()
+        stay["hospitalization"] = {"dischargeDisposition": {"coding": [{"system": system, "code": code}]}}
+        create(fhir["neonatal"], stay)
+        moves[baby] = checkpoint
+    with live.browser("nurse") as nurse:
+        listed, due = rows(nurse), rows(nurse, "/?show=due")
+    for baby, checkpoint in moves.items():
+        assert checks(listed[baby][1])[checkpoint] == "before-leaving"
+        assert "before the baby leaves" in text(listed[baby][1]) and baby in due
+    [discharging, transferring] = moves
+    assert "transfer" not in checks(listed[discharging][1]) and "discharge" not in checks(listed[transferring][1])
