@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from app.nhs_style import LONDON
 
 from .extensions import is_hidden
 from .tree import Node, walk
@@ -30,7 +31,6 @@ __all__ = [
     "typed_answer",
 ]
 
-LONDON = ZoneInfo("Europe/London")  # the unit's wall clock: a date and time typed without an offset is read in it
 REPEAT_COUNT_PREFIX = "repeat-count:"
 INTEGER_RANGE = (-(2**31), 2**31 - 1)  # FHIR integer is 32-bit
 FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date control holds; FHIR also allows 2026-11 and 2026

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from app.nhs_style import LONDON
 
 from .expressions import ExpressionError, evaluate, prepared
 from .extensions import ENABLE_WHEN_EXPRESSION, expression
@@ -19,7 +20,6 @@ from .tree import Node, find_answers, walk
 
 __all__ = ["enabled_paths"]
 
-LONDON = ZoneInfo("Europe/London")
 ROUNDS = 10  # enough for any real chain of follow-ups; a cycle of !=/exists rules stops here
 
 
