@@ -5,6 +5,7 @@ from .engine import DeliveryEngine, deliveries_of
 from .message import handover_message
 from .models import Delivery
 from .routes import Route, Routes, load_routes
+from .view import Shown, shown_deliveries
 from .worker import Deliveries
 
 __all__ = [
@@ -19,7 +20,9 @@ __all__ = [
     "Outgoing",
     "Route",
     "Routes",
+    "Shown",
     "deliveries_of",
     "handover_message",
     "load_routes",
+    "shown_deliveries",
 ]

@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 
-from app.delivery import Deliveries, Route, deliveries_of
+from app.delivery import Deliveries, Route, deliveries_of, shown_deliveries
 from app.delivery.message import ACK_WORKFLOW, message_id_of
 from app.delivery.routes import ODS_SYSTEM
 from app.fhir_systems import HANDOVER_ID_SYSTEM, NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
+from app.web.templating import make_templates
 from sandbox.mesh import UNIT_MAILBOX
 from tests.answering import completed, items_with, submitted
 from tests.factories import create, make_patient, new_nhs_number
@@ -155,6 +156,11 @@ async def test_a_discharge_delivers_one_message_per_recipient_with_the_baby_and_
     assert {r.kind: r.state for r in rows}["gp"] == "acknowledged"
     acknowledged = communication(fhir, gp_row.recipient_key)
     assert acknowledged["status"] == "completed" and acknowledged.get("received")
+    page = make_templates(delivering.settings.templates_dir).get_template("_deliveries.html")
+    shown = page.render(deliveries=await shown_deliveries(deliveries.checkpoints.sessions, [record]))
+    assert shown.count('data-testid="delivery-') == 3
+    assert "Millbrook Medical Practice" in shown and "Acknowledged" in shown and "Delivered" in shown
+    assert "MESH mailbox NSGP0001" in shown and "Sent " in shown
 
 
 async def test_a_failing_mailbox_is_retried_with_backoff_then_reported(delivering, deliveries, fhir):
@@ -213,6 +219,10 @@ async def test_a_recipient_without_a_route_is_not_reachable_and_raises_a_task(de
     await deliveries.run_once(datetime.now(UTC))
 
     rows = {r.kind: r for r in await deliveries_of(deliveries.checkpoints.sessions, [record])}
+    page = make_templates(delivering.settings.templates_dir).get_template("_deliveries.html")
+    assert "Not reachable: send by another means" in page.render(
+        deliveries=await shown_deliveries(deliveries.checkpoints.sessions, [record])
+    )
     midwife = rows["community-midwife"]
     assert (midwife.state, midwife.channel) == ("not-reachable", "none")
     assert "send by another means" in midwife.last_error
