@@ -7,7 +7,11 @@ min/maxOccurs where they mean something; every extracted question coded so it be
 SNOMED CT code in fhir_mappings/verified-snomed.toml (and passing its check digit); every other code defined in
 NeoSafe's CodeSystem (fhir_mappings/neosafe-checklist-items.json); maxLength only on a question answered by typing,
 and (in a checklist in use, not an archived version) declared on every one of them; minValue/maxValue only on a
-date question, each a date or today() (+/- a duration), the lower not above the upper. The discharge holds
+date question, each a date or today() (+/- a duration), the lower not above the upper. In a checklist in use, no
+text a clinician reads (title, description, item text and prefix, help, answer options) holds authoring text: a
+proposal for clinical review, a source reference ("Source: SEED R4", "[7]", "Case V", "NICE QS116") or a raw
+source-status code; review notes
+live in checklists/README.md. The discharge holds
 (fhir_mappings/discharge-holds.toml) are expressions over the discharge checklist's answers: each must parse and
 name only linkIds that checklist has.
 """
@@ -81,6 +85,12 @@ ITEM_EXTENSIONS = {
 POPULATION = {ext.INITIAL_EXPRESSION, ext.ITEM_POPULATION_CONTEXT}  # evaluated while pre-filling only
 TYPED = {"string", "text", "open-choice"}  # answered by typing (valueString): each declares its maxLength
 LINK_ID_NAMED = re.compile(r"linkId\s*(?:=|~)\s*'((?:[^'\\]|\\.)*)'")
+# What a clinician must never read on the form: review notes and references for the clinical safety lead (they live
+# in checklists/README.md) and the picture's status codes (the form says them in words, app.forms.readout).
+AUTHORING = re.compile(
+    r"Proposal for clinical review|for clinical review:|\bSEED\b|(?:\[\d+\])+|\bSource: |\bCase V\b"
+    r"|\bNICE (?:QS|PH|NG|CG)\d+|\b(?:none-found|not-configured|not-known)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -300,6 +310,30 @@ def _check_bounds(item) -> Iterator[tuple[str, str]]:
         yield where, "minValue is after maxValue: no date could be entered"
 
 
+def _shown(item: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(what, text) for every text of the item a clinician reads: its text and prefix, its answer options' words."""
+    what = "help" if item.get("type") == "display" else "text"
+    yield from (
+        (key if key == "prefix" else what, item[key]) for key in ("text", "prefix") if isinstance(item.get(key), str)
+    )
+    for kind in ("answerOption", "initial"):
+        for option in item.get(kind) or []:
+            words = (option.get("valueCoding") or {}).get("display") or option.get("valueString")
+            if isinstance(words, str):
+                yield ("answer option" if kind == "answerOption" else "initial answer"), words
+
+
+def _check_authoring(where: str, shown: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    for what, text in shown:
+        found = AUTHORING.search(text)
+        if found:
+            yield (
+                where,
+                f"{what} shows clinicians authoring text {found.group(0)!r}: move review notes and references to "
+                "checklists/README.md, and say a status in words",
+            )
+
+
 def _check_item(item, extracted) -> Iterator[tuple[str, str]]:
     where, kind = item.get("linkId", "?"), item.get("type")
     if kind not in QUESTION_TYPES | {"group", "display"}:
@@ -360,8 +394,14 @@ def lint_questionnaire(data: Any, *, name: str, codes: CodeLists, in_use: bool =
     by_id = {item.get("linkId"): item for item, *_ in items}
     for duplicate in sorted({i for i in link_ids if link_ids.count(i) > 1}):
         found.append((duplicate, "linkId is used more than once"))
+    if in_use:
+        found += _check_authoring(
+            "Questionnaire", ((k, data[k]) for k in ("title", "description") if isinstance(data.get(k), str))
+        )
     for item, _parent, scope, extracted in items:
         found += _check_item(item, extracted)
+        if in_use:
+            found += _check_authoring(item.get("linkId", "?"), _shown(item))
         found += _check_max_length(item, in_use=in_use)
         found += _check_bounds(item)
         found += _check_enable_when(item, by_id)

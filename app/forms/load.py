@@ -2,7 +2,9 @@
 
 checklists/<checkpoint>.json are the versions in use. When a checklist changes, its old version moves to
 checklists/archive/<checkpoint>-<version>.json, so responses made on it still render and validate with
-the questions they answered.
+the questions they answered. A date bound calculated the SDC way (minValue/maxValue whose valueDate carries a
+cqf-expression, e.g. a retry date not before today()) is valid FHIR the R4B model cannot hold: it is checked as R4
+without it, and read as written, so the server enforces it (app.forms.validate) whatever the page does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 from app.config import ConfigError
 
 from .populate import canonical
+from .validate import without_calculated_bounds
 
 __all__ = ["CHECKPOINTS", "Checklists", "load_checklists"]
 
@@ -57,7 +60,7 @@ class Checklists:
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        Questionnaire.model_validate(data)
+        Questionnaire.model_validate(without_calculated_bounds(data))
     except (ValueError, ValidationError) as exc:
         raise ConfigError(f"checklist {path.name} is not a valid FHIR R4 Questionnaire: {exc}") from exc
     if not data.get("url") or not data.get("version"):

@@ -39,6 +39,6 @@ def test_coordinator_completes_the_transfer_checklist_for_a_baby_on_a_cp_plan(li
     found = fhir["neonatal"].get(f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}").json()
     assert found["total"] == 1
     response = found["entry"][0]["resource"]
-    assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/transfer|1.1.0"
+    assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/transfer|1.2.0"
     assert response["subject"]["reference"] == "Patient/nn-activecp-baby"
     assert {i["linkId"] for i in response["item"]} >= {"T2-social-worker-told", "T3-orders-and-responsibility"}

@@ -8,7 +8,9 @@ hostile client sends (an outcome for an unsafe enquiry, answers left out) never 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,6 +30,8 @@ CHECKLISTS = load_checklists(ROOT / "checklists")
 RULES = load_task_rules(ROOT / "fhir_mappings" / "tasks.toml", CHECKLISTS)
 ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
 SNOMED = "http://snomed.info/sct"
+# The date to ask her again may not be in the past (minValue today()): two days from today, on the unit's clock.
+RETRY = (datetime.now(ZoneInfo("Europe/London")).date() + timedelta(days=2)).isoformat()
 ROUTINE_ENQUIRY, DECLINED = "700410005", "700411009"
 GROUPS = {"admission": "A8-da-enquiry-private", "discharge": "D4-da-enquiry-private"}
 
@@ -75,7 +79,7 @@ def enquiry(checkpoint: str, asked: str | None, interpreter: str | None, *, outc
         "date": {"valueDate": "2026-11-26"} if asked != "da-enquiry-not-yet-possible" else None,
         "outcome": outcome,
         "not-done-reason": {"valueString": "Her partner would not leave the room"} if reason else None,
-        "retry-date": {"valueDate": "2026-11-28"},
+        "retry-date": {"valueDate": RETRY},
     }
     items = [{"linkId": f"{group}.{name}", "answer": [value]} for name, value in answers.items() if value is not None]
     return {
@@ -173,7 +177,7 @@ def test_an_unsafe_enquiry_is_not_done_with_a_reason_never_a_routine_enquiry(che
     [task] = tasks
     assert task.owner.startswith("Safeguarding team")
     assert task.rule.description.startswith("Domestic-abuse enquiry not done safely")
-    assert task.due == "2026-11-28"
+    assert task.due == RETRY
 
 
 @pytest.mark.parametrize("checkpoint", GROUPS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fhir.resources.R4B.task import Task
@@ -16,6 +18,8 @@ CHECKLISTS = load_checklists(ROOT / "checklists")
 RULES = load_task_rules(ROOT / "fhir_mappings" / "tasks.toml", CHECKLISTS)
 ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
 AUTHORED = "2026-11-26T10:00:00+00:00"
+# The date to ask her again may not be in the past (minValue today()): two days from today, on the unit's clock.
+RETRY = (datetime.now(ZoneInfo("Europe/London")).date() + timedelta(days=2)).isoformat()
 
 
 def rules(checkpoint: str):
@@ -75,7 +79,7 @@ def test_an_enquiry_not_done_safely_raises_a_safeguarding_team_task_due_on_the_d
             answered("A8-da-enquiry-private.interpreter", coding("interpreter-not-needed", "Not needed")),
             answered("A8-da-enquiry-private.date", {"valueDate": "2026-11-26"}),
             answered("A8-da-enquiry-private.not-done-reason", {"valueString": "Partner always present"}),
-            answered("A8-da-enquiry-private.retry-date", {"valueDate": "2026-11-28"}),
+            answered("A8-da-enquiry-private.retry-date", {"valueDate": RETRY}),
         )
     )
 
@@ -83,7 +87,7 @@ def test_an_enquiry_not_done_safely_raises_a_safeguarding_team_task_due_on_the_d
 
     assert task.rule.description.startswith("Domestic-abuse enquiry not done safely")
     assert task.detail == "No: partner present; Not needed; Partner always present"
-    assert (task.due, task.owner) == ("2026-11-28", "Safeguarding team, with the named neonatal nurse")
+    assert (task.due, task.owner) == (RETRY, "Safeguarding team, with the named neonatal nurse")
     assert task.path == "A8-da-enquiry-private~0/A8-da-enquiry-private.not-done-reason~0"
 
 

@@ -65,7 +65,7 @@ def test_abuse_disclosed_at_discharge_asks_dash_marac_and_idva_and_hands_them_ov
     assert marac[0]["focus"][0]["identifier"]["value"] == mother
     with live.browser("community-nurse") as browser:
         handover = browser.get(f"/patients/{baby}/handover").text
-    assert "D4. Domestic abuse disclosed at discharge: DASH, MARAC and IDVA" in handover
+    assert "D4b. Domestic abuse disclosed at discharge: DASH, MARAC and IDVA" in handover
     assert "Met: 14 or more" in handover
 
 

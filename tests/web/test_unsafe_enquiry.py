@@ -7,6 +7,9 @@ because that task stays open, asks the enquiry again at discharge even where no 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import httpx
 
 from app.assessments import ASSESSMENT_TAG_SYSTEM
@@ -17,6 +20,11 @@ ITEM = "https://neosafe.org.uk/fhir/CodeSystem/checklist-item"
 A8 = "A8-da-enquiry-private"
 D4 = "D4-da-enquiry-private"
 REASON = "Her partner stayed in the room throughout"
+
+
+def unit_today() -> str:
+    """Today on the unit's clock: the earliest date to ask her again that NeoSafe takes (minValue today())."""
+    return datetime.now(ZoneInfo("Europe/London")).date().isoformat()
 
 
 def coded(response: dict, link_id: str, code: str) -> None:
@@ -35,6 +43,8 @@ def with_the_partner_present(response: dict) -> dict:
     coded(response, f"{A8}.interpreter", "interpreter-not-needed")
     for item in items_with(response, f"{A8}.not-done-reason"):
         item["answer"] = [{"valueString": REASON}]
+    for item in items_with(response, f"{A8}.retry-date"):
+        item["answer"] = [{"valueDate": unit_today()}]
     return response
 
 
@@ -71,3 +81,27 @@ def test_an_enquiry_with_the_partner_present_writes_no_routine_enquiry_raises_a_
     assert refused.status_code == 422, refused.text
     named = {i["expression"][0] for i in refused.json()["issue"]}
     assert f"QuestionnaireResponse.item.where(linkId='{D4}.asked-alone')" in named
+
+
+def test_a_date_to_ask_her_again_in_the_past_is_refused_naming_the_question_and_nothing_is_stored(api, fhir):
+    """Issue 13: a retry date in the past was accepted. The bound is the checklist's (SDC minValue, today()), and the
+    server enforces it whatever a client sends: 422, an OperationOutcome naming the question, nothing written."""
+    baby, _ = create_family(fhir["neonatal"])
+    admission = with_the_partner_present(completed(api, baby))
+    yesterday = (datetime.now(ZoneInfo("Europe/London")).date() - timedelta(days=1)).isoformat()
+    for item in items_with(admission, f"{A8}.retry-date"):
+        item["answer"] = [{"valueDate": yesterday}]
+
+    refused = api.post(f"/api/patients/{baby}/assessments", json=admission)
+
+    assert refused.status_code == 422, refused.text
+    outcome = refused.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    [issue] = [i for i in outcome["issue"] if f"{A8}.retry-date" in i["expression"][0]]
+    assert issue["diagnostics"] == "Date to ask her again, alone must be today or in the future"
+    assert len(outcome["issue"]) == 1, outcome["issue"]  # only the date is wrong
+    assert api.get(f"/api/patients/{baby}/assessments").json() == []
+
+    accepted = api.post(f"/api/patients/{baby}/assessments", json=with_the_partner_present(admission))  # today
+
+    assert accepted.status_code == 201, accepted.text
