@@ -1,0 +1,162 @@
+"""What the assurance figures are computed from: NeoSafe's own tables, read in SQL that SQLite and PostgreSQL both run.
+
+Never the FHIR servers: the figures are what NeoSafe holds (the stored assessments, the hold overrides and the audit
+trail), so the same period gives the same numbers whichever source is down. Only portable SQL: column comparisons,
+IN, MIN and GROUP BY; the month of a row and the answers inside response_json are read in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, WatchedBaby
+
+__all__ = ["Checklist", "Cosignature", "History", "Override", "read_history"]
+
+CHUNK = 500  # NHS numbers per IN (...): well inside every driver's limit on bound parameters
+COSIGNED = "cosign"  # the audit action the co-signature use case writes once the new version is stored
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """One checklist as first completed (its first version's time) with the answers of its latest version."""
+
+    record_id: str  # the first version's id
+    latest_id: str
+    nhs_number: str
+    checkpoint: str
+    completed_at: datetime
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Override:
+    nhs_number: str
+    assessment_id: str
+    finding: str
+    reason: str
+    user_name: str
+    role: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    nhs_number: str
+    role: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class History:
+    checklists: list[Checklist]  # first completed in the period
+    first_seen: dict[str, datetime]  # NHS number -> NeoSafe's first sight of the baby (audit trail, watch baseline)
+    watched: frozenset[str]  # babies the watch job found on the unit's census
+    overrides: list[Override]
+    cosignatures: list[Cosignature]
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    values = sorted(set(values))
+    for i in range(0, len(values), CHUNK):
+        yield values[i : i + CHUNK]
+
+
+async def read_history(sessions: SessionFactory, start: datetime, end: datetime) -> History:
+    """Everything the figures for [start, end) need. Amendments come after what they amend, so every version of a
+    checklist first completed in the period is created at or after `start`; the latest (even after `end`) counts."""
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(
+                    Assessment.id,
+                    Assessment.amends,
+                    Assessment.nhs_number,
+                    Assessment.checkpoint,
+                    Assessment.created_at,
+                    Assessment.response_json,
+                ).where(col(Assessment.created_at) >= start)
+            )
+        ).all()
+        watched = {
+            n: _utc(t)
+            for n, t in (
+                await session.exec(
+                    select(WatchedBaby.nhs_number, WatchedBaby.taken_at).where(col(WatchedBaby.taken_at) < end)
+                )
+            ).all()
+        }
+        numbers = {r.nhs_number for r in rows} | set(watched)
+        first_audit: dict[str, datetime] = {}
+        for chunk in _chunks(numbers):
+            for number, at in (
+                await session.exec(
+                    select(AuditEvent.nhs_number, func.min(AuditEvent.at))
+                    .where(col(AuditEvent.nhs_number).in_(chunk))
+                    .group_by(AuditEvent.nhs_number)
+                )
+            ).all():
+                first_audit[number] = _utc(at)
+        overrides = (
+            await session.exec(
+                select(HoldOverride, Assessment.nhs_number)
+                .join(Assessment, col(Assessment.id) == col(HoldOverride.record_id))
+                .where(col(HoldOverride.at) >= start)
+                .where(col(HoldOverride.at) < end)
+                .order_by(col(HoldOverride.at))
+            )
+        ).all()
+        cosigned = (
+            await session.exec(
+                select(AuditEvent.nhs_number, AuditEvent.role, AuditEvent.at)
+                .where(col(AuditEvent.action) == COSIGNED)
+                .where(col(AuditEvent.outcome) == "success")
+                .where(col(AuditEvent.at) >= start)
+                .where(col(AuditEvent.at) < end)
+            )
+        ).all()
+    first_seen = {n: min(t for t in (first_audit.get(n), watched.get(n)) if t) for n in numbers}
+    return History(
+        checklists=_checklists(rows, start, end),
+        first_seen=first_seen,
+        watched=frozenset(watched),
+        overrides=[
+            Override(n, o.assessment_id, o.finding, o.reason, o.user_name, o.role, _utc(o.at)) for o, n in overrides
+        ],
+        cosignatures=[Cosignature(n or "", role, _utc(at)) for n, role, at in cosigned],
+    )
+
+
+def _checklists(rows: list[Any], start: datetime, end: datetime) -> list[Checklist]:
+    """Each chain of versions as one checklist: first completed in [start, end), answered as its latest version."""
+    by_id = {r.id: r for r in rows}
+    latest: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: _utc(r.created_at)):
+        root = row
+        while root.amends is not None and root.amends in by_id:
+            root = by_id[root.amends]
+        if root.amends is None:  # a chain whose first version is before `start` belongs to an earlier period
+            latest[root.id] = row
+    return [
+        Checklist(
+            record_id=root_id,
+            latest_id=last.id,
+            nhs_number=root.nhs_number,
+            checkpoint=root.checkpoint,
+            completed_at=_utc(root.created_at),
+            response=json.loads(last.response_json),
+        )
+        for root_id, last in latest.items()
+        if start <= _utc((root := by_id[root_id]).created_at) < end
+    ]

@@ -1,0 +1,100 @@
+"""The assurance use case: the safeguarding lead's figures for a period, authorised (Action.ASSURE) and audited."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from app.checkpoints import Action, Checkpoints, User, may
+from app.checkpoints.outcomes import Refused
+from app.forms import CHECKPOINTS, LONDON
+
+from .figures import Baby, Figure, Period, compute
+from .history import read_history
+from .mapping import Measure, load_measures
+
+__all__ = ["MAX_MONTHS", "Report", "babies_behind", "measures_for", "parse_period", "report", "today_at_unit"]
+
+MAX_MONTHS = 24
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    figures: list[Figure]
+    made_at: datetime
+
+    def figure(self, key: str) -> Figure | None:
+        return next((f for f in self.figures if f.key == key), None)
+
+
+_READ: dict[tuple[Path, int], tuple[Measure, ...]] = {}  # (mappings folder, id of the checklists) -> measures
+
+
+def measures_for(services: Checkpoints) -> tuple[Measure, ...]:
+    """fhir_mappings/assurance.toml for this service's checklists, read and checked once (ConfigError if broken)."""
+    key = (services.settings.mappings_dir, id(services.checklists))
+    if key not in _READ:
+        _READ[key] = load_measures(services.settings.mappings_dir, services.checklists)
+    return _READ[key]
+
+
+def _month(text: str) -> date:
+    if not MONTH.fullmatch(text):
+        raise Refused(f"a month is written as YYYY-MM, not {text[:20]!r}")
+    return date(int(text[:4]), int(text[5:]), 1)
+
+
+def parse_period(first: str | None, last: str | None, *, today: date) -> Period:
+    """The months asked for (YYYY-MM each); by default the 12 months up to this one."""
+    end = _month(last) if last else today.replace(day=1)
+    if first:
+        start = _month(first)
+    else:
+        year, month = divmod(end.year * 12 + end.month - 1 - 11, 12)
+        start = date(year, month + 1, 1)
+    period = Period(start, end)
+    if start > end or len(period.months) > MAX_MONTHS:
+        raise Refused(f"the period must run forwards and be at most {MAX_MONTHS} months")
+    return period
+
+
+def _titles(services: Checkpoints) -> dict[str, str]:
+    return {c: services.checklists.short_title(c) for c in CHECKPOINTS}
+
+
+async def report(services: Checkpoints, user: User, period: Period, *, action: str = "view-assurance") -> Report:
+    """Every figure for `period`, from NeoSafe's own tables. Forbidden (and the refusal audited) to any role but
+    the safeguarding lead; the viewing audited as `action` with the period."""
+    await services.authorise(user, Action.ASSURE, None)
+    measures = measures_for(services)
+    now = services.clock()
+    history = await read_history(services.sessions, period.start, period.end)
+    figures = compute(
+        history,
+        measures,
+        period,
+        now=now,
+        titles=_titles(services),
+        sees_restricted=may(user, Action.SEE_RESTRICTED),
+    )
+    await services.audit(user, action, detail=f"{period.months[0]} to {period.months[-1]}")
+    return Report(period, figures, now)
+
+
+async def babies_behind(
+    services: Checkpoints, user: User, period: Period, key: str, month: str, outcome: str
+) -> tuple[Figure, list[Baby]]:
+    """The babies one figure counts in one month and outcome: authorised and audited as the report is."""
+    found = await report(services, user, period, action="view-assurance-babies")
+    figure = found.figure(key)
+    if figure is None or outcome not in dict(figure.outcomes) or month not in figure.months:
+        raise Refused("there is no such figure for this period")
+    return figure, figure.babies.get((month, outcome), [])
+
+
+def today_at_unit(services: Checkpoints) -> date:
+    return services.clock().astimezone(LONDON).date()

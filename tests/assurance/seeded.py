@@ -1,0 +1,266 @@
+"""A history with known answers, written straight into NeoSafe's tables, and the figures it must give.
+
+Five babies over October and November 2026 (E's checklist is in September, outside the period): on time, late
+(B's admission 30 h after NeoSafe first saw her), missing (C, watched but never checked; B's 72-hour review and
+day-7 father check, her discharge saved after both fell due), amended (B's admission answers corrected), overridden,
+co-signed, family-interpreted and asked-with-someone-present (B), not done with a reason (D), and answers that must
+not count (A's and B's mothers at ICON, E outside the period).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, WatchedBaby
+from app.assurance import Period
+
+__all__ = ["EXPECTED", "PERIOD", "seed_history"]
+
+PERIOD = Period(datetime(2026, 10, 1).date(), datetime(2026, 11, 1).date())
+A, B, C, D, E = "9990000011", "9990000022", "9990000033", "9990000044", "9990000055"
+OCT, NOV = "2026-10", "2026-11"
+
+
+def at(month: int, day: int, hour: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def answer(link_id: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        typed = {"valueBoolean": value}
+    elif isinstance(value, str) and value.startswith("text:"):
+        typed = {"valueString": value[5:]}
+    else:
+        typed = {"valueCoding": {"system": "https://neosafe.org.uk/fhir/CodeSystem/checklist-item", "code": value}}
+    return {"linkId": link_id, "answer": [typed]}
+
+
+def group(link_id: str, *items: dict[str, Any]) -> dict[str, Any]:
+    return {"linkId": link_id, "item": list(items)}
+
+
+def response(checkpoint: str, *items: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "resourceType": "QuestionnaireResponse",
+            "questionnaire": f"https://neosafe.org.uk/fhir/Questionnaire/{checkpoint}|1",
+            "status": "completed",
+            "item": list(items),
+        }
+    )
+
+
+def father(seen: str) -> dict[str, Any]:
+    return group("A5-father-seen", group("A5-father-seen.man", answer("A5-father-seen.man.seen", seen)))
+
+
+def interpreter(needed: bool, used: bool, family: bool) -> dict[str, Any]:
+    parent = group(
+        "A7-language-interpreter.parent",
+        answer("A7-language-interpreter.parent.interpreter-need", "315594003" if needed else "interpreter-not-needed"),
+        answer("A7-language-interpreter.parent.interpreter-used", used),
+        answer("A7-language-interpreter.parent.family-interpreted", family),
+    )
+    return group("A7-language-interpreter", parent)
+
+
+def enquiry(asked: str, interpreting: str | None = None, outcome: str | None = None, reason: str | None = None):
+    items = [answer("A8-da-enquiry-private.asked-alone", asked)]
+    if interpreting:
+        items.append(answer("A8-da-enquiry-private.interpreter", interpreting))
+    if outcome:
+        items.append(answer("A8-da-enquiry-private.outcome", outcome))
+    if reason:
+        items.append(answer("A8-da-enquiry-private.not-done-reason", f"text:{reason}"))
+    return group("A8-da-enquiry-private", *items)
+
+
+def household(recorded: str | None, father_checked: bool | None = None) -> dict[str, Any]:
+    items = []
+    if father_checked is not None:
+        items.append(
+            group(
+                "A4-household.person",
+                answer("A4-household.person.role", "person-role-father"),
+                answer("A4-household.person.records-checked", father_checked),
+            )
+        )
+        items.append(  # the mother's records are checked too, but she is not a father
+            group(
+                "A4-household.person",
+                answer("A4-household.person.role", "person-role-mother"),
+                answer("A4-household.person.records-checked", True),
+            )
+        )
+    if recorded:
+        items.append(answer("A4-household.father-recorded", recorded))
+    return group("A4-household", *items)
+
+
+def icon(*carers: tuple[str, str]) -> dict[str, Any]:
+    return group(
+        "D6-icon",
+        *(
+            group("D6-icon.carer", answer("D6-icon.carer.role", role), answer("D6-icon.carer.status", status))
+            for role, status in carers
+        ),
+    )
+
+
+def _assessment(id_: str, number: str, checkpoint: str, when: datetime, body: str, amends: str | None = None):
+    return Assessment(
+        id=id_,
+        nhs_number=number,
+        checkpoint=checkpoint,
+        questionnaire=f"https://neosafe.org.uk/fhir/Questionnaire/{checkpoint}|1",
+        response_json=body,
+        sources_json="[]",
+        author_id="demo-nurse",
+        author_role="nurse",
+        status="amended" if amends else "completed",
+        version=2 if amends else 1,
+        amends=amends,
+        created_at=when,
+    )
+
+
+def _seen(number: str, when: datetime) -> AuditEvent:
+    return AuditEvent(at=when, user_id="demo-nurse", role="nurse", action="view-picture", nhs_number=number)
+
+
+async def seed_history(sessions: SessionFactory) -> None:
+    assessments = [
+        _assessment(
+            "a-adm",
+            A,
+            "admission",
+            at(10, 1, 20),
+            response(
+                "admission",
+                household("yes", father_checked=True),
+                father("yes"),
+                interpreter(needed=True, used=True, family=False),
+                enquiry("da-asked-alone", "professional-interpreter-used", "da-enquiry-disclosed"),
+            ),
+        ),
+        _assessment("a-72", A, "review-72h", at(10, 3, 10), response("review-72h")),
+        _assessment(
+            "a-f7",
+            A,
+            "father-day7",
+            at(10, 6),
+            response(
+                "father-day7",
+                group("F1-male-carers", group("F1-male-carers.man", answer("F1-male-carers.man.seen", "yes"))),
+            ),
+        ),
+        _assessment(
+            "a-dis",
+            A,
+            "discharge",
+            at(10, 20),
+            response("discharge", icon(("person-role-father", "icon-given"), ("person-role-mother", "icon-given"))),
+        ),
+        _assessment(
+            "b-adm",
+            B,
+            "admission",
+            at(10, 11, 14),
+            response(
+                "admission",
+                household("no"),
+                interpreter(needed=True, used=False, family=True),
+                enquiry("da-asked-others-present", "family-or-partner-interpreted", "da-enquiry-no-disclosure"),
+            ),
+        ),
+        _assessment(
+            "b-adm-2",
+            B,
+            "admission",
+            at(10, 12),
+            response(
+                "admission",
+                household("not-known"),
+                interpreter(needed=True, used=False, family=True),
+                enquiry("da-asked-others-present", "family-or-partner-interpreted", "da-enquiry-no-disclosure"),
+            ),
+            amends="b-adm",
+        ),
+        _assessment(
+            "b-dis",
+            B,
+            "discharge",
+            at(10, 25),
+            response(
+                "discharge", icon(("person-role-partner", "icon-not-yet-given"), ("person-role-mother", "icon-given"))
+            ),
+        ),
+        _assessment(
+            "d-adm",
+            D,
+            "admission",
+            at(11, 5, 18),
+            response("admission", enquiry("da-enquiry-not-yet-possible", reason="partner always present")),
+        ),
+        _assessment("e-adm", E, "admission", at(9, 15), response("admission", household("yes"))),
+    ]
+    async with sessions() as session:
+        session.add_all(assessments)
+        session.add_all(
+            [_seen(A, at(10, 1, 8)), _seen(B, at(10, 10, 8)), _seen(D, at(11, 5, 8)), _seen(E, at(9, 15, 8))]
+        )
+        session.add(WatchedBaby(nhs_number=C, records_json="[]", taken_at=at(11, 3, 10)))
+        await session.commit()
+    async with sessions() as session:
+        for id_, record, role, name, reason in (
+            ("o-1", "a-dis", "safeguarding-lead", "Chris Okafor", "Social worker agreed by phone"),
+            ("o-2", "b-dis", "nurse", "Alex Morgan", "Consultant reviewed"),
+        ):
+            session.add(
+                HoldOverride(
+                    id=id_,
+                    record_id=record,
+                    assessment_id=record,
+                    version=1,
+                    finding="concern-at-discharge",
+                    answers_digest="x",
+                    reason=reason,
+                    user_id="u",
+                    user_name=name,
+                    role=role,
+                    at=at(10, 21 if record == "a-dis" else 26),
+                )
+            )
+        session.add(
+            AuditEvent(
+                at=at(10, 26), user_id="demo-safeguarding", role="safeguarding-lead", action="cosign", nhs_number=B
+            )
+        )
+        await session.commit()
+
+
+# figure -> {(month, outcome): count}; every count not named is zero.
+EXPECTED: dict[str, dict[tuple[str, str], int]] = {
+    "timeliness-admission": {(OCT, "on-time"): 1, (OCT, "late"): 1, (NOV, "on-time"): 1, (NOV, "missing"): 1},
+    "timeliness-review-72h": {(OCT, "on-time"): 1, (OCT, "missing"): 1},
+    "timeliness-father-day7": {(OCT, "on-time"): 1, (OCT, "missing"): 1},
+    "timeliness-discharge": {(OCT, "not-known"): 2},
+    "timeliness-transfer": {},
+    "timeliness-weekly": {},
+    "father-recorded": {(OCT, "yes"): 1, (OCT, "not-known"): 1, (NOV, "not-answered"): 1},
+    "father-checked": {(OCT, "checked"): 1},
+    "father-seen-admission": {(OCT, "seen"): 1},
+    "father-seen-day7": {(OCT, "seen"): 1},
+    "father-icon": {(OCT, "given"): 1, (OCT, "not-given"): 1},
+    "da-enquiry": {(OCT, "alone"): 1, (OCT, "not-alone"): 1, (NOV, "not-yet"): 1},
+    "da-not-done-reason": {(NOV, "reason"): 1},
+    "da-outcome": {(OCT, "disclosed"): 1, (OCT, "no-disclosure"): 1},
+    "interpreter-need": {(OCT, "needed"): 2},
+    "interpreter-professional": {(OCT, "used"): 1, (OCT, "not-used"): 1},
+    "interpreter-family": {(OCT, "family"): 1, (OCT, "not-family"): 1},
+    "da-enquiry-interpreting": {(OCT, "professional"): 1, (OCT, "family"): 1},
+    "overrides": {(OCT, "safeguarding-lead"): 1, (OCT, "nurse"): 1},
+    "cosignatures": {(OCT, "safeguarding-lead"): 1},
+}
