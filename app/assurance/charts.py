@@ -49,7 +49,8 @@ def chart_svg(figure: Figure) -> bytes:
     chart.x_labels = [m[2:] if len(figure.months) > 12 else m for m in figure.months]
     for outcome, label in figure.outcomes:
         chart.add(label, [figure.count(m, outcome) for m in figure.months])
-    return chart.render()
+    svg = chart.render()
+    return svg if isinstance(svg, bytes) else svg.encode("utf-8")
 
 
 def chart_uri(figure: Figure) -> str:
