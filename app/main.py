@@ -18,6 +18,7 @@ from app.config import Settings, SourceSettings
 from app.delivery import Deliveries
 from app.web import RequestLogMiddleware, install_error_handlers
 from app.web.api import router as api_router
+from app.web.assurance import router as assurance_router
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.cds_hooks import router as cds_hooks_router
 from app.web.docs import SWAGGER_UI, neosafe_openapi
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(oidc_router)
     app.include_router(docs_router)
     app.include_router(cds_hooks_router)
+    app.include_router(assurance_router)
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(SameOriginPostsMiddleware)
