@@ -136,6 +136,17 @@ async def _reconcile(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+async def _mesh_inbox(args: argparse.Namespace) -> None:
+    from app.delivery.inbox import inbox_lines
+
+    settings = Settings()
+    unit = args.mailbox.upper() == settings.mesh_mailbox.upper()
+    password = settings.mesh_password if unit else os.environ.get(args.password_env, "")
+    if not settings.mesh_url or not password:
+        raise SystemExit(f"set NEOSAFE_MESH_URL and {'NEOSAFE_MESH_PASSWORD' if unit else args.password_env}")
+    print("\n".join(await inbox_lines(settings, args.mailbox.upper(), password)))
+
+
 async def _db(args: argparse.Namespace) -> None:
     from sqlalchemy import make_url
 
@@ -286,6 +297,10 @@ def main(argv: list[str] | None = None) -> None:
     db = commands.add_parser("db", help="the database schema: `neosafe db upgrade` applies the migrations")
     db.add_argument("action", choices=["upgrade"])
     reconcile = commands.add_parser("reconcile", help="report assessments missing or duplicated on the FHIR server")
+    mesh = commands.add_parser("mesh", help="MESH delivery: `neosafe mesh inbox <mailbox>` lists what it received")
+    mesh.add_argument("action", choices=["inbox"])
+    mesh.add_argument("mailbox", help="a MESH mailbox id")
+    mesh.add_argument("--password-env", default="NEOSAFE_MESH_INBOX_PASSWORD", help="for a mailbox not the unit's")
     for command in (outbox, watch, reconcile):
         command.add_argument("--sources", type=Path, help="sources TOML file (default: $NEOSAFE_SOURCES)")
 
@@ -316,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
             "watch": lambda a: asyncio.run(_watch(a)),
             "reconcile": lambda a: asyncio.run(_reconcile(a)),
             "db": lambda a: asyncio.run(_db(a)),
+            "mesh": lambda a: asyncio.run(_mesh_inbox(a)),
         }
         if args.command == "serve":
             _check_before_serving(args)
