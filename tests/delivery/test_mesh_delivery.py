@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from app.cli import main
 from app.delivery import Deliveries, Route, deliveries_of, shown_deliveries
 from app.delivery.message import ACK_WORKFLOW, message_id_of
 from app.delivery.routes import ODS_SYSTEM
@@ -245,3 +246,26 @@ async def test_two_instances_delivering_at_once_send_each_message_once(deliverin
     assert len(received(delivering, GP, baby)) == 1 and len(received(delivering, HV, baby)) == 1
     rows = await deliveries_of(deliveries.checkpoints.sessions, [record])
     assert sorted(r.state for r in rows) == ["sent", "sent"] and all(r.attempts == 1 for r in rows)
+
+
+async def test_neosafe_mesh_inbox_lists_what_a_mailbox_received_without_taking_it(
+    delivering, deliveries, fhir, monkeypatch, capsys
+):
+    baby, _ = discharge(delivering, fhir, "health-visitor")
+    await deliveries.run_once(datetime.now(UTC))
+    settings = delivering.settings
+    for name, value in {
+        "NEOSAFE_MESH_URL": settings.mesh_url,
+        "NEOSAFE_MESH_MAILBOX": settings.mesh_mailbox,
+        "NEOSAFE_MESH_SHARED_KEY": settings.mesh_shared_key,
+        "NEOSAFE_MESH_INBOX_PASSWORD": delivering.mesh.password(HV),
+        "NEOSAFE_SECRET_KEY": settings.secret_key,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    await asyncio.to_thread(main, ["mesh", "inbox", HV])  # the command runs its own event loop
+
+    out = capsys.readouterr().out
+    assert f"NHS number {baby}" in out and "GPFED_CONSULT_REPORT" in out and "PDF" in out
+    assert delivering.mesh.password(HV) not in out and settings.mesh_shared_key not in out
+    assert len(received(delivering, HV, baby)) == 1  # still there for the recipient
