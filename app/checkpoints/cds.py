@@ -35,11 +35,11 @@ from app.sources import SourceError
 
 from .outcomes import Refused
 from .policy import Action
-from .schedule import _instant, scheduled_checks
 from .schedule import completions as completed
+from .schedule import fhir_instant, scheduled_checks
 from .service import Checkpoints
 from .users import Role, User
-from .worklist import _latest
+from .worklist import latest_versions
 
 __all__ = [
     "ALGORITHMS",
@@ -193,10 +193,6 @@ def _nobody(issuer: object) -> User:
     """Who a refused call is audited as: the issuer it claimed (cut short: it is the caller's to say), if any."""
     claimed = issuer[:200] if isinstance(issuer, str) and issuer else "unknown"
     return User(f"cds-client:{claimed}", claimed, CDS_ROLE)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def baby_number(patient: dict[str, Any] | None) -> str | None:
@@ -410,9 +406,11 @@ class CdsHooks:
     async def _discharge(self, number: str, stay: dict[str, Any] | None, saved: list[Assessment]) -> list[Card]:
         """A critical card while the stay's latest discharge checklist is held; a warning if there is none. With no
         stay known (not in the unit's record, or it could not be read), the baby's latest discharge checklist."""
-        admitted = _instant(((stay or {}).get("period") or {}).get("start"))  # None: every discharge checklist
+        admitted = fhir_instant(((stay or {}).get("period") or {}).get("start"))  # None: every discharge checklist
         mine = [
-            a for a in saved if a.checkpoint == "discharge" and (admitted is None or _aware(a.created_at) >= admitted)
+            a
+            for a in saved
+            if a.checkpoint == "discharge" and (admitted is None or fhir_instant(a.created_at) >= admitted)
         ]
         if not mine:
             return [
@@ -423,7 +421,7 @@ class CdsHooks:
                     number,
                 )
             ]
-        latest = max(_latest(mine), key=lambda a: _aware(a.created_at))
+        latest = max(latest_versions(mine), key=lambda a: fhir_instant(a.created_at))
         hold = await self.checkpoints.hold_of(latest)
         if hold is None or not hold.held:
             return []

@@ -25,6 +25,7 @@ __all__ = [
     "Rule",
     "ScheduledCheck",
     "completions",
+    "fhir_instant",
     "planned_move",
     "scheduled_checks",
 ]
@@ -84,8 +85,9 @@ class _Saved(Protocol):
     author_role: str
 
 
-def _instant(value: Any) -> datetime | None:
-    """A FHIR dateTime (or date) as an aware datetime; a time without a zone is read as UTC."""
+def fhir_instant(value: Any) -> datetime | None:
+    """A FHIR dateTime (or date), or a datetime as SQLite gives it back, as an aware datetime; a time without a
+    zone is read as UTC."""
     if isinstance(value, datetime):
         moment = value
     else:
@@ -103,7 +105,7 @@ def completions(saved: Iterable[_Saved]) -> list[Completion]:
         if assessment.amends is not None:
             continue
         author = (json.loads(assessment.response_json).get("author") or {}).get("display")
-        at = _instant(assessment.created_at)
+        at = fhir_instant(assessment.created_at)
         done.append(Completion(assessment.checkpoint, at, author or assessment.author_role))
     return done
 
@@ -130,8 +132,8 @@ def scheduled_checks(
     a check not done by its due time *missed*, shown as such, never dropped.
     """
     period = (encounter or {}).get("period") or {}
-    admitted = _instant(period.get("start")) if period.get("start") else None
-    ended = _instant(period.get("end")) if period.get("end") else None
+    admitted = fhir_instant(period.get("start")) if period.get("start") else None
+    ended = fhir_instant(period.get("end")) if period.get("end") else None
     if ended is None and (encounter or {}).get("status") in ("finished", "cancelled", "entered-in-error"):
         ended = now  # over, but not said when: anything due by now and not done is missed
     done = list(done)

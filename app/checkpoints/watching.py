@@ -21,7 +21,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.assessments import (
@@ -49,6 +49,7 @@ from .overrides import Overrides
 from .pictures import nhs_number_of
 from .policy import Action, may
 from .redaction import WITHHELD
+from .schedule import fhir_instant
 from .users import WATCHER, User
 
 __all__ = ["WATCH_JOB", "WatchPass", "Watcher", "Watching"]
@@ -132,7 +133,7 @@ class Watching(Overrides):
             already = {
                 (f.record_key, f.change)
                 for f in earlier
-                if f.nhs_number == number and _aware(f.found_at) >= _aware(since)
+                if f.nhs_number == number and fhir_instant(f.found_at) >= fhir_instant(since)
             }
             found += [f for f in self._changes(number, picture, before, now) if (f.record_key, f.change) not in already]
         return found
@@ -242,7 +243,7 @@ class Watching(Overrides):
     async def last_watched(self, nhs_numbers: list[str]) -> dict[str, datetime]:
         """When the watch job last gathered each baby's picture; a baby not in it has not been watched yet."""
         babies = await watched_babies(self.sessions, nhs_numbers)
-        return {n: _aware(b.watched_at) for n, b in babies.items() if b.watched_at is not None}
+        return {n: fhir_instant(b.watched_at) for n, b in babies.items() if b.watched_at is not None}
 
     async def acknowledge(self, user: User, nhs_number: str, finding_ids: list[str]) -> int:
         """A nurse has read the new information shown to them (`finding_ids`): it leaves the worklist. Audited."""
@@ -252,11 +253,6 @@ class Watching(Overrides):
         count = await acknowledge_findings(self.sessions, nhs_number, finding_ids, by=user.id, at=self.clock())
         await self.audit(user, "acknowledge-new-information", nhs_number, detail=f"{count} acknowledged")
         return count
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives datetimes back without their zone; NeoSafe stores UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Watcher:

@@ -32,7 +32,17 @@ from .summary import Summary, summary_for
 from .users import User
 from .watching import Watching
 
-__all__ = ["SHOWN", "Cosignature", "LeadView", "Row", "Show", "UnsafeEnquiry", "Worklist", "Worklists"]
+__all__ = [
+    "SHOWN",
+    "Cosignature",
+    "LeadView",
+    "Row",
+    "Show",
+    "UnsafeEnquiry",
+    "Worklist",
+    "Worklists",
+    "latest_versions",
+]
 
 SHOWN = ("overdue", "due", "new", "all")  # the worklist's filters, `?show=`
 Show = Literal["overdue", "due", "new", "all"]
@@ -171,7 +181,7 @@ def _unverified(assessment: Assessment) -> bool:
     return VERIFIER["code"] not in codes
 
 
-def _latest(assessments: list[Assessment]) -> list[Assessment]:
+def latest_versions(assessments: list[Assessment]) -> list[Assessment]:
     """The latest version of each checklist: the ones no other version amends."""
     amended = {a.amends for a in assessments if a.amends}
     return [a for a in assessments if a.id not in amended]
@@ -207,7 +217,7 @@ class Worklists(Watching):
         new, watched = await self.new_information(user, numbers), await self.last_watched(numbers)
         for row in rows:
             row.new, row.watched_at = new.get(row.nhs_number, []), watched.get(row.nhs_number)
-        saved = {number: _latest(found) for number, found in saved.items()}
+        saved = {number: latest_versions(found) for number, found in saved.items()}
         await self._cosignatures(user, rows, saved)
         counts = {key: sum(r.shown_in(key) for r in rows) for key in SHOWN}
         rows = sorted((r for r in rows if r.shown_in(show)), key=Row.urgency)
@@ -296,7 +306,7 @@ class Worklists(Watching):
             gathered_at=picture.gathered_at if picture is not None else None,
             unsafe_enquiries=[
                 UnsafeEnquiry(a, WITHHELD if not may(user, Action.SEE_RESTRICTED) else raised.detail, raised.due)
-                for a in _latest(mine)
+                for a in latest_versions(mine)
                 for raised in self.tasks_raised(a)
                 if raised.rule.item.endswith(UNSAFE_ENQUIRY)
             ],
