@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from app.assessments import SessionFactory
+from app.checkpoints.schedule import fhir_instant
 
 from .engine import deliveries_of
 from .models import Delivery
@@ -40,7 +41,7 @@ class Shown:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value  # SQLite keeps UTC naive
+    return fhir_instant(value) if value is not None else None  # SQLite gives UTC back naive
 
 
 def _shown(row: Delivery) -> Shown:

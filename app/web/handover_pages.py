@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from app.delivery import shown_deliveries
 from app.handover import PdfUnavailable
 
 from .deps import CheckpointsDep, PageUser, valid_nhs_number
@@ -17,8 +18,14 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/patients/{number}/handover")
 async def handover(request: Request, services: CheckpointsDep, user: PageUser, number: str) -> HTMLResponse:
-    picture = await services.view_picture(user, valid_nhs_number(number), action="view-handover")
+    nhs_number = valid_nhs_number(number)
+    picture = await services.view_picture(user, nhs_number, action="view-handover")
     summary = await services.handover(picture, user)
+    discharges = [  # each discharge checklist by its first version's id, as its deliveries are kept
+        s.assessment.id
+        for s in await services.saved(nhs_number)
+        if s.assessment.checkpoint == "discharge" and s.assessment.amends is None
+    ]
     return render_page(
         request,
         "handover.html",
@@ -26,6 +33,7 @@ async def handover(request: Request, services: CheckpointsDep, user: PageUser, n
         picture=summary.picture,
         handover=summary,
         labels=services.mappings.source_labels,
+        deliveries=await shown_deliveries(services.sessions, discharges),
     )
 
 

@@ -216,14 +216,13 @@ async def test_an_amendment_is_sent_as_a_replacement_never_a_duplicate(deliverin
 
 
 async def test_a_recipient_without_a_route_is_not_reachable_and_raises_a_task(delivering, deliveries, fhir):
-    _, record = discharge(delivering, fhir, "gp", "community-midwife")
+    baby, record = discharge(delivering, fhir, "gp", "community-midwife")
     await deliveries.run_once(datetime.now(UTC))
 
     rows = {r.kind: r for r in await deliveries_of(deliveries.checkpoints.sessions, [record])}
-    page = make_templates(delivering.settings.templates_dir).get_template("_deliveries.html")
-    assert "Not reachable: send by another means" in page.render(
-        deliveries=await shown_deliveries(deliveries.checkpoints.sessions, [record])
-    )
+    with delivering.live.browser("community-nurse") as community:  # the handover page, as its reader sees it
+        page = community.get(f"/patients/{baby}/handover").raise_for_status().text
+    assert "Not reachable: send by another means" in page and "Named community-midwife" in page
     midwife = rows["community-midwife"]
     assert (midwife.state, midwife.channel) == ("not-reachable", "none")
     assert "send by another means" in midwife.last_error
