@@ -1,0 +1,39 @@
+"""fhir_mappings/assurance.toml is checked against the checklists when read: a figure cannot silently count zero."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.assurance import load_measures
+from app.config import ConfigError
+from app.forms import load_checklists
+
+ROOT = Path(__file__).parents[2]
+CHECKLISTS = load_checklists(ROOT / "checklists")
+
+
+def test_the_reviewed_file_names_only_what_the_checklists_hold():
+    measures = load_measures(ROOT / "fhir_mappings", CHECKLISTS)
+    assert {m.key for m in measures} >= {"father-icon", "da-enquiry", "interpreter-family"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('item = "A5-father-seen.man.seen"', 'item = "A5-father-seen.man.was-seen"', "has no item"),
+        ('answers = ["icon-given"]', 'answers = ["icon-handed-out"]', "has no answer"),
+        ('checklist = "father-day7"', 'checklist = "father-day-7"', "there is no 'father-day-7' checklist"),
+        ("answers = [true] }", 'answers = ["yes"] }', "answers must be true or false"),
+    ],
+)
+def test_a_name_the_checklist_does_not_have_stops_the_load(tmp_path: Path, old: str, new: str, message: str):
+    shutil.copy(ROOT / "fhir_mappings" / "assurance.toml", tmp_path / "assurance.toml")
+    path = tmp_path / "assurance.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=message):
+        load_measures(tmp_path, CHECKLISTS)
