@@ -49,9 +49,9 @@ async def assurance_babies(
     request: Request,
     services: CheckpointsDep,
     user: PageUser,
-    figure: str = Query(max_length=60),
-    month: str = Query(max_length=7),
-    outcome: str = Query(max_length=60),
+    figure: str = Query("", max_length=60),  # defaults, so a role that may not see the figures gets 403, not 422
+    month: str = Query("", max_length=7),
+    outcome: str = Query("", max_length=60),
     first: str | None = From,
     last: str | None = To,
 ) -> HTMLResponse:

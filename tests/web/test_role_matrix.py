@@ -32,6 +32,7 @@ from tests.servers import serving
 from tests.written import delete_written
 
 PUBLIC = "public"  # no sign-in: liveness, readiness, metrics, signing in and out
+EPR = "epr"  # a CDS Hooks call: the EPR's signed JWT, never a person's sign-in (tests/web/test_cds_hooks.py)
 SIGNED_IN = Action.VIEW  # every signed-in role
 
 
@@ -63,6 +64,8 @@ ROUTES = [
     Route("POST", "/sign-out", PUBLIC),
     Route("GET", "/sign-in/oidc", PUBLIC),
     Route("GET", "/sign-in/callback", PUBLIC),
+    Route("GET", "/cds-services", PUBLIC),  # discovery: the services and their prefetch, about nobody
+    Route("POST", "/cds-services/{service_id}", EPR),
     # Pages
     Route("GET", "/", SIGNED_IN),
     Route("GET", "/docs", SIGNED_IN),
@@ -84,6 +87,9 @@ ROUTES = [
     Route("POST", "/patients/{number}/assessments/{assessment_id}/overrides", Action.OVERRIDE),
     Route("GET", "/outbox", Action.RESEND),
     Route("GET", "/unit/safeguarding", Action.OVERSEE),
+    Route("GET", "/unit/assurance", Action.ASSURE),
+    Route("GET", "/unit/assurance.csv", Action.ASSURE),
+    Route("GET", "/unit/assurance/babies", Action.ASSURE),
     Route("POST", "/patients/{number}/new-information/acknowledge", Action.ACKNOWLEDGE),
     Route("POST", "/session/keep-alive", SIGNED_IN),
     Route("GET", "/patients/{number}/checklists/{checkpoint}/resume/{held_id}", Action.COMPLETE),
@@ -241,7 +247,7 @@ def request_for(route: Route, unit: Unit, role: str | None, checkpoint: str | No
 CASES = [
     pytest.param(route, role, checkpoint, id=f"{route.method} {route.path} {role} {checkpoint or ''}".strip())
     for route in ROUTES
-    if route.rule != PUBLIC
+    if route.rule not in (PUBLIC, EPR)
     for role in ROLES
     for checkpoint in (MATRIX if route.per_checkpoint else (None,))
 ]
@@ -259,7 +265,9 @@ def test_each_role_gets_what_the_policy_says_and_nothing_else(unit, route, role,
         assert CSRF_REFUSAL not in answer.text  # refused for the role, not for a missing token
 
 
-@pytest.mark.parametrize("route", [pytest.param(r, id=f"{r.method} {r.path}") for r in ROUTES if r.rule != PUBLIC])
+@pytest.mark.parametrize(
+    "route", [pytest.param(r, id=f"{r.method} {r.path}") for r in ROUTES if r.rule not in (PUBLIC, EPR)]
+)
 def test_nobody_signed_out_gets_anything(unit, route):
     client = unit.api(None) if route.api else unit.page(None)
     answer = request_for(route, unit, None, CHECKPOINTS[0] if route.per_checkpoint else None, client)
