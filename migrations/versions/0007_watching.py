@@ -1,4 +1,5 @@
-"""Watching the stay: each baby watched and their baseline, the new information found between checkpoints, and the job's lease.
+"""Watching the stay: each baby watched and their baseline, the new information found between checkpoints, and
+the job's lease.
 
 Revision ID: 0007
 Revises: 0006
