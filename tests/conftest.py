@@ -35,7 +35,9 @@ def write_sources(sandbox: Sandbox, directory: Path, **kwargs) -> list[SourceSet
 
 @pytest.fixture(scope="session")
 def sources(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> list[SourceSettings]:
-    return write_sources(sandbox, tmp_path_factory.mktemp("sources"))
+    # 30 s, not the sandbox's usual 10: a sekmet server answers one request at a time (one lock over its store), and on
+    # two busy cores a large transaction ahead of a search once took longer, turning a test's baby "not found".
+    return write_sources(sandbox, tmp_path_factory.mktemp("sources"), timeout_s=30)
 
 
 DATABASES = Databases(os.environ.get("NEOSAFE_TEST_DATABASE_URL"))
