@@ -77,6 +77,7 @@ class Draft(SQLModel, table=True):
     baseline_json: str = "{}"  # the pre-filled response the draft began from
     author_id: str
     author_role: str
+    author_name: str = ""  # as the user signed in; "" in a draft kept before revision 0010
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -258,6 +258,7 @@ async def save_draft(
     baseline: dict[str, Any],
     author_id: str,
     author_role: str,
+    author_name: str,
     now: datetime,
 ) -> Draft:
     """Keep an unfinished checklist. The baseline (what it was pre-filled with) is kept from the first save."""
@@ -273,7 +274,12 @@ async def save_draft(
             author_role=author_role,
         )
         draft.response_json = json.dumps(response)
-        draft.author_id, draft.author_role, draft.updated_at = author_id, author_role, now
+        draft.author_id, draft.author_role, draft.author_name, draft.updated_at = (
+            author_id,
+            author_role,
+            author_name,
+            now,
+        )
         session.add(draft)
         session.add(
             AuditEvent(user_id=author_id, role=author_role, action=f"save-{checkpoint}-draft", nhs_number=nhs_number)

@@ -117,6 +117,7 @@ class Drafts(Pictures):
             baseline=self.start_checklist(picture, checkpoint, user).response,
             author_id=user.id,
             author_role=user.role.key,
+            author_name=user.name,
             now=self.clock(),
         )
         await self.audit(user, f"save-{checkpoint}-draft", nhs_number)

@@ -189,7 +189,12 @@ async def get_prefilled(services: CheckpointsDep, user: ApiUser, number: NhsNumb
 
 async def _draft_out(services: Checkpoints, picture: Picture, checkpoint: str, user: User, draft) -> DraftOut:
     found = services.draft_changes(picture, checkpoint, user, draft)
-    return DraftOut(saved_at=draft.updated_at, saved_by=draft.author_id, changes=[asdict(c) for c in found])
+    return DraftOut(
+        saved_at=draft.updated_at,
+        saved_by=draft.author_id,
+        saved_by_name=draft.author_name,
+        changes=[asdict(c) for c in found],
+    )
 
 
 @router.put(

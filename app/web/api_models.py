@@ -320,7 +320,8 @@ class HandoverOut(BaseModel):
 
 class DraftOut(BaseModel):
     saved_at: datetime
-    saved_by: str
+    saved_by: str  # the user id
+    saved_by_name: str  # as they signed in ("" for a draft kept before names were kept)
     changes: list[dict[str, Any]]  # what the sources now say differently from when the draft began
 
 

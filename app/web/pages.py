@@ -190,11 +190,19 @@ async def checklist(
     response, draft, notices = await services.open_checklist(picture, checkpoint, user)
     changes = []
     if draft is not None:
-        notices = [f"You are finishing a draft saved on {nhs_date(draft.updated_at)} by {draft.author_id}."]
+        notices = [f"You are finishing a draft saved on {nhs_date(draft.updated_at)} by {_draft_author(draft)}."]
         changes = services.draft_changes(picture, checkpoint, user, draft)
     return _checklist_page(
         request, services, user, picture, picture_id, checkpoint, response, notices=notices, draft_changes=changes
     )
+
+
+def _draft_author(draft) -> str:
+    """Who saved the draft, as a person and their role ("Alex Morgan (Neonatal nurse)"); a draft kept before names
+    were kept gives the user id."""
+    role = ROLES.get(draft.author_role)
+    name = draft.author_name or draft.author_id
+    return f"{name} ({role.label})" if role else name
 
 
 async def _form(request: Request) -> dict[str, list[str]]:

@@ -175,6 +175,13 @@ def _rows_at_0009() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0010() -> dict[str, list[dict[str, Any]]]:
+    """As at 0009, with the draft's author named."""
+    rows = _rows_at_0009()
+    rows["draft"][0]["author_name"] = "Alex Morgan"
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -187,6 +194,7 @@ SEEDS = {
     "0007": _rows_at_0007,
     "0008": _rows_at_0008,
     "0009": _rows_at_0009,
+    "0010": _rows_at_0010,
 }
 
 

@@ -106,6 +106,7 @@ def test_a_draft_saved_from_the_page_is_resumed_as_left(live, fhir):
 
     assert saved.status_code == 200 and "Draft saved on" in saved.text
     assert "You are finishing a draft saved on" in resumed
+    assert "by Alex Morgan (Neonatal nurse)." in resumed and "demo-nurse" not in resumed  # a person, not a user id
     assert re.search(rf'name="{re.escape(concern)}" type="radio" value="true" checked', resumed)
 
 
