@@ -232,6 +232,7 @@ class Settings(RuntimeSettings):
     delivery_worker: bool = True  # deliver handovers from this process
     delivery_interval_s: float = Field(default=10.0, gt=0)
     delivery_max_attempts: int = Field(default=6, ge=1)  # tries before a delivery is reported failed (and a Task)
+    delivery_acknowledge_within_h: float = Field(default=48.0, gt=0)  # sent, not acknowledged by then: a Task
     # CDS Hooks (issue 17)
     # NeoSafe's URL as the EPR reaches it, e.g. https://neosafe.example.nhs.uk: what the EPR's hook JWTs must be
     # addressed to (aud: /cds-services/<id> under it), and where the cards' links open. Unset: every hook call refused.

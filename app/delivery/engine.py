@@ -27,6 +27,7 @@ from sqlmodel import col, select
 
 from app.assessments import Backoff, SessionFactory
 from app.assessments.models import Assessment, OutboxEntry
+from app.checkpoints.schedule import fhir_instant
 from app.fhir_systems import HANDOVER_ID_SYSTEM, TASK_ID_SYSTEM
 from app.forms import Checklists, answer_text, walk
 from app.handover import Recipients
@@ -58,6 +59,7 @@ class DeliveryEngine:
     backoff: Backoff
     lease: timedelta
     max_attempts: int
+    acknowledge_within: timedelta  # a handover sent and not acknowledged by then raises a Task
 
     # ---- planning -------------------------------------------------------------------------------------------
 
@@ -273,10 +275,21 @@ class DeliveryEngine:
                     ("acknowledged", None) if ack[0] == "ok" else ("failed", ack[1] or f"recipient: {ack[0]}")
                 )
             if state == row.state or state == "sent":
+                await self._unacknowledged(row, now)
                 continue
             changed += 1
             await self._arrived(row, state, reason, now)
         return changed
+
+    async def _unacknowledged(self, row: Delivery, now: datetime) -> None:
+        """Sent (or delivered) longer ago than `acknowledge_within` and not acknowledged: a Task, raised once, to
+        make sure by another means that the recipient has it. The Communication stays as it is: it may still come."""
+        sent = fhir_instant(row.sent_at) if row.sent_at else None
+        if sent is None or now < sent + self.acknowledge_within or row.task_written_at is not None:
+            return
+        hours = self.acknowledge_within.total_seconds() / 3600
+        why = f"sent {sent:%d %B %Y %H:%M} UTC, not acknowledged within {hours:g} hours"
+        await self._raise_task(row, await self._communication_of(row), why, now)
 
     async def _arrived(self, row: Delivery, state: str, reason: str | None, now: datetime) -> None:
         changes: dict[str, Any] = {"state": state}
@@ -341,6 +354,10 @@ class DeliveryEngine:
     async def _report(self, row: Delivery, communication: dict[str, Any] | None, now: datetime) -> None:
         """Not reachable, or failed: the Communication not-done with the reason, and a Task, raised once."""
         await self._communication(communication, "not-done", reason=row.last_error or "not reachable")
+        await self._raise_task(row, communication, row.last_error or "not reachable", now)
+
+    async def _raise_task(self, row: Delivery, communication: dict[str, Any] | None, why: str, now: datetime) -> None:
+        """The recipient's Task on the unit's record ([not_reachable] of delivery.toml), once per delivery row."""
         if row.task_written_at is not None or communication is None:
             return
         rule = self.routes.not_reachable
@@ -353,7 +370,7 @@ class DeliveryEngine:
             "intent": "order",
             "priority": rule.priority,
             "code": {"text": rule.description},
-            "description": f"{rule.description}: {row.recipient} ({row.last_error or 'not reachable'})",
+            "description": f"{rule.description}: {row.recipient} ({why})",
             "focus": {"identifier": {"system": HANDOVER_ID_SYSTEM, "value": row.recipient_key}},
             "for": communication["subject"],
             "authoredOn": now.isoformat(timespec="seconds"),

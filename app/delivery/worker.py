@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from .channels import Channel, FhirEndpointChannel, MeshChannel
@@ -53,6 +53,7 @@ class Deliveries:
                 backoff=c.backoff,
                 lease=c.lease,
                 max_attempts=c.settings.delivery_max_attempts,
+                acknowledge_within=timedelta(hours=c.settings.delivery_acknowledge_within_h),
             )
             await engine.plan(now)
             await engine.send_due(now)

@@ -268,3 +268,21 @@ async def test_neosafe_mesh_inbox_lists_what_a_mailbox_received_without_taking_i
     assert f"NHS number {baby}" in out and "GPFED_CONSULT_REPORT" in out and "PDF" in out
     assert delivering.mesh.password(HV) not in out and settings.mesh_shared_key not in out
     assert len(received(delivering, HV, baby)) == 1  # still there for the recipient
+
+
+async def test_a_handover_not_acknowledged_in_time_raises_one_task_and_stays_waiting(delivering, deliveries, fhir):
+    _, record = discharge(delivering, fhir, "gp")
+    sent_at = datetime.now(UTC)
+    await deliveries.run_once(sent_at)
+    [gp] = await deliveries_of(deliveries.checkpoints.sessions, [record])
+    assert gp.state == "sent" and not tasks(fhir, gp.recipient_key)
+
+    window = timedelta(hours=delivering.settings.delivery_acknowledge_within_h)
+    await deliveries.run_once(sent_at + window - timedelta(minutes=1))
+    assert not tasks(fhir, gp.recipient_key)  # not yet: the recipient has until then
+    await deliveries.run_once(sent_at + window + timedelta(minutes=1))
+    await deliveries.run_once(sent_at + window + timedelta(hours=1))
+
+    [task] = tasks(fhir, gp.recipient_key)  # once, however many passes follow
+    assert "not acknowledged within 48 hours" in task["description"] and task["status"] == "requested"
+    assert communication(fhir, gp.recipient_key)["status"] == "in-progress"  # still waiting, not given up on
