@@ -112,11 +112,12 @@ async def _watch(args: argparse.Namespace) -> None:
     async with _services(args) as services:
         if args.once:
             done = await services.watch_once()
-            print(
-                f"{done.babies} babies watched, {done.found} new findings"
-                if done.ran
-                else "not run: another instance watched within this interval"
-            )
+            if not done.ran:
+                print("not run: another instance watched within this interval")
+            elif done.census_error:
+                raise SystemExit(f"not watched: the unit's record could not be read ({done.census_error})")
+            else:
+                print(f"{done.babies} babies watched, {done.found} new findings")
             return
         print("Watching the babies on the unit; Ctrl-C stops after the pass in flight.", flush=True)
         await Watcher(services).run()

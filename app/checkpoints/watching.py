@@ -68,6 +68,7 @@ class WatchPass:
     not_gathered: int = 0  # no source could be asked about them, or none knew them, on this pass
     found: int = 0
     tasks_written: int = 0
+    census_error: str | None = None  # the unit's record could not be read: no baby was watched on this pass
 
 
 def _about(record: Record, picture: Picture) -> str:
@@ -83,7 +84,11 @@ class Watching(Overrides):
         until = now + timedelta(seconds=self.settings.watch_interval_s)
         if not await take_lease(self.sessions, WATCH_JOB, holder=self.worker_id, now=now, until=until):
             return WatchPass(ran=False)
-        stays = await self.stays()
+        try:
+            stays = await self.stays()
+        except SourceError as exc:  # nothing to watch this interval: said, and tried again at the next
+            log.warning("watch pass: the unit's record could not be read (%s)", type(exc).__name__)
+            return WatchPass(ran=True, census_error=exc.reason)
         numbers = [n for s in stays if (n := nhs_number_of(s["patient"]))]
         await self.audit(WATCHER, "watch-pass", detail=f"{len(numbers)} babies on the unit")
         limit = asyncio.Semaphore(self.settings.watch_concurrency)

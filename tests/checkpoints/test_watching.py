@@ -227,3 +227,14 @@ def test_neosafe_watch_once_runs_one_pass_and_a_second_in_the_same_interval_does
     assert re.search(r"^\d+ babies watched, \d+ new findings$", capsys.readouterr().out, re.M)
     main(["watch", "--once", "--sources", str(on_the_unit_of_its_own)])
     assert "not run: another instance watched within this interval" in capsys.readouterr().out
+
+
+async def test_a_pass_when_the_units_record_cannot_be_read_watches_nobody_and_says_why(unit: Unit):
+    closed = [
+        s.model_copy(update={"base_url": "http://127.0.0.1:9"}) if s.write_back else s for s in unit.services.sources
+    ]
+    blind = Checkpoints.wire(unit.settings, sources=closed, clock=unit.clock)
+    async with blind.running():
+        unit.clock.wait(seconds=unit.settings.watch_interval_s)
+        failed = await blind.watch_once()  # no exception: the serving process's log carries a warning, not a trace
+    assert failed.ran and failed.babies == 0 and failed.census_error
