@@ -12,7 +12,6 @@ backoff and jitter, honouring Retry-After; a refusal (other 4xx) stops and needs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -29,6 +28,7 @@ from .audit_export import export_audit
 from .db import SessionFactory
 from .fitting import fitted
 from .models import Assessment, OutboxEntry, utcnow
+from .periodic import every
 
 __all__ = ["LEASE", "Backoff", "OutboxWorker", "claim", "deliver", "deliver_due", "outbox_counts", "resend"]
 
@@ -222,13 +222,7 @@ class OutboxWorker:
             return delivered
 
     async def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # a bad pass must not stop delivery for good; the next pass tries again
-                log.exception("outbox pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.interval_s)
+        await every(self.interval_s, self.stopping, self.run_once, what="outbox pass")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -16,7 +16,6 @@ baseline when that source first answers: nobody had seen them to compare with.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -39,6 +38,7 @@ from app.assessments import (
 )
 from app.assessments.bundle import conditional_create
 from app.assessments.fitting import fitted
+from app.assessments.periodic import every
 from app.fhir_systems import NEW_INFORMATION_ID_SYSTEM
 from app.forms import LONDON, Issue
 from app.picture import BabyNotFound, Picture, Record, snapshot
@@ -268,13 +268,7 @@ class Watcher:
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                await self.watching.watch_once()
-            except Exception:  # a bad pass must not stop watching for good
-                log.exception("watch pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.watching.settings.watch_interval_s)
+        await every(self.watching.settings.watch_interval_s, self.stopping, self.watching.watch_once, what="watch pass")
 
     def stop(self) -> None:
         self.stopping.set()

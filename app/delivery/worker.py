@@ -10,19 +10,16 @@ as before, not as "not reachable". `async with` it runs the worker when settings
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from datetime import datetime, timedelta
 from typing import Any, Self
+
+from app.assessments.periodic import every
 
 from .channels import Channel, FhirEndpointChannel, MeshChannel
 from .engine import DeliveryEngine
 from .routes import load_routes
 
 __all__ = ["Deliveries"]
-
-log = logging.getLogger(__name__)
-
 
 class Deliveries:
     def __init__(self, checkpoints: Any) -> None:
@@ -60,13 +57,7 @@ class Deliveries:
             await engine.track(now)
 
     async def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # a bad pass must not stop delivery for good
-                log.exception("delivery pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.checkpoints.settings.delivery_interval_s)
+        await every(self.checkpoints.settings.delivery_interval_s, self.stopping, self.run_once, what="delivery pass")
 
     async def __aenter__(self) -> Self:
         if self.enabled and self.checkpoints.settings.delivery_worker:
