@@ -56,9 +56,11 @@ async def watched_babies(sessions: SessionFactory, nhs_numbers: list[str]) -> di
         return {b.nhs_number: b for b in rows.all()}
 
 
-async def save_watched(sessions: SessionFactory, baseline: WatchedBaby) -> None:
+async def save_watched(sessions: SessionFactory, babies: list[WatchedBaby]) -> None:
+    """Keep each baby's watch state (baseline, last watched), in one transaction for a pass."""
     async with sessions() as session:
-        await session.merge(baseline)
+        for baby in babies:
+            await session.merge(baby)
         await session.commit()
 
 

@@ -117,7 +117,7 @@ class Watching(Overrides):
             latest.setdefault(stored.assessment.nhs_number, stored.assessment)
         babies = await watched_babies(self.sessions, numbers)
         earlier = await findings_of(self.sessions, numbers, open_only=False)
-        found = []
+        found, kept = [], []
         for number, picture in pictures.items():
             checked = {s.name for s in picture.sources if s.checked}
             watched, assessment = babies.get(number), latest.get(number)
@@ -134,13 +134,14 @@ class Watching(Overrides):
                 since, before = watched.taken_at, self._baseline(watched, picture, checked)
             if assessment is not None:  # the last checkpoint is the baseline once there is one
                 since, before = assessment.created_at, json.loads(assessment.records_json)
-            await save_watched(self.sessions, watched.model_copy(update={"watched_at": now}))
+            kept.append(watched.model_copy(update={"watched_at": now}))
             already = {
                 (f.record_key, f.change)
                 for f in earlier
                 if f.nhs_number == number and fhir_instant(f.found_at) >= fhir_instant(since)
             }
             found += [f for f in self._changes(number, picture, before, now) if (f.record_key, f.change) not in already]
+        await save_watched(self.sessions, kept)
         return found
 
     @staticmethod

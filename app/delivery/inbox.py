@@ -11,8 +11,8 @@ import json
 
 from mesh_client import MeshClient
 
+from app.checkpoints.pictures import nhs_number_of
 from app.config import Settings
-from app.fhir_systems import NHS_NUMBER_SYSTEM
 
 __all__ = ["inbox_lines"]
 
@@ -24,7 +24,7 @@ def _describe(body: bytes) -> str:
     except (ValueError, KeyError, TypeError, AttributeError):
         return f"{len(body)} bytes, not a FHIR message"
     patient = resources.get("Patient") or {}
-    number = next((i["value"] for i in patient.get("identifier") or [] if i.get("system") == NHS_NUMBER_SYSTEM), "?")
+    number = nhs_number_of(patient) or "?"
     document = resources.get("DocumentReference") or {}
     replaces = " (replacement)" if document.get("relatesTo") else ""
     pdf = len((resources.get("Binary") or {}).get("data") or "") * 3 // 4

@@ -21,6 +21,7 @@ from .routes import load_routes
 
 __all__ = ["Deliveries"]
 
+
 class Deliveries:
     def __init__(self, checkpoints: Any) -> None:
         """`checkpoints`: the wired service (app.checkpoints.Wiring): settings, sessions, sources, clock."""
