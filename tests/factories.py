@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,13 +15,25 @@ NHS = "https://fhir.nhs.uk/Id/nhs-number"
 SNOMED = "http://snomed.info/sct"
 
 
+FAMILIES = Path(__file__).parents[1] / "sandbox" / "families"
+# the seeded families' numbers, and every number new_nhs_number has given out in this process
+_ISSUED = {n for f in FAMILIES.glob("*/*.json") for n in re.findall(r"\b999\d{7}\b", f.read_text(encoding="utf-8"))}
+
+
 def new_nhs_number() -> str:
-    """A fresh, modulus-11 valid NHS number from the 999 test range."""
+    """A modulus-11 valid NHS number from the 999 test range, never a seeded family's nor one this test run
+    has had before.
+
+    The range holds about 900,000 numbers and a full run makes thousands of babies and parents in one sandbox:
+    drawn at random alone, two tests would now and then share a baby, and one would find the other's records.
+    """
     while True:
         digits = [9, 9, 9, *(random.randrange(10) for _ in range(6))]
         check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
-        if check != 10:
-            return "".join(map(str, digits)) + str(0 if check == 11 else check)
+        number = "".join(map(str, digits)) + str(0 if check == 11 else check)
+        if check != 10 and number not in _ISSUED:
+            _ISSUED.add(number)
+            return number
 
 
 def make_patient(resource_id: str, nhs_number: str, **overrides: Any) -> dict[str, Any]:

@@ -98,7 +98,7 @@ async def test_the_same_submission_arriving_twice_at_once_is_stored_once(live, a
             *(client.post(f"/api/patients/{baby}/assessments", json=response, headers=key) for _ in range(4))
         )
 
-    assert {r.status_code for r in replies} == {201}, [r.text for r in replies]
+    assert {r.status_code for r in replies} == {201}, [r.text for r in replies if r.status_code != 201]
     assert len({r.json()["id"] for r in replies}) == 1
     assert len(stored(api, baby)) == 1
 
