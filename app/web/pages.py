@@ -288,9 +288,17 @@ async def _complete(
         return page(raw=values)
     if (values.get("intent") or [""])[0] == "draft" and not amends:
         draft = await services.keep_draft(picture, checkpoint, user, response)
-        return page(
-            raw=values, notices=[f"Draft saved on {nhs_date(draft.updated_at)}. Anyone on the unit can finish it."]
-        )
+        notice = f"Draft saved on {nhs_date(draft.updated_at)}. Anyone on the unit can finish it."
+        if problems:  # never a silent drop: what could not be read is not in the draft, and the page says which
+            unread = (
+                "1 answer could not be read and is"
+                if len(problems) == 1
+                else f"{len(problems)} answers could not be read and are"
+            )
+            notice += (
+                f" {unread} not in the draft: correct {'it' if len(problems) == 1 else 'them'} below and save again."
+            )
+        return page(raw=values, problems=problems, notices=[notice])
     refused = functools.partial(page, raw=values, problems=problems, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     key = valid_submission_key((values.get("submission_key") or [""])[0])
     if problems:  # answers that could not be read: say so with every other issue, and save nothing

@@ -169,3 +169,24 @@ def test_signing_in_never_sends_the_browser_to_another_site(live):
             signed_in = browser.post("/sign-in", data={"role": "nurse", "next": target}, follow_redirects=False)
             assert signed_in.status_code == 303
             assert signed_in.headers["location"] == expected
+
+
+def test_a_draft_with_a_date_that_is_not_real_says_so_and_keeps_the_rest(live, fhir):
+    baby = create_baby(fhir["neonatal"])
+    concern = "A10-concern-now~0/A10-concern-now.concern~0"
+    told = "A8-da-enquiry-private~0/A8-da-enquiry-private.date~0"
+    with browser_like(live.url, "nurse") as nurse:
+        form = nurse.get(f"/patients/{baby}/checklists/admission").text
+        fields = dict(re.findall(r'name="(csrf|picture_id)" value="([^"]+)"', form))
+        not_real = {f"{told}:day": "31", f"{told}:month": "2", f"{told}:year": "2026"}
+        saved = nurse.post(
+            f"/patients/{baby}/checklists/admission",
+            data={**fields, **not_real, concern: "true", "intent": "draft"},
+        )
+        resumed = nurse.get(f"/patients/{baby}/checklists/admission").text
+
+    assert saved.status_code == 200 and "Draft saved on" in saved.text
+    assert "1 answer could not be read and is not in the draft" in saved.text
+    assert "must be a real date, like 26 11 2026" in saved.text  # the error, at the question, in the summary
+    assert 'value="31"' in saved.text  # what was typed is still there to correct
+    assert re.search(rf'name="{re.escape(concern)}" type="radio" value="true" checked', resumed)
