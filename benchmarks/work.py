@@ -21,9 +21,10 @@ It starts the sandbox FHIR servers and NeoSafe on a fresh SQLite database, as th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from tests.answering import ANSWERS_BY_TYPE
 from tests.families import CASE_V_BABY, NO_CONCERNS_BABY
 from tests.servers import serving
 
-__all__ = ["Work", "main"]
+__all__ = ["Work", "main", "nurse_in_chromium", "touches_to_submit"]
 
 CHECKPOINTS = ("admission", "transfer", "discharge")
 FAMILIES = {"Case V analogue": CASE_V_BABY, "no safeguarding history": NO_CONCERNS_BABY}
@@ -111,7 +112,10 @@ def fields_on_page(page: Page, base: str, nhs_number: str, checkpoint: str) -> d
     return page.evaluate(FIELDS_JS)
 
 
-def measure(work_dir: Path) -> list[Work]:
+@contextlib.contextmanager
+def nurse_in_chromium(work_dir: Path) -> Iterator[tuple[str, Page, httpx.Client]]:
+    """The sandbox and NeoSafe on a fresh SQLite database, as the tests run them, with a nurse signed in twice: in
+    Chromium at 1280x800 (a page) and in the API (a client). Yields NeoSafe's URL, the page and the client."""
     with Sandbox(work_dir / "sandbox") as sandbox:
         sources_file = work_dir / "sources.toml"
         sources_file.write_text(sandbox.sources_toml(), encoding="utf-8")
@@ -127,18 +131,20 @@ def measure(work_dir: Path) -> list[Work]:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
             context = browser.new_context(viewport=VIEWPORT)
             context.add_cookies([{"name": COOKIE, "value": signed.cookies[COOKIE], "url": base}])
-            page = context.new_page()
-            results = []
             token = issue_token(DEMO_USERS["nurse"], secret=settings.secret_key)
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
-                for family, nhs_number in FAMILIES.items():
-                    for checkpoint in CHECKPOINTS:
-                        fields = fields_on_page(page, base, nhs_number, checkpoint)
-                        touches = touches_to_submit(api, nhs_number, checkpoint)
-                        results.append(
-                            Work(family, checkpoint, fields["shown"], fields["filled"], touches, fields["height"])
-                        )
+                yield base, context.new_page(), api
             browser.close()
+
+
+def measure(work_dir: Path) -> list[Work]:
+    results = []
+    with nurse_in_chromium(work_dir) as (base, page, api):
+        for family, nhs_number in FAMILIES.items():
+            for checkpoint in CHECKPOINTS:
+                fields = fields_on_page(page, base, nhs_number, checkpoint)
+                touches = touches_to_submit(api, nhs_number, checkpoint)
+                results.append(Work(family, checkpoint, fields["shown"], fields["filled"], touches, fields["height"]))
     return results
 
 
