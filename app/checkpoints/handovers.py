@@ -21,6 +21,7 @@ from app.picture import Picture
 
 from .records import Records
 from .redaction import seen_by
+from .summary import summary_for
 from .users import ROLES, User
 
 __all__ = ["DOCUMENT_READER", "Handovers"]
@@ -81,7 +82,10 @@ class Handovers(Records):
 
     async def handover_pdf(self, picture: Picture, user: User) -> bytes:
         """The summary as a PDF, as `user` may see it; PdfUnavailable where this server cannot lay one out."""
-        html = document_html(self.document_env, await self.handover(picture, user), self.mappings.source_labels)
+        handover = await self.handover(picture, user)
+        html = document_html(
+            self.document_env, handover, self.mappings.source_labels, summary=summary_for(self, handover.picture)
+        )
         return await asyncio.to_thread(pdf_of, html)  # layout is CPU work: keep it off the event loop
 
     async def written_with(
@@ -113,10 +117,16 @@ class Handovers(Records):
             amends=record_id if record_id != assessment_id else None,  # so its first version is found: one reference
             created_at=self.clock(),  # newer than every stored version: it is the one the summary uses
         )
-        summary = await self.handover(
+        handover = await self.handover(
             picture, DOCUMENT_READER, saving=saving, saving_record=record_id, checkpoint=checkpoint
         )
-        html = document_html(self.document_env, summary, self.mappings.source_labels, title=SUMMARIES[checkpoint][0])
+        html = document_html(
+            self.document_env,
+            handover,
+            self.mappings.source_labels,
+            summary=summary_for(self, handover.picture),
+            title=SUMMARIES[checkpoint][0],
+        )
         try:
             pdf = await asyncio.to_thread(pdf_of, html)
         except PdfUnavailable:

@@ -51,12 +51,21 @@ def _checkpoint_title(context: Any, checkpoint: str) -> str:
 
 
 def document_html(
-    env: Environment, handover: Handover, labels: dict[str, str], *, title: str = SUMMARIES["discharge"][0]
+    env: Environment,
+    handover: Handover,
+    labels: dict[str, str],
+    *,
+    summary: Any,
+    title: str = SUMMARIES["discharge"][0],
 ) -> str:
-    """The summary with its style inline; its picture is drawn as it is (already as its reader may see it)."""
+    """The summary with its style inline; its picture is drawn as it is (already as its reader may see it), and
+    `summary` (the safeguarding summary of that picture, app.checkpoints.summary) heads its key risks, as on the
+    page."""
     css, _, _ = env.loader.get_source(env, STYLE)
     template = env.get_template("handover_document.html")
-    return template.render(handover=handover, picture=handover.picture, labels=labels, css=css, title=title)
+    return template.render(
+        handover=handover, picture=handover.picture, summary=summary, labels=labels, css=css, title=title
+    )
 
 
 def pdf_of(html: str) -> bytes:

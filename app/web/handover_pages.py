@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from app.checkpoints.summary import summary_for
 from app.delivery import shown_deliveries
 from app.handover import PdfUnavailable
 
@@ -32,6 +33,7 @@ async def handover(request: Request, services: CheckpointsDep, user: PageUser, n
         user=user,
         picture=summary.picture,
         handover=summary,
+        summary=summary_for(services, summary.picture),
         labels=services.mappings.source_labels,
         deliveries=await shown_deliveries(services.sessions, discharges),
     )

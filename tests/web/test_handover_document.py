@@ -8,6 +8,7 @@ from pathlib import Path
 from weasyprint import HTML
 
 from app.checkpoints import DEMO_USERS, seen_by
+from app.checkpoints.summary import load_severity, summarise
 from app.forms import load_checklists
 from app.handover import build_handover, document_environment, document_html, load_sections, pdf_of
 from app.picture.models import Person, Picture, Record, SourceStatus
@@ -56,10 +57,13 @@ def test_every_printed_page_names_the_baby_and_says_it_is_confidential():
     handover = build_handover(picture, [], checklists, sections, now=WHEN)
     env = document_environment(ROOT / "templates")
 
-    html = document_html(env, handover, {"social-care": "Children's social care"})
+    labels = {"social-care": "Children's social care"}
+    summary = summarise(picture, load_severity(ROOT / "fhir_mappings"), labels=labels, today=WHEN.date())
+    html = document_html(env, handover, labels, summary=summary)
     pages = page_texts(html)
 
     assert len(pages) > 2
+    assert "Safeguarding summary" in pages[0]  # the risk first, as on the page
     for number, text in enumerate(pages, start=1):
         assert "Zofia BRZOZAK · NHS number 999 010 1000 · born 20 November 2026" in text, number
         assert "Never for parents" in text and f"Page {number} of {len(pages)}" in text

@@ -41,6 +41,7 @@ def test_key_risks_and_actions_come_first_and_each_task_is_listed_once(live, goi
 
     order = [
         'data-testid="key-risks"',
+        'data-testid="safeguarding-summary"',  # the risk first, in words, as on every page about the baby
         "Actions still to do",
         'data-testid="key-facts"',
         'data-testid="handover-checklists"',
@@ -109,5 +110,11 @@ def test_the_pdf_is_tagged_with_its_language_and_title_and_its_first_page_stands
     assert root["/ViewerPreferences"]["/DisplayDocTitle"]
     assert reader.metadata.title.startswith("Neonatal safeguarding handover summary")
     first = re.sub(r"\s+", " ", reader.pages[0].extract_text())
-    for said in ("Key risks and actions", "Actions still to do", CONCERN_TASK, "Awaiting co-signature"):
+    for said in (
+        "Key risks and actions",
+        "Safeguarding summary",
+        "Actions still to do",
+        CONCERN_TASK,
+        "Awaiting co-signature",
+    ):
         assert said in first, said
