@@ -239,6 +239,8 @@ class Settings(RuntimeSettings):
     public_url: str | None = None
     # The EPRs allowed to call the CDS services, each issuer with its JWK Set URL (reviewed, like the mappings).
     cds_clients_file: Path = DATA_ROOT / "fhir_mappings" / "cds-clients.toml"
+    # SMART App Launch (issue 17): the EPRs that may launch NeoSafe (iss, NeoSafe's client id there, its scopes).
+    smart_launch_file: Path = DATA_ROOT / "fhir_mappings" / "smart-launch.toml"
 
     @field_validator("frame_ancestors")
     @classmethod
