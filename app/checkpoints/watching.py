@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,17 +39,18 @@ from app.assessments import (
 from app.assessments.bundle import conditional_create
 from app.assessments.fitting import fitted
 from app.assessments.periodic import every
+from app.assessments.subscribed import release_lease
 from app.fhir_systems import NEW_INFORMATION_ID_SYSTEM
 from app.forms import LONDON, Issue
 from app.picture import BabyNotFound, Picture, Record, snapshot
 from app.sources import SourceError
 
 from .outcomes import Invalid
-from .overrides import Overrides
 from .pictures import nhs_number_of
 from .policy import Action, may
 from .redaction import WITHHELD
 from .schedule import fhir_instant
+from .subscriptions import Named, Subscribing
 from .users import WATCHER, User
 
 __all__ = ["WATCH_JOB", "WatchPass", "Watcher", "Watching"]
@@ -57,6 +58,9 @@ __all__ = ["WATCH_JOB", "WatchPass", "Watcher", "Watching"]
 log = logging.getLogger(__name__)
 
 WATCH_JOB = "watch"
+WATCH_RUNNING = "watch-running"  # held while a pass (at the interval or prompted) runs, on whichever instance
+RUNNING_TRIES, RUNNING_WAIT_S = 240, 0.5  # a pass waits up to 2 minutes for one in flight elsewhere
+PROMPTS_KEPT = 100  # more notifications than this before the next pass: it looks at the whole unit
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class WatchPass:
     found: int = 0
     tasks_written: int = 0
     census_error: str | None = None  # the unit's record could not be read: no baby was watched on this pass
+    subscriptions: int = 0  # NeoSafe's Subscriptions in place on the sources after the pass
+    prompted: bool = False  # run at once for notifications, not at the interval
 
 
 def _about(record: Record, picture: Picture) -> str:
@@ -77,19 +83,50 @@ def _about(record: Record, picture: Picture) -> str:
     return f"{record.person_name} ({role})" if record.person_name and role else record.person_name or role
 
 
-class Watching(Overrides):
+class Watching(Subscribing):
     async def watch_once(self) -> WatchPass:
-        """One pass, if no other instance holds the job for this interval."""
+        """One pass, if no other instance holds the job for this interval; and NeoSafe's Subscriptions made sure of."""
         now = self.clock()
         until = now + timedelta(seconds=self.settings.watch_interval_s)
         if not await take_lease(self.sessions, WATCH_JOB, holder=self.worker_id, now=now, until=until):
             return WatchPass(ran=False)
+        if not await self._one_pass_at_a_time(until):
+            return WatchPass(ran=False)
+        try:
+            done = await self._watch(None, now)
+            return replace(done, subscriptions=await self.subscribe(now)) if done.census_error is None else done
+        finally:
+            await release_lease(self.sessions, WATCH_RUNNING, holder=self.worker_id, now=self.clock())
+
+    async def watch_prompted(self, named: list[Named] | None) -> WatchPass:
+        """A pass now, prompted by notifications: the babies they name if it can tell (None: the whole unit), by
+        the same code as `watch_once`, so it finds what a poll would; the interval's passes go on as before."""
+        now = self.clock()
+        if not await self._one_pass_at_a_time(now + timedelta(seconds=self.settings.watch_interval_s)):
+            return WatchPass(ran=False, prompted=True)
+        try:
+            return replace(await self._watch(named, now), prompted=True)
+        finally:
+            await release_lease(self.sessions, WATCH_RUNNING, holder=self.worker_id, now=self.clock())
+
+    async def _one_pass_at_a_time(self, until: datetime) -> bool:
+        """Hold the running lease, waiting while a pass runs elsewhere (two at once could both find one record)."""
+        for _ in range(RUNNING_TRIES):
+            if await take_lease(self.sessions, WATCH_RUNNING, holder=self.worker_id, now=self.clock(), until=until):
+                return True
+            await asyncio.sleep(RUNNING_WAIT_S)
+        log.warning("watch pass not run: another pass was still running")
+        return False
+
+    async def _watch(self, named: list[Named] | None, now: datetime) -> WatchPass:
         try:
             stays = await self.stays()
         except SourceError as exc:  # nothing to watch this interval: said, and tried again at the next
             log.warning("watch pass: the unit's record could not be read (%s)", type(exc).__name__)
             return WatchPass(ran=True, census_error=exc.reason)
         numbers = [n for s in stays if (n := nhs_number_of(s["patient"]))]
+        if named is not None and (chosen := await self._named_babies(named, set(numbers))) is not None:
+            numbers = [n for n in numbers if n in chosen]
         await self.audit(WATCHER, "watch-pass", detail=f"{len(numbers)} babies on the unit")
         limit = asyncio.Semaphore(self.settings.watch_concurrency)
 
@@ -107,6 +144,25 @@ class Watching(Overrides):
         done = WatchPass(True, len(numbers), sum(p is None for p in pictures.values()), len(found), written)
         log.info("watch pass: %s", done)
         return done
+
+    async def _named_babies(self, named: list[Named], on_the_unit: set[str]) -> set[str] | None:
+        """The babies on the unit the notifications name, each Patient read from its source; None if any names
+        nobody it can tell or someone not a baby on the unit (a parent, say): then everyone is looked at."""
+        sources = {s.name: s for s in self.sources}
+        chosen: set[str] = set()
+        for each in named:
+            if not each.patient_ids or each.source not in sources:
+                return None
+            async with self.client(sources[each.source]) as client:
+                for patient_id in each.patient_ids:
+                    try:
+                        patient = (await client.read("Patient", patient_id)).model_dump(mode="json")
+                    except SourceError:
+                        return None
+                    if (number := nhs_number_of(patient)) not in on_the_unit:
+                        return None
+                    chosen.add(number)
+        return chosen
 
     async def _compare(self, pictures: dict[str, Picture], now: datetime) -> list[NewInformation]:
         """The new information in each picture since the baby's baseline; each baby marked watched now, and a
@@ -262,14 +318,41 @@ class Watching(Overrides):
 
 
 class Watcher:
-    """Runs `watch_once` every `interval_s` until stopped; a pass that fails is logged and the next one tries."""
+    """Runs `watch_once` every `interval_s` until stopped, and a prompted pass for the notifications received (all
+    those since the last one began make one pass: a flood is at most one extra pass at a time). A pass that fails
+    is logged and the next one tries."""
 
     def __init__(self, watching: Watching) -> None:
         self.watching = watching
         self.stopping = asyncio.Event()
+        self._prompted = asyncio.Event()
+        self._named: list[Named] | None = []  # None: look at the whole unit
 
     async def run(self) -> None:
         await every(self.watching.settings.watch_interval_s, self.stopping, self.watching.watch_once, what="watch pass")
 
+    async def notified(self, key: str, authorization: str | None, content: bytes) -> None:
+        """A notification to Subscription `key`: checked (Unauthorised, Invalid), then a prompted pass soon."""
+        named = await self.watching.notification(key, authorization, content)
+        if self._named is not None and named.patient_ids and len(self._named) < PROMPTS_KEPT:
+            self._named.append(named)
+        else:
+            self._named = None
+        self._prompted.set()
+
+    async def answer_notifications(self) -> None:
+        """Until stopped: wait for a notification, then one prompted pass for all received until it begins."""
+        while True:
+            await self._prompted.wait()
+            if self.stopping.is_set():
+                return
+            self._prompted.clear()
+            named, self._named = self._named, []
+            try:
+                await self.watching.watch_prompted(named)
+            except Exception:
+                log.exception("prompted watch pass failed")
+
     def stop(self) -> None:
         self.stopping.set()
+        self._prompted.set()

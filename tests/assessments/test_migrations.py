@@ -51,6 +51,7 @@ TABLES = {
     "joblease",
     "cdsseenjwt",
     "delivery",
+    "watchsubscription",
 }
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
@@ -182,6 +183,16 @@ def _rows_at_0010() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0011() -> dict[str, list[dict[str, Any]]]:
+    """As at 0010, with a Subscription NeoSafe registered on the police source (its secret hashed)."""
+    rows = _rows_at_0010()
+    rows["watchsubscription"] = [
+        {"key": "k-1", "source": "police-gp", "criteria": "Flag?", "secret_sha256": "0" * 64,
+         "subscription_id": "s-1", "created_at": WHEN},
+    ]  # fmt: skip
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -195,6 +206,7 @@ SEEDS = {
     "0008": _rows_at_0008,
     "0009": _rows_at_0009,
     "0010": _rows_at_0010,
+    "0011": _rows_at_0011,
 }
 
 
