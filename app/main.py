@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.checkpoints import Checkpoints, Watcher
+from app.checkpoints.launch import Launches
 from app.config import Settings, SourceSettings
 from app.delivery import Deliveries
 from app.web import RequestLogMiddleware, install_error_handlers
@@ -35,6 +36,7 @@ from app.web.picture_cache import PictureCache
 from app.web.same_origin import SameOriginPostsMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.sign_in import router as sign_in_router
+from app.web.smart_launch import router as smart_launch_router
 from app.web.templating import make_templates
 
 __all__ = ["create_app"]
@@ -83,6 +85,7 @@ def create_app(
     app.state.pictures = PictureCache()
     app.state.oidc = oidc_client(settings)
     app.state.vouched = VouchedTokens()
+    app.state.launches = Launches.wire(checkpoints)  # the EPRs allowed to launch NeoSafe (SMART)
     # Swagger UI's own files for /docs, served by NeoSafe (no CDN); mounted before /assets, which would take them.
     app.mount("/assets/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     app.mount("/assets", StaticFiles(directory=STATIC / "vendor" / "nhsuk-frontend"), name="assets")
@@ -95,13 +98,14 @@ def create_app(
     app.include_router(oidc_router)
     app.include_router(docs_router)
     app.include_router(cds_hooks_router)
+    app.include_router(smart_launch_router)
     app.include_router(assurance_router)
     app.include_router(fhir_notifications_router)
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(SameOriginPostsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
-    if app.state.oidc is not None:  # holds the sign-in's state, nonce and PKCE verifier between the two redirects
+    if app.state.oidc is not None or app.state.launches.clients:  # a sign-in's or launch's state, nonce and PKCE
         app.add_middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,
