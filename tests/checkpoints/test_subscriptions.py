@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.checkpoints import DEMO_USERS, Checkpoints
+from app.checkpoints import DEMO_USERS, Checkpoints, Watcher
 from app.checkpoints.subscriptions import WATCH_TAG_SYSTEM, load_subscription_rules
 from app.config import Settings, SourceSettings
 from app.main import create_app
@@ -228,3 +228,22 @@ async def test_a_source_without_subscription_is_still_polled(
             create(police, make_flag(f"pg-{baby}", POLICE_NOTICE))
             assert (await unit.pass_once()).found == 1
         remove_ours(unit, neonatal)
+
+
+async def test_a_flood_of_notifications_makes_one_prompted_pass(unit: Unit):
+    await unit.pass_once()
+    subscription = unit.ours(unit.police)[0]
+    key = subscription["channel"]["endpoint"].rsplit("/", 1)[-1]
+    before = len(await audited(unit.settings.database_url, "watch-pass"))
+    watcher = Watcher(unit.services)
+    for _ in range(30):  # all arrive before the prompted pass begins
+        await watcher.notified(key, secret_of(subscription), b"")
+    answering = asyncio.create_task(watcher.answer_notifications())
+    await eventually(lambda: _more(unit, before) if not watcher._prompted.is_set() else asyncio.sleep(0, result=False))
+    watcher.stop()
+    await answering
+    assert len(await audited(unit.settings.database_url, "watch-pass")) == before + 1
+
+
+async def _more(unit: Unit, before: int) -> bool:
+    return len(await audited(unit.settings.database_url, "watch-pass")) > before
