@@ -5,13 +5,15 @@ decides both), then sends the browser to the EPR's authorization server: authori
 `state` kept in this browser's session (as the CIS2 sign-in keeps its own) and a nonce for the ID token (Authlib).
 GET /launch/callback exchanges the code, takes the clinician's NeoSafe role from the verified ID token as the CIS2
 sign-in does (identity.user_of), opens NeoSafe's own sign-in (sign_in.start_session) and lands on the baby whose
-NHS number the EPR's Patient holds. `need_patient_banner: false` is kept in a cookie the banner partial reads.
+NHS number the EPR's Patient holds. `need_patient_banner: false` is kept in a cookie the banner partial reads,
+bound to that sign-in.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict
+from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
@@ -22,7 +24,7 @@ from fastapi.responses import Response
 
 from app.checkpoints.launch import Endpoints, EprUnreachable, LaunchClient, Launches, LaunchRefused
 
-from .deps import CheckpointsDep
+from .deps import COOKIE, CheckpointsDep
 from .identity import SignInRefused, user_of
 from .sign_in import start_session
 
@@ -30,7 +32,7 @@ __all__ = ["EPR_BANNER_COOKIE", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-EPR_BANNER_COOKIE = "neosafe_epr_banner"  # "hidden": the EPR shows its own patient banner (templates/_banner.html)
+EPR_BANNER_COOKIE = "neosafe_epr_banner"  # set: the EPR shows its own patient banner (templates/_banner.html)
 _KEPT = "smart_launch:"  # the session key prefix of a launch under way, by its state
 
 
@@ -115,10 +117,11 @@ async def callback(request: Request, services: CheckpointsDep, state: str | None
         raise _unreachable(exc) from exc
     await launches.opened(user, client, number, token.get("encounter"))
     response = await start_session(request, services, user, f"/patients/{number}")
-    if token.get("need_patient_banner") is False:
+    belongs = _sign_in_part(response) if token.get("need_patient_banner") is False else None
+    if belongs:
         response.set_cookie(
             EPR_BANNER_COOKIE,
-            "hidden",
+            belongs,
             httponly=True,
             samesite="lax",
             secure=request.url.scheme == "https",
@@ -127,3 +130,14 @@ async def callback(request: Request, services: CheckpointsDep, state: str | None
     else:
         response.delete_cookie(EPR_BANNER_COOKIE)
     return response
+
+
+def _sign_in_part(response: Response) -> str | None:
+    """The first part of the new sign-in's cookie (its signed token's payload, which names the sign-in and is no
+    credential without the signature): the banner cookie holds it, so any other sign-in in this browser, or none,
+    has NeoSafe's banner again (templates/_banner.html compares the two)."""
+    for header in response.headers.getlist("set-cookie"):
+        cookie = SimpleCookie(header)
+        if COOKIE in cookie:
+            return cookie[COOKIE].value.split(".")[0] or None
+    return None

@@ -18,6 +18,7 @@ from sqlmodel import select
 from app.assessments import AuditEvent, make_engine, session_factory
 from app.checkpoints.launch import load_launch_clients
 from app.config import ConfigError, Settings
+from app.web.smart_launch import EPR_BANNER_COOKIE
 from tests.families import CASE_V_BABY
 from tests.smart_epr import Launching, SmartEpr, neosafe_in_the_epr, nurse_claims, patient
 
@@ -149,6 +150,18 @@ def test_need_patient_banner_false_hides_the_banner_on_the_babys_page_but_never_
     assert 'class="neosafe-banner"' not in page and 'data-testid="banner-nhs-number"' not in page
     assert '<h1 class="nhsuk-u-visually-hidden">' in page  # the page keeps its heading, for a screen reader
     assert 'class="neosafe-banner"' in form and "999 010 1000" in form and "Zofia" in form
+
+
+def test_the_hidden_banner_belongs_to_the_launchs_sign_in_only(neosafe, epr):
+    hidden = epr.launch(nurse_claims("epr-nurse-10"), patient("epr-baby-10", CASE_V_BABY), need_patient_banner=False)
+    shown = epr.launch(nurse_claims("epr-nurse-11"), patient("epr-baby-11", CASE_V_BABY))
+    with launched(neosafe, epr, hidden) as (first, _):
+        kept = first.cookies[EPR_BANNER_COOKIE]
+    with launched(neosafe, epr, shown) as (second, _):
+        second.cookies.set(EPR_BANNER_COOKIE, kept)  # the other sign-in's banner cookie, in this browser
+        page = second.get(f"/patients/{CASE_V_BABY}").text
+
+    assert 'class="neosafe-banner"' in page
 
 
 async def test_a_patient_with_no_nhs_number_is_a_clear_error(neosafe, epr, launch_settings):
