@@ -59,6 +59,7 @@ class SmartEpr:
     tokens: dict[str, str] = field(default_factory=dict)  # access token -> patient id it may read
     patients: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    configuration_changes: dict[str, Any] = field(default_factory=dict)  # a test's broken SMART configuration
     key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -95,7 +96,7 @@ class SmartEpr:
 
         @epr.get("/fhir/.well-known/smart-configuration")
         def configuration() -> dict[str, Any]:
-            return {
+            offered = {
                 "issuer": self.url,
                 "authorization_endpoint": f"{self.url}/authorize",
                 "token_endpoint": f"{self.url}/token",
@@ -105,6 +106,7 @@ class SmartEpr:
                 "scopes_supported": ["launch", "openid", "fhirUser", "patient/*.rs"],
                 "response_types_supported": ["code"],
             }
+            return offered | self.configuration_changes
 
         @epr.get("/jwks")
         def jwks() -> dict[str, Any]:

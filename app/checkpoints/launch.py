@@ -42,6 +42,7 @@ REQUIRED_SCOPES = ("launch", "openid", "fhirUser")  # the launch context, and wh
 DEFAULT_SCOPES = "launch openid fhirUser patient/*.rs"
 TIMEOUT_S = 10
 MOST_BYTES = 1_000_000  # the largest SMART configuration or Patient read from an EPR
+MOST_LAUNCH_CHARS = 2000  # an EPR's launch value is opaque, and passed back to it: nothing longer is taken
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id: nothing else goes into a URL NeoSafe requests
 _NOBODY = Role("none", "No NeoSafe role", frozenset(), sees_restricted=False)  # who a refused launch is audited as
 
@@ -147,12 +148,12 @@ class Launches:
     def wire(cls, checkpoints: Checkpoints) -> Launches:
         return cls(checkpoints, load_launch_clients(checkpoints.settings.smart_launch_file))
 
-    async def _refuse(self, user: User | None, reason: str, nhs_number: str | None = None) -> None:
+    async def _refuse(self, user: User | None, reason: str) -> None:
         who = user or User("smart-launch:unknown", "unknown", _NOBODY)
-        await self.checkpoints.audit(who, "smart-launch", nhs_number, outcome="refused", detail=reason)
+        await self.checkpoints.audit(who, "smart-launch", None, outcome="refused", detail=reason)
 
-    async def epr(self, iss: str | None) -> LaunchClient:
-        """The allowed EPR that `iss` names; LaunchRefused (audited) for any other."""
+    async def epr(self, iss: str | None, launch: str | None) -> LaunchClient:
+        """The allowed EPR that `iss` names, launching with a context; LaunchRefused (audited) for anything else."""
         client = self.clients.get(_iss(iss)) if iss else None
         if client is None:
             await self._refuse(None, "iss is not an EPR on the SMART launch allow-list")
@@ -160,10 +161,21 @@ class Launches:
                 "NeoSafe is not registered with the system that launched it, so it cannot open from there. "
                 "Sign in to NeoSafe directly, and ask the NeoSafe administrator to register your EPR"
             )
+        if not launch or len(launch) > MOST_LAUNCH_CHARS:
+            await self._refuse(None, f"from {client.name}: no launch context")
+            raise LaunchRefused("The EPR sent no launch context. Open NeoSafe again from the baby's record in the EPR")
         return client
 
     async def discover(self, client: LaunchClient) -> Endpoints:
-        """The EPR's authorization and token endpoints and its JWK Set, from its SMART configuration."""
+        """The EPR's authorization and token endpoints and its JWK Set, from its SMART configuration; EprUnreachable
+        (audited) if it cannot be read or is not what SMART specifies."""
+        try:
+            return await self._discovered(client)
+        except EprUnreachable as exc:
+            await self._refuse(None, f"from {client.name}: {exc}")
+            raise
+
+    async def _discovered(self, client: LaunchClient) -> Endpoints:
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as http:
                 config = await _json(
@@ -209,7 +221,11 @@ class Launches:
                     "Patient",
                 )
         except httpx.HTTPError as exc:
+            await self._refuse(user, f"from {client.name}: the EPR's FHIR server could not be reached")
             raise EprUnreachable("the EPR's FHIR server could not be reached to read the baby's record") from exc
+        except EprUnreachable as exc:
+            await self._refuse(user, f"from {client.name}: {exc}")
+            raise
         try:
             number = baby_number(patient)
         except PrefetchMissing:

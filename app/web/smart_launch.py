@@ -22,7 +22,7 @@ from authlib.jose.errors import JoseError
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
-from app.checkpoints.launch import Endpoints, EprUnreachable, LaunchClient, Launches, LaunchRefused
+from app.checkpoints.launch import Endpoints, EprUnreachable, LaunchClient, Launches
 
 from .deps import COOKIE, CheckpointsDep
 from .identity import SignInRefused, user_of
@@ -69,9 +69,7 @@ def _unreachable(exc: Exception) -> HTTPException:
 @router.get("/launch")
 async def launch(request: Request, iss: str | None = None, launch: str | None = None) -> Response:
     launches = _launches(request)
-    client = await launches.epr(iss)  # before anything else: never a redirect towards a server not on the list
-    if not launch:
-        raise LaunchRefused("The EPR sent no launch context. Open NeoSafe again from the baby's record in the EPR")
+    client = await launches.epr(iss, launch)  # first: never a redirect towards a server not on the list
     try:
         endpoints = await launches.discover(client)
     except EprUnreachable as exc:

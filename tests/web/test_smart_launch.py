@@ -114,6 +114,31 @@ async def test_an_iss_not_on_the_allow_list_is_refused_never_redirected_to(neosa
     assert {(e.action, e.outcome) for e in events} == {("smart-launch", "refused")}
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"code_challenge_methods_supported": ["plain"]}, "does not offer PKCE with S256"),
+        ({"authorization_endpoint": "http://epr.example/authorize"}, "has no https authorization_endpoint"),
+        ({"jwks_uri": None}, "has no https jwks_uri"),
+    ],
+)
+def test_a_smart_configuration_short_of_what_smart_specifies_goes_nowhere(neosafe, epr, changes, message):
+    epr.configuration_changes = changes
+    try:
+        answer = launch_page(neosafe, iss=epr.iss, launch="x")
+    finally:
+        epr.configuration_changes = {}
+
+    assert answer.status_code == 503 and "location" not in answer.headers
+    assert message in answer.text
+
+
+def test_a_launch_with_no_launch_context_is_refused(neosafe, epr):
+    answer = launch_page(neosafe, iss=epr.iss)
+
+    assert answer.status_code == 400 and "The EPR sent no launch context" in answer.text
+
+
 def test_a_callback_with_a_missing_forged_or_other_browsers_state_is_refused(neosafe, epr):
     launch = epr.launch(nurse_claims("epr-nurse-3"), patient("epr-baby-3", CASE_V_BABY))
     with httpx.Client(base_url=neosafe, timeout=30) as browser, httpx.Client(base_url=neosafe, timeout=30) as other:
