@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.checklist_pages import wcag_violations
 from tests.families import CASE_V_BABY
 from tests.smart_epr import Launching, neosafe_in_the_epr, nurse_claims, patient
 
@@ -46,6 +47,7 @@ def test_inside_an_epr_with_its_own_banner_the_form_still_names_the_baby(launchi
     expect(page).to_have_url(f"{launching.url}/patients/{CASE_V_BABY}")
     expect(page.get_by_role("region", name="Patient")).to_have_count(0)
     expect(page.get_by_role("heading", level=1)).to_have_text("Zofia BRZOZAK")  # for a screen reader
+    assert wcag_violations(page) == []
     page.get_by_role("link", name="Start the admission checklist").click()
 
     expect(page.get_by_role("region", name="Patient")).to_contain_text("Zofia BRZOZAK")
