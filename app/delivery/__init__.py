@@ -2,6 +2,7 @@
 
 from .channels import Arrival, Channel, FhirEndpointChannel, MeshChannel, NotSent, Outgoing
 from .engine import DeliveryEngine, deliveries_of
+from .follow_up import FollowUp, handovers_to_follow_up
 from .message import handover_message
 from .models import Delivery
 from .routes import Route, Routes, load_routes
@@ -15,6 +16,7 @@ __all__ = [
     "Delivery",
     "DeliveryEngine",
     "FhirEndpointChannel",
+    "FollowUp",
     "MeshChannel",
     "NotSent",
     "Outgoing",
@@ -23,6 +25,7 @@ __all__ = [
     "Shown",
     "deliveries_of",
     "handover_message",
+    "handovers_to_follow_up",
     "load_routes",
     "shown_deliveries",
 ]

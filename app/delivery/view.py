@@ -11,7 +11,7 @@ from app.checkpoints.schedule import fhir_instant
 from .engine import deliveries_of
 from .models import Delivery
 
-__all__ = ["Shown", "shown_deliveries"]
+__all__ = ["Shown", "shown_deliveries", "shown_delivery"]
 
 STATUS = {  # state -> (words, NHS tag colour)
     "queued": ("Waiting to send", "blue"),
@@ -44,7 +44,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return fhir_instant(value) if value is not None else None  # SQLite gives UTC back naive
 
 
-def _shown(row: Delivery) -> Shown:
+def shown_delivery(row: Delivery) -> Shown:
     words, colour = STATUS.get(row.state, (row.state, "grey"))
     return Shown(
         recipient=row.recipient,
@@ -63,4 +63,4 @@ def _shown(row: Delivery) -> Shown:
 
 async def shown_deliveries(sessions: SessionFactory, record_ids: list[str]) -> list[Shown]:
     """Each recipient of these handovers (their newest version's delivery), for templates/_deliveries.html."""
-    return [_shown(row) for row in await deliveries_of(sessions, record_ids)]
+    return [shown_delivery(row) for row in await deliveries_of(sessions, record_ids)]

@@ -23,6 +23,7 @@ from app.checkpoints.policy import landing, offered
 from app.checkpoints.schedule import IN_STAY, completions, scheduled_checks
 from app.checkpoints.summary import summary_for
 from app.checkpoints.worklist import SHOWN, Show
+from app.delivery import handovers_to_follow_up
 from app.forms import CHECKPOINTS, REPEAT_COUNT_PREFIX, add_repeats, apply_form, enabled_paths
 from app.nhs_style import nhs_date
 from app.picture import Picture
@@ -81,8 +82,20 @@ async def unit_safeguarding(
     """The safeguarding lead's view of the unit (their home): the worklist (`show` filters it), tasks by owner,
     co-signatures, overrides, enquiries not done safely and the sources that failed most."""
     view = await services.lead_view(user, show=show)
+    handovers = await handovers_to_follow_up(
+        services.sessions,
+        user,
+        now=services.clock(),
+        acknowledge_within=timedelta(hours=services.settings.delivery_acknowledge_within_h),
+    )
     return render_page(
-        request, "unit_safeguarding.html", user=user, view=view, worklist=view.worklist, **_worklist_words(services)
+        request,
+        "unit_safeguarding.html",
+        user=user,
+        view=view,
+        worklist=view.worklist,
+        handovers=handovers,
+        **_worklist_words(services),
     )
 
 

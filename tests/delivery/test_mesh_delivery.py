@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from app.checkpoints import DEMO_USERS, Forbidden
 from app.cli import main
-from app.delivery import Deliveries, Route, deliveries_of, shown_deliveries
+from app.delivery import Deliveries, Route, deliveries_of, handovers_to_follow_up, shown_deliveries
 from app.delivery.message import ACK_WORKFLOW, message_id_of
 from app.delivery.routes import ODS_SYSTEM
 from app.fhir_systems import HANDOVER_ID_SYSTEM, NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
@@ -286,3 +288,29 @@ async def test_a_handover_not_acknowledged_in_time_raises_one_task_and_stays_wai
     [task] = tasks(fhir, gp.recipient_key)  # once, however many passes follow
     assert "not acknowledged within 48 hours" in task["description"] and task["status"] == "requested"
     assert communication(fhir, gp.recipient_key)["status"] == "in-progress"  # still waiting, not given up on
+
+
+async def test_a_handover_not_delivered_or_not_acknowledged_in_time_is_on_the_leads_view(delivering, deliveries, fhir):
+    baby, _ = discharge(delivering, fhir, "gp", "community-midwife")
+    sent_at = datetime.now(UTC)
+    await deliveries.run_once(sent_at)
+
+    with delivering.live.browser("safeguarding-lead") as lead:  # the baby has gone home: off the unit's worklist
+        page = lead.get("/unit/safeguarding").raise_for_status().text
+    listed = page.split('data-testid="lead-handovers"', 1)[1].split("</ul>", 1)[0]
+    spaced = f"{baby[:3]} {baby[3:6]} {baby[6:]}"
+    [midwife] = [line for line in listed.split("<li>") if spaced in line]  # named as the checklist names the baby
+    assert "Test BABY" in midwife and "born 2026-11-24" in midwife and f'href="/patients/{baby}/handover"' in midwife
+    assert "Named community-midwife" in midwife and "Not reachable: send by another means" in midwife
+
+    sessions, window = deliveries.checkpoints.sessions, timedelta(hours=48)
+    lead_user, nurse = DEMO_USERS["safeguarding-lead"], DEMO_USERS["nurse"]
+    in_time = await handovers_to_follow_up(sessions, lead_user, now=sent_at + window / 2, acknowledge_within=window)
+    late = await handovers_to_follow_up(sessions, lead_user, now=sent_at + window * 1.1, acknowledge_within=window)
+    assert {f.delivery.recipient for f in in_time if f.nhs_number == baby} == {"Named community-midwife"}
+    assert {f.delivery.recipient for f in late if f.nhs_number == baby} == {
+        "Named community-midwife",
+        "Millbrook Medical Practice",
+    }
+    with pytest.raises(Forbidden):
+        await handovers_to_follow_up(sessions, nurse, now=sent_at, acknowledge_within=window)
