@@ -33,6 +33,9 @@ from tests.written import delete_written
 
 PUBLIC = "public"  # no sign-in: liveness, readiness, metrics, signing in and out
 EPR = "epr"  # a CDS Hooks call: the EPR's signed JWT, never a person's sign-in (tests/web/test_cds_hooks.py)
+# A FHIR source's Subscription notification: the subscription's own secret, never a person's sign-in
+# (tests/checkpoints/test_subscriptions.py).
+SOURCE = "source"
 SIGNED_IN = Action.VIEW  # every signed-in role
 
 
@@ -66,6 +69,10 @@ ROUTES = [
     Route("GET", "/sign-in/callback", PUBLIC),
     Route("GET", "/cds-services", PUBLIC),  # discovery: the services and their prefetch, about nobody
     Route("POST", "/cds-services/{service_id}", EPR),
+    Route("GET", "/launch", PUBLIC),  # a SMART EHR launch: signing in from the EPR (tests/web/test_smart_launch.py)
+    Route("GET", "/launch/callback", PUBLIC),
+    Route("POST", "/fhir/notifications/{key}", SOURCE),
+    Route("PUT", "/fhir/notifications/{key}/{resource_type}/{resource_id}", SOURCE),
     # Pages
     Route("GET", "/", SIGNED_IN),
     Route("GET", "/docs", SIGNED_IN),
@@ -247,7 +254,7 @@ def request_for(route: Route, unit: Unit, role: str | None, checkpoint: str | No
 CASES = [
     pytest.param(route, role, checkpoint, id=f"{route.method} {route.path} {role} {checkpoint or ''}".strip())
     for route in ROUTES
-    if route.rule not in (PUBLIC, EPR)
+    if route.rule not in (PUBLIC, EPR, SOURCE)
     for role in ROLES
     for checkpoint in (MATRIX if route.per_checkpoint else (None,))
 ]
@@ -266,7 +273,7 @@ def test_each_role_gets_what_the_policy_says_and_nothing_else(unit, route, role,
 
 
 @pytest.mark.parametrize(
-    "route", [pytest.param(r, id=f"{r.method} {r.path}") for r in ROUTES if r.rule not in (PUBLIC, EPR)]
+    "route", [pytest.param(r, id=f"{r.method} {r.path}") for r in ROUTES if r.rule not in (PUBLIC, EPR, SOURCE)]
 )
 def test_nobody_signed_out_gets_anything(unit, route):
     client = unit.api(None) if route.api else unit.page(None)
