@@ -23,6 +23,7 @@ __all__ = [
     "SECURITY_SOURCE_TYPE_SYSTEM",
     "SNOMED_SYSTEM",
     "TASK_ID_SYSTEM",
+    "WATCH_SUBSCRIPTION_TAG_SYSTEM",
     "WRITE_KEY_SYSTEM",
 ]
 
@@ -40,6 +41,7 @@ NEW_INFORMATION_ID_SYSTEM = f"{_NEOSAFE}/Id/new-information"  # a Task the watch
 ASSESSMENT_TAG_SYSTEM = f"{_NEOSAFE}/CodeSystem/assessment"
 WRITE_KEY_SYSTEM = f"{_NEOSAFE}/CodeSystem/write-key"
 AUDIT_ACTION_SYSTEM = f"{_NEOSAFE}/CodeSystem/audit-action"
+WATCH_SUBSCRIPTION_TAG_SYSTEM = f"{_NEOSAFE}/CodeSystem/watch-subscription"  # the watch job's own Subscriptions
 
 # HL7 and SNOMED CT
 SNOMED_SYSTEM = "http://snomed.info/sct"

@@ -33,6 +33,7 @@ from app.assessments.subscribed import (
     subscriptions_of,
 )
 from app.config import ConfigError, SourceSettings, read_toml
+from app.fhir_systems import WATCH_SUBSCRIPTION_TAG_SYSTEM
 from app.forms import Issue
 from app.picture import Mappings
 from app.sources import Capabilities, SourceError
@@ -43,7 +44,6 @@ from .users import WATCHER
 
 __all__ = [
     "NOTIFICATION_PATH",
-    "WATCH_TAG_SYSTEM",
     "Named",
     "Subscribing",
     "SubscriptionRules",
@@ -55,7 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WATCH_TAG_SYSTEM = "https://neosafe.org.uk/fhir/CodeSystem/watch-subscription"
 NOTIFICATION_PATH = "/fhir/notifications"  # + /{key}: app/web/fhir_notifications.py
 LIVE = ("requested", "active")  # R4 subscription-status: "error" and "off" are lost to NeoSafe
 _NOBODY = hashlib.sha256(b"no such subscription").hexdigest()  # compared against, so an unknown key takes as long
@@ -181,7 +180,7 @@ class Subscribing(Overrides):
             r.subscription_id: r for r in await subscriptions_of(self.sessions, source.name) if r.criteria == criteria
         }
         async with self.client(source) as client:
-            found = await client.search("Subscription", {"_tag": f"{WATCH_TAG_SYSTEM}|{code}"})
+            found = await client.search("Subscription", {"_tag": f"{WATCH_SUBSCRIPTION_TAG_SYSTEM}|{code}"})
             held = [r.model_dump(mode="json", exclude_none=True) for r in found.resources]
             keep = next((s for s in held if s.get("status") in LIVE and self._ours(s, rows.get(s.get("id")))), None)
             entries = [
@@ -232,7 +231,7 @@ class Subscribing(Overrides):
     def _subscription(self, row: WatchSubscription, code: str, secret: str, end: str) -> dict[str, Any]:
         return {
             "resourceType": "Subscription",
-            "meta": {"tag": [{"system": WATCH_TAG_SYSTEM, "code": code}]},
+            "meta": {"tag": [{"system": WATCH_SUBSCRIPTION_TAG_SYSTEM, "code": code}]},
             "status": "requested",
             "end": end,
             "reason": "NeoSafe, watching the stay: look again at the babies on the unit when a record changes",

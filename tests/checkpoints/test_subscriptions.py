@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from app.checkpoints import DEMO_USERS, Checkpoints, Watcher
-from app.checkpoints.subscriptions import WATCH_TAG_SYSTEM, load_subscription_rules
+from app.checkpoints.subscriptions import load_subscription_rules
 from app.config import Settings, SourceSettings
+from app.fhir_systems import WATCH_SUBSCRIPTION_TAG_SYSTEM
 from app.main import create_app
 from app.picture import load_mappings
 from sandbox import Sandbox
@@ -94,7 +95,7 @@ class Unit:
 
     def ours(self, fhir: httpx.Client) -> list[dict]:
         """NeoSafe's Subscriptions on that source, this deployment's or any other's."""
-        bundle = fhir.get("Subscription", params={"_tag": f"{WATCH_TAG_SYSTEM}|", "_count": "200"}).json()
+        bundle = fhir.get("Subscription", params={"_tag": f"{WATCH_SUBSCRIPTION_TAG_SYSTEM}|", "_count": "200"}).json()
         found = [e["resource"] for e in bundle.get("entry") or []]
         return [s for s in found if s["channel"]["endpoint"].startswith(self.url)]
 
@@ -165,6 +166,23 @@ async def test_a_source_that_offers_subscription_gets_one_per_criteria_however_o
     assert {s["status"] for s in now} == {"active"}
     [event, *_] = await audited(unit.settings.database_url, "subscription-made")
     assert event.nhs_number is None and event.detail.startswith("on ")
+
+
+async def test_each_subscriptions_end_moves_on_past_half_its_lifetime_so_one_left_behind_ends_by_itself(unit: Unit):
+    lifetime = load_subscription_rules(unit.settings.mappings_dir, unit.services.mappings).lifetime
+    await unit.pass_once()
+    first = {s["id"]: datetime.fromisoformat(s["end"]) for s in unit.ours(unit.police)}
+    assert all(end - unit.clock.now <= lifetime for end in first.values())  # left behind, it ends within a day
+
+    unit.clock.wait(seconds=lifetime.total_seconds() / 4)  # well within its lifetime: left as it is
+    await unit.pass_once()
+    assert {s["id"]: datetime.fromisoformat(s["end"]) for s in unit.ours(unit.police)} == first
+
+    unit.clock.wait(seconds=lifetime.total_seconds() / 2)  # past half of it: moved on, the same Subscriptions
+    await unit.pass_once()
+    later = {s["id"]: datetime.fromisoformat(s["end"]) for s in unit.ours(unit.police)}
+    assert later.keys() == first.keys()
+    assert all(later[i] - first[i] >= lifetime / 2 for i in first), (first, later)
 
 
 async def test_a_police_notice_posted_during_the_stay_is_new_information_by_notification_before_the_interval(
