@@ -20,6 +20,7 @@ from .db import (
     session_factory,
     upgrade,
 )
+from .facts import AssessmentAnswer, AssessmentSource, AssessmentTask, answer_rows, source_rows, task_rows
 from .models import (
     Assessment,
     AuditEvent,
@@ -70,6 +71,9 @@ __all__ = [
     "WRITE_KEY_SYSTEM",
     "WRITTEN_TYPES",
     "Assessment",
+    "AssessmentAnswer",
+    "AssessmentSource",
+    "AssessmentTask",
     "AuditEvent",
     "Backoff",
     "DatabaseUnavailable",
@@ -90,6 +94,7 @@ __all__ = [
     "acknowledge_findings",
     "add_findings",
     "amended_by",
+    "answer_rows",
     "assessment_bundle",
     "assessment_chain",
     "assessments_of",
@@ -126,8 +131,10 @@ __all__ = [
     "save_watched",
     "seen",
     "session_factory",
+    "source_rows",
     "submitted_with",
     "take_lease",
+    "task_rows",
     "task_tried",
     "unsent_assessments",
     "upgrade",

@@ -39,7 +39,7 @@ class Assessment(SQLModel, table=True):
     author_role: str
     status: str = "completed"  # completed | amended (a later version replaced it)
     version: int = 1
-    amends: str | None = Field(default=None, foreign_key="assessment.id")  # the version this one replaces
+    amends: str | None = Field(default=None, foreign_key="assessment.id", index=True)  # the version this one replaces
     # The key the form or API client sent it with: the same submission sent again finds this one, not a twin.
     submission_key: str | None = Field(default=None, index=True, unique=True)
     submission_digest: str | None = None  # of the answers sent, so a key sent again with other answers is refused

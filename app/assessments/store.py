@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from .db import SessionFactory
+from .facts import answer_rows, source_rows, task_rows
 from .models import Assessment, AuditEvent, Draft, HoldOverride, OutboxEntry
 
 __all__ = [
@@ -59,7 +60,8 @@ async def save_assessment(
     submission_key: str | None = None,
     submission_digest: str | None = None,
 ) -> OutboxEntry:
-    """Commit the assessment, its outbox entry (due at `now`) and the audit record together.
+    """Commit the assessment, what it says in rows (app.assessments.facts), its outbox entry (due at `now`) and
+    the audit record together.
 
     A `submission_key` already stored raises DuplicateSubmission and stores nothing: the database's unique
     index decides between two requests carrying the same submission at the same moment.
@@ -94,6 +96,15 @@ async def save_assessment(
             if draft is not None:  # the checklist is done: its draft goes in the same transaction
                 await session.delete(draft)
             session.add(assessment)
+            await session.flush()  # the rows below refer to it; without relationships the flush order is not kept
+            # What the assurance figures count, kept with the version it is read from (app.assessments.facts)
+            session.add_all(
+                [
+                    *answer_rows(assessment_id, response),
+                    *task_rows(assessment_id, bundle),
+                    *source_rows(assessment_id, sources),
+                ]
+            )
             session.add(entry)
             session.add(
                 AuditEvent(

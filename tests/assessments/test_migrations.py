@@ -6,6 +6,7 @@ Runs on SQLite, and on PostgreSQL when NEOSAFE_TEST_DATABASE_URL is set (tests/c
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -18,20 +19,26 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from app.assessments import (
     Assessment,
+    AssessmentAnswer,
+    AssessmentSource,
+    AssessmentTask,
     AuditEvent,
     Draft,
     HeldAnswers,
     OutboxEntry,
     SchemaNotReady,
     SignIn,
+    answer_rows,
     head_revision,
     make_engine,
     prepare,
     session_factory,
+    source_rows,
+    task_rows,
     upgrade,
 )
 from app.assessments.db import alembic_config, current_revision
@@ -40,6 +47,9 @@ from app.main import create_app
 
 TABLES = {
     "assessment",
+    "assessmentanswer",
+    "assessmentsource",
+    "assessmenttask",
     "draft",
     "outboxentry",
     "auditevent",
@@ -57,6 +67,71 @@ SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
 WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
+# What the stored versions said, as a real database holds it: answers in repeating groups, yes/no and free text,
+# the sources' status in the picture, and a Task in the amendment's bundle (revision 0012 turns them into rows).
+RESPONSE = {
+    "resourceType": "QuestionnaireResponse",
+    "status": "completed",
+    "item": [
+        {"linkId": "A4-household", "item": [
+            {"linkId": "A4-household.person", "item": [
+                {"linkId": "A4-household.person.role", "answer": [{"valueCoding": {"code": "person-role-father"}}]},
+                {"linkId": "A4-household.person.records-checked", "answer": [{"valueBoolean": True}]},
+            ]},
+            {"linkId": "A4-household.person", "item": [
+                {"linkId": "A4-household.person.role", "answer": [{"valueCoding": {"code": "person-role-mother"}}]},
+            ]},
+        ]},
+        {"linkId": "A8-da-enquiry-private", "item": [
+            {"linkId": "A8-da-enquiry-private.not-done-reason", "answer": [{"valueString": "partner always present"}]},
+        ]},
+    ],
+}  # fmt: skip
+SOURCES = [
+    {"name": "maternity", "status": "found", "detail": "2 records", "checked_at": None},
+    {"name": "police-gp", "status": "unavailable", "detail": "timed out", "checked_at": None},
+]
+BUNDLE = {
+    "resourceType": "Bundle",
+    "type": "transaction",
+    "entry": [
+        {"resource": {"resourceType": "QuestionnaireResponse"}},
+        {"resource": {"resourceType": "Task", "identifier": [{"system": "t", "value": "a-1/task-1"}],
+                      "status": "requested", "owner": {"display": "Safeguarding team"},
+                      "restriction": {"period": {"end": "2026-03-02"}}}},
+    ],
+}  # fmt: skip
+# The rows revision 0012 keeps of them (and app.assessments.facts writes for a version stored since).
+FACTS = {
+    "assessmentanswer": [
+        {"assessment_id": a, "position": p, "link_id": link, "entry": e, "value": v}
+        for a in ("a-1", "a-2")
+        for p, (link, e, v) in enumerate(
+            [
+                ("A4-household.person.role", 2, "person-role-father"),
+                ("A4-household.person.records-checked", 2, "true"),
+                ("A4-household.person.role", 3, "person-role-mother"),
+                ("A8-da-enquiry-private.not-done-reason", 4, ""),  # free text is not copied
+            ]
+        )
+    ],
+    "assessmenttask": [
+        {
+            "assessment_id": "a-2",
+            "position": 0,
+            "key": "a-1/task-1",
+            "owner": "Safeguarding team",
+            "due": "2026-03-02",
+            "status": "requested",
+        },
+    ],
+    "assessmentsource": [
+        {"assessment_id": a, "source": n, "status": s}
+        for a in ("a-1", "a-2")
+        for n, s in (("maternity", "found"), ("police-gp", "unavailable"))
+    ],
+}
+
 
 def _table(name: str, *columns: str) -> sa.TableClause:
     """A table as one revision has it, not as today's models do: datetimes by name, everything else as text."""
@@ -68,15 +143,16 @@ def _table(name: str, *columns: str) -> sa.TableClause:
 def _rows_at_0001() -> dict[str, list[dict[str, Any]]]:
     """A baby's admission assessment, its amendment, the amendment's outbox entry, a draft and an audit event."""
     common = {"nhs_number": "9990101000", "checkpoint": "admission", "questionnaire": "q|1", "response_json": "{}"}
+    stored = {**common, "response_json": json.dumps(RESPONSE), "sources_json": json.dumps(SOURCES)}
     return {
         "assessment": [
-            {**common, "id": "a-1", "sources_json": "[]", "author_id": "n", "author_role": "nurse",
+            {**stored, "id": "a-1", "author_id": "n", "author_role": "nurse",
              "status": "amended", "version": 1, "amends": None, "created_at": WHEN},
-            {**common, "id": "a-2", "sources_json": "[]", "author_id": "n", "author_role": "nurse",
+            {**stored, "id": "a-2", "author_id": "n", "author_role": "nurse",
              "status": "completed", "version": 2, "amends": "a-1", "created_at": WHEN},
         ],
         "outboxentry": [
-            {"id": "o-1", "assessment_id": "a-2", "bundle_json": "{}", "state": "retrying", "attempts": 2,
+            {"id": "o-1", "assessment_id": "a-2", "bundle_json": json.dumps(BUNDLE), "state": "retrying", "attempts": 2,
              "last_error": "HTTP 503", "next_attempt_at": WHEN, "sent_at": None, "server_ids_json": "[]",
              "claimed_by": None, "claimed_until": None, "created_at": WHEN},
         ],
@@ -193,6 +269,13 @@ def _rows_at_0011() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0012() -> dict[str, list[dict[str, Any]]]:
+    """As at 0011, with what each stored version says kept in rows: its answers, Tasks and sources' status."""
+    rows = _rows_at_0011()
+    rows.update({name: [dict(row) for row in facts] for name, facts in FACTS.items()})
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -207,6 +290,7 @@ SEEDS = {
     "0009": _rows_at_0009,
     "0010": _rows_at_0010,
     "0011": _rows_at_0011,
+    "0012": _rows_at_0012,
 }
 
 
@@ -232,6 +316,30 @@ async def _check_seed_is_readable(engine: AsyncEngine) -> None:
     assert (event.action, event.nhs_number, event.at) == ("view-picture", "9990101000", WHEN)
     if sign_in is not None:  # written from 0005 on
         assert (sign_in.user_id, sign_in.end_reason, held.user_id) == ("n", "idle", "n")
+    await _check_facts(engine)
+
+
+async def _check_facts(engine: AsyncEngine) -> None:
+    """The rows of what each version says are those app.assessments.facts makes of its stored JSON, whether
+    revision 0012 filled them from an earlier revision's data or they were written with the version."""
+    async with session_factory(engine)() as session:
+        found = {
+            "assessmentanswer": [r.model_dump() for r in (await session.exec(select(AssessmentAnswer))).all()],
+            "assessmenttask": [r.model_dump() for r in (await session.exec(select(AssessmentTask))).all()],
+            "assessmentsource": [r.model_dump() for r in (await session.exec(select(AssessmentSource))).all()],
+        }
+        versions = [await session.get(Assessment, id_) for id_ in ("a-1", "a-2")]
+        bundle = json.loads((await session.get(OutboxEntry, "o-1")).bundle_json)
+    made = {
+        "assessmentanswer": [r.model_dump() for v in versions for r in answer_rows(v.id, json.loads(v.response_json))],
+        "assessmenttask": [r.model_dump() for r in task_rows("a-2", bundle)],
+        "assessmentsource": [r.model_dump() for v in versions for r in source_rows(v.id, json.loads(v.sources_json))],
+    }
+
+    def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(rows, key=lambda r: (r["assessment_id"], r.get("position", 0), r.get("source", "")))
+
+    assert {k: ordered(v) for k, v in found.items()} == {k: ordered(v) for k, v in made.items()} == FACTS
 
 
 async def _downgrade(engine: AsyncEngine, revision: str) -> None:
