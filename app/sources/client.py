@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode
@@ -72,6 +73,12 @@ class SearchResult:
     resources: list[Resource] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     truncated: bool = False
+
+
+# A kept connection the server closed as NeoSafe sent on it: both keep an idle one about 5 s (httpx's and uvicorn's
+# defaults), so now and then a request goes out just as the server lets it go. It never reached the server, or its
+# answer was cut off: a read is asked once more, on a new connection; a write is not (the outbox owns its retries).
+DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 async def off_the_loop(function: Callable[..., T], *args: Any) -> T:
@@ -198,7 +205,7 @@ class FhirClient:
                 for kind, params in queries
             ],
         }
-        answer = await self._request("POST", "", json_body=bundle)
+        answer = await self._request("POST", "", json_body=bundle, repeatable=True)  # searches only: a read
         entries = answer.get("entry")
         if answer.get("resourceType") != "Bundle" or not isinstance(entries, list) or len(entries) != len(queries):
             raise self._data_error("batch answered without one entry per search", self.source.url)
@@ -360,15 +367,23 @@ class FhirClient:
         *,
         params: dict[str, str | list[str]] | None = None,
         json_body: dict[str, Any] | None = None,
+        repeatable: bool | None = None,
     ) -> dict[str, Any]:
+        """One request; `repeatable` (default: a GET) if asking twice changes nothing on the server, so a request
+        cut off on a kept connection the server had closed is asked once more, on a new one."""
         content = None
         headers = {}
         if json_body is not None:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = FHIR_JSON
+        ask = partial(self._once, method, url, params=params, content=content, headers=headers)
         try:
-            async with self._http.stream(method, url, params=params, content=content, headers=headers) as response:
-                body = await self._read_capped(response)
+            try:
+                response, body = await ask()
+            except DROPPED:
+                if not (method == "GET" if repeatable is None else repeatable):
+                    raise
+                response, body = await ask()
         except httpx.TimeoutException as exc:
             raise SourceTimeout(
                 f"no answer within {self.source.timeout_s:g} s", source=self.source.name, url=self._url(url)
@@ -380,6 +395,10 @@ class FhirClient:
         except httpx.DecodingError as exc:
             raise self._data_error("answered with a body that could not be decoded", url) from exc
         return await self._decode(response, body)
+
+    async def _once(self, method: str, url: str, **request: Any) -> tuple[httpx.Response, bytes | None]:
+        async with self._http.stream(method, url, **request) as response:
+            return response, await self._read_capped(response)
 
     async def _read_capped(self, response: httpx.Response) -> bytes | None:
         """The answer's body, or None if it is larger than `max_bytes`: then it is not read (if its Content-Length
