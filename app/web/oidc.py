@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
+from authlib.jose.errors import JoseError
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
@@ -80,7 +81,7 @@ async def callback(request: Request, services: CheckpointsDep) -> Response:
         token = await provider.authorize_access_token(request)  # checks state, nonce and the ID token's signature
         claims = dict(token.get("userinfo") or {})
         more = dict(await provider.userinfo(token=token))
-    except OAuthError as exc:
+    except (OAuthError, JoseError) as exc:  # JoseError: an ID token whose signature or claims fail their checks
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             f"Sign-in did not complete ({exc.error}). Go back to NeoSafe and sign in again.",

@@ -8,7 +8,7 @@ role that maps to none is refused and audited.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import pytest
@@ -34,14 +34,15 @@ def cis2_claims(name: str, *roles: tuple[str, str, list[str]], selected: str | N
 
 
 @contextmanager
-def signed_in(neosafe: str, provider: str, sub: str, claims: dict, next_page: str = "/"):
+def signed_in(neosafe: str, provider: str, sub: str, claims: dict, next_page: str = "/", tamper=lambda url: url):
     """The browser's journey: NeoSafe -> the provider's form, submitted as `sub` -> back to NeoSafe.
-    Yields the browser (its cookies) and NeoSafe's answer to the provider's redirect back."""
+    Yields the browser (its cookies) and NeoSafe's answer to the provider's redirect back. `tamper`: what a
+    hostile extension or proxy does to the address NeoSafe sent the browser to."""
     httpx.put(f"{provider}/users/{sub}", json=claims).raise_for_status()
     with httpx.Client(base_url=neosafe, timeout=30) as browser:
         to_provider = browser.get("/sign-in/oidc", params={"next": next_page})
         assert to_provider.status_code in (302, 307), to_provider.text
-        authorised = httpx.post(to_provider.headers["location"], data={"sub": sub})
+        authorised = httpx.post(tamper(to_provider.headers["location"]), data={"sub": sub})
         back = urlparse(authorised.headers["location"])
         assert back.path == "/sign-in/callback", authorised.headers["location"]
         yield browser, browser.get(f"{back.path}?{back.query}")
@@ -89,6 +90,22 @@ def test_a_callback_that_did_not_start_here_is_a_clear_error(sso_neosafe):
 
     assert forged.status_code == 400
     assert "Sign-in did not complete" in forged.text
+
+
+def test_an_id_token_that_fails_its_checks_is_a_clear_error_and_signs_nobody_in(sso_neosafe, oidc_provider):
+    """The nonce changed on the way to the provider: the ID token comes back signed, but for another sign-in."""
+    claims = cis2_claims("Nurse", ("n-1", "S8000:G8000:R8001", []), selected="n-1")
+
+    def other_nonce(url: str) -> str:
+        parts = urlparse(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()} | {"nonce": "not-neosafes-nonce"}
+        return parts._replace(query=urlencode(query)).geturl()
+
+    with signed_in(sso_neosafe, oidc_provider, "555000444", claims, tamper=other_nonce) as (browser, refused):
+        home = browser.get("/")
+
+    assert refused.status_code == 400 and "Sign-in did not complete" in refused.text
+    assert home.status_code == 303 and home.headers["location"].startswith("/sign-in")
 
 
 def test_the_sign_in_page_offers_single_sign_on_and_no_demo_users(sso_neosafe):
