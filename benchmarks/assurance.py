@@ -5,7 +5,9 @@
 Seeds a new database (SQLite in a temporary folder by default) with `--babies` admissions over 12 months, each with
 an admission, 72-hour review, father check and discharge checklist, and one weekly check in three stays (about five
 checklists a baby: ~10,000 for 2,000), real-sized answers (the seeded history's), an audit record of each baby's
-first sight, an override in one discharge in twenty and a co-signature in one in ten. Then times what
+first sight, an override in one discharge in twenty and a co-signature in one in ten; with each checklist, the rows
+save_assessment keeps of it (app.assessments.facts: its answers, four sources' status, one source unavailable in one
+picture in ten, and a Task from one admission in five). Then times what
 GET /unit/assurance does, without HTTP: read the history (SQL), compute every figure, draw every chart; the best of
 three runs and each part's time, and the query plans of the reads that scan most.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,7 +24,17 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from app.assessments import Assessment, AuditEvent, HoldOverride, make_engine, session_factory, upgrade
+from app.assessments import (
+    Assessment,
+    AuditEvent,
+    HoldOverride,
+    answer_rows,
+    make_engine,
+    session_factory,
+    source_rows,
+    task_rows,
+    upgrade,
+)
 from app.assurance import Period, chart_uri, load_measures
 from app.assurance.figures import compute
 from app.assurance.history import read_history
@@ -45,12 +58,32 @@ BODIES = {
         "discharge", icon(("person-role-father", "icon-given"), ("person-role-mother", "icon-given"))
     ),
 }
+SOURCES = ("maternity", "social-care", "police-gp", "child-protection")
 OFFSETS = {"admission": 20, "review-72h": 70, "father-day7": 160, "weekly": 165, "discharge": 400}  # hours
 
 
-def _rows(babies: int) -> tuple[list, list, list]:
+def _sources(n: int) -> list[dict[str, str]]:
+    return [{"name": s, "status": "unavailable" if n % 10 == 0 and s == "police-gp" else "found"} for s in SOURCES]
+
+
+def _kept(id_: str, checkpoint: str, n: int) -> list:
+    """What save_assessment keeps of a version in rows besides the version (app.assessments.facts)."""
+    tasks = [] if checkpoint != "admission" or n % 5 else [{"resource": {
+        "resourceType": "Task", "identifier": [{"value": f"{id_}/t"}], "status": "requested",
+        "owner": {"display": "Safeguarding team"}}}]  # fmt: skip
+    return [
+        *answer_rows(id_, PARSED[checkpoint]),
+        *task_rows(id_, {"entry": tasks}),
+        *source_rows(id_, _sources(n)),
+    ]
+
+
+PARSED = {checkpoint: json.loads(body) for checkpoint, body in BODIES.items()}
+
+
+def _rows(babies: int) -> tuple[list, list, list, list]:
     start, span = PERIOD.start, (PERIOD.end - PERIOD.start) - timedelta(days=20)
-    assessments, audit, overrides = [], [], []
+    assessments, audit, overrides, kept = [], [], [], []
     for i in range(babies):
         number, seen = f"99{i:08d}", start + span * i / babies
         audit.append(AuditEvent(at=seen, user_id="n", role="nurse", action="view-picture", nhs_number=number))
@@ -66,12 +99,13 @@ def _rows(babies: int) -> tuple[list, list, list]:
                     checkpoint=checkpoint,
                     questionnaire=checkpoint,
                     response_json=BODIES[checkpoint],
-                    sources_json="[]",
+                    sources_json=json.dumps(_sources(len(assessments))),
                     author_id="n",
                     author_role="nurse",
                     created_at=at,
                 )
             )
+            kept += _kept(id_, checkpoint, len(assessments))
             audit.append(AuditEvent(at=at, user_id="n", role="nurse", action="submit", nhs_number=number))
         if i % 20 == 0:
             overrides.append(
@@ -99,7 +133,7 @@ def _rows(babies: int) -> tuple[list, list, list]:
                     nhs_number=number,
                 )
             )
-    return assessments, audit, overrides
+    return assessments, audit, overrides, kept
 
 
 async def main(babies: int, url: str | None) -> None:
@@ -107,24 +141,27 @@ async def main(babies: int, url: str | None) -> None:
     engine = make_engine(url or f"sqlite+aiosqlite:///{folder}/bench.db")
     await upgrade(engine)
     sessions = session_factory(engine)
-    assessments, audit, overrides = _rows(babies)
+    assessments, audit, overrides, kept = _rows(babies)
     async with sessions() as session:
         session.add_all(assessments)
         session.add_all(audit)
+        await session.commit()
+    async with sessions() as session:
+        session.add_all(kept)
         await session.commit()
     async with sessions() as session:
         session.add_all(overrides)
         await session.commit()
     print(
         f"seeded: {babies} admissions, {len(assessments)} checklists, {len(audit)} audit records, "
-        f"{len(overrides)} overrides ({engine.dialect.name})"
+        f"{len(overrides)} overrides, {len(kept)} rows of what the checklists say ({engine.dialect.name})"
     )
     checklists = load_checklists(ROOT / "checklists")
     measures = load_measures(ROOT / "fhir_mappings", checklists)
     best = None
     for _ in range(3):
         t0 = time.perf_counter()
-        history = await read_history(sessions, PERIOD.start, PERIOD.end)
+        history = await read_history(sessions, PERIOD.start, PERIOD.end, measures)
         t1 = time.perf_counter()
         figures = compute(history, measures, PERIOD, now=datetime.now(UTC), titles={}, sees_restricted=True)
         t2 = time.perf_counter()
@@ -142,6 +179,14 @@ async def main(babies: int, url: str | None) -> None:
         async with engine.connect() as connection:
             for label, sql in (
                 ("checklists", "SELECT id FROM assessment WHERE created_at >= '2025-12-01'"),
+                (
+                    "an answer figure",
+                    "SELECT x.assessment_id FROM assessmentanswer x JOIN assessment a ON a.id = x.assessment_id "
+                    "WHERE x.link_id = 'A4-household.person.records-checked' AND x.value IN ('true') "
+                    "AND a.created_at >= '2025-12-01' AND a.checkpoint = 'admission' AND EXISTS (SELECT 1 FROM "
+                    "assessmentanswer w WHERE w.assessment_id = x.assessment_id AND w.entry = x.entry "
+                    "AND w.link_id = 'A4-household.person.role' AND w.value IN ('person-role-father'))",
+                ),
                 (
                     "first sight",
                     "SELECT nhs_number, min(at) FROM auditevent WHERE nhs_number IN ('9900000001') GROUP BY nhs_number",

@@ -15,27 +15,37 @@ checklist was saved after it fell due, with none saved before. A stay still open
 counted missing for its in-stay checks: whether it lasted that long is not known here.
 
 Months are the unit's (Europe/London); a checklist counts in the month it was first completed, with the answers of
-its latest version (an amendment corrects, it is not another checklist).
+its latest version (an amendment corrects, it is not another checklist). Which answers match which outcome is
+decided in SQL over the rows kept with each version (app.assurance.answers); nothing here parses a response.
+
+Tasks: those each checklist raised, by owner, as its latest version leaves them (withdrawn if an amendment took them
+away). Whether a Task was then done, on time or not, is known only to the FHIR record it was written to, and the
+figures never read the FHIR servers: "closed on time" and "overdue" are not figures here. Sources: each stored
+version's picture, per source: unavailable, answered in part, or answered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from app.checkpoints import ROLES, WITHHELD
 from app.checkpoints.schedule import RULES
 from app.forms import CHECKPOINTS, LONDON
 
+from .answers import RaisedTask
 from .history import Checklist, History
-from .mapping import SECTIONS, Measure, Where
+from .mapping import SECTIONS, Measure
 
-__all__ = ["SECTIONS", "Baby", "Figure", "Period", "compute"]
+__all__ = ["SECTIONS", "Baby", "Figure", "Period", "compute", "owner_key"]
 
 TIMING = (("on-time", "On time"), ("late", "Late"), ("not-known", "Timing not known"), ("missing", "Missing"))
 NOT_ANSWERED = ("not-answered", "Not answered")
+WITHDRAWN = ("cancelled", "Withdrawn by an amendment")
+SOURCE_STATES = (("unavailable", "Unavailable"), ("partial", "Answered in part"), ("answered", "Answered"))
 ENDS_STAY = ("discharge", "transfer")
 
 
@@ -86,13 +96,18 @@ class Figure:
     months: list[str]
     zero_expected: str | None = None
     babies: dict[tuple[str, str], list[Baby]] = field(default_factory=dict)  # (month, outcome) -> babies
+    tallied: dict[tuple[str, str], int] = field(default_factory=dict)  # counts of an outcome whose babies aren't listed
+
+    def listed(self, outcome: str) -> bool:
+        """Whether the babies behind this outcome's counts are listed (one click away)."""
+        return not any(o == outcome for _, o in self.tallied)
 
     def add(self, month: str, outcome: str, baby: Baby) -> None:
         if month in self.months:
             self.babies.setdefault((month, outcome), []).append(baby)
 
     def count(self, month: str, outcome: str) -> int:
-        return len(self.babies.get((month, outcome), []))
+        return len(self.babies.get((month, outcome), [])) + self.tallied.get((month, outcome), 0)
 
     def total(self, outcome: str) -> int:
         return sum(self.count(m, outcome) for m in self.months)
@@ -105,53 +120,24 @@ class Figure:
         return dict(self.outcomes).get(outcome, outcome)
 
 
-def _value(answer: dict[str, Any]) -> Any:
-    if "valueCoding" in answer:
-        return answer["valueCoding"].get("code")
-    return next((v for k, v in answer.items() if k.startswith("value")), None)
-
-
-def _values(item: dict[str, Any]) -> list[Any]:
-    return [v for a in item.get("answer") or [] if (v := _value(a)) is not None]
-
-
-def _entries(items: list[dict[str, Any]], link_id: str) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Every response item `link_id`, with its siblings (the same group entry)."""
-    for item in items:
-        if item.get("linkId") == link_id:
-            yield item, items
-        yield from _entries(item.get("item") or [], link_id)
-        for answer in item.get("answer") or []:
-            yield from _entries(answer.get("item") or [], link_id)
-
-
-def _kept(siblings: list[dict[str, Any]], where: Where | None) -> bool:
-    if where is None:
-        return True
-    return any(v in where.answers for s in siblings if s.get("linkId") == where.item for v in _values(s))
-
-
-def _answer_figure(measure: Measure, checklists: list[Checklist], months: list[str]) -> Figure:
+def _answer_figure(measure: Measure, history: History, months: list[str]) -> Figure:
     outcomes = tuple((o.key, o.label) for o in measure.outcomes)
     if measure.count == "checklists":
         outcomes += (NOT_ANSWERED,)
     figure = Figure(measure.key, measure.section, measure.title, outcomes, months, measure.zero_expected)
-    for checklist in checklists:
+    matched: dict[str, list[str]] = {}  # latest version -> outcome of each matching answer, in the response's order
+    for latest_id, outcome in history.answers.get(measure.key, []):
+        matched.setdefault(latest_id, []).append(outcome)
+    for checklist in history.checklists:
         if checklist.checkpoint != measure.checklist:
             continue
         month, baby = month_of(checklist.completed_at), Baby(checklist.nhs_number, checklist.latest_id)
-        values = [
-            v
-            for item, siblings in _entries(checklist.response.get("item") or [], measure.item)
-            if _kept(siblings, measure.where)
-            for v in _values(item)
-        ]
-        matched = [o.key for v in values for o in measure.outcomes if o.matches(v)]
+        found = matched.get(checklist.latest_id, [])
         if measure.count == "answers":
-            for outcome in matched:
+            for outcome in found:
                 figure.add(month, outcome, baby)
         else:
-            figure.add(month, matched[0] if matched else NOT_ANSWERED[0], baby)
+            figure.add(month, found[0] if found else NOT_ANSWERED[0], baby)
     return figure
 
 
@@ -213,6 +199,62 @@ def _overrides(history: History, months: list[str], sees_restricted: bool) -> li
     return [overrides, cosigned]
 
 
+def _tasks(history: History, months: list[str]) -> Figure:
+    """The Tasks each checklist raised, by owner, as its latest version leaves them: a Task a later version no
+    longer raises is withdrawn (cancelled in the record). Whether one was done, and when, is the FHIR record's: a
+    person closes it there, and NeoSafe does not hear of it."""
+    state: dict[tuple[str, str], RaisedTask] = {}  # (record id, task key) -> as the chain's latest writing has it
+    by_version = {v: c for c in history.checklists for v in c.versions}
+    order = {v: i for c in history.checklists for i, v in enumerate(c.versions)}
+    for task in sorted(history.tasks, key=lambda t: (order.get(t.assessment_id, 0), t.position)):
+        state[(by_version[task.assessment_id].record_id, task.key)] = task
+    owners = sorted({t.owner for t in state.values() if t.status != WITHDRAWN[0]})
+    figure = Figure(
+        "tasks",
+        "tasks",
+        "Tasks raised by the checklists, by owner",
+        (*((owner_key(o), o) for o in owners), WITHDRAWN),
+        months,
+    )
+    records = {c.record_id: c for c in history.checklists}
+    for (record_id, _), task in state.items():
+        checklist = records[record_id]
+        withdrawn = task.status == WITHDRAWN[0]
+        note = f"{task.owner}: withdrawn by an amendment" if withdrawn else (f"due {task.due}" if task.due else "")
+        figure.add(
+            month_of(checklist.completed_at),
+            WITHDRAWN[0] if withdrawn else owner_key(task.owner),
+            Baby(checklist.nhs_number, checklist.latest_id, note),
+        )
+    return figure
+
+
+def owner_key(owner: str) -> str:
+    """A Task owner's outcome key: short and plain enough for a link (an owner is free text in tasks.toml), and
+    the same for the same owner in every period."""
+    slug = re.sub(r"[^a-z0-9]+", "-", owner.lower()).strip("-")[:40].strip("-")
+    return f"{slug}-{hashlib.sha256(owner.encode()).hexdigest()[:6]}"
+
+
+def _sources(history: History, months: list[str]) -> list[Figure]:
+    """Per source, the pictures checklists were made against (each stored version had its own) where it was
+    unavailable, answered only in part, or answered: the share is the unavailable count over the month's three. The
+    babies are listed where it did not answer in full; the answered are counted in SQL, not listed."""
+    names = sorted({p.source for p in history.pictures} | {source for source, _ in history.sources_answered})
+    figures = {
+        name: Figure(f"sources-{name}", "sources", f"Pictures where {name} was unavailable", SOURCE_STATES, months)
+        for name in names
+    }
+    for picture in history.pictures:
+        figures[picture.source].add(
+            month_of(picture.at), picture.status, Baby(picture.nhs_number, picture.assessment_id, picture.status)
+        )
+    for (source, month), n in history.sources_answered.items():
+        if month in months:
+            figures[source].tallied[(month, "answered")] = n
+    return [figures[name] for name in names]
+
+
 def compute(
     history: History,
     measures: Iterable[Measure],
@@ -222,11 +264,14 @@ def compute(
     titles: dict[str, str],
     sees_restricted: bool,
 ) -> list[Figure]:
-    """Every figure of the page for `period`, in the order shown: timeliness, each measure, overrides."""
+    """Every figure of the page for `period`, in the order shown: timeliness, each measure, overrides, tasks and
+    sources."""
     months = period.months
     figures = [
         *_timeliness(history, months, now, titles),
-        *(_answer_figure(m, history.checklists, months) for m in measures),
+        *(_answer_figure(m, history, months) for m in measures),
         *_overrides(history, months, sees_restricted),
+        _tasks(history, months),
+        *_sources(history, months),
     ]
     return sorted(figures, key=lambda f: list(SECTIONS).index(f.section))

@@ -1,22 +1,25 @@
 """What the assurance figures are computed from: NeoSafe's own tables, read in SQL that SQLite and PostgreSQL both run.
 
-Never the FHIR servers: the figures are what NeoSafe holds (the stored assessments, the hold overrides and the audit
-trail), so the same period gives the same numbers whichever source is down. Only portable SQL: column comparisons,
-IN, MIN and GROUP BY; the month of a row and the answers inside response_json are read in Python.
+Never the FHIR servers: the figures are what NeoSafe holds (the stored assessments, the rows of what each says kept
+with it (app.assessments.facts), the hold overrides and the audit trail), so the same period gives the same numbers
+whichever source is down. Only portable SQL: column comparisons, IN, EXISTS, UNION ALL, MIN and GROUP BY. Which answer
+matches which outcome is decided in SQL (app.assurance.answers); the month of a row is placed in Python (the unit's
+calendar), and no stored response is parsed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 from sqlmodel import col, func, select
 
 from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, WatchedBaby
+
+from .answers import Picture, RaisedTask, matched_answers, sources_answered, sources_not_answered, tasks_of
+from .mapping import Measure
 
 __all__ = ["Checklist", "Cosignature", "History", "Override", "read_history"]
 
@@ -31,19 +34,14 @@ def _utc(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Checklist:
-    """One checklist as first completed (its first version's time) with the answers of its latest version."""
+    """One checklist as first completed (its first version's time), counted with the answers of its latest version."""
 
     record_id: str  # the first version's id
     latest_id: str
     nhs_number: str
     checkpoint: str
     completed_at: datetime
-    response_json: str
-
-    @cached_property
-    def response(self) -> dict[str, Any]:
-        """Parsed when a figure reads it: the checklists no measure names are never parsed."""
-        return json.loads(self.response_json)
+    versions: tuple[str, ...] = ()  # every version's id, first first
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,11 @@ class History:
     watched: frozenset[str]  # babies the watch job found on the unit's census
     overrides: list[Override]
     cosignatures: list[Cosignature]
+    # measure key -> (latest version's id, outcome key) for each matching answer, in the order the response has them
+    answers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    tasks: list[RaisedTask] = field(default_factory=list)  # written by the versions of the period's checklists
+    pictures: list[Picture] = field(default_factory=list)  # each source unavailable (or in part), version by version
+    sources_answered: dict[tuple[str, str], int] = field(default_factory=dict)  # (source, month) -> versions answered
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
@@ -79,9 +82,12 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
         yield values[i : i + CHUNK]
 
 
-async def read_history(sessions: SessionFactory, start: datetime, end: datetime) -> History:
-    """Everything the figures for [start, end) need. Amendments come after what they amend, so every version of a
-    checklist first completed in the period is created at or after `start`; the latest (even after `end`) counts."""
+async def read_history(
+    sessions: SessionFactory, start: datetime, end: datetime, measures: Iterable[Measure] = ()
+) -> History:
+    """Everything the figures for [start, end) need, with the answers each of `measures` counts. Amendments come
+    after what they amend, so every version of a checklist first completed in the period is created at or after
+    `start`; the latest (even after `end`) counts."""
     async with sessions() as session:
         rows = (
             await session.exec(
@@ -91,10 +97,13 @@ async def read_history(sessions: SessionFactory, start: datetime, end: datetime)
                     Assessment.nhs_number,
                     Assessment.checkpoint,
                     Assessment.created_at,
-                    Assessment.response_json,
                 ).where(col(Assessment.created_at) >= start)
             )
         ).all()
+        answers = {m.key: await matched_answers(session, m, start) for m in measures}
+        tasks = await tasks_of(session, start)
+        not_answered = await sources_not_answered(session, start)
+        answered = await sources_answered(session, start, end)
         watched = {
             n: _utc(t)
             for n, t in (
@@ -133,27 +142,43 @@ async def read_history(sessions: SessionFactory, start: datetime, end: datetime)
             )
         ).all()
     first_seen = {n: min(t for t in (first_audit.get(n), watched.get(n)) if t) for n in numbers}
+    checklists = _checklists(rows, start, end)
+    latest = {c.latest_id for c in checklists}
+    versions = {v for c in checklists for v in c.versions}
     return History(
-        checklists=_checklists(rows, start, end),
+        checklists=checklists,
         first_seen=first_seen,
         watched=frozenset(watched),
         overrides=[
             Override(n, o.assessment_id, o.finding, o.reason, o.user_name, o.role, _utc(o.at)) for o, n in overrides
         ],
         cosignatures=[Cosignature(n or "", role, _utc(at)) for n, role, at in cosigned],
+        answers={key: [(a, o) for a, o in found if a in latest] for key, found in answers.items()},
+        tasks=[t for t in tasks if t.assessment_id in versions],
+        pictures=_pictures(rows, not_answered, start, end),
+        sources_answered=answered,
     )
+
+
+def _pictures(rows: list[Any], statuses: list[tuple[str, str, str]], start: datetime, end: datetime) -> list[Picture]:
+    """Each source not answering (in full) in each version stored in [start, end), in the order they were stored."""
+    stored = {r.id: (r.nhs_number, at) for r in rows if start <= (at := _utc(r.created_at)) < end}
+    found = [Picture(id_, *stored[id_], source, status) for id_, source, status in statuses if id_ in stored]
+    return sorted(found, key=lambda p: p.at)
 
 
 def _checklists(rows: list[Any], start: datetime, end: datetime) -> list[Checklist]:
     """Each chain of versions as one checklist: first completed in [start, end), answered as its latest version."""
     by_id = {r.id: r for r in rows}
     latest: dict[str, Any] = {}
+    chains: dict[str, list[str]] = {}
     for row in sorted(rows, key=lambda r: _utc(r.created_at)):
         root = row
         while root.amends is not None and root.amends in by_id:
             root = by_id[root.amends]
         if root.amends is None:  # a chain whose first version is before `start` belongs to an earlier period
             latest[root.id] = row
+            chains.setdefault(root.id, []).append(row.id)
     return [
         Checklist(
             record_id=root_id,
@@ -161,7 +186,7 @@ def _checklists(rows: list[Any], start: datetime, end: datetime) -> list[Checkli
             nhs_number=root.nhs_number,
             checkpoint=root.checkpoint,
             completed_at=_utc(root.created_at),
-            response_json=last.response_json,
+            versions=tuple(chains[root_id]),
         )
         for root_id, last in latest.items()
         if start <= _utc((root := by_id[root_id]).created_at) < end

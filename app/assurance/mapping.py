@@ -15,12 +15,15 @@ from app.forms import Checklists
 
 __all__ = ["ANY", "SECTIONS", "Measure", "Outcome", "Where", "load_measures"]
 
-SECTIONS = {  # the page's sections, in order: timeliness and overrides are computed, the others are measures here
+SECTIONS = {  # the page's sections, in order: timeliness, overrides, tasks and sources are computed, the others are
+    # measures here
     "timeliness": "Checklists completed on time",
     "fathers": "Fathers and male carers",
     "domestic-abuse": "Domestic-abuse enquiry",
     "interpreters": "Interpreters",
     "overrides": "Overrides and co-signatures",
+    "tasks": "Tasks",
+    "sources": "Sources unavailable",
 }
 ANY = "*"  # an outcome answer that matches any answer at all
 Answer = str | bool

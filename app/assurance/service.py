@@ -72,7 +72,7 @@ async def report(services: Checkpoints, user: User, period: Period, *, action: s
     await services.authorise(user, Action.ASSURE, None)
     measures = measures_for(services)
     now = services.clock()
-    history = await read_history(services.sessions, period.start, period.end)
+    history = await read_history(services.sessions, period.start, period.end, measures)
     figures = compute(
         history,
         measures,
@@ -93,6 +93,8 @@ async def babies_behind(
     figure = found.figure(key)
     if figure is None or outcome not in dict(figure.outcomes) or month not in figure.months:
         raise Refused("there is no such figure for this period")
+    if not figure.listed(outcome):
+        raise Refused("this count is made in the database; the babies behind it are not listed")
     return figure, figure.babies.get((month, outcome), [])
 
 

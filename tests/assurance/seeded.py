@@ -4,7 +4,13 @@ Five babies over October and November 2026 (E's checklist is in September, outsi
 (B's admission 30 h after NeoSafe first saw her), missing (C, watched but never checked; B's 72-hour review and
 day-7 father check, her discharge saved after both fell due), amended (B's admission answers corrected), overridden,
 co-signed, family-interpreted and asked-with-someone-present (B), not done with a reason (D), and answers that must
-not count (A's and B's mothers at ICON, E outside the period).
+not count (A's and B's mothers at ICON, E outside the period). Tasks: A's admission raises one for the safeguarding
+team; B's raises two, and its amendment changes one and withdraws the other; D's raises one for the named nurse; E's
+is outside the period. Sources: the police source was unavailable for A's admission and answered in part for B's
+amendment, maternity unavailable for B's amendment; the police source is not configured for D (not counted).
+
+Each row is written with what NeoSafe keeps of it when a checklist is stored (app.assessments.facts), as
+save_assessment does.
 """
 
 from __future__ import annotations
@@ -13,8 +19,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, WatchedBaby
+from app.assessments import (
+    Assessment,
+    AuditEvent,
+    HoldOverride,
+    SessionFactory,
+    WatchedBaby,
+    answer_rows,
+    source_rows,
+    task_rows,
+)
 from app.assurance import Period
+from app.assurance.figures import owner_key
 
 __all__ = ["EXPECTED", "PERIOD", "seed_history"]
 
@@ -126,6 +142,53 @@ def _assessment(id_: str, number: str, checkpoint: str, when: datetime, body: st
     )
 
 
+def _sources(maternity: str, police: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "maternity", "status": maternity, "detail": "", "checked_at": None},
+        {"name": "police-gp", "status": police, "detail": "", "checked_at": None},
+    ]
+
+
+def _task(key: str, owner: str, status: str = "requested", due: str | None = None) -> dict[str, Any]:
+    task = {
+        "resourceType": "Task",
+        "identifier": [{"system": "https://neosafe.org.uk/fhir/Id/task", "value": key}],
+        "status": status,
+        "owner": {"display": owner},
+    }
+    if due:
+        task["restriction"] = {"period": {"end": due}}
+    return {"resource": task}
+
+
+TEAM, NURSE = "Safeguarding team", "Named neonatal nurse"
+SOURCES = {  # what each version's picture said of each source (the others' sources are not recorded)
+    "a-adm": _sources("found", "unavailable"),
+    "b-adm": _sources("found", "found"),
+    "b-adm-2": _sources("unavailable", "partial"),
+    "d-adm": _sources("found", "not-configured"),
+    "e-adm": _sources("unavailable", "unavailable"),
+}
+TASKS = {  # the Tasks each version's bundle wrote
+    "a-adm": [_task("a-adm/t1", TEAM, due="2026-10-03")],
+    "b-adm": [_task("b-adm/t1", NURSE), _task("b-adm/t2", NURSE)],
+    "b-adm-2": [_task("b-adm/t1", TEAM), _task("b-adm/t2", NURSE, status="cancelled")],
+    "d-adm": [_task("d-adm/t1", NURSE, due="2026-11-06")],
+    "e-adm": [_task("e-adm/t1", TEAM)],
+}
+
+
+def _kept(assessment: Assessment) -> list[Any]:
+    """What save_assessment keeps of a version in rows, besides the version itself."""
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "QuestionnaireResponse"}}]}
+    bundle["entry"] += TASKS.get(assessment.id, [])
+    return [
+        *answer_rows(assessment.id, json.loads(assessment.response_json)),
+        *task_rows(assessment.id, bundle),
+        *source_rows(assessment.id, json.loads(assessment.sources_json)),
+    ]
+
+
 def _seen(number: str, when: datetime) -> AuditEvent:
     return AuditEvent(at=when, user_id="demo-nurse", role="nurse", action="view-picture", nhs_number=number)
 
@@ -206,8 +269,12 @@ async def seed_history(sessions: SessionFactory) -> None:
         ),
         _assessment("e-adm", E, "admission", at(9, 15), response("admission", household("yes"))),
     ]
+    for assessment in assessments:
+        assessment.sources_json = json.dumps(SOURCES.get(assessment.id, []))
     async with sessions() as session:
         session.add_all(assessments)
+        await session.flush()
+        session.add_all([row for assessment in assessments for row in _kept(assessment)])
         session.add_all(
             [_seen(A, at(10, 1, 8)), _seen(B, at(10, 10, 8)), _seen(D, at(11, 5, 8)), _seen(E, at(9, 15, 8))]
         )
@@ -263,4 +330,7 @@ EXPECTED: dict[str, dict[tuple[str, str], int]] = {
     "da-enquiry-interpreting": {(OCT, "professional"): 1, (OCT, "family"): 1},
     "overrides": {(OCT, "safeguarding-lead"): 1, (OCT, "nurse"): 1},
     "cosignatures": {(OCT, "safeguarding-lead"): 1},
+    "tasks": {(OCT, owner_key(TEAM)): 2, (OCT, "cancelled"): 1, (NOV, owner_key(NURSE)): 1},
+    "sources-maternity": {(OCT, "answered"): 2, (OCT, "unavailable"): 1, (NOV, "answered"): 1},
+    "sources-police-gp": {(OCT, "unavailable"): 1, (OCT, "answered"): 1, (OCT, "partial"): 1},
 }

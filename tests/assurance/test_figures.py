@@ -3,19 +3,21 @@ NEOSAFE_TEST_DATABASE_URL, PostgreSQL; and the CSV of them read back whole."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from app.assessments import make_engine, session_factory, upgrade
+from app.assessments import make_engine, save_assessment, session_factory, upgrade
 from app.assurance import load_measures, read_csv, to_csv
-from app.assurance.figures import compute
+from app.assurance.figures import compute, owner_key
 from app.assurance.history import read_history
 from app.checkpoints import WITHHELD
 from app.forms import load_checklists
-from tests.assurance.seeded import EXPECTED, PERIOD, seed_history
+from tests.assurance.seeded import EXPECTED, PERIOD, household, response, seed_history
 
 ROOT = Path(__file__).parents[2]
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
@@ -33,8 +35,8 @@ async def sessions(settings) -> AsyncIterator:
 
 async def figures(sessions, *, sees_restricted: bool = True):
     checklists = load_checklists(ROOT / "checklists")
-    history = await read_history(sessions, PERIOD.start, PERIOD.end)
     measures = load_measures(ROOT / "fhir_mappings", checklists)
+    history = await read_history(sessions, PERIOD.start, PERIOD.end, measures)
     titles = {c: c for c in ("admission", "transfer", "discharge", "review-72h", "weekly", "father-day7")}
     return compute(history, measures, PERIOD, now=NOW, titles=titles, sees_restricted=sees_restricted)
 
@@ -70,3 +72,51 @@ async def test_the_csv_reads_back_as_every_figure(sessions):
     assert {k: v for k, v in back.items() if v} == {
         (key, m, o): n for key, cells in EXPECTED.items() for (m, o), n in cells.items()
     }
+
+
+async def test_a_checklist_stored_and_amended_through_the_store_counts_as_its_latest_version(sessions):
+    stored = {"nhs_number": "9990000066", "checkpoint": "admission", "questionnaire": "admission|1", "records": []}
+    for id_, recorded, amends, day in (("f-adm", "yes", None, 9), ("f-adm-2", "no", "f-adm", 10)):
+        await save_assessment(
+            sessions,
+            assessment_id=id_,
+            response=json.loads(response("admission", household(recorded))),
+            sources=[{"name": "maternity", "status": "unavailable"}],
+            bundle={"entry": []},
+            author_id="demo-nurse",
+            author_role="nurse",
+            now=datetime(2026, 11, day, 12, tzinfo=UTC),
+            amends=amends,
+            version=2 if amends else 1,
+            **stored,
+        )
+
+    found = {f.key: f for f in await figures(sessions)}
+
+    assert counts(found["father-recorded"]) == {**EXPECTED["father-recorded"], ("2026-11", "no"): 1}
+    assert [b.assessment_id for b in found["father-recorded"].babies[("2026-11", "no")]] == ["f-adm-2"]
+    assert counts(found["sources-maternity"]) == {**EXPECTED["sources-maternity"], ("2026-11", "unavailable"): 2}
+
+
+async def test_the_answered_pictures_are_counted_not_listed(sessions):
+    found = {f.key: f for f in await figures(sessions)}
+    maternity = found["sources-maternity"]
+    assert maternity.count("2026-10", "answered") == 2 and not maternity.listed("answered")
+    assert [(b.nhs_number, b.assessment_id) for b in maternity.babies[("2026-10", "unavailable")]] == [
+        ("9990000022", "b-adm-2")
+    ]
+    tasks = found["tasks"]
+    assert [(b.assessment_id, b.note) for b in tasks.babies[("2026-10", owner_key("Safeguarding team"))]] == [
+        ("a-adm", "due 2026-10-03"),
+        ("b-adm-2", ""),
+    ]
+    assert [b.note for b in tasks.babies[("2026-10", "cancelled")]] == [
+        "Named neonatal nurse: withdrawn by an amendment"
+    ]
+
+
+def test_a_task_owner_s_key_is_plain_short_and_stable():
+    long = "Named nurse for safeguarding (out of hours: on-call paediatric consultant)"
+    assert owner_key(long) == owner_key(long) != owner_key(long + ".")
+    assert len(owner_key(long)) <= 60 and re.fullmatch(r"[a-z0-9-]+", owner_key(long))
+    assert owner_key("Safeguarding team").startswith("safeguarding-team-")

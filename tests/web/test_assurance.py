@@ -98,3 +98,16 @@ def test_a_period_that_is_not_months_is_refused(assured):
     with live.browser("safeguarding-lead") as lead:
         assert lead.get("/unit/assurance", params={"from": "2026-13"}).status_code == 400
         assert lead.get("/unit/assurance", params={"from": "2024-01", "to": "2026-11"}).status_code == 400
+
+
+def test_the_pictures_where_a_source_answered_are_counted_and_not_listed(assured):
+    live, _ = assured
+    cell = {"figure": "sources-maternity", "month": "2026-10", **SPAN}
+    with live.browser("safeguarding-lead") as lead:
+        page = lead.get("/unit/assurance", params=SPAN).text
+        unavailable = lead.get("/unit/assurance/babies", params={**cell, "outcome": "unavailable"})
+        answered = lead.get("/unit/assurance/babies", params={**cell, "outcome": "answered"})
+    assert "figure=sources-maternity&amp;month=2026-10&amp;outcome=unavailable" in page
+    assert "figure=sources-maternity&amp;month=2026-10&amp;outcome=answered" not in page
+    assert unavailable.status_code == 200 and 'href="/patients/9990000022/assessments/b-adm-2"' in unavailable.text
+    assert answered.status_code == 400
