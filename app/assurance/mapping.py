@@ -35,9 +35,6 @@ class Outcome:
     label: str
     answers: tuple[Answer, ...]
 
-    def matches(self, value: Answer) -> bool:
-        return ANY in self.answers or value in self.answers
-
 
 @dataclass(frozen=True)
 class Where:
