@@ -8,6 +8,7 @@ from typing import Any
 
 from app.assessments import audit, latest_assessments
 from app.fhir_systems import NHS_NUMBER_SYSTEM
+from app.handover import recipient_entries
 from app.nhs_style import format_nhs_number
 from app.picture import Picture, gather_picture, mark_changes, picture_context
 
@@ -16,13 +17,28 @@ from .policy import Action, require
 from .users import User
 from .wiring import Wiring
 
-__all__ = ["Pictures", "nhs_number_of"]
+__all__ = ["Pictures", "nhs_number_of", "social_workers"]
 
 
 def nhs_number_of(patient: dict[str, Any]) -> str:
     """The NHS number a Patient resource carries; "" if none."""
     ids = patient.get("identifier") or []
     return next((i.get("value") or "" for i in ids if i.get("system") == NHS_NUMBER_SYSTEM), "")
+
+
+SOCIAL_CARE = ("child-protection", "looked-after", "social-care")
+
+
+def social_workers(picture: Picture) -> list[str]:
+    """Each named social worker of a current social care, child protection or looked-after record (its contact,
+    and the team or local authority holding it), once each: the handover's social worker recipients."""
+    named: list[str] = []
+    for r in picture.records:
+        if r.current and r.category in SOCIAL_CARE and r.contact:
+            who = f"{r.contact} ({r.organisation})" if r.organisation else r.contact
+            if who not in named:
+                named.append(who)
+    return named
 
 
 class Pictures(Wiring):
@@ -98,12 +114,15 @@ class Pictures(Wiring):
         return stays
 
     def env(self, picture: Picture, checkpoint: str, user: User) -> dict[str, Any]:
-        """The FHIRPath environment a checklist is filled in: %patient, %encounter, %user, %picture."""
+        """The FHIRPath environment a checklist is filled in: %patient, %encounter, %user, %picture, and
+        %recipients, whom the handover goes to and how (checklists/README.md)."""
+        patient = picture.baby_resource or {}
         return {
-            "patient": picture.baby_resource or {},
+            "patient": patient,
             "encounter": picture.encounter or {},
             "user": user.reference(),
             "picture": picture_context(picture, checkpoint=checkpoint),
+            "recipients": recipient_entries(self.routes, patient, social_workers=social_workers(picture)),
         }
 
     def subject(self, picture: Picture) -> dict[str, Any]:

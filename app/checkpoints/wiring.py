@@ -24,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.assessments import Backoff, OutboxWorker, SessionFactory, deliver, make_engine, prepare, session_factory
 from app.config import Settings, SourceSettings
 from app.forms import Checklists, FocusRule, TaskRule, load_checklists, load_focus_rules, load_task_rules
-from app.handover import Recipients, Section, document_environment, load_recipients, load_sections
+from app.handover import (
+    Recipients,
+    Routes,
+    Section,
+    document_environment,
+    load_recipients,
+    load_routes,
+    load_sections,
+)
 from app.picture import Mappings, load_mappings
 from app.sources import FhirClient, KeptCapabilities, auth_for
 
@@ -47,6 +55,7 @@ class Wiring:
     watch: WatchRules  # what the watch job looks for between checkpoints (watch.toml)
     handover_sections: list[Section] = field(default_factory=list)
     handover_recipients: Recipients | None = None  # D10's questions: a Communication per recipient at discharge
+    routes: Routes | None = None  # where the handover goes (delivery.toml): pre-fills D10's recipients
     task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
     focus_rules: list[FocusRule] = field(default_factory=list)  # whom answers are about (observation-focus.toml)
     transport: httpx.AsyncBaseTransport | None = None
@@ -79,6 +88,7 @@ class Wiring:
             checklists=checklists,
             handover_sections=load_sections(handover_rules, checklists),
             handover_recipients=load_recipients(handover_rules, checklists),
+            routes=load_routes(settings.mappings_dir / "delivery.toml"),
             task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
             focus_rules=load_focus_rules(settings.mappings_dir / "observation-focus.toml", checklists),
             severity=load_severity(settings.mappings_dir),

@@ -90,15 +90,20 @@ class DeliveryEngine:
         patient = await self._patient(document)
         earlier = await self._earlier_rows(record_id)
         response = json.loads(assessment.response_json)
+        nodes = list(walk(self.checklists.for_checkpoint("discharge"), response))
+        address = next(
+            (answer_text((n.r.get("answer") or [{}])[0]) for n in nodes if n.q["linkId"] == self.recipients.address),
+            None,
+        )  # where the baby goes home to, as the checklist says (an earlier version has none: the record's)
         rows = []
-        for node in walk(self.checklists.for_checkpoint("discharge"), response):
+        for node in nodes:
             if node.q["linkId"] != self.recipients.group:
                 continue
             key = f"{record_id}/handover/{node.path}"
             answers = {i["linkId"]: (i.get("answer") or [{}])[0] for i in node.r.get("item") or []}
             kind = (answers.get(self.recipients.type, {}).get("valueCoding") or {}).get("code") or "other"
             named = answer_text(answers.get(self.recipients.name, {})) or kind
-            route = self.routes.route_for(kind, patient) if patient is not None else None
+            route = self.routes.route_for(kind, patient, address=address) if patient is not None else None
             before = earlier.get(key)
             rows.append(
                 Delivery(

@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 SNOMED = SNOMED_SYSTEM
-ENGINE_VARIABLES = {"picture", "resource", "questionnaire", "context", "findings"}  # findings: the discharge holds
+ENGINE_VARIABLES = {"picture", "resource", "questionnaire", "context", "findings", "recipients"}  # findings: the
+# discharge holds; recipients: whom the handover goes to (app/handover/routes.py recipient_entries)
 HOLDS = "discharge-holds.toml"  # in the mappings folder: what holds a discharge (app.checkpoints.holds)
 QUESTION_TYPES = {"boolean", "choice", "open-choice", "string", "text", "integer", "decimal", "date", "dateTime"}
 OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}

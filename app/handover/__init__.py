@@ -4,11 +4,13 @@ from .document import PdfUnavailable, document_environment, document_html, pdf_o
 from .document_reference import HANDOVER_ID_SYSTEM, SUMMARIES, handover_document
 from .holds import DischargeHold, Finding, Override
 from .recipients import Recipients, handover_communications, load_recipients
+from .routes import NOT_REACHABLE, Routes, home_address, load_routes, recipient_entries
 from .sections import Section, load_sections
 from .summary import Handover, Part, Recorded, build_handover
 
 __all__ = [
     "HANDOVER_ID_SYSTEM",
+    "NOT_REACHABLE",
     "SUMMARIES",
     "DischargeHold",
     "Finding",
@@ -18,13 +20,17 @@ __all__ = [
     "PdfUnavailable",
     "Recipients",
     "Recorded",
+    "Routes",
     "Section",
     "build_handover",
     "document_environment",
     "document_html",
     "handover_communications",
     "handover_document",
+    "home_address",
     "load_recipients",
+    "load_routes",
     "load_sections",
     "pdf_of",
+    "recipient_entries",
 ]

@@ -22,7 +22,8 @@ __all__ = ["Recipients", "handover_communications", "load_recipients"]
 
 @dataclass(frozen=True)
 class Recipients:
-    """linkIds in the discharge checklist: the repeating recipient group, and its questions."""
+    """linkIds in the discharge checklist: the repeating recipient group, and its questions; `address`, where the
+    baby goes home to (the teams are found from it)."""
 
     group: str
     type: str
@@ -31,6 +32,7 @@ class Recipients:
     received: str
     received_by: str
     received_date: str
+    address: str
 
 
 def load_recipients(path: Path, checklists: Checklists) -> Recipients:

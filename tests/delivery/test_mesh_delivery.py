@@ -236,6 +236,43 @@ async def test_a_recipient_without_a_route_is_not_reachable_and_raises_a_task(de
     assert len(tasks(fhir, midwife.recipient_key)) == 1  # raised once
 
 
+def going_home_to(response: dict[str, Any], address: str) -> dict[str, Any]:
+    """The discharge response with D5's address the baby goes home to changed to `address`."""
+    [item] = items_with(response, "D5-carers.home-address")
+    item["answer"] = [{"valueString": address}]
+    return response
+
+
+async def test_the_teams_are_those_of_the_address_the_baby_goes_home_to_not_the_records(delivering, deliveries, fhir):
+    moving_in = a_baby(fhir["neonatal"], postcode="ZZ9 9ZZ")  # the record's address: no team there
+    moving_out = a_baby(fhir["neonatal"])  # the record's address: Riverside
+    records = {}
+    with delivering.live.client("nurse") as api:
+        prefilled = completed(api, moving_out, "discharge")
+        [address] = items_with(prefilled, "D5-carers.home-address")
+        assert address["answer"] == [{"valueString": "1 Test Street, Riverside, RV3 1AB"}]  # from the record
+        for baby, goes_to in (
+            (moving_in, "Flat 2, 4 Mill Lane, RV3 2CD"),
+            (moving_out, "4 Far Lane, Elsewhere, ZZ9 9ZZ"),
+        ):
+            response = going_home_to(completed(api, baby, "discharge"), goes_to)
+            records[baby] = submitted(api, baby, with_recipients(response, "health-visitor", "community-neonatal-team"))
+    await deliveries.run_once(datetime.now(UTC))
+
+    rows = {
+        b: {r.kind: r for r in await deliveries_of(deliveries.checkpoints.sessions, [rec])}
+        for b, rec in records.items()
+    }
+    assert {k: (r.state, r.address) for k, r in rows[moving_in].items()} == {
+        "health-visitor": ("sent", HV),
+        "community-neonatal-team": ("sent", CN),
+    }
+    assert len(received(delivering, HV, moving_in)) == 1
+    assert {r.state for r in rows[moving_out].values()} == {"not-reachable"}  # never the old address's team
+    assert received(delivering, HV, moving_out) == []
+    assert all(tasks(fhir, r.recipient_key) for r in rows[moving_out].values())
+
+
 async def test_two_instances_delivering_at_once_send_each_message_once(delivering, deliveries, fhir):
     baby, record = discharge(delivering, fhir, "gp", "health-visitor")
     other = Deliveries(deliveries.checkpoints)  # a second instance's worker on the same database

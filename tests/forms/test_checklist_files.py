@@ -36,7 +36,7 @@ ROOT_EXTENSIONS = {
 }
 EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
 EXT_MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"  # a date bound, calculated from today()
-VERSIONS = {"admission": "1.3.0", "transfer": "1.2.0", "discharge": "1.4.0"}  # earlier versions are archived
+VERSIONS = {"admission": "1.3.0", "transfer": "1.2.0", "discharge": "1.5.0"}  # earlier versions are archived
 ITEM_EXTENSIONS = {
     EXT_ENABLE,
     EXT_INITIAL,
@@ -211,6 +211,14 @@ PATIENT = {
     "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000026"}],
 }
 ENCOUNTER = {"resourceType": "Encounter", "id": "enc", "status": "in-progress"}
+# %recipients as app.handover.recipient_entries gives it: a route found, a GP named without a route, none found.
+RECIPIENTS = [
+    {"kind": "health-visitor", "name": "Riverside Health Visiting Team", "route": "NeoSafe sends it to ..."},
+    {"kind": "gp", "name": "Millbrook Medical Practice", "route": "Not reachable: send by another means"},
+    {"kind": "community-neonatal-team", "name": None, "route": "Not reachable: send by another means"},
+    {"kind": "community-midwife", "name": None, "route": "Not reachable: send by another means"},
+    {"kind": "recipient-social-worker", "name": "Priya Ramsden (Fenmoor LA)", "route": "Not reachable: send by..."},
+]
 
 
 def response(*answers):
@@ -230,6 +238,7 @@ def env(q, picture, qr=None, **scoped):
         "questionnaire": q,
         "picture": picture,
         "findings": [],  # no discharge finding unless a test names one (app.checkpoints.holds)
+        "recipients": RECIPIENTS,
         **scoped,
     }
 
@@ -351,7 +360,7 @@ def test_codesystem_is_valid_and_complete():
     cs = codesystem()
     CodeSystem.model_validate(cs)
     assert cs["url"] == NEOSAFE
-    assert cs["version"] == "1.2.0"  # 1.2.0: the safe domestic-abuse enquiry (admission 1.1.0, discharge 1.2.0)
+    assert cs["version"] == "1.3.0"  # 1.3.0: the discharge address and the recipient route (discharge 1.5.0)
     assert cs["status"] == "active"
     assert cs["content"] == "complete"
     assert cs["caseSensitive"] is True
@@ -515,12 +524,51 @@ def test_d6_icon_one_record_per_carer():
     assert find(q, "D6-icon.carer")["repeats"] is True
 
 
-def test_d10_recipients_prefilled():
+def test_d10_one_entry_per_recipient_neosafe_found_with_its_name_and_route():
     q = load("discharge")
     recips = evaluate({}, expr_of(q, "D10-handover.recipient", EXT_POP), env(q, NO_CONCERNS))
-    assert recips == ["health-visitor", "gp", "community-neonatal-team", "community-midwife"]
+    assert recips == RECIPIENTS
     for r in recips:
-        assert [c["code"] for c in run(q, "D10-handover.recipient.type", EXT_INITIAL, NO_CONCERNS, recipient=r)] == [r]
+        assert [c["code"] for c in run(q, "D10-handover.recipient.type", EXT_INITIAL, NO_CONCERNS, recipient=r)] == [
+            r["kind"]
+        ]
+        name = run(q, "D10-handover.recipient.name", EXT_INITIAL, NO_CONCERNS, recipient=r)
+        assert name == ([r["name"]] if r["name"] else [])  # none found: left for the nurse, never made up
+        assert run(q, "D10-handover.recipient.route", EXT_INITIAL, NO_CONCERNS, recipient=r) == [r["route"]]
+    assert find(q, "D10-handover.recipient.route")["readOnly"] is True
+
+
+def test_d10_gp_registered_is_prefilled_yes_only_from_a_named_practice_never_no():
+    q = load("discharge")
+    with_gp = {**PATIENT, "generalPractitioner": [{"display": "Millbrook Medical Practice"}]}
+    assert run(q, "D10-handover.gp-registered", EXT_INITIAL, NO_CONCERNS, patient=with_gp) == [True]
+    assert run(q, "D10-handover.gp-registered", EXT_INITIAL, NO_CONCERNS) == []  # none named: not "No"
+    assert run(q, "D10-handover.gp-practice", EXT_INITIAL, NO_CONCERNS) == ["Millbrook Medical Practice"]
+
+
+def test_d5_address_is_the_current_home_address_on_the_record_and_blank_when_there_is_none():
+    q = load("discharge")
+    patient = {
+        **PATIENT,
+        "address": [
+            {"use": "home", "line": ["3 Old Road"], "postalCode": "ZZ9 9ZZ", "period": {"end": "2026-01-01"}},
+            {"use": "work", "line": ["Council Offices"], "postalCode": "ZZ1 1ZZ"},
+            {
+                "use": "home",
+                "line": ["12 Mill Lane", "Flat 2"],
+                "city": "Riverside",
+                "district": "Riverside",
+                "postalCode": "RV3 1AB",
+            },
+        ],
+    }
+    home = run(q, "D5-carers.home-address", EXT_INITIAL, NO_CONCERNS, patient=patient)
+    assert home == ["12 Mill Lane, Flat 2, Riverside, RV3 1AB"]
+    assert run(q, "D5-carers.home-address", EXT_INITIAL, NO_CONCERNS) == []
+    moved_out = {**PATIENT, "address": patient["address"][:2]}
+    assert run(q, "D5-carers.home-address", EXT_INITIAL, NO_CONCERNS, patient=moved_out) == []
+    address = find(q, "D5-carers.home-address")
+    assert address["required"] is True and not address.get("readOnly")  # the nurse confirms or changes it
 
 
 def review_notes(name: str) -> str:

@@ -57,6 +57,9 @@ def test_key_risks_and_actions_come_first_and_each_task_is_listed_once(live, goi
     facts = text_of(html[html.index('data-testid="key-facts"') :].split("</dl>", 1)[0])
     for heading in ("Goes home to", "Named social worker", "safeguarding contact", "Follow-up arranged"):
         assert heading in facts
+    goes_home = facts[facts.index("Goes home to") : facts.index("Named social worker")]
+    # where the baby goes home to (D5's address: this baby's record has none, so the nurse's answer), then who
+    assert goes_home.index("Recorded by the test (discharge)") < goes_home.index("Name: ")
 
 
 def test_a_baby_going_home_gets_no_transfer_sections_and_the_in_stay_checks_by_title(live, going_home):
