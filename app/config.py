@@ -12,6 +12,16 @@ FHIR sources live in a TOML file, one table per source:
     write_back = true
 
 A source's table name is its kind, one the data contract knows (the tables of fhir_mappings/sources.toml).
+
+A source's `profile` says how it is asked: `fhir` (the default: NeoSafe's generic FHIR searches) or `cpis` (NHS
+England's CP-IS API in its own shape: CareTeam by NHS number, with the signed-in clinician's NHS CIS2 token and the
+TraceID and IsUnscheduledAccessEvent headers):
+
+    [sources.cpis]
+    profile = "cpis"
+    base_url = "https://api.service.nhs.uk/cpis/FHIR/R4"
+    unscheduled_access = { admission = true, transfer = true, discharge = false }
+    unscheduled_default = true  # a checkpoint not listed, or a picture outside one; CP-IS treats "omitted" as true
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "DATA_ROOT",
+    "PROFILES",
     "PROJECT_ROOT",
     "ConfigError",
     "RuntimeSettings",
@@ -35,6 +46,8 @@ __all__ = [
     "load_sources",
     "read_toml",
 ]
+
+PROFILES = ("fhir", "cpis")  # how a source is asked: generic FHIR searches, or CP-IS's own API
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # checklists/, fhir_mappings/, templates/ and migrations/: beside app/ in a checkout and the image, inside it in a
@@ -108,6 +121,29 @@ class SourceSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     auth: SourceAuth = Field(default_factory=SourceAuth)
     write_back: bool = False
+    profile: Literal["fhir", "cpis"] = "fhir"
+    # cpis only: the IsUnscheduledAccessEvent sent at each checkpoint (true: CP-IS records the access in the child's
+    # access history and notifies the local authority), and for a checkpoint not listed or a picture outside one.
+    unscheduled_access: dict[str, bool] = Field(default_factory=dict)
+    unscheduled_default: bool = True
+
+    @model_validator(mode="after")
+    def _profile_fits(self) -> SourceSettings:
+        if self.profile == "cpis":
+            if self.auth.type != "none":
+                raise ValueError(
+                    "a cpis source is user-restricted: it is called with the signed-in clinician's NHS CIS2 token, "
+                    "never application credentials, so it takes no auth table"
+                )
+            if self.write_back:
+                raise ValueError("a cpis source is read-only: it cannot be the write_back source")
+        elif self.unscheduled_access:
+            raise ValueError('unscheduled_access is for a cpis source (profile = "cpis") only')
+        return self
+
+    def unscheduled(self, checkpoint: str | None) -> bool:
+        """The IsUnscheduledAccessEvent value for a picture gathered at `checkpoint` (None: outside one)."""
+        return self.unscheduled_access.get(checkpoint or "", self.unscheduled_default)
 
     @property
     def url(self) -> str:
@@ -146,6 +182,13 @@ def load_sources(path: Path, *, mappings_dir: Path | None = None) -> list[Source
             )
         if not isinstance(table, dict):
             raise ConfigError(f"sources file {path}: sources.{name} must be a table")
+        profile = table.get("profile", "fhir")
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"sources file {path}: source '{name}': profile {profile!r} is not one NeoSafe knows; "
+                f"the known profiles are {', '.join(PROFILES)} (fhir: generic FHIR searches, the default; "
+                "cpis: NHS England's CP-IS API)"
+            )
         try:
             sources.append(SourceSettings(name=name, **table))
         except ValidationError as exc:

@@ -2,15 +2,18 @@
 
 from .changes import mark_changes, snapshot
 from .classify import RESTRICTED_LABEL
+from .cpis import NEEDS_SIGN_IN, CpisAccess
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
 from .models import CheckStatus, OpenTask, Person, Picture, Record, SourceStatus
 from .view import picture_context
 
 __all__ = [
+    "NEEDS_SIGN_IN",
     "RESTRICTED_LABEL",
     "BabyNotFound",
     "CheckStatus",
+    "CpisAccess",
     "Mappings",
     "OpenTask",
     "Person",

@@ -42,6 +42,9 @@ class Answer:
     not_held: list[str] = field(default_factory=list)
     error: str | None = None
     verdict: Verdict | None = None  # its Patients against the person the household means; None: it holds none
+    # The source answers by NHS number alone, holding no Patient to compare (CP-IS): nothing held is "none found".
+    by_number: bool = False
+    unchecked: str | None = None  # why the source could not be asked at all, e.g. no user token for CP-IS
 
     def withhold(self, verdict: Verdict) -> None:
         """Not the household's person (or not known to be): nothing from this answer is attributed to anyone."""
@@ -55,6 +58,8 @@ def person_check(answer: Answer, relatives: list[Verdict]) -> PersonCheck:
     the person's NHS number compare with them."""
     if answer.error:
         return PersonCheck("unavailable", f"not checked: {answer.error}")
+    if answer.unchecked:
+        return PersonCheck("not-checked", f"not checked: {answer.unchecked}", reason=answer.unchecked)
     if answer.verdict == "mismatch" or (answer.verdict is None and "mismatch" in relatives):
         return PersonCheck("identity-mismatch", MISMATCH, reason="identity mismatch")
     if answer.verdict == "unverified":
@@ -66,6 +71,8 @@ def person_check(answer: Answer, relatives: list[Verdict]) -> PersonCheck:
         return PersonCheck("found", f"{count} record{'s' if count != 1 else ''}", count)
     if answer.patients:
         return PersonCheck("none-found", "asked; no safeguarding records held")
+    if answer.by_number:
+        return PersonCheck("none-found", "asked; nothing held under this NHS number")
     if "match" in relatives:
         return PersonCheck("none-found", "known to this source as a relative; no safeguarding records held")
     if relatives:
@@ -107,6 +114,9 @@ def source_status(
     count = sum(len(a.records) for a in answers)
     if errors:
         return SourceStatus(name, "unavailable", errors[0], None, count)
+    unasked = [a.unchecked for a in answers if a.unchecked]
+    if unasked:  # never "none found": it was not asked
+        return SourceStatus(name, "unavailable", f"not checked: {unasked[0]}", None, count)
     reasons: dict[str, list[str]] = {}
     for p, c in checks:
         if c.status in UNASKED:

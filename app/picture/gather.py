@@ -40,6 +40,7 @@ from app.sources import (
 
 from .checks import Answer, not_connected, person_check, source_status, unasked
 from .classify import classify, open_task
+from .cpis import CPIS_ROLES, CpisAccess, ask_cpis
 from .gestation import gestation_days, settled
 from .identity import Identity, Verdict, compare, identity_of
 from .mappings import Mappings, RecordType
@@ -330,7 +331,7 @@ def _pick_encounter(answers: Mapping[str, Answer]) -> dict[str, Any] | None:
 
 def _verify(answer: Answer, person: Person, *, reference: bool) -> None:
     """Withhold the answer unless the Patients it holds under the NHS number are the person the household means."""
-    if answer.error:
+    if answer.error or answer.by_number:  # by_number (CP-IS): matched by NHS number, each record's subject checked
         return
     if not answer.patients:  # records (by a chained search) with no Patient NeoSafe could read to compare
         if answer.records or answer.related or answer.encounters or answer.tasks:
@@ -390,11 +391,13 @@ async def gather_picture(
     mappings: Mappings,
     now: datetime,
     capabilities: Mapping[str, Capabilities] | None = None,
+    cpis: Mapping[str, CpisAccess] | None = None,
 ) -> Picture:
     """Ask every source about the baby and household; raise BabyNotFound if no source knows the baby.
 
     `capabilities` (by source name) are kept by the caller between pictures; a source missing from it is
-    asked as if it could do everything.
+    asked as if it could do everything. `cpis` (by source name): what each CP-IS source (profile "cpis") may be
+    asked with, the clinician's token among it; a CP-IS source missing from it is not checked (no user token).
     """
     caps = {name: (capabilities or {}).get(name) or Capabilities() for name in clients}
     probe = Person(role="baby", role_label="Baby", name="", nhs_number=nhs_number)
@@ -416,8 +419,11 @@ async def gather_picture(
                 mappings,
                 now,
             )
+            if client.source.profile == "fhir"
+            else ask_cpis(client, person, (cpis or {}).get(name), mappings, now)
             for name, client in clients.items()
             for person in frontier
+            if client.source.profile == "fhir" or person.role in CPIS_ROLES
         }
         results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
         reference = _reference(results, clients) if round_number == 0 else None
@@ -452,7 +458,9 @@ async def gather_picture(
     everyone = [baby, *(p for p in people.values() if p is not probe), *unnumbered]
     for person in everyone:
         number = nhs_number if person is baby else person.nhs_number
-        for name in clients:
+        for name, client in clients.items():
+            if client.source.profile == "cpis" and person is not baby and person.role not in CPIS_ROLES:
+                continue  # CP-IS is asked about the baby and the mother only (its source line says so)
             answer = asked.get((name, number)) if person.askable or person is baby else None
             person.checks[name] = unasked(person) if answer is None else person_check(answer, relatives[(name, number)])
         person.checks.update({name: not_connected() for name in mappings.expected_sources if name not in clients})
@@ -460,7 +468,13 @@ async def gather_picture(
     by_source = defaultdict(list)
     for (name, _), answer in asked.items():
         by_source[name].append(answer)
-    statuses = [source_status(name, by_source[name], [(p, p.checks[name]) for p in everyone], now) for name in clients]
+    statuses = [
+        source_status(name, by_source[name], [(p, p.checks[name]) for p in everyone if name in p.checks], now)
+        for name in clients
+    ]
+    for status in statuses:
+        if clients[status.name].source.profile == "cpis" and status.checked:
+            status.detail += " (CP-IS asked about the baby and the mother)"
     statuses += [
         SourceStatus(name, "not-configured", "not connected to NeoSafe here: not checked", None)
         for name in mappings.expected_sources

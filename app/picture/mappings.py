@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.config import ConfigError
 
-__all__ = ["CODE_PARAMETERS", "Category", "Mappings", "RecordType", "Role", "load_mappings"]
+__all__ = ["CODE_PARAMETERS", "Category", "CpisRules", "Mappings", "RecordType", "Role", "load_mappings"]
 
 # The FHIR R4 search parameter over each code element record-types.toml reads (`codes`), by resource type. A type
 # whose every code element has one is asked for by the code lists alone; any other (Flag: no code parameter, and
@@ -61,12 +61,22 @@ class Role:
 
 
 @dataclass(frozen=True)
+class CpisRules:
+    """How a CP-IS CareTeam is read (cpis.toml): the record, and the local authority's two contacts (FHIRPath)."""
+
+    care_team: RecordType
+    office_hours: str
+    out_of_hours: str
+
+
+@dataclass(frozen=True)
 class Mappings:
     categories: tuple[Category, ...]
     record_types: tuple[RecordType, ...]
     roles: tuple[Role, ...]
     source_labels: dict[str, str] = field(hash=False, compare=False)
     gestation_codes: frozenset[tuple[str, str]] = frozenset()  # an Observation of gestation at birth
+    cpis: CpisRules | None = None  # cpis.toml: None where the mappings folder has none (then CP-IS reads unavailable)
 
     @property
     def expected_sources(self) -> tuple[str, ...]:
@@ -130,6 +140,25 @@ def _codings(entries: list[dict]) -> frozenset[tuple[str, str]]:
     return frozenset((e["system"], e["code"]) for e in entries)
 
 
+def _record_type(name: str, table: dict) -> RecordType:
+    return RecordType(resource_type=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+
+
+def _cpis_rules(path: Path) -> CpisRules | None:
+    if not path.exists():
+        return None
+    table = _read(path)
+    try:
+        return CpisRules(
+            care_team=_record_type("CareTeam", table["care_team"]),
+            office_hours=table["contacts"]["office_hours"],
+            out_of_hours=table["contacts"]["out_of_hours"],
+        )
+    except (KeyError, TypeError) as exc:
+        needs = "[care_team], and [contacts] with office_hours and out_of_hours"
+        raise ConfigError(f"mapping file {path} needs {needs}") from exc
+
+
 def load_mappings(directory: Path) -> Mappings:
     """Read categories.toml, record-types.toml (with its [gestation] codes) and relationships.toml from `directory`."""
     categories = tuple(
@@ -144,10 +173,7 @@ def load_mappings(directory: Path) -> Mappings:
         for key, table in _read(directory / "categories.toml")["categories"].items()
     )
     reading = _read(directory / "record-types.toml")
-    record_types = tuple(
-        RecordType(resource_type=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
-        for name, table in reading["types"].items()
-    )
+    record_types = tuple(_record_type(name, table) for name, table in reading["types"].items())
     roles = tuple(
         Role(
             key=key,
@@ -160,6 +186,7 @@ def load_mappings(directory: Path) -> Mappings:
     )
     sources = _read(directory / "sources.toml")["sources"]
     return Mappings(
+        cpis=_cpis_rules(directory / "cpis.toml"),
         categories=categories,
         record_types=record_types,
         roles=roles,

@@ -104,6 +104,8 @@ class Record:
     about: str | None = None  # the household role the code says it is about ("Alcohol abuse by father")
     held_by: str | None = None  # whose record holds it, when that is not whom it is about
     change: str | None = None  # new | changed | ended, since the previous checkpoint (see changes.py)
+    office_hours: str | None = None  # a CP-IS plan: the responsible local authority's office-hours telephone
+    out_of_hours: str | None = None  # ... and its out-of-hours (emergency duty team) telephone
 
     @property
     def sort_date(self) -> str:

@@ -3,6 +3,7 @@
 from .auth import SmartBackendAuth, auth_for
 from .capabilities import Capabilities, KeptCapabilities, read_capabilities
 from .client import MAX_DEPTH, FhirClient, Query, SearchResult, off_the_loop, parse_resource
+from .cpis import CpisRequest, care_teams, new_cpis_request
 from .errors import (
     SourceAuthError,
     SourceDataError,
@@ -15,6 +16,7 @@ from .errors import (
 __all__ = [
     "MAX_DEPTH",
     "Capabilities",
+    "CpisRequest",
     "FhirClient",
     "KeptCapabilities",
     "Query",
@@ -27,6 +29,8 @@ __all__ = [
     "SourceTimeout",
     "SourceUnavailable",
     "auth_for",
+    "care_teams",
+    "new_cpis_request",
     "off_the_loop",
     "parse_resource",
     "read_capabilities",

@@ -179,16 +179,22 @@ class FhirClient:
         await self._http.aclose()
 
     async def search(
-        self, resource_type: str, params: dict[str, str | list[str]], *, max_pages: int = MAX_PAGES
+        self,
+        resource_type: str,
+        params: dict[str, str | list[str]],
+        *,
+        max_pages: int = MAX_PAGES,
+        headers: dict[str, str] | None = None,
     ) -> SearchResult:
         """Search and follow Bundle.link[next] to the end (at most `max_pages` pages; `truncated` says so).
 
         A source is untrusted input: a Bundle that is not the shape FHIR says (or too large or too deep to read) is
         a SourceDataError on the first page, and on a later page a problem, the pages before it kept; an entry
         that cannot be read is a problem (the rest are kept), and a `next` link off the source's origin or outside
-        its base path is not followed (its credentials would go with it): that is a problem too.
+        its base path is not followed (its credentials would go with it): that is a problem too. `headers` go with
+        the first page's request only (a CP-IS user token and trace id), never with a later page's.
         """
-        bundle = await self._request("GET", resource_type, params=params)
+        bundle = await self._request("GET", resource_type, params=params, headers=headers)
         return await self._paged(bundle, resource_type, max_pages)
 
     async def batch(self, queries: list[Query], *, max_pages: int = MAX_PAGES) -> list[SearchResult | SourceError]:
@@ -368,11 +374,12 @@ class FhirClient:
         params: dict[str, str | list[str]] | None = None,
         json_body: dict[str, Any] | None = None,
         repeatable: bool | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One request; `repeatable` (default: a GET) if asking twice changes nothing on the server, so a request
         cut off on a kept connection the server had closed is asked once more, on a new one."""
         content = None
-        headers = {}
+        headers = dict(headers or {})
         if json_body is not None:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = FHIR_JSON

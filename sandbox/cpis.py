@@ -1,0 +1,190 @@
+"""A CP-IS sandbox on 127.0.0.1: NHS England's CP-IS FHIR API in its own shape, for the tests.
+
+It answers `GET /CareTeam?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<n>` from its own synthetic data:
+the CP-IS plans of the synthetic families (each family's cpis.json CarePlans, as CP-IS CareTeams with the local
+authority's office-hours and out-of-hours telephones). As CP-IS does, it refuses a request without a user's
+Bearer token it accepts (401): one of `tokens`, or, given `userinfo_url` (the sign-in provider's UserInfo endpoint,
+standing in for NHS CIS2), one that endpoint accepts; and one without a TraceID that is a UUID or without
+IsUnscheduledAccessEvent true or false (400). Every request it answered is kept in `seen` (trace id, the header's
+value, the NHS number), so a test can say what NeoSafe sent. NHS numbers in `malformed` are answered with a Bundle
+that is not FHIR's shape. It is not for `neosafe demo` yet: a demo user has no CIS2 token to call it with.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from testkit.ports import free_port
+
+from .servers import FAMILIES_DIR
+
+__all__ = ["CPIS_TOKEN", "CpisSandbox", "care_teams_of_families", "cpis_app"]
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+CPIS_TOKEN = "sandbox-cis2-user-token"  # the user token the sandbox accepts unless told others
+FHIR_JSON = "application/fhir+json"
+CARE_TEAM_STATUS = {"active": "active", "completed": "inactive", "revoked": "inactive", "on-hold": "suspended"}
+
+
+def _nhs_number(patient: dict[str, Any]) -> str | None:
+    ids = patient.get("identifier") or []
+    return next((i.get("value") for i in ids if i.get("system") == NHS_NUMBER_SYSTEM), None)
+
+
+def care_teams_of_families(families_dir: Path = FAMILIES_DIR) -> dict[str, list[dict[str, Any]]]:
+    """NHS number -> its CP-IS CareTeams: each family's CP-IS CarePlans, in CP-IS's CareTeam shape."""
+    teams: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(families_dir.glob("*/cpis.json")):
+        resources = [e["resource"] for e in json.loads(path.read_text(encoding="utf-8")).get("entry", [])]
+        by_ref = {f"{r['resourceType']}/{r['id']}": r for r in resources if r.get("id")}
+        for plan in (r for r in resources if r["resourceType"] == "CarePlan"):
+            number = _nhs_number(by_ref.get(plan["subject"]["reference"], {}))
+            authority = by_ref.get((plan.get("author") or {}).get("reference", ""), {})
+            if not number:
+                continue
+            team = {
+                "resourceType": "CareTeam",
+                "id": plan["id"].replace("cpis-", "careteam-", 1),
+                "status": CARE_TEAM_STATUS.get(plan.get("status", ""), "inactive"),
+                "category": plan["category"],
+                "name": plan.get("title", "CP-IS plan"),
+                "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": number}},
+                "period": plan.get("period", {}),
+                "managingOrganization": [{"display": authority.get("name", "Local authority")}],
+                "telecom": [t for t in authority.get("telecom", []) if t.get("system") == "phone"],
+            }
+            teams.setdefault(number, []).append(team)
+    return teams
+
+
+def _outcome(status: int, code: str, text: str) -> JSONResponse:
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def cpis_app(
+    *,
+    teams: dict[str, list[dict[str, Any]]],
+    tokens: frozenset[str],
+    malformed: frozenset[str] = frozenset(),
+    userinfo_url: str | None = None,
+) -> Starlette:
+    """The CP-IS API as an ASGI app; `app.state.seen` lists each CareTeam search it answered."""
+    seen: list[dict[str, Any]] = []
+
+    async def accepted(token: str) -> bool:
+        if token in tokens:
+            return True
+        if not token or userinfo_url is None:
+            return False
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.get(userinfo_url, headers={"Authorization": f"Bearer {token}"})
+        return answer.status_code == 200
+
+    async def metadata(request: Request) -> JSONResponse:
+        statement = {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": ["application/fhir+json"],
+            "software": {"name": "NeoSafe sandbox: CP-IS"},
+            "rest": [{"mode": "server", "resource": [{"type": "CareTeam", "interaction": [{"code": "search-type"}]}]}],
+        }
+        return JSONResponse(statement, media_type=FHIR_JSON)
+
+    async def care_team(request: Request) -> JSONResponse:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not await accepted(token):
+            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
+        trace_id = request.headers.get("TraceID", "")
+        unscheduled = request.headers.get("IsUnscheduledAccessEvent")
+        if not _is_uuid(trace_id):
+            return _outcome(400, "required", "TraceID must be a UUID")
+        if unscheduled not in ("true", "false"):
+            return _outcome(400, "required", "IsUnscheduledAccessEvent must be true or false")
+        system, bar, number = request.query_params.get("patient:identifier", "").partition("|")
+        if system != NHS_NUMBER_SYSTEM or not bar or not number.isdigit():
+            return _outcome(400, "invalid", "search by patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<n>")
+        seen.append({"trace_id": trace_id, "unscheduled": unscheduled, "nhs_number": number})
+        if number in malformed:
+            return JSONResponse({"resourceType": "Bundle", "type": "searchset", "entry": "x"}, media_type=FHIR_JSON)
+        found = teams.get(number, [])
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(found),
+            "entry": [{"fullUrl": f"{request.base_url}CareTeam/{t['id']}", "resource": t} for t in found],
+        }
+        return JSONResponse(bundle, media_type=FHIR_JSON)
+
+    app = Starlette(routes=[Route("/metadata", metadata), Route("/CareTeam", care_team)])
+    app.state.seen = seen
+    return app
+
+
+@dataclass
+class CpisSandbox:
+    """Start with `with CpisSandbox() as cpis:`; `cpis.url` is its base URL, `cpis.seen` what it was asked."""
+
+    tokens: frozenset[str] = frozenset({CPIS_TOKEN})
+    malformed: frozenset[str] = frozenset()
+    userinfo_url: str | None = None
+    families_dir: Path = FAMILIES_DIR
+    extra_teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # NHS number -> more CareTeams
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _app: Starlette | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def seen(self) -> list[dict[str, Any]]:
+        return self._app.state.seen if self._app is not None else []
+
+    def __enter__(self) -> CpisSandbox:
+        self._app = cpis_app(
+            teams={**care_teams_of_families(self.families_dir), **self.extra_teams},
+            tokens=self.tokens,
+            malformed=self.malformed,
+            userinfo_url=self.userinfo_url,
+        )
+        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the CP-IS sandbox did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
