@@ -124,6 +124,10 @@ class SignIn(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     end_reason: str | None = None  # sign-out | idle | expired | replaced (another sign-in on the same browser)
+    # An NHS CIS2 sign-in's access token (user-restricted national APIs, CP-IS, are called with it): kept here with
+    # the sign-in, never in the cookie, never logged; gone when the sign-in row is cleared away.
+    cis2_access_token: str | None = Field(default=None, repr=False)
+    cis2_token_expires_at: datetime | None = None
 
 
 class HeldAnswers(SQLModel, table=True):

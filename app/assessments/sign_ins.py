@@ -26,12 +26,28 @@ def _utc(moment: datetime) -> datetime:
 
 
 async def open_sign_in(
-    sessions: SessionFactory, *, user_id: str, name: str, role: str, now: datetime, keep: timedelta
+    sessions: SessionFactory,
+    *,
+    user_id: str,
+    name: str,
+    role: str,
+    now: datetime,
+    keep: timedelta,
+    cis2_token: str | None = None,
+    cis2_expires_at: datetime | None = None,
 ) -> SignIn:
-    """A new, open sign-in. Sign-ins begun more than `keep` (the longest one may last) ago are cleared away."""
+    """A new, open sign-in (with the NHS CIS2 access token, where CIS2 vouched for the user). Sign-ins begun more
+    than `keep` (the longest one may last) ago are cleared away, their tokens with them."""
     now = _utc(now)
     sign_in = SignIn(
-        id=secrets.token_urlsafe(32), user_id=user_id, name=name, role=role, created_at=now, last_seen_at=now
+        id=secrets.token_urlsafe(32),
+        user_id=user_id,
+        name=name,
+        role=role,
+        created_at=now,
+        last_seen_at=now,
+        cis2_access_token=cis2_token or None,
+        cis2_token_expires_at=_utc(cis2_expires_at) if cis2_expires_at else None,
     )
     async with sessions() as session:
         await session.exec(delete(SignIn).where(col(SignIn.created_at) < now - keep))
@@ -46,17 +62,19 @@ async def find_sign_in(sessions: SessionFactory, sign_in_id: str) -> SignIn | No
     if found is not None:
         found.created_at, found.last_seen_at = _utc(found.created_at), _utc(found.last_seen_at)
         found.ended_at = found.ended_at and _utc(found.ended_at)
+        found.cis2_token_expires_at = found.cis2_token_expires_at and _utc(found.cis2_token_expires_at)
     return found
 
 
 async def end_sign_in(sessions: SessionFactory, sign_in_id: str, *, now: datetime, reason: str) -> bool:
-    """End the sign-in if it is still open; True if this call ended it (two requests at once end it once)."""
+    """End the sign-in if it is still open, its CIS2 token forgotten; True if this call ended it (two requests at
+    once end it once)."""
     async with sessions() as session:
         result = await session.exec(
             update(SignIn)
             .where(col(SignIn.id) == sign_in_id)
             .where(col(SignIn.ended_at).is_(None))
-            .values(ended_at=_utc(now), end_reason=reason)
+            .values(ended_at=_utc(now), end_reason=reason, cis2_access_token=None)  # an ended sign-in keeps no token
         )
         await session.commit()
     return result.rowcount == 1

@@ -10,7 +10,7 @@ from app.assessments import audit, latest_assessments
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.handover import recipient_entries
 from app.nhs_style import format_nhs_number
-from app.picture import Picture, gather_picture, mark_changes, picture_context
+from app.picture import CpisAccess, Picture, gather_picture, mark_changes, picture_context
 
 from .outcomes import Forbidden
 from .policy import Action, require
@@ -42,18 +42,31 @@ def social_workers(picture: Picture) -> list[str]:
 
 
 class Pictures(Wiring):
-    async def picture(self, nhs_number: str) -> Picture:
+    async def picture(self, nhs_number: str, *, user: User | None = None, checkpoint: str | None = None) -> Picture:
         """Ask every source now, marked against the baby's previous checklist; raises BabyNotFound if none knows
-        the baby. Internal: what a person is shown comes from `view_picture` (audited, as their role may see)."""
+        the baby. Internal: what a person is shown comes from `view_picture` (audited, as their role may see).
+
+        A CP-IS source is asked with `user`'s NHS CIS2 token (none: CP-IS not checked) and the
+        IsUnscheduledAccessEvent its settings give `checkpoint`; each request it was sent is audited as theirs."""
+        cpis = {
+            s.name: CpisAccess(token=user.cis2_token if user else None, unscheduled=s.unscheduled(checkpoint))
+            for s in self.sources
+            if s.profile == "cpis"
+        }
         async with AsyncExitStack() as stack:
             clients = {s.name: await stack.enter_async_context(self.client(s)) for s in self.sources}
-            picture = await gather_picture(
-                nhs_number=nhs_number,
-                clients=clients,
-                mappings=self.mappings,
-                now=self.clock(),
-                capabilities=await self.capabilities.wanted(clients),
-            )
+            try:
+                picture = await gather_picture(
+                    nhs_number=nhs_number,
+                    clients=clients,
+                    mappings=self.mappings,
+                    now=self.clock(),
+                    capabilities=await self.capabilities.wanted(clients),
+                    cpis=cpis,
+                )
+            finally:  # asked, whatever came of it: CP-IS has recorded the access
+                if user is not None:
+                    await self._audit_cpis(user, nhs_number, checkpoint, cpis)
         previous = await latest_assessments(self.sessions, nhs_number=nhs_number)
         if previous:
             last = previous[0].assessment
@@ -64,11 +77,28 @@ class Pictures(Wiring):
             )
         return picture
 
-    async def view_picture(self, user: User, nhs_number: str, *, action: str) -> Picture:
-        """The picture a person is about to be shown, the viewing audited as `action`."""
-        picture = await self.picture(nhs_number)
+    async def view_picture(self, user: User, nhs_number: str, *, action: str, checkpoint: str | None = None) -> Picture:
+        """The picture a person is about to be shown (at `checkpoint`, if for one), the viewing audited as
+        `action`; CP-IS is asked with their CIS2 token."""
+        picture = await self.picture(nhs_number, user=user, checkpoint=checkpoint)
         await self.audit(user, action, nhs_number)
         return picture
+
+    async def _audit_cpis(
+        self, user: User, nhs_number: str, checkpoint: str | None, cpis: dict[str, CpisAccess]
+    ) -> None:
+        """One audit entry per CP-IS source asked: the clinician by name, whom about, each TraceID and the
+        IsUnscheduledAccessEvent sent (no patient data beyond the baby's NHS number, as every entry has)."""
+        for name, access in cpis.items():
+            if not access.sent:
+                continue
+            value = "true" if access.unscheduled else "false"
+            asked = ", ".join(f"{role} (TraceID {request.trace_id})" for role, request in access.sent)
+            detail = (
+                f"{name} asked by {user.name} ({user.role.label}) at {checkpoint or 'no checkpoint'}: "
+                f"IsUnscheduledAccessEvent={value}; about {asked}"
+            )
+            await self.audit(user, "view-cpis", nhs_number, detail=detail)
 
     async def audit(self, user: User, action: str, nhs_number: str | None = None, **detail: str) -> None:
         await audit(self.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number, **detail)

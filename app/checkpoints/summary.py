@@ -34,6 +34,7 @@ class Concern:
     source: str  # the source's label
     closure: str | None = None  # a closed social-care record: whether children's social care itself records it
     restricted: bool = False
+    contacts: str | None = None  # a CP-IS plan: the local authority, office hours and out of hours
 
 
 @dataclass
@@ -58,6 +59,17 @@ def _closure(record: Record, source_kind: str) -> str | None:
     if record.end:
         return "closure seen only in another service's record: confirm it with the local authority"
     return "no closure recorded: ask children's social care whether it is still open"
+
+
+def _contacts(record: Record) -> str | None:
+    """Whom to call about a CP-IS plan: its local authority's office-hours and out-of-hours telephones."""
+    if not (record.office_hours or record.out_of_hours):
+        return None
+    who = record.organisation or "The local authority"
+    return (
+        f"{who}: office hours {record.office_hours or 'not given by CP-IS'}; "
+        f"out of hours {record.out_of_hours or 'not given by CP-IS'}"
+    )
 
 
 def _when(record: Record) -> str:
@@ -100,6 +112,7 @@ def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], t
             source=labels.get(record.source, record.source),
             closure=_closure(record, record.source),
             restricted=record.restricted,
+            contacts=_contacts(record),
         )
 
     ranked: dict[str, list[tuple[Record, Concern]]] = {key: [] for key, _ in severity.tiers}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.fhir_systems import SDS_USER_ID_SYSTEM
 
@@ -48,6 +48,9 @@ class User:
     id: str
     name: str
     role: Role
+    # The NHS CIS2 access token of this user's sign-in, where CIS2 vouched for them and it has not expired: what
+    # user-restricted national APIs (CP-IS) are called with. None for demo users, API tokens and NeoSafe's own jobs.
+    cis2_token: str | None = field(default=None, repr=False, compare=False)
 
     def reference(self) -> dict:
         """The user as a FHIR Reference, for author and performer."""

@@ -193,9 +193,9 @@ class Worklists(Watching):
         """The last picture gathered of each baby, newest last: what the worklist reads the concern from."""
         return OrderedDict()
 
-    async def picture(self, nhs_number: str) -> Picture:
+    async def picture(self, nhs_number: str, *, user: User | None = None, checkpoint: str | None = None) -> Picture:
         """As Pictures', kept as the baby's last picture for the worklist."""
-        picture = await super().picture(nhs_number)
+        picture = await super().picture(nhs_number, user=user, checkpoint=checkpoint)
         self.gathered[nhs_number] = picture
         self.gathered.move_to_end(nhs_number)
         while len(self.gathered) > KEPT_PICTURES:

@@ -182,7 +182,9 @@ async def get_prefilled(services: CheckpointsDep, user: ApiUser, number: NhsNumb
     clinician's answers), else a QuestionnaireResponse (in-progress) newly pre-filled from the sources.
     """
     services.questionnaire(checkpoint)
-    picture = await services.view_picture(user, valid_nhs_number(number), action=f"api-view-{checkpoint}-checklist")
+    picture = await services.view_picture(
+        user, valid_nhs_number(number), action=f"api-view-{checkpoint}-checklist", checkpoint=checkpoint
+    )
     response, _, _ = await services.open_checklist(picture, checkpoint, user)
     return response
 
@@ -212,7 +214,9 @@ async def put_draft(
         parse_resource(body)
     except ValueError as exc:
         return unprocessable(operation_outcome([("QuestionnaireResponse", str(exc))], "structure"))
-    picture = await services.view_picture(user, nhs_number, action=f"api-draft-{checkpoint}-checklist")
+    picture = await services.view_picture(
+        user, nhs_number, action=f"api-draft-{checkpoint}-checklist", checkpoint=checkpoint
+    )
     draft = await services.keep_draft(picture, checkpoint, user, body)
     return await _draft_out(services, picture, checkpoint, user, draft)
 
@@ -222,7 +226,9 @@ async def get_draft_changes(services: CheckpointsDep, user: ApiUser, number: Nhs
     """When the draft was saved and by whom, and what the sources now say differently, item by item."""
     nhs_number = valid_nhs_number(number)
     draft = await services.draft(nhs_number, checkpoint, user)
-    picture = await services.view_picture(user, nhs_number, action=f"api-view-{checkpoint}-draft")
+    picture = await services.view_picture(
+        user, nhs_number, action=f"api-view-{checkpoint}-draft", checkpoint=checkpoint
+    )
     return await _draft_out(services, picture, checkpoint, user, draft)
 
 
@@ -237,7 +243,9 @@ async def refresh_draft(
     """Take the sources' new pre-filled answers for the chosen items; every other answer stays as it was."""
     nhs_number = valid_nhs_number(number)
     draft = await services.draft(nhs_number, checkpoint, user)
-    picture = await services.view_picture(user, nhs_number, action=f"api-refresh-{checkpoint}-draft")
+    picture = await services.view_picture(
+        user, nhs_number, action=f"api-refresh-{checkpoint}-draft", checkpoint=checkpoint
+    )
     draft = await services.take_changes(picture, checkpoint, user, draft, set(body.take))
     return await _draft_out(services, picture, checkpoint, user, draft)
 
@@ -279,7 +287,7 @@ async def _accept(
     except NotFound as exc:
         return unprocessable(operation_outcome([("questionnaire", str(exc))], "invalid"))
     picture = await services.view_picture(
-        user, nhs_number, action=f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist"
+        user, nhs_number, action=f"api-{'amend' if amends else 'submit'}-{checkpoint}-checklist", checkpoint=checkpoint
     )
     saved = await services.save(picture, checkpoint, user, body, amends=amends, submission_key=key)
     if isinstance(saved, list):

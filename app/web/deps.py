@@ -94,8 +94,9 @@ async def signed_in(token: str, services: Checkpoints) -> tuple[User, SignIn]:
     role = ROLES.get(sign_in.role) if sign_in is not None else None
     if sign_in is None or role is None:
         raise TokenError("no such sign-in")
-    user = _allowed(User(id=sign_in.user_id, name=sign_in.name, role=role), services)
     now = services.clock()
+    cis2 = _cis2_token(sign_in, now)
+    user = _allowed(User(id=sign_in.user_id, name=sign_in.name, role=role, cis2_token=cis2), services)
     if sign_in.ended_at is None and (reason := _why_over(sign_in, now, services)) is not None:
         if await end_sign_in(services.sessions, sign_in.id, now=now, reason=reason):
             await audit(services.sessions, user_id=user.id, role=role.key, action="sign-in-ended", detail=reason)
@@ -105,6 +106,14 @@ async def signed_in(token: str, services: Checkpoints) -> tuple[User, SignIn]:
     if now - sign_in.last_seen_at >= _seen_every(services):
         await seen(services.sessions, sign_in.id, now=now)
     return user, sign_in
+
+
+def _cis2_token(sign_in: SignIn, now: datetime) -> str | None:
+    """The sign-in's NHS CIS2 access token while it is good (CP-IS is called with it); None once it has expired."""
+    expires = sign_in.cis2_token_expires_at
+    if not sign_in.cis2_access_token or (expires is not None and expires <= now):
+        return None
+    return sign_in.cis2_access_token
 
 
 def _unauthorised(message: str) -> HTTPException:

@@ -9,6 +9,7 @@ flow with PKCE, state and nonce (Authlib); then NeoSafe's own session cookie, as
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -103,4 +104,23 @@ async def callback(request: Request, services: CheckpointsDep) -> Response:
             detail=str(exc),
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"You cannot use NeoSafe with this role: {exc}.") from exc
-    return await start_session(request, services, user, request.session.pop("next", "/"))
+    access_token = token.get("access_token")
+    return await start_session(
+        request,
+        services,
+        user,
+        request.session.pop("next", "/"),
+        cis2_token=access_token if isinstance(access_token, str) and access_token else None,
+        cis2_expires_at=_expires_at(token),
+    )
+
+
+def _expires_at(token: dict[str, Any]) -> datetime | None:
+    """When the access token stops being good (Authlib's expires_at, from expires_in); None if it does not say."""
+    expires_at = token.get("expires_at")
+    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+        try:
+            return datetime.fromtimestamp(expires_at, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None

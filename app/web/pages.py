@@ -198,7 +198,9 @@ async def checklist(
 ) -> HTMLResponse:
     nhs_number = valid_nhs_number(number)
     services.questionnaire(checkpoint)
-    picture = await services.view_picture(user, nhs_number, action=f"view-{checkpoint}-checklist")
+    picture = await services.view_picture(
+        user, nhs_number, action=f"view-{checkpoint}-checklist", checkpoint=checkpoint
+    )
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     response, draft, notices = await services.open_checklist(picture, checkpoint, user)
     changes = []
@@ -240,7 +242,7 @@ async def _posted(
     picture_id = (values.get("picture_id") or [""])[0]
     picture = request.app.state.pictures.get(picture_id, user_id=user.id, nhs_number=nhs_number)
     if picture is None:  # expired or from before a restart: ask the sources again
-        picture = await services.picture(nhs_number)
+        picture = await services.picture(nhs_number, user=user, checkpoint=checkpoint)
         picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     response = (
         copy.deepcopy(base) if base is not None else (await services.open_checklist(picture, checkpoint, user))[0]
@@ -417,7 +419,9 @@ async def refresh_draft(
     except NotFound:
         draft = None  # finished or discarded meanwhile: the checklist page says what there is
     if draft is not None:
-        picture = await services.view_picture(user, nhs_number, action=f"refresh-{checkpoint}-draft")
+        picture = await services.view_picture(
+            user, nhs_number, action=f"refresh-{checkpoint}-draft", checkpoint=checkpoint
+        )
         await services.take_changes(picture, checkpoint, user, draft, {str(p) for p in form.getlist("take")})
     return RedirectResponse(f"/patients/{nhs_number}/checklists/{checkpoint}", status.HTTP_303_SEE_OTHER)
 
@@ -429,7 +433,9 @@ async def amend_page(
     """The latest version's answers, to change; saving makes a new version."""
     nhs_number = valid_nhs_number(number)
     latest, response = await services.amendment_of(nhs_number, assessment_id, user)
-    picture = await services.view_picture(user, nhs_number, action=f"view-{latest.checkpoint}-amendment")
+    picture = await services.view_picture(
+        user, nhs_number, action=f"view-{latest.checkpoint}-amendment", checkpoint=latest.checkpoint
+    )
     picture_id = request.app.state.pictures.put(picture, user_id=user.id)
     picture = await services.amending(picture, nhs_number, assessment_id)
     notice = (

@@ -8,7 +8,7 @@ NEOSAFE_SESSION_IDLE_MINUTES or older than NEOSAFE_SESSION_HOURS, and the sign-i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -42,16 +42,32 @@ def _cookie_sign_in_id(request: Request, services: Checkpoints) -> str | None:
         return None
 
 
-async def start_session(request: Request, services: Checkpoints, user: User, target: str) -> Response:
+async def start_session(
+    request: Request,
+    services: Checkpoints,
+    user: User,
+    target: str,
+    *,
+    cis2_token: str | None = None,
+    cis2_expires_at: datetime | None = None,
+) -> Response:
     """Signed in: audited, then a new sign-in and its cookie, whoever vouched for the user (a sign-in this browser
     still had open ends), and on to the page asked for, or the user's home (policy.home). Over HTTPS (as a trust's
-    reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP."""
+    reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP. An NHS CIS2 sign-in's
+    access token is kept with the sign-in in the database (CP-IS is called with it), never in the cookie."""
     await services.audit(user, "sign-in")
     now, hours = services.clock(), services.settings.session_hours
     if (previous := _cookie_sign_in_id(request, services)) is not None:
         await end_sign_in(services.sessions, previous, now=now, reason="replaced")
     sign_in = await open_sign_in(
-        services.sessions, user_id=user.id, name=user.name, role=user.role.key, now=now, keep=timedelta(hours=hours)
+        services.sessions,
+        user_id=user.id,
+        name=user.name,
+        role=user.role.key,
+        now=now,
+        keep=timedelta(hours=hours),
+        cis2_token=cis2_token,
+        cis2_expires_at=cis2_expires_at,
     )
     target = safe_next(target)
     response = RedirectResponse(home(user) if target == "/" else target, status.HTTP_303_SEE_OTHER)

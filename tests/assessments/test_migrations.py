@@ -276,6 +276,18 @@ def _rows_at_0012() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0013() -> dict[str, list[dict[str, Any]]]:
+    """As at 0012, with a CIS2 sign-in still open, keeping its access token server-side (CP-IS is called with it)."""
+    rows = _rows_at_0012()
+    rows["signin"] = [
+        *({**row, "cis2_access_token": None, "cis2_token_expires_at": None} for row in rows["signin"]),
+        {"id": "s-2", "user_id": "555000111", "name": "Priya Shah", "role": "nurse", "created_at": WHEN,
+         "last_seen_at": WHEN, "ended_at": None, "end_reason": None, "cis2_access_token": "cis2-token",
+         "cis2_token_expires_at": WHEN},
+    ]  # fmt: skip
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -291,6 +303,7 @@ SEEDS = {
     "0010": _rows_at_0010,
     "0011": _rows_at_0011,
     "0012": _rows_at_0012,
+    "0013": _rows_at_0013,
 }
 
 
@@ -316,6 +329,10 @@ async def _check_seed_is_readable(engine: AsyncEngine) -> None:
     assert (event.action, event.nhs_number, event.at) == ("view-picture", "9990101000", WHEN)
     if sign_in is not None:  # written from 0005 on
         assert (sign_in.user_id, sign_in.end_reason, held.user_id) == ("n", "idle", "n")
+    async with session_factory(engine)() as session:
+        cis2 = await session.get(SignIn, "s-2")
+    if cis2 is not None:  # written from 0013 on
+        assert (cis2.cis2_access_token, cis2.ended_at) == ("cis2-token", None)
     await _check_facts(engine)
 
 
