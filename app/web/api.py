@@ -125,7 +125,9 @@ async def get_picture(
     A source that could not be checked is `unavailable` (with the reason) or `not-configured`;
     `none-found` means the source was asked and holds nothing. NeoSafe never says "no concerns".
     """
-    picture = await services.view_picture(user, valid_nhs_number(number), action="api-view-picture")
+    picture = await services.view_picture(
+        user, valid_nhs_number(number), action="api-view-picture", checkpoint=checkpoint
+    )
     return picture_out(seen_by(picture, user), checkpoint)
 
 

@@ -81,6 +81,8 @@ class RecordOut(BaseModel):
     about: str | None = None  # the household role the code says it is about, when not the person it is filed under
     held_by: str | None = None  # whose record holds it, when that is not whom it is about
     change: str | None = None  # new | changed | ended since the previous checkpoint
+    office_hours: str | None = None  # a CP-IS plan: the responsible local authority's office-hours telephone
+    out_of_hours: str | None = None  # ... and its out-of-hours (emergency duty team) telephone
 
 
 class PictureOut(BaseModel):
@@ -224,6 +226,8 @@ def _record(r) -> RecordOut:
         about=r.about,
         held_by=r.held_by,
         change=r.change,
+        office_hours=r.office_hours,
+        out_of_hours=r.out_of_hours,
     )
 
 

@@ -82,9 +82,14 @@ async def test_a_cis2_clinician_is_asked_about_with_her_own_token_the_header_as_
         before = len(cpis.seen)
         picture = browser.get(f"/patients/{ACTIVE_CP_BABY}")
         outside = cpis.seen[before:]
+        handover = browser.get(f"/patients/{ACTIVE_CP_BABY}/handover")
+        api = browser.get(f"/api/patients/{ACTIVE_CP_BABY}/picture", headers={"Authorization": f"Bearer {cookie}"})
 
     assert admission.status_code == 200 and picture.status_code == 200
     assert str(escape(CONTACTS)) in admission.text  # the summary says whom to call, in and out of office hours
+    assert handover.status_code == 200 and str(escape(CONTACTS)) in handover.text  # and so does the handover
+    plan = next(r for r in api.json()["records"] if r["source"] == "cpis" and r["code"] == "CPPI")
+    assert (plan["office_hours"], plan["out_of_hours"]) == ("01632 960100", "01632 960199")
     assert sorted((s["nhs_number"], s["unscheduled"]) for s in at_admission) == [
         (ACTIVE_CP_BABY, "false"),
         (ACTIVE_CP_MOTHER, "false"),
@@ -93,7 +98,7 @@ async def test_a_cis2_clinician_is_asked_about_with_her_own_token_the_header_as_
     (sign_in,) = await _rows(cpis_settings, SignIn, SignIn.user_id == "555000901")
     assert sign_in.cis2_access_token and sign_in.cis2_access_token not in cookie  # server-side, never the cookie
     events = await _audited(cpis_settings, "555000901")
-    assert [e.nhs_number for e in events] == [ACTIVE_CP_BABY, ACTIVE_CP_BABY]
+    assert [e.nhs_number for e in events] == [ACTIVE_CP_BABY] * 4
     assert "Priya Shah (Neonatal nurse)" in events[0].detail and "at admission" in events[0].detail
     assert "IsUnscheduledAccessEvent=false" in events[0].detail
     assert "IsUnscheduledAccessEvent=true" in events[1].detail
