@@ -61,7 +61,9 @@ class Pictures(Wiring):
                     clients=clients,
                     mappings=self.mappings,
                     now=self.clock(),
-                    capabilities=await self.capabilities.wanted(clients),
+                    capabilities=await self.capabilities.wanted(
+                        {n: c for n, c in clients.items() if c.source.profile == "fhir"}  # CP-IS: one search, known
+                    ),
                     cpis=cpis,
                 )
             finally:  # asked, whatever came of it: CP-IS has recorded the access

@@ -159,10 +159,11 @@ class Subscribing(Overrides):
         rules = self.subscription_rules
         if not self.settings.public_url or not rules.criteria:
             return 0
-        clients = {s.name: self.client(s) for s in self.sources}
+        generic = [s for s in self.sources if s.profile == "fhir"]  # CP-IS takes no Subscription, nor an app's call
+        clients = {s.name: self.client(s) for s in generic}
         capabilities = await self.capabilities.wanted(clients)
         placed = 0
-        for source in self.sources:
+        for source in generic:
             if not offers_subscriptions(capabilities.get(source.name)):
                 continue
             for criteria in rules.criteria:

@@ -15,6 +15,7 @@ from markupsafe import escape
 from sqlmodel import select
 
 from app.assessments import AuditEvent, SignIn, end_sign_in, make_engine, open_sign_in, session_factory
+from app.checkpoints import Checkpoints
 from app.config import Settings, SourceSettings
 from app.main import create_app
 from app.picture import NEEDS_SIGN_IN
@@ -145,3 +146,18 @@ def test_an_expired_cis2_token_is_not_used():
     assert _cis2_token(fresh, now - timedelta(seconds=1)) == "t"
     assert _cis2_token(fresh, now) is None  # expired: CP-IS not checked, the clinician signs in again
     assert _cis2_token(SignIn(id="s", user_id="u", name="n", role="nurse"), now) is None
+
+
+async def test_a_pass_with_no_clinician_the_watch_job_reads_cp_is_not_checked_and_does_not_call_it(
+    settings, sources, cpis
+):
+    national = SourceSettings(name="cpis", base_url=cpis.url, timeout_s=30, profile="cpis")
+    before = len(cpis.seen)
+    async with Checkpoints.wire(settings, sources=[s for s in sources if s.name != "cpis"] + [national]).running() as (
+        services
+    ):
+        picture = await services.picture(ACTIVE_CP_BABY)  # as the watch job and the worklist gather it
+
+    status = next(s for s in picture.sources if s.name == "cpis")
+    assert (status.status, status.detail) == ("unavailable", f"not checked: {NEEDS_SIGN_IN}")
+    assert len(cpis.seen) == before
