@@ -22,8 +22,8 @@ from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.assessments import Backoff, OutboxWorker, SessionFactory, deliver, make_engine, prepare, session_factory
-from app.config import Settings, SourceSettings
-from app.forms import Checklists, FocusRule, TaskRule, load_checklists, load_focus_rules, load_task_rules
+from app.config import ConfigError, Settings, SourceSettings
+from app.forms import CHECKPOINTS, Checklists, FocusRule, TaskRule, load_checklists, load_focus_rules, load_task_rules
 from app.handover import (
     Recipients,
     Routes,
@@ -40,6 +40,18 @@ from .severity import Severity, load_severity
 from .watch_rules import WatchRules, load_watch_rules
 
 __all__ = ["Wiring"]
+
+
+def _check_unscheduled_access(sources: list[SourceSettings]) -> None:
+    """A CP-IS source's unscheduled_access names checkpoints NeoSafe has: a misspelt one would silently get the
+    default IsUnscheduledAccessEvent."""
+    for source in sources:
+        unknown = sorted(set(source.unscheduled_access) - set(CHECKPOINTS))
+        if unknown:
+            raise ConfigError(
+                f"source '{source.name}': unscheduled_access names {', '.join(unknown)}, not checkpoints NeoSafe has "
+                f"({', '.join(CHECKPOINTS)})"
+            )
 
 
 @dataclass
@@ -75,8 +87,9 @@ class Wiring:
         clock: Callable[[], datetime] | None = None,
     ) -> Self:
         """Sources default to the settings' sources file; tests pass their own. Start with `running()`."""
-        engine = make_engine(settings.database_url)
         sources = sources if sources is not None else settings.sources()
+        _check_unscheduled_access(sources)
+        engine = make_engine(settings.database_url)
         checklists = load_checklists(settings.checklists_dir)
         mappings = load_mappings(settings.mappings_dir)
         handover_rules = settings.mappings_dir / "handover.toml"

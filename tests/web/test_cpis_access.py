@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from app.assessments import AuditEvent, SignIn, end_sign_in, make_engine, open_sign_in, session_factory
 from app.checkpoints import Checkpoints
-from app.config import Settings, SourceSettings
+from app.config import ConfigError, Settings, SourceSettings
 from app.main import create_app
 from app.picture import NEEDS_SIGN_IN
 from app.web.deps import _cis2_token
@@ -161,3 +161,12 @@ async def test_a_pass_with_no_clinician_the_watch_job_reads_cp_is_not_checked_an
     status = next(s for s in picture.sources if s.name == "cpis")
     assert (status.status, status.detail) == ("unavailable", f"not checked: {NEEDS_SIGN_IN}")
     assert len(cpis.seen) == before
+
+
+def test_a_misspelt_checkpoint_in_unscheduled_access_is_refused_at_start(settings, sources):
+    national = SourceSettings(
+        name="cpis", base_url="http://127.0.0.1:1", profile="cpis", unscheduled_access={"admision": False}
+    )
+
+    with pytest.raises(ConfigError, match="unscheduled_access names admision, not checkpoints NeoSafe has"):
+        Checkpoints.wire(settings, sources=[*sources, national])
