@@ -47,6 +47,7 @@ __all__ = [
     "read_toml",
 ]
 
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 PROFILES = ("fhir", "cpis")  # how a source is asked: generic FHIR searches, or CP-IS's own API
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +138,11 @@ class SourceSettings(BaseModel):
                 )
             if self.write_back:
                 raise ValueError("a cpis source is read-only: it cannot be the write_back source")
+            if self.base_url.scheme != "https" and self.base_url.host not in LOOPBACK:
+                raise ValueError(
+                    "a cpis source is sent the clinician's NHS CIS2 token: its base_url must be https "
+                    "(plain http only to this machine, e.g. the CP-IS sandbox)"
+                )
         elif self.unscheduled_access:
             raise ValueError('unscheduled_access is for a cpis source (profile = "cpis") only')
         return self

@@ -224,8 +224,17 @@ def test_a_cpis_source_is_configured_with_its_unscheduled_access_per_checkpoint(
             "user-restricted",
         ),
         ('base_url = "https://x.example/fhir"\nunscheduled_access = { admission = true }', "for a cpis source"),
+        ('profile = "cpis"\nbase_url = "http://cpis.example.nhs.uk/fhir"', "its base_url must be https"),
+        ('profile = "cpis"\nbase_url = "https://x.example/fhir"\nwrite_back = true', "cannot be the write_back"),
     ],
-    ids=["unknown profile", "not a string", "cpis with application credentials", "unscheduled on a fhir source"],
+    ids=[
+        "unknown profile",
+        "not a string",
+        "cpis with application credentials",
+        "unscheduled on a fhir source",
+        "cpis over plain http",
+        "cpis written to",
+    ],
 )
 def test_a_wrong_profile_is_a_clear_config_error(tmp_path, table, message):
     with pytest.raises(ConfigError, match=message):
