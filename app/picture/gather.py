@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from app.config import ConfigError
@@ -99,14 +100,20 @@ def _filters(mappings: Mappings, caps: Capabilities, rule: RecordType) -> tuple[
     return ()
 
 
-def _chunks(tokens: tuple[str, ...]) -> list[str]:
-    """The tokens as comma-separated search values (any one matching), each at most about TOKENS_CHARS long."""
+@lru_cache(maxsize=256)
+def _chunks(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The tokens as comma-separated search values (any one matching), each at most about TOKENS_CHARS long.
+    Remembered: the code lists are the same every picture, and so then are the strings (quoted once, see
+    app.sources.client)."""
     chunks: list[list[str]] = [[]]
+    size = 0  # len(",".join(chunks[-1])) + 1
     for token in tokens:
-        if chunks[-1] and sum(len(t) + 1 for t in chunks[-1]) + len(token) > TOKENS_CHARS:
+        if chunks[-1] and size + len(token) > TOKENS_CHARS:
             chunks.append([])
+            size = 0
         chunks[-1].append(token)
-    return [",".join(chunk) for chunk in chunks]
+        size += len(token) + 1
+    return tuple(",".join(chunk) for chunk in chunks)
 
 
 def _queries(search: _Search, person_param: dict[str, str]) -> list[Query]:

@@ -77,6 +77,10 @@ class Mappings:
     source_labels: dict[str, str] = field(hash=False, compare=False)
     gestation_codes: frozenset[tuple[str, str]] = frozenset()  # an Observation of gestation at birth
     cpis: CpisRules | None = None  # cpis.toml: None where the mappings folder has none (then CP-IS reads unavailable)
+    # code_filters' answers, each worked out once: the same for every picture (the mappings do not change)
+    _filters: dict[RecordType, tuple[tuple[str, tuple[str, ...]], ...] | None] = field(
+        default_factory=dict, init=False, hash=False, compare=False, repr=False
+    )
 
     @property
     def expected_sources(self) -> tuple[str, ...]:
@@ -102,7 +106,12 @@ class Mappings:
         """(search parameter, `system|code` tokens) pairs whose searches together find every resource of this type
         NeoSafe could read as a record (or, for an Observation, as gestation at birth): a resource matches a
         category when any coding under any of its code elements does, so one search per element, their results
-        joined. None where the type must be fetched whole (CODE_PARAMETERS)."""
+        joined. None where the type must be fetched whole (CODE_PARAMETERS). Worked out once per rule."""
+        if rule not in self._filters:
+            self._filters[rule] = self._code_filters(rule)
+        return self._filters[rule]
+
+    def _code_filters(self, rule: RecordType) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
         if rule.uncategorised:
             return None
         parameters = [CODE_PARAMETERS.get((rule.resource_type, path)) for path in rule.codes]

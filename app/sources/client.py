@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
+from functools import lru_cache, partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlencode
+from urllib.parse import quote_plus, unquote, urlencode
 
 import httpx
 from fhir.resources.R4B import get_fhir_model_class
@@ -105,6 +105,16 @@ def _json(content: bytes) -> Any:
         children = node.values() if isinstance(node, dict) else node
         pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return value
+
+
+# urlencode's own quoting, remembered: a picture's batch carries the same long code lists every time (a code list's
+# chunk is the same string each picture), and quoting them afresh, a byte at a time, was a tenth of its CPU.
+_quoted = lru_cache(maxsize=1024)(quote_plus)
+
+
+def _query_string(params: dict[str, Any]) -> str:
+    """`urlencode(params, doseq=True)`, exactly: the same quoting, each distinct value quoted once per process."""
+    return urlencode(params, doseq=True, quote_via=_quoted)
 
 
 def _in_mb(size: int) -> str:
@@ -203,21 +213,19 @@ class FhirClient:
         An entry the server failed is its SourceError, in its place (as the same search alone would have raised);
         the batch as a whole refused, unreachable or unreadable (larger than `max_bytes` too) raises.
         """
+        asked = [f"{kind}?{_query_string(params)}" for kind, params in queries]  # each quoted once
         bundle = {
             "resourceType": "Bundle",
             "type": "batch",
-            "entry": [
-                {"request": {"method": "GET", "url": f"{kind}?{urlencode(params, doseq=True)}"}}
-                for kind, params in queries
-            ],
+            "entry": [{"request": {"method": "GET", "url": url}} for url in asked],
         }
         answer = await self._request("POST", "", json_body=bundle, repeatable=True)  # searches only: a read
         entries = answer.get("entry")
         if answer.get("resourceType") != "Bundle" or not isinstance(entries, list) or len(entries) != len(queries):
             raise self._data_error("batch answered without one entry per search", self.source.url)
         results: list[SearchResult | SourceError] = []
-        for (kind, params), entry in zip(queries, entries, strict=True):
-            url = self._url(f"{kind}?{urlencode(params, doseq=True)}")
+        for query, entry in zip(asked, entries, strict=True):
+            url = self._url(query)
             try:
                 results.append(await self._paged(self._entry_answer(entry, url), url, max_pages))
             except SourceError as exc:

@@ -276,3 +276,34 @@ async def test_each_person_says_what_each_source_said_about_them(sources):
     baby = picture.baby
     assert baby.checks["maternity"].status == "not-known"
     assert baby.checks["cpis"].status == "none-found"  # CP-IS holds her Patient, and no plan
+
+
+def _chunks_as_first_written(tokens: tuple[str, ...]) -> list[str]:
+    """gather._chunks before it kept a running size and remembered its answers (issue 14's profile)."""
+    from app.picture.gather import TOKENS_CHARS
+
+    chunks: list[list[str]] = [[]]
+    for token in tokens:
+        if chunks[-1] and sum(len(t) + 1 for t in chunks[-1]) + len(token) > TOKENS_CHARS:
+            chunks.append([])
+        chunks[-1].append(token)
+    return [",".join(chunk) for chunk in chunks]
+
+
+def test_the_code_lists_are_split_as_before_and_worked_out_once():
+    from app.picture.gather import TOKENS_CHARS, _chunks
+
+    lists = [
+        (),
+        ("a|b",),
+        ("x" * (TOKENS_CHARS + 10),),  # one token longer than a chunk: alone in its chunk, never dropped
+        tuple(f"http://snomed.info/sct|{n:09d}" for n in range(400)),
+        tuple("s|" + "c" * (n % 97) for n in range(300)),
+    ]
+    for tokens in lists:
+        assert list(_chunks(tokens)) == _chunks_as_first_written(tokens)
+        assert _chunks(tokens) is _chunks(tokens)
+    for rule in MAPPINGS.record_types:
+        assert MAPPINGS.code_filters(rule) is MAPPINGS.code_filters(rule)
+        assert MAPPINGS.code_filters(rule) == MAPPINGS._code_filters(rule)
+    assert any(MAPPINGS.code_filters(rule) for rule in MAPPINGS.record_types)

@@ -146,3 +146,21 @@ async def test_a_kept_client_keeps_no_cookie_from_its_source() -> None:
         await client.search("Flag", {})
     await client.aclose()
     assert sent == [None, None]
+
+
+def test_a_batch_entrys_query_string_is_urlencodes_exactly():
+    """Issue 14's profile: the batch's queries are quoted through a remembered quote_plus, with the same result."""
+    from urllib.parse import urlencode
+
+    from app.sources.client import _query_string
+
+    cases = [
+        {},
+        {"_count": 100, "identifier": "https://fhir.nhs.uk/Id/nhs-number|9990101000"},
+        {"code": "http://snomed.info/sct|1\\,2,a\\|b,c\\$d", "_include": ["Flag:author", "EpisodeOfCare:team"]},
+        {"subject:Patient.identifier": "sys|a b+c&d=e#f/g?h%i", "name": "Zoë Ólafsdóttir", "n": [1, 2.5, True]},
+        {"empty": "", "none": [], "bytes": b"a b&c"},
+    ]
+    for params in cases:
+        assert _query_string(params) == urlencode(params, doseq=True)
+        assert _query_string(params) == urlencode(params, doseq=True)  # remembered: still the same
