@@ -120,13 +120,19 @@ def enabled_paths(questionnaire: dict[str, Any], response: dict[str, Any], env: 
     """Paths of the enabled item instances (display text included). An item whose expression fails is enabled.
 
     The rounds share one `prepared()` block, so what their expressions read of the checklist and the %variables
-    is walked once: nothing they evaluate on is changed (each round reads a fresh copy of the response)."""
+    is walked once: nothing they evaluate on is changed (each round reads a fresh copy of the response). Where no
+    answer sits outside the enabled items (a pre-filled checklist, as a rule), the next round would read the same
+    answers and find the same items, so it is not asked (it was half of a checklist page's enablement)."""
     env = {"questionnaire": questionnaire, **env}
     with prepared():
-        enabled = _one_round(questionnaire, response, env)
+        read = response  # what the last round read
+        enabled = _one_round(questionnaire, read, env)
         for _ in range(ROUNDS):
-            again = _one_round(questionnaire, _without_answers_outside(questionnaire, response, enabled), env)
+            view = _without_answers_outside(questionnaire, response, enabled)
+            if view == read:  # the same answers: the same items would be enabled
+                break
+            again = _one_round(questionnaire, view, env)
             if again == enabled:
                 break
-            enabled = again
+            enabled, read = again, view
         return enabled

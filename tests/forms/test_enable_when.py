@@ -295,3 +295,33 @@ def test_display_text_has_a_path_and_follows_its_own_rules_and_its_group():
     assert enabled_paths(q, response, {}) == {"given~0", "g~0", "g~0/intro~0", "g~0/q~0"}
     answer(response, "given", {"valueBoolean": False})
     assert "g~0/warning~0" in enabled_paths(q, response, {})
+
+
+def test_a_round_that_would_read_the_same_answers_is_not_asked(monkeypatch):
+    """Issue 14: the rounds stop once the answers outside the enabled items are all gone (nothing left to change
+    what is enabled); the stale answer's chain still closes, round by round, as before."""
+    import app.forms.enable_when as enable_when
+
+    rounds = []
+    one_round = enable_when._one_round
+    monkeypatch.setattr(enable_when, "_one_round", lambda *args: rounds.append(1) or one_round(*args))
+    q = make_questionnaire(
+        make_item("interpreter-needed", "boolean"),
+        make_item("family-interpreted", "boolean", enableWhen=[when("interpreter-needed", "=", answerBoolean=True)]),
+        make_item("why", "text", enableWhen=[when("family-interpreted", "=", answerBoolean=True)]),
+    )
+    response = answer(make_response(q), "interpreter-needed", {"valueBoolean": True})
+    answer(response, "family-interpreted", {"valueBoolean": True})
+    assert enabled_paths(q, response, {}) == {"interpreter-needed~0", "family-interpreted~0", "why~0"}
+    assert len(rounds) == 1  # every answer is in an enabled item: no second round
+
+    rounds.clear()
+    answer(response, "interpreter-needed", {"valueBoolean": False})  # the later answer stays in the response
+    assert enabled_paths(q, response, {}) == {"interpreter-needed~0"}
+    assert len(rounds) == 2  # the first still opens "why"; the second drops the stale answer; a third would read
+    # what the second did (it was asked before, and found the same)
+
+    rounds.clear()
+    answer(response, "why", {"valueString": "asked by the family"})
+    assert enabled_paths(q, response, {}) == {"interpreter-needed~0"}
+    assert len(rounds) == 3  # each round closes one more follow-up, until one finds what the last did
