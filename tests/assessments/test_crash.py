@@ -192,7 +192,11 @@ class Runs:
         log = self.directory / f"neosafe-{len(self.started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [NEOSAFE, *args], env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
+                [NEOSAFE, *args],
+                env={**self.env, "PYTHONFAULTHANDLER": "1", **env},  # SIGABRT: every thread's stack to its log
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
             )
         self.started.append((process, log))
         return process
@@ -205,7 +209,14 @@ class Runs:
         return True
 
     async def finished(self, process: subprocess.Popen, timeout_s: float = 60.0) -> int:
-        await until(lambda: process.poll() is not None, what="neosafe to finish", timeout_s=timeout_s)
+        """Its exit code once it exits; one that does not within `timeout_s` fails the test with where it was."""
+        try:
+            await until(lambda: process.poll() is not None, what="neosafe to finish", timeout_s=timeout_s)
+        except AssertionError:
+            os.kill(process.pid, signal.SIGABRT)  # faulthandler writes each thread's stack to the log
+            process.wait(timeout=10)
+            where = self.log(process)[-6000:]
+            raise AssertionError(f"neosafe did not finish within {timeout_s:g} s:\n{where}") from None
         return process.returncode
 
     def kill_all(self) -> None:
