@@ -30,14 +30,13 @@ from app.assessments.models import Assessment, OutboxEntry
 from app.checkpoints.schedule import fhir_instant
 from app.fhir_systems import HANDOVER_ID_SYSTEM, TASK_ID_SYSTEM
 from app.forms import Checklists, answer_text, walk
-from app.handover import Recipients
+from app.handover import Recipients, Routes
 from app.picture import RESTRICTED_LABEL
 from app.sources import FhirClient, SourceError
 
 from .channels import Channel, NotSent, Outgoing
 from .message import handover_message, message_id_of
 from .models import Delivery
-from .routes import Routes
 
 __all__ = ["DeliveryEngine", "deliveries_of"]
 

@@ -17,7 +17,6 @@ from app.assessments.periodic import every
 
 from .channels import Channel, FhirEndpointChannel, MeshChannel
 from .engine import DeliveryEngine
-from .routes import load_routes
 
 __all__ = ["Deliveries"]
 
@@ -27,7 +26,7 @@ class Deliveries:
         """`checkpoints`: the wired service (app.checkpoints.Wiring): settings, sessions, sources, clock."""
         self.checkpoints = checkpoints
         settings = checkpoints.settings
-        self.routes = load_routes(settings.mappings_dir / "delivery.toml")
+        self.routes = checkpoints.routes  # delivery.toml, read once when the service is wired
         self.enabled = bool(settings.mesh_url)
         self.channels: dict[str, Channel] = {"fhir": FhirEndpointChannel(checkpoints.transport)}
         if self.enabled:

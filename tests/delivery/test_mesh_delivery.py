@@ -23,8 +23,8 @@ from app.checkpoints import DEMO_USERS, Forbidden
 from app.cli import main
 from app.delivery import Deliveries, Route, deliveries_of, handovers_to_follow_up, shown_deliveries
 from app.delivery.message import ACK_WORKFLOW, message_id_of
-from app.delivery.routes import ODS_SYSTEM
 from app.fhir_systems import HANDOVER_ID_SYSTEM, NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
+from app.handover.routes import ODS_SYSTEM
 from app.web.templating import make_templates
 from sandbox.mesh import UNIT_MAILBOX
 from tests.answering import completed, items_with, submitted

@@ -9,8 +9,8 @@ import pytest
 
 from app.config import ConfigError
 from app.delivery import load_routes
-from app.delivery.routes import ODS_SYSTEM
 from app.handover import NOT_REACHABLE, home_address, recipient_entries
+from app.handover.routes import ODS_SYSTEM
 
 MAPPINGS = Path(__file__).parents[2] / "fhir_mappings"
 
