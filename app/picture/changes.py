@@ -1,19 +1,21 @@
 """What changed since the baby's previous checkpoint: records that appeared, ended or changed, and those gone.
 
 An assessment keeps a snapshot of the records it was made against; the next picture is compared with it,
-so a social-care episode closed since admission, or a new police notice, is pointed out at discharge.
+so a social-care episode closed since admission, or a new police notice, is pointed out at discharge. A record
+seen then whose source (or whose person, at that source) is not checked now is not "no longer found": it is
+marked `checked_now: false`, and shown as not checked, not as gone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .models import Picture, Record
+from .models import UNCHECKED_PERSON, Picture, Record
 
 __all__ = ["mark_changes", "snapshot"]
 
 COMPARED = ("category", "current", "status", "start", "end", "display", "source")
-KEPT = (*COMPARED, "category_label", "restricted")  # what a record no longer found is shown with, and to whom
+KEPT = (*COMPARED, "category_label", "restricted", "person_nhs_number")  # what a record no longer found is shown with
 
 
 def snapshot(picture: Picture) -> list[dict[str, Any]]:
@@ -36,4 +38,20 @@ def mark_changes(picture: Picture, earlier: list[dict[str, Any]], *, since: str)
             record.change = "ended" if old.get("current") and not record.current else "changed"
     picture.changes_since = since
     # Snapshots kept before the restricted flag was: treat their records as restricted, the cautious reading.
-    picture.gone = [{"category_label": r["category"], "restricted": True, **r} for r in before.values()]
+    picture.gone = [
+        {"category_label": r["category"], "restricted": True, **r, "checked_now": _checked_now(picture, r)}
+        for r in before.values()
+    ]
+
+
+def _checked_now(picture: Picture, record: dict[str, Any]) -> bool:
+    """Whether the record's source answered for its person now, so that its absence means something. A snapshot
+    that did not keep the person (kept before it did) is judged on the source alone."""
+    source = record.get("source")
+    if any(s.name == source and not s.checked for s in picture.sources):
+        return False
+    number = record.get("person_nhs_number")
+    for person in (picture.baby, *picture.people):
+        if number and person.nhs_number == number and (check := person.checks.get(source or "")) is not None:
+            return check.status not in UNCHECKED_PERSON
+    return True
