@@ -147,6 +147,11 @@ class SourceSettings(BaseModel):
             raise ValueError('unscheduled_access is for a cpis source (profile = "cpis") only')
         return self
 
+    @property
+    def user_restricted(self) -> bool:
+        """Asked only with the signed-in clinician's own NHS CIS2 token: what it answers is for that clinician."""
+        return self.profile == "cpis"
+
     def unscheduled(self, checkpoint: str | None) -> bool:
         """The IsUnscheduledAccessEvent value for a picture gathered at `checkpoint` (None: outside one)."""
         return self.unscheduled_access.get(checkpoint or "", self.unscheduled_default)

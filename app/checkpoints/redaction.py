@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.picture import Picture
+from app.picture import PersonCheck, Picture
 
 from .policy import Action, may
 from .users import User
 
-__all__ = ["WITHHELD", "seen_by"]
+__all__ = ["ASKED_BY_ANOTHER", "WITHHELD", "kept_for", "seen_by"]
 
 WITHHELD = "Restricted record: ask the safeguarding team for the detail"  # all a role that may not see it is shown
+ASKED_BY_ANOTHER = (
+    "asked by another clinician: it answers only the clinician who asks, so open the baby's page to ask it "
+    "with your own NHS Care Identity sign-in"
+)
 
 
 def seen_by(picture: Picture, user: User) -> Picture:
@@ -24,4 +28,32 @@ def seen_by(picture: Picture, user: User) -> Picture:
         records=[replace(r, code="", system="", display=WITHHELD) if r.restricted else r for r in picture.records],
         gone=[{**g, "display": WITHHELD} if g.get("restricted") else g for g in picture.gone],
         open_tasks=[replace(t, description=WITHHELD) if t.restricted else t for t in picture.open_tasks],
+    )
+
+
+def kept_for(picture: Picture, *, asked_by: str | None, reader: User, user_restricted: frozenset[str]) -> Picture:
+    """A picture kept from one user's view (the worklist's), as another user may reuse it. What a user-restricted
+    national service (CP-IS) told the clinician who asked was told to them, under their own access, recorded by the
+    service: for anyone else that source reads *not checked*, its records left out, never "none found"."""
+    if asked_by == reader.id:
+        return picture
+    theirs = {s.name for s in picture.sources if s.name in user_restricted and s.checked}
+    if not theirs:
+        return picture
+    unchecked = PersonCheck("not-checked", f"Not checked: {ASKED_BY_ANOTHER}", reason="asked by another clinician")
+    people = {
+        id(p): replace(p, checks={n: unchecked if n in theirs else c for n, c in p.checks.items()})
+        for p in (picture.baby, *picture.people)
+    }
+    return replace(
+        picture,
+        baby=people[id(picture.baby)],
+        people=[people[id(p)] for p in picture.people],
+        sources=[
+            replace(s, status="unavailable", detail=f"Not checked: {ASKED_BY_ANOTHER}", checked_at=None, records=0)
+            if s.name in theirs
+            else s
+            for s in picture.sources
+        ],
+        records=[r for r in picture.records if r.source not in theirs],
     )

@@ -26,7 +26,7 @@ from app.sources import SourceError
 
 from .pictures import nhs_number_of
 from .policy import Action, may
-from .redaction import WITHHELD, seen_by
+from .redaction import WITHHELD, kept_for, seen_by
 from .schedule import ScheduledCheck, completions, scheduled_checks
 from .summary import Summary, summary_for
 from .users import User
@@ -189,14 +189,26 @@ def latest_versions(assessments: list[Assessment]) -> list[Assessment]:
 
 class Worklists(Watching):
     @cached_property
-    def gathered(self) -> OrderedDict[str, Picture]:
-        """The last picture gathered of each baby, newest last: what the worklist reads the concern from."""
+    def gathered(self) -> OrderedDict[str, tuple[Picture, str | None]]:
+        """The last picture gathered of each baby, and whose view asked for it (None: a job), newest last: what the
+        worklist reads the concern from."""
         return OrderedDict()
+
+    @cached_property
+    def user_restricted(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.sources if s.user_restricted)
+
+    def kept(self, nhs_number: str, reader: User) -> Picture | None:
+        """The baby's last picture as `reader` may reuse it (app.checkpoints.redaction.kept_for), before redaction."""
+        if (entry := self.gathered.get(nhs_number)) is None:
+            return None
+        picture, asked_by = entry
+        return kept_for(picture, asked_by=asked_by, reader=reader, user_restricted=self.user_restricted)
 
     async def picture(self, nhs_number: str, *, user: User | None = None, checkpoint: str | None = None) -> Picture:
         """As Pictures', kept as the baby's last picture for the worklist."""
         picture = await super().picture(nhs_number, user=user, checkpoint=checkpoint)
-        self.gathered[nhs_number] = picture
+        self.gathered[nhs_number] = (picture, user.id if user is not None else None)
         self.gathered.move_to_end(nhs_number)
         while len(self.gathered) > KEPT_PICTURES:
             self.gathered.popitem(last=False)
@@ -239,8 +251,8 @@ class Worklists(Watching):
         failing = Counter(
             self.mappings.source_labels.get(s.name, s.name)
             for n in by_number
-            if (picture := self.gathered.get(n)) is not None
-            for s in picture.not_checked
+            if (entry := self.gathered.get(n)) is not None
+            for s in entry[0].not_checked  # how the sources fared, not what they said: as gathered
         )
         return LeadView(
             worklist=worklist,
@@ -288,7 +300,7 @@ class Worklists(Watching):
         """The baby's row from their stay, open tasks (None: not read) and saved checklists (`mine`, newest first)."""
         patient, encounter = stay["patient"], stay["encounter"]
         number = nhs_number_of(patient)
-        picture = self.gathered.get(number)
+        picture = self.kept(number, user)
         summary = summary_for(self, seen_by(picture, user)) if picture is not None else None
         today = self.clock().astimezone(LONDON).date().isoformat()
         open_tasks = tasks.get(f"Patient/{patient['id']}", []) if tasks is not None else []
@@ -329,8 +341,8 @@ class Worklists(Watching):
         limit = asyncio.Semaphore(GATHERING)
 
         async def picture_of(number: str) -> Picture | None:
-            if (picture := self.gathered.get(number)) is not None:
-                return picture
+            if (entry := self.gathered.get(number)) is not None:
+                return entry[0]
             async with limit:
                 try:
                     return await self.picture(number)
@@ -342,7 +354,8 @@ class Worklists(Watching):
             if picture is None:
                 continue
             if row.summary is None:
-                row.summary, row.gathered_at = summary_for(self, seen_by(picture, user)), picture.gathered_at
+                shown = self.kept(row.nhs_number, user) or picture
+                row.summary, row.gathered_at = summary_for(self, seen_by(shown, user)), picture.gathered_at
             for assessment in found:
                 missing = self.signatures_missing(picture, assessment, user)
                 if any(s.get("code") == VERIFIER["code"] for s in missing):

@@ -5,7 +5,7 @@ from .classify import RESTRICTED_LABEL
 from .cpis import NEEDS_SIGN_IN, CpisAccess
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
-from .models import CheckStatus, OpenTask, Person, Picture, Record, SourceStatus
+from .models import CheckStatus, OpenTask, Person, PersonCheck, Picture, Record, SourceStatus
 from .view import picture_context
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Mappings",
     "OpenTask",
     "Person",
+    "PersonCheck",
     "Picture",
     "Record",
     "SourceStatus",

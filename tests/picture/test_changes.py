@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from app.handover import document_environment
-from app.picture import Person, Picture, SourceStatus, mark_changes, snapshot
-from app.picture.models import PersonCheck
+from app.picture import Person, PersonCheck, Picture, SourceStatus, mark_changes, snapshot
 from tests.checkpoints.test_redaction import record
 
 WHEN = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)

@@ -7,6 +7,7 @@ A demo user has no CIS2 token: CP-IS is *not checked*, never "none found", and i
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from sqlmodel import select
 
 from app.assessments import AuditEvent, SignIn, end_sign_in, make_engine, open_sign_in, session_factory
 from app.checkpoints import Checkpoints
+from app.checkpoints.redaction import ASKED_BY_ANOTHER
 from app.config import ConfigError, Settings, SourceSettings
 from app.main import create_app
 from app.picture import NEEDS_SIGN_IN
@@ -25,6 +27,7 @@ from tests.conftest import SSO_ROLES, make_settings, signed_in_browser
 from tests.families import ACTIVE_CP_BABY, ACTIVE_CP_MOTHER
 from tests.servers import serving
 from tests.web.test_sign_in import cis2_claims, signed_in
+from tests.web.test_worklist import rows, text
 
 CONTACTS = "Contact Fenmoor County Council Children's Services: office hours 01632 960100; out of hours 01632 960199"
 
@@ -170,3 +173,18 @@ def test_a_misspelt_checkpoint_in_unscheduled_access_is_refused_at_start(setting
 
     with pytest.raises(ConfigError, match="unscheduled_access names admision, not checkpoints NeoSafe has"):
         Checkpoints.wire(settings, sources=[*sources, national])
+
+
+async def test_what_cp_is_told_one_clinician_is_not_shown_on_another_users_worklist(neosafe, oidc_provider):
+    """CP-IS answers the clinician who asks, under her access, and records it as hers: the worklist keeps her picture,
+    but another reader sees CP-IS as not checked (open the baby's page to ask), never her answer or "none found"."""
+    claims = cis2_claims("Priya Shah", ("p-nurse", "S8000:G8000:R8001", []), selected="p-nurse")
+    with signed_in(neosafe, oidc_provider, "555000903", claims) as (browser, _):
+        browser.get(f"/patients/{ACTIVE_CP_BABY}").raise_for_status()
+        (_, hers) = rows(browser)[ACTIVE_CP_BABY]
+    with signed_in_browser(neosafe, "safeguarding-lead") as lead:
+        (_, theirs) = rows(lead)[ACTIVE_CP_BABY]
+
+    hers, theirs = html.unescape(text(hers)), html.unescape(text(theirs))
+    assert ASKED_BY_ANOTHER not in hers and "Child Protection - Information Sharing" not in hers  # checked, for her
+    assert f"Not checked: {ASKED_BY_ANOTHER}" in theirs
