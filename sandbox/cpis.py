@@ -88,8 +88,10 @@ def cpis_app(
     tokens: frozenset[str],
     malformed: frozenset[str] = frozenset(),
     userinfo_url: str | None = None,
+    metadata_needs_token: bool = False,
 ) -> Starlette:
-    """The CP-IS API as an ASGI app; `app.state.seen` lists each CareTeam search it answered."""
+    """The CP-IS API as an ASGI app; `app.state.seen` lists each CareTeam search it answered. With
+    `metadata_needs_token`, /metadata too refuses a request without a token it accepts, as a gateway may."""
     seen: list[dict[str, Any]] = []
 
     async def accepted(token: str) -> bool:
@@ -102,6 +104,9 @@ def cpis_app(
         return answer.status_code == 200
 
     async def metadata(request: Request) -> JSONResponse:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if metadata_needs_token and (scheme.lower() != "bearer" or not await accepted(token)):
+            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
         statement = {
             "resourceType": "CapabilityStatement",
             "status": "active",
@@ -150,6 +155,7 @@ class CpisSandbox:
     tokens: frozenset[str] = frozenset({CPIS_TOKEN})
     malformed: frozenset[str] = frozenset()
     userinfo_url: str | None = None
+    metadata_needs_token: bool = False
     families_dir: Path = FAMILIES_DIR
     extra_teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # NHS number -> more CareTeams
     port: int = field(default_factory=free_port)
@@ -171,6 +177,7 @@ class CpisSandbox:
             tokens=self.tokens,
             malformed=self.malformed,
             userinfo_url=self.userinfo_url,
+            metadata_needs_token=self.metadata_needs_token,
         )
         config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)

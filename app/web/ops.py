@@ -23,7 +23,7 @@ from sqlmodel import col, func, select
 from app.assessments import AuditEvent, OutboxEntry
 from app.checkpoints import Checkpoints
 from app.config import ConfigError, SourceSettings
-from app.sources import SourceError
+from app.sources import SourceAuthError, SourceError
 
 from .deps import CheckpointsDep
 
@@ -32,6 +32,7 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT_S = 5.0
+USER_RESTRICTED = "answers, and asks for a clinician's NHS CIS2 token (user-restricted)"
 WAITING = ("queued", "retrying", "needs-attention")  # the outbox states that are not done
 
 router = APIRouter(tags=["operations"])
@@ -73,6 +74,10 @@ async def _check_source(services: Checkpoints, source: SourceSettings) -> Check:
     try:
         async with services.client(source) as client:
             statement = await client.capabilities()
+    except SourceAuthError as exc:
+        if source.user_restricted:  # it answered: only a clinician's own token may ask it more, never this probe's
+            return Check(name=source.name, status="up", detail=USER_RESTRICTED, ms=_elapsed_ms(started))
+        detail = exc.reason
     except SourceError as exc:
         detail = exc.reason
     except ConfigError as exc:  # e.g. its token's environment variable is not set
@@ -92,7 +97,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(services: CheckpointsDep) -> JSONResponse:
-    """Ready (200) when the database answers and every source's /metadata answers within its timeout; else 503."""
+    """Ready (200) when the database answers and every source's /metadata answers within its timeout; else 503. A
+    user-restricted source (CP-IS) that refuses the probe for want of a clinician's token has answered: it is up."""
     database, *sources = await asyncio.gather(
         _check_database(services), *(_check_source(services, source) for source in services.sources)
     )

@@ -17,6 +17,8 @@ from sqlmodel import col, select
 from app.assessments import Assessment, AuditEvent, OutboxEntry, audit
 from app.config import Settings, SourceSettings
 from app.main import create_app
+from app.web.ops import USER_RESTRICTED
+from sandbox.cpis import CpisSandbox
 from testkit.ports import free_port
 from tests.conftest import write_sources
 from tests.families import CASE_V_BABY
@@ -194,3 +196,21 @@ async def test_with_audit_export_on_metrics_count_the_audit_records_not_yet_sent
         unsent = len((await session.exec(select(AuditEvent).where(col(AuditEvent.exported_at).is_(None)))).all())
 
     assert metrics((await ops.get("/metrics")).text)[key("neosafe_audit_unsent")] == unsent >= 1
+
+
+async def test_readyz_counts_a_user_restricted_source_refusing_the_probe_as_up_and_any_other_as_down(settings, sources):
+    """CP-IS answers only a clinician's own CIS2 token, never the probe's: its 401 proves it is reachable. A generic
+    source's 401 means NeoSafe's own credentials are refused: not ready."""
+    with CpisSandbox(metadata_needs_token=True) as gateway:
+        national = SourceSettings(name="cpis", base_url=gateway.url, profile="cpis")
+        generic = SourceSettings(name="cpis", base_url=gateway.url)
+        others = [s for s in sources if s.name != "cpis"]
+        async with serving(settings, [*others, national]) as (_, http):
+            restricted = {s["name"]: s for s in (await http.get("/readyz")).json()["sources"]}
+        async with serving(settings.model_copy(), [*others, generic]) as (_, http):
+            refused = await http.get("/readyz")
+
+    assert (restricted["cpis"]["status"], restricted["cpis"]["detail"]) == ("up", USER_RESTRICTED)
+    assert refused.status_code == 503
+    (cpis,) = [s for s in refused.json()["sources"] if s["name"] == "cpis"]
+    assert cpis["status"] == "down"
