@@ -153,6 +153,10 @@ class CdsClient:
     name: str
     issuer: str
     jwks_url: str
+    client_id: str | None = None  # its JWTs' sub, where the trust pins it (CDS Hooks: allow-list iss, jku and sub)
+
+
+REQUIRED_KEYS = frozenset({"name", "issuer", "jwks_url"})
 
 
 def _loopback(host: str) -> bool:
@@ -172,16 +176,16 @@ def load_cds_clients(path: Path) -> dict[str, CdsClient]:
     clients: dict[str, CdsClient] = {}
     for n, table in enumerate(data.get("clients", []), 1):
         where = f"{path.name}: [[clients]] number {n}"
-        if not isinstance(table, dict) or set(table) != {"name", "issuer", "jwks_url"}:
-            raise ConfigError(f"{where} must have exactly name, issuer and jwks_url")
+        if not isinstance(table, dict) or not REQUIRED_KEYS <= set(table) <= REQUIRED_KEYS | {"client_id"}:
+            raise ConfigError(f"{where} must have exactly name, issuer and jwks_url (and client_id, if pinned)")
         if not all(isinstance(v, str) and v.strip() for v in table.values()):
-            raise ConfigError(f"{where}: name, issuer and jwks_url must be non-empty strings")
+            raise ConfigError(f"{where}: name, issuer, jwks_url and client_id must be non-empty strings")
         url = urlsplit(table["jwks_url"])
         if not (url.scheme == "https" or (url.scheme == "http" and _loopback(url.hostname or ""))):
             raise ConfigError(f"{where}: jwks_url must be an https URL")
         if table["issuer"] in clients:
             raise ConfigError(f"{where}: issuer {table['issuer']} is listed twice")
-        clients[table["issuer"]] = CdsClient(table["name"], table["issuer"], table["jwks_url"])
+        clients[table["issuer"]] = CdsClient(table["name"], table["issuer"], table["jwks_url"], table.get("client_id"))
     return clients
 
 
@@ -282,6 +286,8 @@ class CdsHooks:
             raise NotAuthenticated("the JWT's signature does not verify with the issuer's key") from exc
         except jwt.InvalidTokenError as exc:
             raise NotAuthenticated(f"the JWT is not valid: {exc}") from exc
+        if client.client_id is not None and claims.get("sub") != client.client_id:
+            raise NotAuthenticated("the JWT's sub is not the client_id this EPR is allowed to call NeoSafe as")
         now = self.checkpoints.clock()
         expires = datetime.fromtimestamp(claims["exp"], UTC)
         if expires > now + LONGEST_LIFE + LEEWAY:

@@ -90,7 +90,9 @@ def jwks_url() -> Iterator[str]:
 def cds_settings(jwks_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     directory = tmp_path_factory.mktemp("cds")
     clients = Path(directory / "cds-clients.toml")
-    clients.write_text(f'[[clients]]\nname = "Test EPR"\nissuer = "{ISSUER}"\njwks_url = "{jwks_url}"\n')
+    clients.write_text(
+        f'[[clients]]\nname = "Test EPR"\nissuer = "{ISSUER}"\njwks_url = "{jwks_url}"\nclient_id = "epr-client"\n'
+    )
     quiet = {"watch": False} if "watch" in Settings.model_fields else {}  # no background passes over the unit
     return make_settings(directory).model_copy(
         update={"public_url": PUBLIC_URL, "cds_clients_file": clients, "outbox_worker": False, **quiet}
@@ -286,6 +288,8 @@ REFUSED = {
     "no jti": (lambda: signed(jti=None), "no jti claim"),
     "no exp": (lambda: signed(exp=None), "no exp claim"),
     "lives longer than 5 minutes": (lambda: signed(lifetime=timedelta(hours=1)), "longer than 5 minutes"),
+    "another client_id (sub)": (lambda: signed(sub="another-client"), "sub is not the client_id"),
+    "no sub, where the client_id is pinned": (lambda: signed(sub=None), "sub is not the client_id"),
 }
 
 
@@ -376,6 +380,8 @@ def test_new_information_since_admission_is_a_card_that_counts_and_never_names_i
     [
         ('[[clients]]\nname = "EPR"\nissuer = "https://epr"\njwks_url = "http://epr.example/jwks"\n', "https URL"),
         ('[[clients]]\nname = "EPR"\nissuer = "https://epr"\n', "exactly name, issuer and jwks_url"),
+        ('[[clients]]\nname = "E"\nissuer = "https://e"\njwks_url = "https://e/k"\nsub = "x"\n', "exactly name"),
+        ('[[clients]]\nname = "E"\nissuer = "https://e"\njwks_url = "https://e/k"\nclient_id = ""\n', "non-empty"),
         ('[[clients]]\nname = ""\nissuer = "https://epr"\njwks_url = "https://epr/jwks"\n', "non-empty"),
         ('[[clients]]\nname = "A"\nissuer = "https://e"\njwks_url = "https://e/k"\n' * 2, "listed twice"),
         ("clients = [", "cannot read"),
