@@ -36,7 +36,7 @@ ROOT_EXTENSIONS = {
 }
 EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
 EXT_MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"  # a date bound, calculated from today()
-VERSIONS = {"admission": "1.3.0", "transfer": "1.2.0", "discharge": "1.5.0"}  # earlier versions are archived
+VERSIONS = {"admission": "1.4.0", "transfer": "1.2.0", "discharge": "1.5.0"}  # earlier versions are archived
 ITEM_EXTENSIONS = {
     EXT_ENABLE,
     EXT_INITIAL,
@@ -460,6 +460,15 @@ def test_a4_one_entry_per_person_and_father_reason():
     reason = find(q, "A4-household.father-not-recorded-reason")
     assert reason["required"] is True
     assert {w["answerCoding"]["code"] for w in reason["enableWhen"]} == {"no", "not-known"}
+
+
+def test_a4_prefills_the_mothers_parental_responsibility_and_nobody_elses():
+    """The mother has parental responsibility from birth, in law: a stated fact. Anyone else's is asked."""
+    q = load("admission")
+    link = "A4-household.person.parental-responsibility"
+    assert [c["code"] for c in run(q, link, EXT_INITIAL, CASE_V, person=MOTHER)] == ["yes"]
+    assert run(q, link, EXT_INITIAL, CASE_V, person=FATHER) == []
+    assert run(q, link, EXT_INITIAL, CASE_V, person=person("partner", "Tom V")) == []
 
 
 def test_a6_a7_prefill_per_parent():

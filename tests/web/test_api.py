@@ -114,7 +114,7 @@ def test_submitting_the_admission_checklist_writes_one_response_and_its_observat
     assert len(responses) == 1
     written = QuestionnaireResponse.model_validate(responses[0])
     assert written.status == "completed"
-    assert written.questionnaire == "https://neosafe.org.uk/fhir/Questionnaire/admission|1.3.0"
+    assert written.questionnaire == "https://neosafe.org.uk/fhir/Questionnaire/admission|1.4.0"
     assert written.subject.reference == "Patient/nn-casev-baby"
     assert written.subject.identifier.value == CASE_V_BABY
     assert "Zofia BRZOZAK" in written.subject.display and "2026-11-20" in written.subject.display
