@@ -35,10 +35,10 @@ from app.assessments import (
     task_rows,
     upgrade,
 )
-from app.assurance import Period, chart_uri, load_measures
+from app.assurance import Period, chart_uri
 from app.assurance.figures import compute
 from app.assurance.history import read_history
-from app.forms import load_checklists
+from app.forms import load_checklists, load_measures
 from tests.assurance.seeded import enquiry, father, household, icon, interpreter, response
 
 ROOT = Path(__file__).parents[1]

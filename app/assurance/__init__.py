@@ -2,21 +2,17 @@
 
 from .charts import chart_uri
 from .export import read_csv, to_csv
-from .figures import Baby, Figure, Period
-from .mapping import SECTIONS, Measure, load_measures
-from .service import Report, babies_behind, measures_for, parse_period, report, today_at_unit
+from .figures import SECTIONS, Baby, Figure, Period
+from .service import Report, babies_behind, parse_period, report, today_at_unit
 
 __all__ = [
     "SECTIONS",
     "Baby",
     "Figure",
-    "Measure",
     "Period",
     "Report",
     "babies_behind",
     "chart_uri",
-    "load_measures",
-    "measures_for",
     "parse_period",
     "read_csv",
     "report",

@@ -18,8 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.assessments import Assessment, AssessmentAnswer, AssessmentSource, AssessmentTask
 from app.forms import LONDON
-
-from .mapping import ANY, Answer, Measure
+from app.forms.measures import ANY, Answer, Measure
 
 __all__ = [
     "Picture",

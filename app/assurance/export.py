@@ -6,8 +6,9 @@ import csv
 import io
 from collections.abc import Iterable
 
+from app.forms import MEASURE_SECTIONS as SECTIONS
+
 from .figures import Figure
-from .mapping import SECTIONS
 
 __all__ = ["COLUMNS", "read_csv", "to_csv"]
 

@@ -34,11 +34,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from app.checkpoints import ROLES, WITHHELD
 from app.checkpoints.schedule import RULES
-from app.forms import CHECKPOINTS, LONDON
+from app.forms import CHECKPOINTS, LONDON, Measure
+from app.forms import MEASURE_SECTIONS as SECTIONS
 
 from .answers import RaisedTask
 from .history import Checklist, History
-from .mapping import SECTIONS, Measure
 
 __all__ = ["SECTIONS", "Baby", "Figure", "Period", "compute", "owner_key"]
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, WatchedBaby
+from app.forms import Measure
 
 from .answers import Picture, RaisedTask, matched_answers, sources_answered, sources_not_answered, tasks_of
-from .mapping import Measure
 
 __all__ = ["Checklist", "Cosignature", "History", "Override", "read_history"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from app.checkpoints import Action, Checkpoints, User, may
 from app.checkpoints.outcomes import Refused
@@ -13,9 +12,8 @@ from app.forms import CHECKPOINTS, LONDON
 
 from .figures import Baby, Figure, Period, compute
 from .history import read_history
-from .mapping import Measure, load_measures
 
-__all__ = ["MAX_MONTHS", "Report", "babies_behind", "measures_for", "parse_period", "report", "today_at_unit"]
+__all__ = ["MAX_MONTHS", "Report", "babies_behind", "parse_period", "report", "today_at_unit"]
 
 MAX_MONTHS = 24
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -29,17 +27,6 @@ class Report:
 
     def figure(self, key: str) -> Figure | None:
         return next((f for f in self.figures if f.key == key), None)
-
-
-_READ: dict[tuple[Path, int], tuple[Measure, ...]] = {}  # (mappings folder, id of the checklists) -> measures
-
-
-def measures_for(services: Checkpoints) -> tuple[Measure, ...]:
-    """fhir_mappings/assurance.toml for this service's checklists, read and checked once (ConfigError if broken)."""
-    key = (services.settings.mappings_dir, id(services.checklists))
-    if key not in _READ:
-        _READ[key] = load_measures(services.settings.mappings_dir, services.checklists)
-    return _READ[key]
 
 
 def _month(text: str) -> date:
@@ -70,7 +57,7 @@ async def report(services: Checkpoints, user: User, period: Period, *, action: s
     """Every figure for `period`, from NeoSafe's own tables. Forbidden (and the refusal audited) to any role but
     the safeguarding lead; the viewing audited as `action` with the period."""
     await services.authorise(user, Action.ASSURE, None)
-    measures = measures_for(services)
+    measures = services.measures  # assurance.toml, read and checked once at wiring
     now = services.clock()
     history = await read_history(services.sessions, period.start, period.end, measures)
     figures = compute(

@@ -23,7 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.assessments import Backoff, OutboxWorker, SessionFactory, deliver, make_engine, prepare, session_factory
 from app.config import ConfigError, Settings, SourceSettings
-from app.forms import CHECKPOINTS, Checklists, FocusRule, TaskRule, load_checklists, load_focus_rules, load_task_rules
+from app.forms import (
+    CHECKPOINTS,
+    Checklists,
+    FocusRule,
+    Measure,
+    TaskRule,
+    load_checklists,
+    load_focus_rules,
+    load_measures,
+    load_task_rules,
+)
 from app.handover import (
     Recipients,
     Routes,
@@ -70,6 +80,7 @@ class Wiring:
     routes: Routes | None = None  # where the handover goes (delivery.toml): pre-fills D10's recipients
     task_rules: list[TaskRule] = field(default_factory=list)  # answers that raise a Task (fhir_mappings/tasks.toml)
     focus_rules: list[FocusRule] = field(default_factory=list)  # whom answers are about (observation-focus.toml)
+    measures: tuple[Measure, ...] = ()  # which answers the assurance figures count (assurance.toml), checked at start
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     capabilities: KeptCapabilities = field(default_factory=KeptCapabilities)  # read once per source, then kept
@@ -104,6 +115,7 @@ class Wiring:
             routes=load_routes(settings.mappings_dir / "delivery.toml"),
             task_rules=load_task_rules(settings.mappings_dir / "tasks.toml", checklists),
             focus_rules=load_focus_rules(settings.mappings_dir / "observation-focus.toml", checklists),
+            measures=load_measures(settings.mappings_dir, checklists),
             severity=load_severity(settings.mappings_dir),
             watch=load_watch_rules(settings.mappings_dir, mappings),
             document_env=document_environment(settings.templates_dir),

@@ -17,6 +17,8 @@ from .extract import OBSERVATION_ID_SYSTEM, extract_observations
 from .focus import Focus, FocusRule, focus_finder, load_focus_rules
 from .lint import Problem, lint_checklists
 from .load import CHECKPOINTS, Checklists, load_checklists
+from .measures import SECTIONS as MEASURE_SECTIONS
+from .measures import Measure, load_measures
 from .populate import Populated, add_repeats, canonical, populate, repeat_key, with_every_item
 from .readout import Line, answered_lines
 from .refresh import Change, changes, take
@@ -30,6 +32,7 @@ __all__ = [
     "CHECKPOINTS",
     "DEFAULT_MAX_LENGTH",
     "LONDON",
+    "MEASURE_SECTIONS",
     "OBSERVATION_ID_SYSTEM",
     "REPEAT_COUNT_PREFIX",
     "TASK_ID_SYSTEM",
@@ -41,6 +44,7 @@ __all__ = [
     "FocusRule",
     "Issue",
     "Line",
+    "Measure",
     "Node",
     "Populated",
     "Problem",
@@ -64,6 +68,7 @@ __all__ = [
     "lint_checklists",
     "load_checklists",
     "load_focus_rules",
+    "load_measures",
     "load_task_rules",
     "max_occurs",
     "min_occurs",

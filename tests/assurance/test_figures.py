@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from app.assessments import make_engine, save_assessment, session_factory, upgrade
-from app.assurance import load_measures, read_csv, to_csv
+from app.assurance import read_csv, to_csv
 from app.assurance.figures import compute, owner_key
 from app.assurance.history import read_history
 from app.checkpoints import WITHHELD
-from app.forms import load_checklists
+from app.forms import load_checklists, load_measures
 from tests.assurance.seeded import EXPECTED, PERIOD, household, response, seed_history
 
 ROOT = Path(__file__).parents[2]

@@ -1,7 +1,9 @@
 """Which answer each assurance figure counts: fhir_mappings/assurance.toml, read and checked against the checklists.
 
 The figures are reviewed as data, not Python: a checklist, linkId or answer code the file names that the current
-checklist does not have is a ConfigError naming it, so a renamed item stops the page instead of counting zero.
+checklist does not have is a ConfigError naming it, so a renamed item stops NeoSafe starting instead of counting
+zero. Read once, at wiring (app.checkpoints.wiring), like tasks.toml and observation-focus.toml: it lives here, beside
+the checklists it is checked against, so the wiring can read it; app.assurance computes the figures from it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.config import ConfigError, read_toml
-from app.forms import Checklists
+
+from .load import Checklists
 
 __all__ = ["ANY", "SECTIONS", "Measure", "Outcome", "Where", "load_measures"]
 
-SECTIONS = {  # the page's sections, in order: timeliness, overrides, tasks and sources are computed, the others are
-    # measures here
+SECTIONS = {  # the assurance page's sections, in order: timeliness, overrides, tasks and sources are computed, the
+    # others are measures here
     "timeliness": "Checklists completed on time",
     "fathers": "Fathers and male carers",
     "domestic-abuse": "Domestic-abuse enquiry",
