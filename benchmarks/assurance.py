@@ -163,7 +163,9 @@ async def main(babies: int, url: str | None) -> None:
         t0 = time.perf_counter()
         history = await read_history(sessions, PERIOD.start, PERIOD.end, measures)
         t1 = time.perf_counter()
-        figures = compute(history, measures, PERIOD, now=datetime.now(UTC), titles={}, sees_restricted=True)
+        figures = compute(
+            history, measures, PERIOD, now=datetime.now(UTC), titles={}, source_labels={}, sees_restricted=True
+        )
         t2 = time.perf_counter()
         for figure in figures:
             chart_uri(figure)

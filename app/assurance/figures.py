@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -236,13 +236,21 @@ def owner_key(owner: str) -> str:
     return f"{slug}-{hashlib.sha256(owner.encode()).hexdigest()[:6]}"
 
 
-def _sources(history: History, months: list[str]) -> list[Figure]:
+def _sources(history: History, months: list[str], labels: Mapping[str, str]) -> list[Figure]:
     """Per source, the pictures checklists were made against (each stored version had its own) where it was
     unavailable, answered only in part, or answered: the share is the unavailable count over the month's three. The
-    babies are listed where it did not answer in full; the answered are counted in SQL, not listed."""
+    babies are listed where it did not answer in full; the answered are counted in SQL, not listed. Each is titled
+    by the source's name as every page gives it (sources.toml's label), its key only where it has none (a source
+    since taken out of the file)."""
     names = sorted({p.source for p in history.pictures} | {source for source, _ in history.sources_answered})
     figures = {
-        name: Figure(f"sources-{name}", "sources", f"Pictures where {name} was unavailable", SOURCE_STATES, months)
+        name: Figure(
+            f"sources-{name}",
+            "sources",
+            f"Pictures where the source was unavailable: {labels.get(name, name)}",
+            SOURCE_STATES,
+            months,
+        )
         for name in names
     }
     for picture in history.pictures:
@@ -262,16 +270,17 @@ def compute(
     *,
     now: datetime,
     titles: dict[str, str],
+    source_labels: Mapping[str, str],
     sees_restricted: bool,
 ) -> list[Figure]:
     """Every figure of the page for `period`, in the order shown: timeliness, each measure, overrides, tasks and
-    sources."""
+    sources; the checkpoints named by `titles`, the sources by `source_labels`."""
     months = period.months
     figures = [
         *_timeliness(history, months, now, titles),
         *(_answer_figure(m, history, months) for m in measures),
         *_overrides(history, months, sees_restricted),
         _tasks(history, months),
-        *_sources(history, months),
+        *_sources(history, months, source_labels),
     ]
     return sorted(figures, key=lambda f: list(SECTIONS).index(f.section))

@@ -66,6 +66,7 @@ async def report(services: Checkpoints, user: User, period: Period, *, action: s
         period,
         now=now,
         titles=_titles(services),
+        source_labels=services.mappings.source_labels,
         sees_restricted=may(user, Action.SEE_RESTRICTED),
     )
     await services.audit(user, action, detail=f"{period.months[0]} to {period.months[-1]}")

@@ -17,10 +17,12 @@ from app.assurance.figures import compute, owner_key
 from app.assurance.history import read_history
 from app.checkpoints import WITHHELD
 from app.forms import load_checklists, load_measures
+from app.picture import load_mappings
 from tests.assurance.seeded import EXPECTED, PERIOD, household, response, seed_history
 
 ROOT = Path(__file__).parents[2]
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
+LABELS = load_mappings(ROOT / "fhir_mappings").source_labels
 
 
 @pytest.fixture
@@ -33,12 +35,21 @@ async def sessions(settings) -> AsyncIterator:
     await engine.dispose()
 
 
-async def figures(sessions, *, sees_restricted: bool = True):
+async def figures(sessions, *, sees_restricted: bool = True, source_labels: dict[str, str] | None = None):
     checklists = load_checklists(ROOT / "checklists")
     measures = load_measures(ROOT / "fhir_mappings", checklists)
     history = await read_history(sessions, PERIOD.start, PERIOD.end, measures)
+    source_labels = LABELS if source_labels is None else source_labels
     titles = {c: c for c in ("admission", "transfer", "discharge", "review-72h", "weekly", "father-day7")}
-    return compute(history, measures, PERIOD, now=NOW, titles=titles, sees_restricted=sees_restricted)
+    return compute(
+        history,
+        measures,
+        PERIOD,
+        now=NOW,
+        titles=titles,
+        source_labels=source_labels,
+        sees_restricted=sees_restricted,
+    )
 
 
 def counts(figure) -> dict[tuple[str, str], int]:
@@ -120,3 +131,16 @@ def test_a_task_owner_s_key_is_plain_short_and_stable():
     assert owner_key(long) == owner_key(long) != owner_key(long + ".")
     assert len(owner_key(long)) <= 60 and re.fullmatch(r"[a-z0-9-]+", owner_key(long))
     assert owner_key("Safeguarding team").startswith("safeguarding-team-")
+
+
+async def test_a_source_s_figure_is_titled_by_its_name_as_the_pages_give_it_not_its_key(sessions):
+    found = {f.key: f for f in await figures(sessions)}
+    assert found["sources-maternity"].title == "Pictures where the source was unavailable: Maternity record"
+    assert found["sources-police-gp"].title == (
+        "Pictures where the source was unavailable: Police and GP safeguarding notices"
+    )
+
+
+async def test_a_source_sources_toml_no_longer_names_is_titled_by_its_key(sessions):
+    found = {f.key: f for f in await figures(sessions, source_labels={"maternity": "Maternity record"})}
+    assert found["sources-police-gp"].title == "Pictures where the source was unavailable: police-gp"
