@@ -109,5 +109,7 @@ def test_the_pictures_where_a_source_answered_are_counted_and_not_listed(assured
         answered = lead.get("/unit/assurance/babies", params={**cell, "outcome": "answered"})
     assert "figure=sources-maternity&amp;month=2026-10&amp;outcome=unavailable" in page
     assert "figure=sources-maternity&amp;month=2026-10&amp;outcome=answered" not in page
+    maternity = page.split('data-figure="sources-maternity"', 1)[1].split("</section>", 1)[0]
+    assert 'data-month="2026-10" data-outcome="answered">2</td>' in maternity  # the count, not a link (nor 0)
     assert unavailable.status_code == 200 and 'href="/patients/9990000022/assessments/b-adm-2"' in unavailable.text
     assert answered.status_code == 400
