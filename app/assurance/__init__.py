@@ -3,7 +3,7 @@
 from .charts import chart_uri
 from .export import read_csv, to_csv
 from .figures import SECTIONS, Baby, Figure, Period
-from .service import Report, babies_behind, parse_period, report, today_at_unit
+from .service import Report, babies_behind, board_pdf, parse_period, report, today_at_unit
 
 __all__ = [
     "SECTIONS",
@@ -12,6 +12,7 @@ __all__ = [
     "Period",
     "Report",
     "babies_behind",
+    "board_pdf",
     "chart_uri",
     "parse_period",
     "read_csv",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,11 +10,13 @@ from datetime import date, datetime
 from app.checkpoints import Action, Checkpoints, User, may
 from app.checkpoints.outcomes import Refused
 from app.forms import CHECKPOINTS, LONDON
+from app.handover import pdf_of
 
+from .document import board_html
 from .figures import Baby, Figure, Period, compute
 from .history import read_history
 
-__all__ = ["MAX_MONTHS", "Report", "babies_behind", "parse_period", "report", "today_at_unit"]
+__all__ = ["MAX_MONTHS", "Report", "babies_behind", "board_pdf", "parse_period", "report", "today_at_unit"]
 
 MAX_MONTHS = 24
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -84,6 +87,16 @@ async def babies_behind(
     if not figure.listed(outcome):
         raise Refused("this count is made in the database; the babies behind it are not listed")
     return figure, figure.babies.get((month, outcome), [])
+
+
+async def board_pdf(services: Checkpoints, user: User, period: Period) -> bytes:
+    """The figures for `period` as a tagged PDF for the Safeguarding Board, counts only: authorised and audited as
+    the report is; PdfUnavailable where this server cannot lay one out."""
+    found = await report(services, user, period, action="download-assurance-pdf")
+    html = board_html(
+        services.document_env, found.figures, period=period, routes=services.routes, made=found.made_at, user=user
+    )
+    return await asyncio.to_thread(pdf_of, html)  # layout is CPU work: keep it off the event loop
 
 
 def today_at_unit(services: Checkpoints) -> date:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
-from app.assurance import SECTIONS, babies_behind, chart_uri, parse_period, report, to_csv, today_at_unit
+from app.assurance import SECTIONS, babies_behind, board_pdf, chart_uri, parse_period, report, to_csv, today_at_unit
+from app.handover import PdfUnavailable
 
 from .deps import CheckpointsDep, PageUser
 from .rendering import render_page
@@ -41,6 +42,23 @@ async def assurance_csv(
         to_csv(found.figures),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/unit/assurance.pdf")
+async def assurance_pdf(
+    services: CheckpointsDep, user: PageUser, first: str | None = From, last: str | None = To
+) -> Response:
+    """Every figure for the period as a tagged PDF (PDF/UA-1) for the Safeguarding Board's Section 11 return:
+    counts and charts, no baby named. The lead only (Action.ASSURE), audited."""
+    period = parse_period(first, last, today=today_at_unit(services))
+    try:
+        pdf = await board_pdf(services, user, period)
+    except PdfUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    name = f"neosafe-assurance-{period.months[0]}-to-{period.months[-1]}.pdf"
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
 
 
