@@ -9,7 +9,8 @@ first sight, an override in one discharge in twenty and a co-signature in one in
 save_assessment keeps of it (app.assessments.facts: its answers, four sources' status, one source unavailable in one
 picture in ten, and a Task from one admission in five). Then times what
 GET /unit/assurance does, without HTTP: read the history (SQL), compute every figure, draw every chart; the best of
-three runs and each part's time, and the query plans of the reads that scan most.
+three runs and each part's time; then, once, the Board's PDF of those figures (GET /unit/assurance.pdf's layout);
+and the query plans of the reads that scan most.
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ from app.assessments import (
     upgrade,
 )
 from app.assurance import Period, chart_uri
+from app.assurance.document import board_html
 from app.assurance.figures import compute
 from app.assurance.history import read_history
+from app.checkpoints import ROLES, User
 from app.forms import load_checklists, load_measures
+from app.handover import PdfUnavailable, document_environment, pdf_of
 from tests.assurance.seeded import enquiry, father, household, icon, interpreter, response
 
 ROOT = Path(__file__).parents[1]
 PERIOD = Period(datetime(2025, 12, 1).date(), datetime(2026, 11, 1).date())
+LEAD = User("benchmark", "Benchmark", ROLES["safeguarding-lead"])
 BODIES = {
     "admission": response(
         "admission",
@@ -177,6 +182,15 @@ async def main(babies: int, url: str | None) -> None:
         f"assurance page, 12 months, {len(figures)} figures: {total * 1000:.0f} ms "
         f"(read {read * 1000:.0f} ms, figures {figured * 1000:.0f} ms, charts {drawn * 1000:.0f} ms), best of 3"
     )
+    t0 = time.perf_counter()
+    html = board_html(
+        document_environment(ROOT / "templates"), figures, period=PERIOD, routes=None, made=datetime.now(UTC), user=LEAD
+    )
+    try:
+        pdf = pdf_of(html)
+        print(f"the Board's PDF of those figures: {(time.perf_counter() - t0) * 1000:.0f} ms, {len(pdf) // 1024} KiB")
+    except PdfUnavailable as exc:
+        print(f"the Board's PDF: not made here ({exc})")
     if engine.dialect.name == "sqlite":
         async with engine.connect() as connection:
             for label, sql in (
