@@ -188,12 +188,12 @@ def test_the_board_s_pdf_is_tagged_and_its_first_page_says_which_months_which_un
 
 def test_each_figure_in_the_pdf_is_the_page_s_number_and_table_with_its_chart_drawn(assured):
     live, _ = assured
-    reader, page = _pdf(live)
+    reader, page_html = _pdf(live)
     text = _text(reader)
 
-    sections = re.findall(r'<section[^>]*data-figure="([^"]+)".*?</section>', page, re.S)
+    sections = re.findall(r'<section[^>]*data-figure="([^"]+)".*?</section>', page_html, re.S)
     assert sorted(sections) == sorted(EXPECTED)
-    for body in re.findall(r'<section[^>]*data-figure="[^"]+".*?</section>', page, re.S):
+    for body in sections_html(page_html):
         title = html.unescape(re.search(r"<h3[^>]*>([^<]+)</h3>", body).group(1))
         totals = re.findall(r'<span data-outcome="[^"]+">(.*?)</span>', body)  # "2 on time", "1 … should be zero"
         said = "; ".join(html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", t))) for t in totals)
@@ -207,18 +207,20 @@ def test_each_figure_in_the_pdf_is_the_page_s_number_and_table_with_its_chart_dr
 
     # the figures the page gives are the seeded history's: two admissions on time, one late, one missing
     assert "admission checklist Over the months: 2 on time; 1 late; 0 timing not known; 1 missing" in text
-    # each chart is drawn (pygal's SVG, as vector graphics): its month labels are there beside its table's, and its
-    # bars are in the NHS blue of the first outcome
+    # each chart is drawn (pygal's SVG, as vector graphics): its month labels are there beside its table's, its
+    # legend has a square for each outcome, and its bars (or legend) are filled and edged in the NHS blue of the first
     assert text.count("2026-10") >= 2 * len(EXPECTED)
-    drawn = b"".join(_streams(reader))
-    assert b"0 0.368627 0.721569 rg" in drawn
+    drawn = b"".join(page.get_contents().get_data() for page in reader.pages)
+    outcomes = sum(len(re.findall(r'<th scope="col">', body)) - 1 for body in sections_html(page_html))
+    assert len(re.findall(rb" 12 12 re\nB\n", drawn)) == outcomes
+    assert len(BLUE_BOX.findall(drawn)) >= len(EXPECTED)
 
 
-def _streams(reader: PdfReader):
-    for page in reader.pages:
-        yield page.get_contents().get_data()
-        for xobject in (page["/Resources"].get("/XObject") or {}).values():
-            yield xobject.get_object().get_data()
+BLUE_BOX = re.compile(rb"0 0\.368627 0\.721569 RG\n(?:[^\n]*\n){0,6}?[-\d. ]+ re\nB\n")  # a rectangle, NHS blue
+
+
+def sections_html(page: str) -> list[str]:
+    return re.findall(r'<section[^>]*data-figure="[^"]+".*?</section>', page, re.S)
 
 
 def test_no_baby_nor_what_an_override_said_is_in_the_board_s_pdf(assured):
