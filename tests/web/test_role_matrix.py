@@ -96,6 +96,7 @@ ROUTES = [
     Route("GET", "/unit/safeguarding", Action.OVERSEE),
     Route("GET", "/unit/assurance", Action.ASSURE),
     Route("GET", "/unit/assurance.csv", Action.ASSURE),
+    Route("GET", "/unit/assurance.pdf", Action.ASSURE),
     Route("GET", "/unit/assurance/babies", Action.ASSURE),
     Route("POST", "/patients/{number}/new-information/acknowledge", Action.ACKNOWLEDGE),
     Route("POST", "/session/keep-alive", SIGNED_IN),
