@@ -39,11 +39,12 @@ def _demo_secret() -> str:
     return DEMO_SECRET.read_text(encoding="utf-8").strip()
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, demo_cis2_token: str | None = None) -> None:
     from app.main import create_app
 
+    app = create_app(settings, demo_cis2_token=demo_cis2_token)
     # log_config=None: uvicorn's own lines go through the root logger's redacting formatter (see _configure_logging).
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info", log_config=None)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", log_config=None)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -52,24 +53,14 @@ def _demo(args: argparse.Namespace) -> None:
             "the demo's sandbox FHIR servers are not installed here (the production install leaves them out): "
             "run `uv run --locked neosafe demo` in a checkout of NeoSafe"
         )
-    from sandbox import Sandbox
+    from sandbox.demo import running_demo
 
     work = Path(tempfile.mkdtemp(prefix="neosafe-demo-"))
-    print("Starting the sandbox FHIR sources (neonatal, maternity, social-care, cpis, police-gp)...", flush=True)
-    with Sandbox(work / "sources") as sandbox:
-        sources_file = work / "sources.toml"
-        sources_file.write_text(sandbox.sources_toml(), encoding="utf-8")
-        settings = Settings(
-            sources_file=sources_file,
-            database_url=os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work / 'neosafe.db'}"),
-            secret_key=_demo_secret(),
-            demo_users=True,
-            migrate_on_start=True,
-        )
-        for name, url in sandbox.urls.items():
-            print(f"  {name:12} {url}")
+    with running_demo(work, say=lambda line: print(line, flush=True)) as demo:
+        settings = demo.settings(secret_key=_demo_secret(), database_url=os.environ.get("DATABASE_URL"))
+        print("\n".join(demo.mesh_lines()))
         print(f"NeoSafe demo: open http://{args.host}:{args.port}/ and sign in as a demo user. Ctrl-C stops it.")
-        _serve(settings, args.host, args.port)
+        _serve(settings, args.host, args.port, demo_cis2_token=demo.cpis_token)
 
 
 def _serve_command(args: argparse.Namespace) -> None:
@@ -140,8 +131,9 @@ async def _reconcile(args: argparse.Namespace) -> None:
 async def _mesh_inbox(args: argparse.Namespace) -> None:
     from app.delivery.inbox import inbox_lines
 
-    settings = Settings()
-    unit = args.mailbox.upper() == settings.mesh_mailbox.upper()
+    # The inbox signs nothing: it needs no NEOSAFE_SECRET_KEY (the demo prints this command without one).
+    settings = Settings(secret_key=os.environ.get("NEOSAFE_SECRET_KEY") or secrets.token_urlsafe(48))
+    unit = bool(settings.mesh_mailbox) and args.mailbox.upper() == settings.mesh_mailbox.upper()
     password = settings.mesh_password if unit else os.environ.get(args.password_env, "")
     if not settings.mesh_url or not password:
         raise SystemExit(f"set NEOSAFE_MESH_URL and {'NEOSAFE_MESH_PASSWORD' if unit else args.password_env}")
@@ -277,7 +269,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="neosafe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run NeoSafe with sandbox FHIR sources, SQLite and demo users")
+    demo_help = "run NeoSafe with sandbox FHIR sources, CP-IS and MESH, SQLite and demo users"
+    demo = commands.add_parser(
+        "demo",
+        help=demo_help,
+        description=f"{demo_help[0].upper()}{demo_help[1:]}. Without uv or the package registry, MESH delivery is "
+        "off and the demo says why.",
+    )
     serve = commands.add_parser("serve", help="run NeoSafe against the FHIR servers in a sources file")
     serve.add_argument("--sources", type=Path, help="sources TOML file (default: $NEOSAFE_SOURCES)")
     for command in (demo, serve):

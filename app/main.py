@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.checkpoints import Checkpoints, Watcher
 from app.checkpoints.launch import Launches
-from app.config import Settings, SourceSettings
+from app.config import ConfigError, Settings, SourceSettings
 from app.delivery import Deliveries
 from app.web import RequestLogMiddleware, install_error_handlers
 from app.web.api import router as api_router
@@ -50,8 +50,14 @@ def create_app(
     sources: list[SourceSettings] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] | None = None,
+    demo_cis2_token: str | None = None,
 ) -> FastAPI:
-    """The NeoSafe application. Sources default to the settings' sources file; tests pass their own."""
+    """The NeoSafe application. Sources default to the settings' sources file; tests pass their own.
+
+    `demo_cis2_token`: `neosafe demo`'s CP-IS sandbox token, kept with each demo user's sign-in as a CIS2 token is
+    (so the demo asks CP-IS in its own shape). Only with demo users on; no setting or environment variable sets it."""
+    if demo_cis2_token is not None and not (settings.demo_users and demo_cis2_token):
+        raise ConfigError("a demo CP-IS token is for demo users only: it needs NEOSAFE_DEMO_USERS")
     checkpoints = Checkpoints.wire(settings, sources=sources, transport=transport, clock=clock)
 
     @asynccontextmanager
@@ -85,6 +91,7 @@ def create_app(
     app.state.pictures = PictureCache()
     app.state.oidc = oidc_client(settings)
     app.state.vouched = VouchedTokens()
+    app.state.demo_cis2_token = demo_cis2_token if settings.demo_users else None
     app.state.launches = Launches.wire(checkpoints)  # the EPRs allowed to launch NeoSafe (SMART)
     # Swagger UI's own files for /docs, served by NeoSafe (no CDN); mounted before /assets, which would take them.
     app.mount("/assets/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

@@ -7,7 +7,8 @@ Bearer token it accepts (401): one of `tokens`, or, given `userinfo_url` (the si
 standing in for NHS CIS2), one that endpoint accepts; and one without a TraceID that is a UUID or without
 IsUnscheduledAccessEvent true or false (400). Every request it answered is kept in `seen` (trace id, the header's
 value, the NHS number), so a test can say what NeoSafe sent. NHS numbers in `malformed` are answered with a Bundle
-that is not FHIR's shape. It is not for `neosafe demo` yet: a demo user has no CIS2 token to call it with.
+that is not FHIR's shape. `neosafe demo` runs it as its cpis source, accepting a token made for the run, which
+NeoSafe gives demo sign-ins only (sandbox/demo.py).
 """
 
 from __future__ import annotations

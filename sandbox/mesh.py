@@ -60,6 +60,12 @@ def _command() -> list[str]:
     return [uv, "tool", "run", "--quiet", "--from", f"mesh-sandbox=={MESH_SANDBOX}", "python", "-c", _BOOT]
 
 
+def _last_line(log: Path) -> str:
+    """The log's last line, e.g. uv's reason for not building the environment (offline): ": <line>", or ""."""
+    lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    return f": {lines[-1][:300]}" if lines else ""
+
+
 @dataclass
 class MeshSandbox:
     """Start with `with MeshSandbox(work_dir) as mesh:`; `mesh.url`, `mesh.shared_key`, `mesh.password(mailbox)`."""
@@ -120,7 +126,7 @@ class MeshSandbox:
         deadline = time.monotonic() + bound_s
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the MESH sandbox exited; see {log}")
+                raise RuntimeError(f"the MESH sandbox exited{_last_line(log)}; see {log}")
             try:
                 if httpx.get(f"{self.url}/messageexchange/_ping", timeout=5).status_code == 200:
                     return

@@ -127,7 +127,8 @@ async def sign_in(
     user = DEMO_USERS.get(role) if services.settings.demo_users else None
     if user is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Sign-in with demo users is not enabled here.")
-    return await start_session(request, services, user, next)
+    # `neosafe demo` only: the CP-IS sandbox's token, kept with the sign-in as a CIS2 token is (never the cookie).
+    return await start_session(request, services, user, next, cis2_token=request.app.state.demo_cis2_token)
 
 
 @router.post("/sign-out")

@@ -1,0 +1,133 @@
+"""What `neosafe demo` runs, composed where a test can build it: the sandbox sources, CP-IS and MESH, and the
+settings that point NeoSafe at them.
+
+- Four sekmet FHIR servers (neonatal, maternity, social-care, police-gp) as generic FHIR sources.
+- The CP-IS sandbox (sandbox/cpis.py) as the cpis source, asked in CP-IS's own shape (`profile = "cpis"`). It
+  accepts one user token, made afresh for each run (`cpis_token`); NeoSafe gives it to demo sign-ins only, kept with
+  the sign-in in the database as a CIS2 token is (app/main.py create_app(demo_cis2_token=...)). It exists in this
+  process's memory and the demo's own database only, and is never written anywhere else.
+- NHS England's MESH sandbox (sandbox/mesh.py) with the demo mailboxes, and NeoSafe delivering over it. If it cannot
+  start (no uv, offline), the demo still starts without MESH delivery; `mesh_off` says why.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.config import Settings
+
+from .cpis import CpisSandbox
+from .mesh import DEMO_MAILBOXES, UNIT_MAILBOX, MeshSandbox
+from .servers import SOURCE_KINDS, WRITE_BACK, Sandbox
+
+__all__ = ["DEMO_DELIVERY_INTERVAL_S", "Demo", "demo_sources_toml", "running_demo"]
+
+FHIR_KINDS = tuple(k for k in SOURCE_KINDS if k != "cpis")  # CP-IS is the CP-IS sandbox, not a sekmet server
+DEMO_DELIVERY_INTERVAL_S = 5.0  # a discharge reaches the demo mailboxes within seconds
+# As the README's example: the unit counts discharge as scheduled care, admission and transfer as unscheduled.
+CPIS_TABLE = 'profile = "cpis"\nunscheduled_access = { admission = true, transfer = true, discharge = false }\n'
+
+
+def demo_sources_toml(fhir_urls: dict[str, str], cpis_url: str) -> str:
+    """The demo's sources file: each sekmet server a generic FHIR source (the neonatal one written back to), and
+    the CP-IS sandbox as the cpis source, asked in CP-IS's shape."""
+    lines = []
+    for name, url in fhir_urls.items():
+        if name != "cpis":
+            lines += [f"[sources.{name}]", f'base_url = "{url}"', "timeout_s = 10.0"]
+            lines += ["write_back = true", ""] if name == WRITE_BACK else [""]
+    return "\n".join([*lines, "[sources.cpis]", f'base_url = "{cpis_url}"', "timeout_s = 10.0", CPIS_TABLE])
+
+
+@dataclass
+class Demo:
+    """The running demo sandboxes; `settings(...)` is NeoSafe configured for them."""
+
+    work_dir: Path
+    sources_file: Path
+    cpis: CpisSandbox
+    cpis_token: str  # the one user token the CP-IS sandbox accepts: for demo sign-ins only
+    mesh: MeshSandbox | None
+    mesh_off: str | None  # why MESH delivery is off, when it is
+
+    def settings(self, *, secret_key: str, database_url: str | None = None) -> Settings:
+        """NeoSafe for the demo: demo users, SQLite in the demo's folder, and MESH delivery when the sandbox runs."""
+        mesh = (
+            {
+                "mesh_url": self.mesh.url,
+                "mesh_mailbox": UNIT_MAILBOX,
+                "mesh_password": self.mesh.password(UNIT_MAILBOX),
+                "mesh_shared_key": self.mesh.shared_key,
+                "delivery_interval_s": DEMO_DELIVERY_INTERVAL_S,
+            }
+            if self.mesh is not None
+            else {}
+        )
+        return Settings(
+            sources_file=self.sources_file,
+            database_url=database_url or f"sqlite+aiosqlite:///{self.work_dir / 'neosafe.db'}",
+            secret_key=secret_key,
+            demo_users=True,
+            migrate_on_start=True,
+            **mesh,
+        )
+
+    def mesh_lines(self) -> list[str]:
+        """What the demo says about MESH: each mailbox and how to read it, or that delivery is off and why."""
+        if self.mesh is None:
+            return [
+                f"MESH delivery is off: {self.mesh_off}",
+                "  Handovers are written to the unit's record as usual; nothing is sent to the GP practice, the",
+                "  health visiting team or the community neonatal team.",
+            ]
+        lines = [
+            f"MESH sandbox {self.mesh.url}: NeoSafe sends each discharge handover from {UNIT_MAILBOX} to",
+            "  the recipients' mailboxes. To see what each received, in another terminal in this checkout:",
+            f"  export NEOSAFE_MESH_URL={self.mesh.url} NEOSAFE_MESH_SHARED_KEY={self.mesh.shared_key}",
+        ]
+        for mailbox, (name, ods) in self.mesh.mailboxes.items():
+            if mailbox == UNIT_MAILBOX:
+                continue
+            lines += [
+                f"  {mailbox}  {name} (ODS {ods})",
+                f"    NEOSAFE_MESH_INBOX_PASSWORD={self.mesh.password(mailbox)} uv run --locked neosafe mesh inbox "
+                f"{mailbox}",
+            ]
+        return lines
+
+
+def _mesh(work_dir: Path, stack: ExitStack, start: Callable[[Path], MeshSandbox]) -> tuple[MeshSandbox | None, str]:
+    """The MESH sandbox started, or None and why not (it needs uv, and the package registry the first time)."""
+    try:
+        return stack.enter_context(start(work_dir)), ""
+    except (RuntimeError, OSError) as exc:
+        return None, f"the MESH sandbox could not start ({exc})"
+
+
+@contextmanager
+def running_demo(
+    work_dir: Path,
+    *,
+    fhir: Callable[[Path], AbstractContextManager[Sandbox]] = lambda work: Sandbox(work, kinds=FHIR_KINDS),
+    mesh: Callable[[Path], AbstractContextManager[MeshSandbox]] = MeshSandbox,
+    say: Callable[[str], None] = print,
+) -> Iterator[Demo]:
+    """Start the demo's sandboxes in `work_dir`; stops them all when the block ends. `fhir` and `mesh` make the
+    sekmet servers and the MESH sandbox (a test passes ones already running, or a MESH sandbox that cannot start)."""
+    token = secrets.token_urlsafe(32)
+    with ExitStack() as stack:
+        say(f"Starting the sandbox FHIR sources ({', '.join(FHIR_KINDS)}) and CP-IS...")
+        servers = stack.enter_context(fhir(work_dir / "sources"))
+        cpis = stack.enter_context(CpisSandbox(tokens=frozenset({token})))
+        say(f"Starting the MESH sandbox (mailboxes {', '.join(m for m in DEMO_MAILBOXES if m != UNIT_MAILBOX)})...")
+        (mesh_work := work_dir / "mesh").mkdir(parents=True, exist_ok=True)
+        started, why = _mesh(mesh_work, stack, mesh)
+        sources_file = work_dir / "sources.toml"
+        sources_file.write_text(demo_sources_toml(servers.urls, cpis.url), encoding="utf-8")
+        for name, url in {**servers.urls, "cpis": f"{cpis.url} (CP-IS API)"}.items():
+            say(f"  {name:12} {url}")
+        yield Demo(work_dir, sources_file, cpis, token, started, why or None)
