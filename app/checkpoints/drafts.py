@@ -11,6 +11,7 @@ from typing import Any
 
 from app.assessments import Draft, get_draft, save_draft
 from app.forms import Change, Populated, canonical, changes, populate, take
+from app.handover import route_again
 from app.picture import Picture
 
 from .outcomes import Conflict, Invalid, NotFound
@@ -92,6 +93,18 @@ class Drafts(Pictures):
         populated = self.start_checklist(picture, checkpoint, user)
         return populated.response, None, notices + populated.issues
 
+    def route_recipients(self, picture: Picture, checkpoint: str, response: dict[str, Any]) -> None:
+        """At discharge, D10's *How NeoSafe sends it* worked out again (in place) from the response's own address
+        (D5), as delivery will route it: what is saved, shown again and handed over is the route actually used."""
+        if checkpoint != "discharge" or self.handover_recipients is None or self.routes is None:
+            return
+        try:
+            questionnaire = self.checklists.for_response(response)
+        except LookupError:  # not a checklist NeoSafe has: refused as such by the caller's checks
+            return
+        if self.checklists.checkpoint_of(questionnaire) == "discharge":
+            route_again(questionnaire, response, self.handover_recipients, self.routes, picture.baby_resource or {})
+
     async def keep_draft(self, picture: Picture, checkpoint: str, user: User, response: dict[str, Any]) -> Draft:
         """Save an unfinished checklist; its baseline is what the sources pre-filled when it was first saved.
 
@@ -107,6 +120,7 @@ class Drafts(Pictures):
                 user, f"save-{checkpoint}-draft", nhs_number, outcome="refused", detail=f"{len(issues)} issues"
             )
             raise Invalid(issues)
+        self.route_recipients(picture, checkpoint, response)
         draft = {**response, "status": "in-progress"}
         kept = await save_draft(
             self.sessions,

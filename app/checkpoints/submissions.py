@@ -120,6 +120,7 @@ class Submissions(Handovers):
             checkpoint, made_on = first.checkpoint, first.questionnaire
             picture = without_own_tasks(picture, first.id)
         await self.authorise(user, Action.COMPLETE, picture.baby.nhs_number, checkpoint=checkpoint)
+        self.route_recipients(picture, checkpoint, response)  # D10's routes, as D5's address gives them
         repeat = await self.repeat_of(submission_key, picture, user, response)
         if repeat is not None:
             return repeat

@@ -3,7 +3,7 @@
 from .document import PdfUnavailable, document_environment, document_html, pdf_of
 from .document_reference import HANDOVER_ID_SYSTEM, SUMMARIES, handover_document
 from .holds import DischargeHold, Finding, Override
-from .recipients import Recipients, handover_communications, load_recipients
+from .recipients import Recipients, handover_communications, load_recipients, route_again
 from .routes import NOT_REACHABLE, Routes, home_address, load_routes, recipient_entries
 from .sections import Section, load_sections
 from .summary import Handover, Part, Recorded, build_handover
@@ -33,4 +33,5 @@ __all__ = [
     "load_sections",
     "pdf_of",
     "recipient_entries",
+    "route_again",
 ]

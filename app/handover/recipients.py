@@ -16,8 +16,9 @@ from app.forms import Checklists, answer_text, definitions, walk
 from app.picture import RESTRICTED_LABEL
 
 from .document_reference import HANDOVER_ID_SYSTEM, TITLE
+from .routes import Routes, route_words
 
-__all__ = ["Recipients", "handover_communications", "load_recipients"]
+__all__ = ["Recipients", "handover_communications", "load_recipients", "route_again"]
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,53 @@ class Recipients:
     received_by: str
     received_date: str
     address: str
+    route: str | None = None  # "How NeoSafe sends it" (read-only): worked out again from `address` when saved
 
 
 def load_recipients(path: Path, checklists: Checklists) -> Recipients:
     table = read_toml(path).get("recipients") or {}
     known = {d["linkId"] for d in definitions(checklists.for_checkpoint("discharge"))}
     for f in fields(Recipients):
-        if table.get(f.name) not in known:
+        optional = f.default is None and f.name not in table
+        if not optional and table.get(f.name) not in known:
             raise ConfigError(f"{path.name}, [recipients]: {f.name} must name a discharge checklist item")
-    return Recipients(**{f.name: table[f.name] for f in fields(Recipients)})
+    return Recipients(**{f.name: table[f.name] for f in fields(Recipients) if f.name in table})
+
+
+def route_again(
+    questionnaire: dict[str, Any], response: dict[str, Any], recipients: Recipients, routes: Routes, patient: dict
+) -> None:
+    """Each recipient entry's *How NeoSafe sends it* worked out again (in place) from the discharge checklist's
+    own address (D5) and the baby's GP practice: the route delivery will use, so what the nurse sees after saving,
+    and what is stored and handed over, is true whatever D5 now says. A name NeoSafe filled in (a team of that
+    kind in delivery.toml) follows the route: the new team's, or none (for the nurse to name) if no team covers
+    the address; a name the nurse wrote is kept."""
+    if recipients.route is None:
+        return
+    nodes = list(walk(questionnaire, response))
+    address = next(
+        (answer_text((n.r.get("answer") or [{}])[0]) for n in nodes if n.q["linkId"] == recipients.address), None
+    )
+    for node in nodes:
+        if node.q["linkId"] != recipients.group:
+            continue
+        items = node.r.setdefault("item", [])
+        by_id = {i["linkId"]: i for i in items}
+        kind = ((by_id.get(recipients.type, {}).get("answer") or [{}])[0].get("valueCoding") or {}).get("code")
+        route = routes.route_for(kind, patient, address=address) if kind else None
+        words = [{"valueString": route_words(route)}]
+        if recipients.route in by_id:
+            by_id[recipients.route]["answer"] = words
+        else:
+            at = next((n + 1 for n, i in enumerate(items) if i["linkId"] == recipients.name), len(items))
+            items.insert(at, {"linkId": recipients.route, "answer": words})
+        named = by_id.get(recipients.name)
+        filled_in = routes.team_names(kind) if kind else set()
+        if named is not None and answer_text((named.get("answer") or [{}])[0]) in filled_in:
+            if route is not None:
+                named["answer"] = [{"valueString": route.name}]
+            else:
+                named.pop("answer", None)
 
 
 def _communication(

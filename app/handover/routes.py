@@ -29,6 +29,7 @@ __all__ = [
     "home_address",
     "load_routes",
     "recipient_entries",
+    "route_words",
 ]
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -76,6 +77,10 @@ class Routes:
     gp: dict[str, Route]  # by ODS code
     teams: list[tuple[str, frozenset[str], frozenset[str], Route]]  # kind, postcode areas, local authorities
     not_reachable: NotReachable
+
+    def team_names(self, kind: str) -> set[str]:
+        """The names of the teams of `kind` (health visiting, community neonatal): what D10 is pre-filled with."""
+        return {route.name for team_kind, _, _, route in self.teams if team_kind == kind}
 
     def route_for(self, kind: str, patient: dict[str, Any], *, address: str | None = None) -> Route | None:
         """The route for a recipient of `kind` of this baby (the Patient as JSON), or None.
@@ -159,13 +164,13 @@ def recipient_entries(
     for kind in ("health-visitor", "gp", "community-neonatal-team", "community-midwife"):
         route = routes.route_for(kind, patient) if routes is not None else None
         name = route.name if route else (_gp_name(patient) if kind == "gp" else None)
-        entries.append({"kind": kind, "name": name, "route": _route_words(route)})
+        entries.append({"kind": kind, "name": name, "route": route_words(route)})
     for worker in social_workers:
         entries.append({"kind": "recipient-social-worker", "name": worker, "route": NOT_REACHABLE})
     return entries
 
 
-def _route_words(route: Route | None) -> str:
+def route_words(route: Route | None) -> str:
     if route is None:
         return NOT_REACHABLE
     how = f"MESH mailbox {route.mailbox}" if route.mailbox else "its FHIR endpoint"
