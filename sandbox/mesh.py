@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,12 @@ def initialise(self):
     self._canned_data_dir = os.environ["NEOSAFE_MESH_DATA"]
     _initialise(self)
 CannedStore.initialise = initialise
-uvicorn.run("mesh_sandbox.api:app", host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+tls = {}
+if os.environ.get("NEOSAFE_MESH_TLS_CERT"):  # HTTPS, and mutual TLS: a client certificate the CA signed is required
+    import ssl
+    tls = {"ssl_certfile": os.environ["NEOSAFE_MESH_TLS_CERT"], "ssl_keyfile": os.environ["NEOSAFE_MESH_TLS_KEY"],
+           "ssl_ca_certs": os.environ["NEOSAFE_MESH_TLS_CA"], "ssl_cert_reqs": ssl.CERT_REQUIRED}
+uvicorn.run("mesh_sandbox.api:app", host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", **tls)
 """
 
 
@@ -74,11 +80,15 @@ class MeshSandbox:
     mailboxes: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(DEMO_MAILBOXES))
     shared_key: str = field(default_factory=lambda: os.urandom(12).hex())
     port: int = field(default_factory=free_port)
+    # Served over HTTPS with mutual TLS: (server certificate, its key, the CA that signs clients' certificates).
+    # mesh-sandbox has no TLS of its own; uvicorn, which serves it, does.
+    tls: tuple[Path, Path, Path] | None = None
+    client_cert: tuple[Path, Path] | None = None  # the certificate this module's own probe presents, with tls
     process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def password(self, mailbox: str) -> str:
         return f"pw-{mailbox.lower()}"
@@ -117,6 +127,18 @@ class MeshSandbox:
             "SHARED_KEY": self.shared_key,
             "ENV": "local",
         }
+        probe: dict = {}
+        if self.tls:
+            cert, key, ca = self.tls
+            env |= {
+                "NEOSAFE_MESH_TLS_CERT": str(cert),
+                "NEOSAFE_MESH_TLS_KEY": str(key),
+                "NEOSAFE_MESH_TLS_CA": str(ca),
+            }
+            context = ssl.create_default_context(cafile=str(ca))
+            if self.client_cert:
+                context.load_cert_chain(*map(str, self.client_cert))
+            probe = {"verify": context}
         log = self.work_dir / "mesh-sandbox.log"
         with log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -128,7 +150,7 @@ class MeshSandbox:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the MESH sandbox exited{_last_line(log)}; see {log}")
             try:
-                if httpx.get(f"{self.url}/messageexchange/_ping", timeout=5).status_code == 200:
+                if httpx.get(f"{self.url}/messageexchange/_ping", timeout=5, **probe).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
