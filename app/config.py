@@ -15,13 +15,18 @@ A source's table name is its kind, one the data contract knows (the tables of fh
 
 A source's `profile` says how it is asked: `fhir` (the default: NeoSafe's generic FHIR searches) or `cpis` (NHS
 England's CP-IS API in its own shape: CareTeam by NHS number, with the signed-in clinician's NHS CIS2 token and the
-TraceID and IsUnscheduledAccessEvent headers):
+TraceID and IsUnscheduledAccessEvent headers) or `patient-flags` (NHS England's Patient Flags API: Flag by bare NHS
+number, with the clinician's NHS CIS2 token and an X-Request-ID; the FGM-IS, reasonable-adjustment and CP-IS flags):
 
     [sources.cpis]
     profile = "cpis"
     base_url = "https://api.service.nhs.uk/cpis/FHIR/R4"
     unscheduled_access = { admission = true, transfer = true, discharge = false }
     unscheduled_default = true  # a checkpoint not listed, or a picture outside one; CP-IS treats "omitted" as true
+
+    [sources.patient-flags]
+    profile = "patient-flags"
+    base_url = "https://flags.example.nhs.uk/FHIR/R4"  # the address NHS England gives the unit
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ __all__ = [
 ]
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-PROFILES = ("fhir", "cpis")  # how a source is asked: generic FHIR searches, or CP-IS's own API
+PROFILES = ("fhir", "cpis", "patient-flags")  # how a source is asked: generic FHIR searches, or a national API's own
+# The national APIs asked with the signed-in clinician's NHS CIS2 token (user-restricted), never application credentials
+USER_RESTRICTED = ("cpis", "patient-flags")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # checklists/, fhir_mappings/, templates/ and migrations/: beside app/ in a checkout and the image, inside it in a
@@ -122,7 +129,7 @@ class SourceSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     auth: SourceAuth = Field(default_factory=SourceAuth)
     write_back: bool = False
-    profile: Literal["fhir", "cpis"] = "fhir"
+    profile: Literal["fhir", "cpis", "patient-flags"] = "fhir"
     # cpis only: the IsUnscheduledAccessEvent sent at each checkpoint (true: CP-IS records the access in the child's
     # access history and notifies the local authority), and for a checkpoint not listed or a picture outside one.
     unscheduled_access: dict[str, bool] = Field(default_factory=dict)
@@ -130,20 +137,20 @@ class SourceSettings(BaseModel):
 
     @model_validator(mode="after")
     def _profile_fits(self) -> SourceSettings:
-        if self.profile == "cpis":
+        if self.profile in USER_RESTRICTED:
             if self.auth.type != "none":
                 raise ValueError(
-                    "a cpis source is user-restricted: it is called with the signed-in clinician's NHS CIS2 token, "
-                    "never application credentials, so it takes no auth table"
+                    f"a {self.profile} source is user-restricted: it is called with the signed-in clinician's NHS "
+                    "CIS2 token, never application credentials, so it takes no auth table"
                 )
             if self.write_back:
-                raise ValueError("a cpis source is read-only: it cannot be the write_back source")
+                raise ValueError(f"a {self.profile} source is read-only: it cannot be the write_back source")
             if self.base_url.scheme != "https" and self.base_url.host not in LOOPBACK:
                 raise ValueError(
-                    "a cpis source is sent the clinician's NHS CIS2 token: its base_url must be https "
-                    "(plain http only to this machine, e.g. the CP-IS sandbox)"
+                    f"a {self.profile} source is sent the clinician's NHS CIS2 token: its base_url must be https "
+                    "(plain http only to this machine, e.g. the sandbox)"
                 )
-        elif self.unscheduled_access:
+        if self.profile != "cpis" and self.unscheduled_access:
             raise ValueError('unscheduled_access is for a cpis source (profile = "cpis") only')
         return self
 
@@ -198,7 +205,7 @@ def load_sources(path: Path, *, mappings_dir: Path | None = None) -> list[Source
             raise ConfigError(
                 f"sources file {path}: source '{name}': profile {profile!r} is not one NeoSafe knows; "
                 f"the known profiles are {', '.join(PROFILES)} (fhir: generic FHIR searches, the default; "
-                "cpis: NHS England's CP-IS API)"
+                "cpis: NHS England's CP-IS API; patient-flags: NHS England's Patient Flags API)"
             )
         try:
             sources.append(SourceSettings(name=name, **table))

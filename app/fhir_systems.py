@@ -17,6 +17,7 @@ __all__ = [
     "NHS_NUMBER_SYSTEM",
     "OBSERVATION_CATEGORY_SYSTEM",
     "OBSERVATION_ID_SYSTEM",
+    "PATIENT_FLAG_CATEGORY_SYSTEM",
     "PROVENANCE_PARTICIPANT_TYPE_SYSTEM",
     "SDC_EXTENSION_BASE",
     "SDS_USER_ID_SYSTEM",
@@ -29,6 +30,9 @@ __all__ = [
 
 # NHS England
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+# The Patient Flags API's flag categories (NRAF, CP-IS, FGM): NON-NORMATIVE, from NHS England's draft patient-flags
+# experiment (2024); fhir_mappings/categories.toml reads them.
+PATIENT_FLAG_CATEGORY_SYSTEM = "https://fhir.nhs.uk/England/CodeSystem/PatientFlagCategory"
 SDS_USER_ID_SYSTEM = "https://fhir.nhs.uk/Id/sds-user-id"
 
 # NeoSafe's own: the stable identifiers that make every write a conditional create, never a duplicate

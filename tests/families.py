@@ -31,3 +31,6 @@ BORROWED_BABY = "9991501002"
 BORROWED_MOTHER = "9991502009"
 BORROWED_FATHER = "9991503005"  # police-gp holds this number under a stranger's name and date of birth
 STRANGERS_SON = "9991504001"
+FGM_IS_BABY = "9991601007"  # a baby girl whose mother's maternity record shows FGM
+FGM_IS_MOTHER = "9991602003"
+FGM_IS_SISTER = "9991603018"  # the Patient Flags sandbox holds an FGM-IS flag on her

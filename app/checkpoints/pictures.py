@@ -10,7 +10,7 @@ from app.assessments import audit, latest_assessments
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.handover import recipient_entries
 from app.nhs_style import format_nhs_number
-from app.picture import CpisAccess, Picture, gather_picture, mark_changes, picture_context
+from app.picture import CpisAccess, FlagsAccess, Picture, gather_picture, mark_changes, picture_context
 
 from .outcomes import Forbidden
 from .policy import Action, require
@@ -53,6 +53,8 @@ class Pictures(Wiring):
             for s in self.sources
             if s.profile == "cpis"
         }
+        token = user.cis2_token if user else None
+        flags = {s.name: FlagsAccess(token=token) for s in self.sources if s.profile == "patient-flags"}
         async with AsyncExitStack() as stack:
             clients = {s.name: await stack.enter_async_context(self.client(s)) for s in self.sources}
             try:
@@ -65,10 +67,12 @@ class Pictures(Wiring):
                         {n: c for n, c in clients.items() if c.source.profile == "fhir"}  # CP-IS: one search, known
                     ),
                     cpis=cpis,
+                    flags=flags,
                 )
             finally:  # asked, whatever came of it: CP-IS has recorded the access
                 if user is not None:
                     await self._audit_cpis(user, nhs_number, checkpoint, cpis)
+                    await self._audit_flags(user, nhs_number, checkpoint, flags)
         previous = await latest_assessments(self.sessions, nhs_number=nhs_number)
         if previous:
             last = previous[0].assessment
@@ -101,6 +105,17 @@ class Pictures(Wiring):
                 f"IsUnscheduledAccessEvent={value}; about {asked}"
             )
             await self.audit(user, "view-cpis", nhs_number, detail=detail)
+
+    async def _audit_flags(
+        self, user: User, nhs_number: str, checkpoint: str | None, flags: dict[str, FlagsAccess]
+    ) -> None:
+        """One audit entry per Patient Flags API source asked: the clinician by name, whom about, each X-Request-ID."""
+        for name, access in flags.items():
+            if access.sent:
+                asked = ", ".join(f"{role} (X-Request-ID {request_id})" for role, request_id in access.sent)
+                at = checkpoint or "no checkpoint"
+                detail = f"{name} asked by {user.name} ({user.role.label}) at {at}: about {asked}"
+                await self.audit(user, "view-patient-flags", nhs_number, detail=detail)
 
     async def audit(self, user: User, action: str, nhs_number: str | None = None, **detail: str) -> None:
         await audit(self.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number, **detail)

@@ -3,17 +3,20 @@
 from .changes import mark_changes, snapshot
 from .classify import RESTRICTED_LABEL
 from .cpis import NEEDS_SIGN_IN, CpisAccess
+from .flags import FLAGS_ROLES, FlagsAccess
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
 from .models import CheckStatus, OpenTask, Person, PersonCheck, Picture, Record, SourceStatus
 from .view import picture_context
 
 __all__ = [
+    "FLAGS_ROLES",
     "NEEDS_SIGN_IN",
     "RESTRICTED_LABEL",
     "BabyNotFound",
     "CheckStatus",
     "CpisAccess",
+    "FlagsAccess",
     "Mappings",
     "OpenTask",
     "Person",

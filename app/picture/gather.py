@@ -42,6 +42,7 @@ from app.sources import (
 from .checks import Answer, not_connected, person_check, source_status, unasked
 from .classify import classify, open_task
 from .cpis import CPIS_ROLES, CpisAccess, ask_cpis
+from .flags import FLAGS_ROLES, FlagsAccess, ask_flags
 from .gestation import gestation_days, settled
 from .identity import Identity, Verdict, compare, identity_of
 from .mappings import Mappings, RecordType
@@ -391,6 +392,10 @@ def _communication(person: Person, answers: list[Answer]) -> None:
         person.interpreter_required = any(needs) or bool(person.interpreter_required)
 
 
+# Whom each national API (a profile other than "fhir") is asked about, by role.
+_NATIONAL_ROLES = {"cpis": CPIS_ROLES, "patient-flags": FLAGS_ROLES}
+
+
 async def gather_picture(
     *,
     nhs_number: str,
@@ -399,12 +404,14 @@ async def gather_picture(
     now: datetime,
     capabilities: Mapping[str, Capabilities] | None = None,
     cpis: Mapping[str, CpisAccess] | None = None,
+    flags: Mapping[str, FlagsAccess] | None = None,
 ) -> Picture:
     """Ask every source about the baby and household; raise BabyNotFound if no source knows the baby.
 
     `capabilities` (by source name) are kept by the caller between pictures; a source missing from it is
     asked as if it could do everything. `cpis` (by source name): what each CP-IS source (profile "cpis") may be
     asked with, the clinician's token among it; a CP-IS source missing from it is not checked (no user token).
+    `flags` (by source name) likewise for each Patient Flags API source (profile "patient-flags").
     """
     caps = {name: (capabilities or {}).get(name) or Capabilities() for name in clients}
     probe = Person(role="baby", role_label="Baby", name="", nhs_number=nhs_number)
@@ -427,10 +434,12 @@ async def gather_picture(
                 now,
             )
             if client.source.profile == "fhir"
+            else ask_flags(client, person, (flags or {}).get(name), mappings, now)
+            if client.source.profile == "patient-flags"
             else ask_cpis(client, person, (cpis or {}).get(name), mappings, now)
             for name, client in clients.items()
             for person in frontier
-            if client.source.profile == "fhir" or person.role in CPIS_ROLES
+            if client.source.profile == "fhir" or person.role in _NATIONAL_ROLES.get(client.source.profile, ())
         }
         results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
         reference = _reference(results, clients) if round_number == 0 else None
@@ -466,8 +475,9 @@ async def gather_picture(
     for person in everyone:
         number = nhs_number if person is baby else person.nhs_number
         for name, client in clients.items():
-            if client.source.profile == "cpis" and person is not baby and person.role not in CPIS_ROLES:
-                continue  # CP-IS is asked about the baby and the mother only (its source line says so)
+            national = client.source.profile != "fhir"
+            if national and person is not baby and person.role not in _NATIONAL_ROLES.get(client.source.profile, ()):
+                continue  # CP-IS: the baby and the mother only; flags: and siblings (the source line says so)
             answer = asked.get((name, number)) if person.askable or person is baby else None
             person.checks[name] = unasked(person) if answer is None else person_check(answer, relatives[(name, number)])
         person.checks.update({name: not_connected() for name in mappings.expected_sources if name not in clients})
@@ -482,6 +492,8 @@ async def gather_picture(
     for status in statuses:
         if clients[status.name].source.profile == "cpis" and status.checked:
             status.detail += " (CP-IS asked about the baby and the mother)"
+        if clients[status.name].source.profile == "patient-flags" and status.checked:
+            status.detail += " (asked about the baby, the mother and each sibling)"
     statuses += [
         SourceStatus(name, "not-configured", "not connected to NeoSafe here: not checked", None)
         for name in mappings.expected_sources

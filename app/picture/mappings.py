@@ -8,7 +8,16 @@ from pathlib import Path
 
 from app.config import ConfigError
 
-__all__ = ["CODE_PARAMETERS", "Category", "CpisRules", "Mappings", "RecordType", "Role", "load_mappings"]
+__all__ = [
+    "CODE_PARAMETERS",
+    "Category",
+    "CpisRules",
+    "FlagsRules",
+    "Mappings",
+    "RecordType",
+    "Role",
+    "load_mappings",
+]
 
 # The FHIR R4 search parameter over each code element record-types.toml reads (`codes`), by resource type. A type
 # whose every code element has one is asked for by the code lists alone; any other (Flag: no code parameter, and
@@ -70,6 +79,15 @@ class CpisRules:
 
 
 @dataclass(frozen=True)
+class FlagsRules:
+    """How the Patient Flags API is asked and read (patient-flags.toml): the `code=` values sent (none: every flag)
+    and the record rule for each Flag."""
+
+    flag: RecordType
+    codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Mappings:
     categories: tuple[Category, ...]
     record_types: tuple[RecordType, ...]
@@ -77,6 +95,8 @@ class Mappings:
     source_labels: dict[str, str] = field(hash=False, compare=False)
     gestation_codes: frozenset[tuple[str, str]] = frozenset()  # an Observation of gestation at birth
     cpis: CpisRules | None = None  # cpis.toml: None where the mappings folder has none (then CP-IS reads unavailable)
+    flags: FlagsRules | None = None  # patient-flags.toml: likewise (then the Patient Flags API reads unavailable)
+    optional_sources: frozenset[str] = frozenset()  # kinds with expected = false: not shown when not connected
     # code_filters' answers, each worked out once: the same for every picture (the mappings do not change)
     _filters: dict[RecordType, tuple[tuple[str, tuple[str, ...]], ...] | None] = field(
         default_factory=dict, init=False, hash=False, compare=False, repr=False
@@ -85,7 +105,7 @@ class Mappings:
     @property
     def expected_sources(self) -> tuple[str, ...]:
         """The source kinds every unit should have; a missing one is shown as not checked."""
-        return tuple(self.source_labels)
+        return tuple(name for name in self.source_labels if name not in self.optional_sources)
 
     def category_of(self, codings: list[tuple[str, str]]) -> tuple[Category, tuple[str, str]] | None:
         """The first category (in file order) that any of the codings belongs to, with the coding that matched."""
@@ -168,6 +188,19 @@ def _cpis_rules(path: Path) -> CpisRules | None:
         raise ConfigError(f"mapping file {path} needs {needs}") from exc
 
 
+def _flags_rules(path: Path) -> FlagsRules | None:
+    if not path.exists():
+        return None
+    table = _read(path)
+    try:
+        codes = table.get("search", {}).get("codes", [])
+        if not isinstance(codes, list) or not all(isinstance(c, str) and c.strip() for c in codes):
+            raise TypeError("codes")
+        return FlagsRules(flag=_record_type("Flag", table["flag"]), codes=tuple(codes))
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"mapping file {path} needs [flag], and [search] codes as a list of system|code") from exc
+
+
 def load_mappings(directory: Path) -> Mappings:
     """Read categories.toml, record-types.toml (with its [gestation] codes) and relationships.toml from `directory`."""
     categories = tuple(
@@ -196,6 +229,8 @@ def load_mappings(directory: Path) -> Mappings:
     sources = _read(directory / "sources.toml")["sources"]
     return Mappings(
         cpis=_cpis_rules(directory / "cpis.toml"),
+        flags=_flags_rules(directory / "patient-flags.toml"),
+        optional_sources=frozenset(name for name, table in sources.items() if table.get("expected", True) is False),
         categories=categories,
         record_types=record_types,
         roles=roles,

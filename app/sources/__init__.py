@@ -12,6 +12,7 @@ from .errors import (
     SourceTimeout,
     SourceUnavailable,
 )
+from .flags import flags, new_request_id
 
 __all__ = [
     "MAX_DEPTH",
@@ -30,7 +31,9 @@ __all__ = [
     "SourceUnavailable",
     "auth_for",
     "care_teams",
+    "flags",
     "new_cpis_request",
+    "new_request_id",
     "off_the_loop",
     "parse_resource",
     "read_capabilities",

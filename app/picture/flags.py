@@ -1,0 +1,123 @@
+"""The Patient Flags API in the picture: FGM-IS, reasonable-adjustment and CP-IS flags, with the same statuses as any
+source.
+
+The API is user-restricted: it is asked only with the signed-in clinician's NHS CIS2 token. A picture gathered with
+none (a demo user, the watch job, a background pass) reads it as *not checked: needs the clinician's NHS Care
+Identity sign-in*, never "none found". It is asked about the baby, the mother and each sibling (FLAGS_ROLES): FGM-IS
+flags are recorded on girls under 18 with a family history of FGM, so on a baby girl or her sister (and on a mother
+who is herself under 18); the reasonable-adjustment flag may be on anyone, the mother's shaping how the unit talks
+with her. The father and partners are not asked: an adult man holds no FGM-IS flag. It holds no Patient to compare, so
+its answer is matched by NHS number: each Flag's subject must name the number asked about, or it is left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.config import ConfigError
+from app.fhir_systems import NHS_NUMBER_SYSTEM, PATIENT_FLAG_CATEGORY_SYSTEM
+from app.sources import FhirClient, SourceError, flags, new_request_id, off_the_loop
+
+from .checks import Answer
+from .classify import UNCATEGORISED, classify
+from .cpis import NEEDS_SIGN_IN
+from .mappings import Mappings
+from .models import Person, Record
+
+__all__ = ["FLAGS_ROLES", "FlagsAccess", "ask_flags"]
+
+FLAGS_ROLES = ("baby", "mother", "sibling")
+UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlagsAccess:
+    """What one picture may ask the Patient Flags API with: the clinician's CIS2 access token (None: no CIS2 sign-in);
+    `sent` collects each request made (the person's role, its X-Request-ID), for the audit."""
+
+    token: str | None = field(repr=False)
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def ask_flags(
+    client: FhirClient, person: Person, access: FlagsAccess | None, mappings: Mappings, now: datetime
+) -> Answer:
+    """The flags the API holds under the person's NHS number; unavailable (never a crash) if it cannot be read."""
+    answer = Answer(by_number=True)
+    if access is None or not access.token:
+        answer.unchecked = NEEDS_SIGN_IN
+        return answer
+    if mappings.flags is None:
+        answer.error = "misconfigured: the mappings folder has no patient-flags.toml to read the Patient Flags API with"
+        return answer
+    request_id = new_request_id()
+    access.sent.append((person.role, request_id))
+    try:
+        async with asyncio.timeout(client.source.timeout_s):
+            result = await flags(
+                client, person.nhs_number or "", token=access.token, request_id=request_id, codes=mappings.flags.codes
+            )
+        found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
+        answer.problems.extend(f"Flag: {p}" for p in result.problems)
+        if result.truncated:  # a later page would go without the user's token: not asked for
+            answer.problems.append("Flag: more than one page of results; only the first read")
+        records, problems = await off_the_loop(_read, found, client.source.name, person, mappings, now)
+    except TimeoutError:
+        answer.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
+    except SourceError as exc:
+        answer.error = exc.reason
+    except ConfigError as exc:
+        answer.error = f"misconfigured: {exc}"
+    except UNREADABLE as exc:  # only the class is logged: the message may carry what the API sent
+        log.warning("source %s answered in a shape NeoSafe could not read (%s)", client.source.name, type(exc).__name__)
+        answer.error = "answered in a shape NeoSafe could not read"
+    else:
+        answer.records.extend(records)
+        answer.problems.extend(problems)
+    return answer
+
+
+def _about(resource: dict[str, Any], nhs_number: str | None) -> bool:
+    """Whether the Flag's subject names the NHS number asked about: by its identifier, else as Patient/<number>."""
+    subject = resource.get("subject") or {}
+    identifier = subject.get("identifier") or {}
+    if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
+        return identifier["value"] == nhs_number
+    return bool(nhs_number) and subject.get("reference") == f"Patient/{nhs_number}"
+
+
+def _code_text(resource: dict[str, Any]) -> str | None:
+    code = resource.get("code") or {}
+    said = [code.get("text"), *(c.get("display") for c in code.get("coding") or [])]
+    return next((s.strip() for s in said if isinstance(s, str) and s.strip()), None)
+
+
+def _read(
+    found: list[dict[str, Any]], source: str, person: Person, mappings: Mappings, now: datetime
+) -> tuple[list[Record], list[str]]:
+    """Each Flag about the person as a record; problems for the rest."""
+    rules = mappings.flags
+    assert rules is not None
+    records: list[Record] = []
+    problems: list[str] = []
+    for resource in found:
+        if resource.get("resourceType") != "Flag":
+            continue  # an OperationOutcome or included resource: not a flag
+        if not _about(resource, person.nhs_number):
+            problems.append("a Flag not about the NHS number asked about (or naming none); left out")
+            continue
+        record = classify(resource, rule=rules.flag, mappings=mappings, source=source, person=person, today=now.date())
+        if record is None:
+            continue
+        if record.category == UNCATEGORISED:
+            record.category_label = "National flag of a type NeoSafe does not know"
+        elif record.system == PATIENT_FLAG_CATEGORY_SYSTEM and (said := _code_text(resource)):
+            record.display = said  # known by its category alone: the flag's own words say what it is
+        records.append(record)
+    return records, problems
