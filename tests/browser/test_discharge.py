@@ -49,6 +49,6 @@ def test_coordinator_completes_the_discharge_checklist_for_the_case_v_analogue(l
     found = fhir["neonatal"].get(f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{reference}").json()
     assert found["total"] == 1
     response = found["entry"][0]["resource"]
-    assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/discharge|1.5.0"
+    assert response["questionnaire"] == "https://neosafe.org.uk/fhir/Questionnaire/discharge|1.6.0"
     icon = next(i for i in response["item"] if i["linkId"] == "D6-icon")
     assert len([i for i in icon["item"] if i["linkId"] == "D6-icon.carer"]) == 3  # everyone will care, as answered

@@ -36,7 +36,7 @@ ROOT_EXTENSIONS = {
 }
 EXT_SIGNATURE = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
 EXT_MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"  # a date bound, calculated from today()
-VERSIONS = {"admission": "1.4.0", "transfer": "1.2.0", "discharge": "1.5.0"}  # earlier versions are archived
+VERSIONS = {"admission": "1.4.0", "transfer": "1.2.0", "discharge": "1.6.0"}  # earlier versions are archived
 ITEM_EXTENSIONS = {
     EXT_ENABLE,
     EXT_INITIAL,
@@ -360,7 +360,7 @@ def test_codesystem_is_valid_and_complete():
     cs = codesystem()
     CodeSystem.model_validate(cs)
     assert cs["url"] == NEOSAFE
-    assert cs["version"] == "1.3.0"  # 1.3.0: the discharge address and the recipient route (discharge 1.5.0)
+    assert cs["version"] == "1.4.0"  # 1.4.0: the FGM-IS flag (discharge 1.6.0); 1.3.0: the discharge address
     assert cs["status"] == "active"
     assert cs["content"] == "complete"
     assert cs["caseSensitive"] is True
@@ -578,6 +578,62 @@ def test_d5_address_is_the_current_home_address_on_the_record_and_blank_when_the
     assert run(q, "D5-carers.home-address", EXT_INITIAL, NO_CONCERNS, patient=moved_out) == []
     address = find(q, "D5-carers.home-address")
     assert address["required"] is True and not address.get("readOnly")  # the nurse confirms or changes it
+
+
+FGM_MOTHER = record("fgm", "mother", "FGM", "Female Genital Mutilation Flag", True)
+FGM_IS_SISTER = record("fgm-is", "sibling", "902961000000107", "Family history of FGM", True, source="patient-flags")
+FGM_IS_BABY = record("fgm-is", "baby", "902961000000107", "Family history of FGM", True, source="patient-flags")
+
+
+def fgm_picture(*records):
+    return {**NO_CONCERNS, "checkpoint": "discharge", "records": list(records)}
+
+
+def d14_asked(picture, gender):
+    q = load("discharge")
+    found = {
+        tuple(run(q, "D14-fgm-is", EXT_ENABLE, picture, model=m, patient={**PATIENT, "gender": gender}))
+        for m in (None, models["r4"])
+    }
+    assert len(found) == 1, found
+    return list(found.pop()) == [True]
+
+
+@pytest.mark.parametrize(
+    ("records", "gender", "asked"),
+    [
+        ((FGM_MOTHER,), "female", True),
+        ((FGM_MOTHER, FGM_IS_SISTER), "female", True),
+        ((FGM_MOTHER,), "male", False),
+        ((FGM_MOTHER,), "unknown", False),
+        ((), "female", False),
+        ((FGM_IS_SISTER,), "female", False),  # the mother's record must show FGM (a sister's flag alone does not)
+        ((record("fgm", "sibling", "FGM", "Female Genital Mutilation Flag", True),), "female", False),
+    ],
+    ids=[
+        "girl, mother FGM",
+        "and a sister flagged",
+        "boy",
+        "gender unknown",
+        "nothing",
+        "sister only",
+        "FGM on sibling",
+    ],
+)
+def test_d14_asks_about_the_fgm_is_flag_only_for_a_girl_whose_mother_has_had_fgm(records, gender, asked):
+    assert d14_asked(fgm_picture(*records), gender) is asked
+
+
+def test_d14_is_pre_filled_yes_only_when_the_baby_has_a_current_fgm_is_flag():
+    q = load("discharge")
+    link = "D14-fgm-is.flag-added"
+    flagged = run(q, link, EXT_INITIAL, fgm_picture(FGM_MOTHER, FGM_IS_BABY))
+    assert [c["code"] for c in flagged] == ["yes"]
+    assert run(q, link, EXT_INITIAL, fgm_picture(FGM_MOTHER, FGM_IS_SISTER)) == []  # never "No": left to the nurse
+    ended = {**FGM_IS_BABY, "current": False}
+    assert run(q, link, EXT_INITIAL, fgm_picture(FGM_MOTHER, ended)) == []
+    plan = find(q, "D14-fgm-is.plan")
+    assert plan["required"] is True and plan["enableWhen"][0]["operator"] == "!="
 
 
 def review_notes(name: str) -> str:

@@ -35,7 +35,7 @@ def made_on_retired_version(api: httpx.Client, baby: str) -> dict:
 def test_a_checklist_made_on_a_retired_version_is_refused_and_one_on_the_version_in_use_is_stored(api, fhir):
     baby = create_baby(fhir["neonatal"])
     current = api.get("/api/checklists/discharge").raise_for_status().json()
-    assert (RETIRED["version"], current["version"]) == ("1.0.0", "1.5.0")
+    assert (RETIRED["version"], current["version"]) == ("1.0.0", "1.6.0")
 
     refused = api.post(f"/api/patients/{baby}/assessments", json=made_on_retired_version(api, baby))
 
@@ -45,7 +45,7 @@ def test_a_checklist_made_on_a_retired_version_is_refused_and_one_on_the_version
     assert [(i["location"], i["diagnostics"]) for i in outcome["issue"]] == [
         (
             ["questionnaire"],
-            "this checklist was made on version 1.0.0, which is no longer in use: start a new one on version 1.5.0",
+            "this checklist was made on version 1.0.0, which is no longer in use: start a new one on version 1.6.0",
         )
     ]
     assert api.get(f"/api/patients/{baby}/assessments").raise_for_status().json() == []
