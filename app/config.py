@@ -157,7 +157,7 @@ class SourceSettings(BaseModel):
     @property
     def user_restricted(self) -> bool:
         """Asked only with the signed-in clinician's own NHS CIS2 token: what it answers is for that clinician."""
-        return self.profile == "cpis"
+        return self.profile in USER_RESTRICTED
 
     def unscheduled(self, checkpoint: str | None) -> bool:
         """The IsUnscheduledAccessEvent value for a picture gathered at `checkpoint` (None: outside one)."""
