@@ -10,9 +10,14 @@ order, each saved before the next, as on a real stay), it reports:
 - pre-filled: those of them already answered when it opens;
 - touches to submit: how many answers a nurse must give before the server takes the checklist. The pre-filled
   checklist is submitted through the API as it stands; each question the server names as unanswered or wrong is
-  answered (the first option, or a plain value of its type, as tests/answering.py does) and it is submitted again,
-  until it is stored. Questions that answering opens count when the server asks for them; the server decides, so
-  the figure follows the rules the pages enforce;
+  answered and it is submitted again, until it is stored. Questions that answering opens count when the server asks
+  for them; the server decides, so the figure follows the rules the pages enforce. Two ways of answering, each on
+  a fresh copy of the sandbox, so neither sees the other's checklists:
+  - *nothing to report*: what a nurse answers for a family with nothing to report (NOTHING_TO_REPORT: the source
+    reviewed, no social care known, no risk factor, no interpreter needed, asked about domestic abuse alone with no
+    disclosure, advice given, no concern now), the first option where it names none;
+  - *first option*: the first option of every choice and "no" to every yes/no question, as tests/answering.py
+    does: the most questions each checklist can open, e.g. current social care, so the "details" questions too;
 - page height: the checklist page's full height in CSS pixels at 1280x800.
 
 It starts the sandbox FHIR servers and NeoSafe on a fresh SQLite database, as the tests do, and prints one table.
@@ -75,17 +80,75 @@ class Work:
     checkpoint: str
     shown: int
     prefilled: int
-    touches: int | None  # None: the server never took it within MAX_ROUNDS (said in the report)
+    touches: dict[str, int | None]  # by way of answering (WAYS); None: not taken within MAX_ROUNDS (said so)
     height: int
 
 
-def _answer(node_q: dict[str, Any]) -> list[dict[str, Any]]:
+# The answer a nurse gives, for a family with nothing to report, to each question that has one (by linkId): a code
+# of its options, or a yes/no. A question not listed gets its first option (a yes/no question, "no").
+NOTHING_TO_REPORT: dict[str, str | bool] = {
+    # admission
+    "A1-flags-reviewed.source.review": "source-reviewed",
+    "A2-social-care-involvement.status": "social-care-none-known",
+    "A4-household.person.lives-with-baby": "yes",
+    "A4-household.person.parental-responsibility": "yes",
+    "A4-household.father-recorded": "yes",
+    "A5-father-seen.man.seen": "yes",
+    "A6-parental-risk-factors.parent.factors": "no-risk-factors-identified",
+    "A7-language-interpreter.parent.interpreter-need": "interpreter-not-needed",
+    "A8-da-enquiry-private.asked-alone": "da-asked-alone",
+    "A8-da-enquiry-private.interpreter": "interpreter-not-needed",
+    "A8-da-enquiry-private.outcome": "da-enquiry-no-disclosure",
+    "A10-concern-now.concern": False,
+    # transfer
+    "T1-safeguarding-summary.source.review": "source-reviewed",
+    "T1-safeguarding-summary.attest": True,
+    "T2-social-worker-told.told": True,
+    "T3-orders-and-responsibility.orders": "no",
+    "T4-outstanding-actions.any": False,
+    "T5-interpreter-and-carers.person.interpreter-need": "interpreter-not-needed",
+    "T5-interpreter-and-carers.person.seen": "yes",
+    "T5-interpreter-and-carers.confirm": True,
+    "T6-receiving-unit.summary-read": True,
+    "T6-receiving-unit.safeguarding-team-told": True,
+    # discharge
+    "D1-sources-refreshed.source.review": "source-reviewed",
+    "D1-sources-refreshed.changes-reviewed": True,
+    "D3-discharge-planning-meeting.meeting-held": True,
+    "D4-da-indicated.identified": "no",
+    "D4-da-enquiry-private.asked-alone": "da-asked-alone",
+    "D4-da-enquiry-private.interpreter": "interpreter-not-needed",
+    "D4-da-enquiry-private.outcome": "da-enquiry-no-disclosure",
+    "D5-carers.person.will-care": "yes",
+    "D5-carers.person.seen": "yes",
+    "D5-carers.person.alone": "no",
+    "D5-carers.anyone-not-seen": False,
+    "D6-icon.carer.status": "icon-given",
+    "D6-icon.carer.interpreter": "interpreter-not-needed",
+    "D7-preterm-or-low-birthweight.answer": "no",
+    "D7-safer-sleep.parent.status": "safer-sleep-given",
+    "D7-safer-sleep.sleep-space-confirmed": True,
+    "D8-parental-risk-indicated.identified": "no",
+    "D8-parental-risk-recheck.concerns": "no-current-concern",
+    "D9-injuries-explained.any": "no",
+    "D10-handover.gp-registered": True,
+    "D10-handover.recipient.received": True,
+    "D12-concern-at-discharge.concern": False,
+}
+WAYS = ("nothing to report", "first option")
+
+
+def _answer(node_q: dict[str, Any], way: str) -> list[dict[str, Any]]:
+    wanted = NOTHING_TO_REPORT.get(node_q["linkId"]) if way == "nothing to report" else None
     if node_q["type"] in ("choice", "open-choice"):
-        return [{"valueCoding": option_codings(node_q)[0]}]
+        codings = option_codings(node_q)
+        return [{"valueCoding": next((c for c in codings if c.get("code") == wanted), codings[0])}]
+    if node_q["type"] == "boolean" and isinstance(wanted, bool):
+        return [{"valueBoolean": wanted}]
     return [copy.deepcopy(ANSWERS_BY_TYPE.get(node_q["type"], {"valueString": "Recorded by the benchmark"}))]
 
 
-def touches_to_submit(api: httpx.Client, nhs_number: str, checkpoint: str) -> int | None:
+def touches_to_submit(api: httpx.Client, nhs_number: str, checkpoint: str, way: str = WAYS[0]) -> int | None:
     """Answers added to the pre-filled checklist until the server stores it (it is then saved, as a nurse's is)."""
     questionnaire = api.get(f"/api/checklists/{checkpoint}").raise_for_status().json()
     response = api.get(f"/api/patients/{nhs_number}/checklists/{checkpoint}").raise_for_status().json()
@@ -101,7 +164,7 @@ def touches_to_submit(api: httpx.Client, nhs_number: str, checkpoint: str) -> in
         if not nodes or all(n.path in touched for n in nodes):
             return None  # answering what it names does not satisfy it: reported, never guessed
         for node in nodes:
-            node.r["answer"] = _answer(node.q)
+            node.r["answer"] = _answer(node.q, way)
             touched.add(node.path)
     return None
 
@@ -138,24 +201,32 @@ def nurse_in_chromium(work_dir: Path) -> Iterator[tuple[str, Page, httpx.Client]
 
 
 def measure(work_dir: Path) -> list[Work]:
-    results = []
-    with nurse_in_chromium(work_dir) as (base, page, api):
-        for family, nhs_number in FAMILIES.items():
-            for checkpoint in CHECKPOINTS:
-                fields = fields_on_page(page, base, nhs_number, checkpoint)
-                touches = touches_to_submit(api, nhs_number, checkpoint)
-                results.append(Work(family, checkpoint, fields["shown"], fields["filled"], touches, fields["height"]))
-    return results
+    """Each way of answering on a sandbox and database of its own (a stay's checklists build on each other); the
+    page figures from the first."""
+    touches: dict[tuple[str, str], dict[str, int | None]] = {}
+    pages: dict[tuple[str, str], dict[str, int]] = {}
+    for way in WAYS:
+        (directory := work_dir / way.replace(" ", "-")).mkdir()
+        with nurse_in_chromium(directory) as (base, page, api):
+            for family, nhs_number in FAMILIES.items():
+                for checkpoint in CHECKPOINTS:
+                    if not pages.get((family, checkpoint)):
+                        pages[family, checkpoint] = fields_on_page(page, base, nhs_number, checkpoint)
+                    touches.setdefault((family, checkpoint), {})[way] = touches_to_submit(
+                        api, nhs_number, checkpoint, way
+                    )
+    return [
+        Work(family, checkpoint, f["shown"], f["filled"], touches[family, checkpoint], f["height"])
+        for (family, checkpoint), f in pages.items()
+    ]
 
 
 def report(results: Sequence[Work]) -> str:
-    lines = [
-        f"{'family':<26}{'checkpoint':<11}{'fields at start':>16}{'pre-filled':>11}{'touches to submit':>18}"
-        f"{'page height (px)':>17}"
-    ]
+    ways = "".join(f"{'touches: ' + way:>28}" for way in WAYS)
+    lines = [f"{'family':<26}{'checkpoint':<11}{'fields at start':>16}{'pre-filled':>11}{ways}{'page height (px)':>17}"]
     for r in results:
-        touches = str(r.touches) if r.touches is not None else "not taken"
-        lines.append(f"{r.family:<26}{r.checkpoint:<11}{r.shown:>16}{r.prefilled:>11}{touches:>18}{r.height:>17,}")
+        touches = "".join(f"{str(r.touches[way]) if r.touches[way] is not None else 'not taken':>28}" for way in WAYS)
+        lines.append(f"{r.family:<26}{r.checkpoint:<11}{r.shown:>16}{r.prefilled:>11}{touches}{r.height:>17,}")
     return "\n".join(lines)
 
 
