@@ -27,6 +27,14 @@ number, with the clinician's NHS CIS2 token and an X-Request-ID; the FGM-IS, rea
     [sources.patient-flags]
     profile = "patient-flags"
     base_url = "https://flags.example.nhs.uk/FHIR/R4"  # the address NHS England gives the unit
+
+or `pds` (NHS England's Personal Demographics Service: each household member's NHS number verified before the record
+sources are asked about them, with the signed-in clinician's NHS CIS2 token and the X-Request-ID header):
+
+    [sources.pds]
+    profile = "pds"
+    base_url = "https://api.service.nhs.uk/personal-demographics/FHIR/R4"
+    end_user_ods = "RXX01"  # sent as NHSD-End-User-Organisation-ODS; not sent if not set
 """
 
 from __future__ import annotations
@@ -53,9 +61,10 @@ __all__ = [
 ]
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-PROFILES = ("fhir", "cpis", "patient-flags")  # how a source is asked: generic FHIR searches, or a national API's own
-# The national APIs asked with the signed-in clinician's NHS CIS2 token (user-restricted), never application credentials
-USER_RESTRICTED = ("cpis", "patient-flags")
+PROFILES = ("fhir", "cpis", "patient-flags", "pds")  # how a source is asked: generic FHIR searches, or a national
+# API's own. The national APIs asked with the signed-in clinician's NHS CIS2 token (user-restricted), never
+# application credentials:
+USER_RESTRICTED = ("cpis", "patient-flags", "pds")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # checklists/, fhir_mappings/, templates/ and migrations/: beside app/ in a checkout and the image, inside it in a
@@ -129,11 +138,13 @@ class SourceSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     auth: SourceAuth = Field(default_factory=SourceAuth)
     write_back: bool = False
-    profile: Literal["fhir", "cpis", "patient-flags"] = "fhir"
+    profile: Literal["fhir", "cpis", "patient-flags", "pds"] = "fhir"
     # cpis only: the IsUnscheduledAccessEvent sent at each checkpoint (true: CP-IS records the access in the child's
     # access history and notifies the local authority), and for a checkpoint not listed or a picture outside one.
     unscheduled_access: dict[str, bool] = Field(default_factory=dict)
     unscheduled_default: bool = True
+    # pds only: the unit's ODS code, sent as NHSD-End-User-Organisation-ODS (None: the header is not sent)
+    end_user_ods: str | None = Field(default=None, pattern=r"^[A-Z0-9]{3,10}$")
 
     @model_validator(mode="after")
     def _profile_fits(self) -> SourceSettings:
@@ -152,6 +163,8 @@ class SourceSettings(BaseModel):
                 )
         if self.profile != "cpis" and self.unscheduled_access:
             raise ValueError('unscheduled_access is for a cpis source (profile = "cpis") only')
+        if self.profile != "pds" and self.end_user_ods is not None:
+            raise ValueError('end_user_ods is for a pds source (profile = "pds") only')
         return self
 
     @property
@@ -205,7 +218,8 @@ def load_sources(path: Path, *, mappings_dir: Path | None = None) -> list[Source
             raise ConfigError(
                 f"sources file {path}: source '{name}': profile {profile!r} is not one NeoSafe knows; "
                 f"the known profiles are {', '.join(PROFILES)} (fhir: generic FHIR searches, the default; "
-                "cpis: NHS England's CP-IS API; patient-flags: NHS England's Patient Flags API)"
+                "cpis: NHS England's CP-IS API; patient-flags: NHS England's Patient Flags API; "
+                "pds: NHS England's Personal Demographics Service)"
             )
         try:
             sources.append(SourceSettings(name=name, **table))

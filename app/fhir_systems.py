@@ -15,6 +15,8 @@ __all__ = [
     "HANDOVER_ID_SYSTEM",
     "NEW_INFORMATION_ID_SYSTEM",
     "NHS_NUMBER_SYSTEM",
+    "NHS_NUMBER_VERIFICATION_EXTENSION",
+    "NHS_NUMBER_VERIFICATION_SYSTEM",
     "OBSERVATION_CATEGORY_SYSTEM",
     "OBSERVATION_ID_SYSTEM",
     "PATIENT_FLAG_CATEGORY_SYSTEM",
@@ -34,6 +36,11 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 # experiment (2024); fhir_mappings/categories.toml reads them.
 PATIENT_FLAG_CATEGORY_SYSTEM = "https://fhir.nhs.uk/England/CodeSystem/PatientFlagCategory"
 SDS_USER_ID_SYSTEM = "https://fhir.nhs.uk/Id/sds-user-id"
+# UK Core: PDS's verification status of an NHS number, an extension on the Patient's NHS-number identifier
+NHS_NUMBER_VERIFICATION_EXTENSION = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+)
+NHS_NUMBER_VERIFICATION_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 
 # NeoSafe's own: the stable identifiers that make every write a conditional create, never a duplicate
 _NEOSAFE = "https://neosafe.org.uk/fhir"

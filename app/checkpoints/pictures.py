@@ -10,7 +10,7 @@ from app.assessments import audit, latest_assessments
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.handover import recipient_entries
 from app.nhs_style import format_nhs_number
-from app.picture import CpisAccess, FlagsAccess, Picture, gather_picture, mark_changes, picture_context
+from app.picture import CpisAccess, FlagsAccess, PdsAccess, Picture, gather_picture, mark_changes, picture_context
 
 from .outcomes import Forbidden
 from .policy import Action, require
@@ -41,6 +41,11 @@ def social_workers(picture: Picture) -> list[str]:
     return named
 
 
+def _request_id(sent: object) -> str:
+    """A request's X-Request-ID: the Patient Flags API keeps the id itself, PDS its request."""
+    return sent if isinstance(sent, str) else sent.request_id  # type: ignore[attr-defined]
+
+
 class Pictures(Wiring):
     async def picture(self, nhs_number: str, *, user: User | None = None, checkpoint: str | None = None) -> Picture:
         """Ask every source now, marked against the baby's previous checklist; raises BabyNotFound if none knows
@@ -55,6 +60,7 @@ class Pictures(Wiring):
         }
         token = user.cis2_token if user else None
         flags = {s.name: FlagsAccess(token=token) for s in self.sources if s.profile == "patient-flags"}
+        pds = {s.name: PdsAccess(token=token) for s in self.sources if s.profile == "pds"}
         async with AsyncExitStack() as stack:
             clients = {s.name: await stack.enter_async_context(self.client(s)) for s in self.sources}
             try:
@@ -68,11 +74,12 @@ class Pictures(Wiring):
                     ),
                     cpis=cpis,
                     flags=flags,
+                    pds=pds,
                 )
             finally:  # asked, whatever came of it: CP-IS has recorded the access
                 if user is not None:
-                    await self._audit_cpis(user, nhs_number, checkpoint, cpis)
-                    await self._audit_flags(user, nhs_number, checkpoint, flags)
+                    national = {"patient-flags": flags, "pds": pds}
+                    await self._audit_national(user, nhs_number, checkpoint, cpis, **national)
         previous = await latest_assessments(self.sessions, nhs_number=nhs_number)
         if previous:
             last = previous[0].assessment
@@ -90,32 +97,32 @@ class Pictures(Wiring):
         await self.audit(user, action, nhs_number)
         return picture
 
-    async def _audit_cpis(
-        self, user: User, nhs_number: str, checkpoint: str | None, cpis: dict[str, CpisAccess]
+    async def _audit_national(
+        self, user: User, nhs_number: str, checkpoint: str | None, cpis: dict[str, CpisAccess], **others: dict
     ) -> None:
-        """One audit entry per CP-IS source asked: the clinician by name, whom about, each TraceID and the
+        """One audit entry per national service asked (CP-IS, and `others` by profile: patient-flags, pds): the
+        clinician by name, whom about and each request's id (TraceID, X-Request-ID), and for CP-IS the
         IsUnscheduledAccessEvent sent (no patient data beyond the baby's NHS number, as every entry has)."""
-        for name, access in cpis.items():
-            if not access.sent:
-                continue
-            value = "true" if access.unscheduled else "false"
-            asked = ", ".join(f"{role} (TraceID {request.trace_id})" for role, request in access.sent)
-            detail = (
-                f"{name} asked by {user.name} ({user.role.label}) at {checkpoint or 'no checkpoint'}: "
-                f"IsUnscheduledAccessEvent={value}; about {asked}"
+        asked: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+            (
+                "view-cpis",
+                name,
+                f"IsUnscheduledAccessEvent={'true' if access.unscheduled else 'false'}; ",
+                [(role, f"TraceID {request.trace_id}") for role, request in access.sent],
             )
-            await self.audit(user, "view-cpis", nhs_number, detail=detail)
-
-    async def _audit_flags(
-        self, user: User, nhs_number: str, checkpoint: str | None, flags: dict[str, FlagsAccess]
-    ) -> None:
-        """One audit entry per Patient Flags API source asked: the clinician by name, whom about, each X-Request-ID."""
-        for name, access in flags.items():
-            if access.sent:
-                asked = ", ".join(f"{role} (X-Request-ID {request_id})" for role, request_id in access.sent)
-                at = checkpoint or "no checkpoint"
-                detail = f"{name} asked by {user.name} ({user.role.label}) at {at}: about {asked}"
-                await self.audit(user, "view-patient-flags", nhs_number, detail=detail)
+            for name, access in cpis.items()
+        ]
+        asked += [
+            (f"view-{profile}", name, "", [(role, f"X-Request-ID {_request_id(sent)}") for role, sent in access.sent])
+            for profile, accesses in others.items()
+            for name, access in accesses.items()
+        ]
+        at = checkpoint or "no checkpoint"
+        for action, name, said, requests in asked:
+            if requests:
+                about = ", ".join(f"{role} ({request})" for role, request in requests)
+                detail = f"{name} asked by {user.name} ({user.role.label}) at {at}: {said}about {about}"
+                await self.audit(user, action, nhs_number, detail=detail)
 
     async def audit(self, user: User, action: str, nhs_number: str | None = None, **detail: str) -> None:
         await audit(self.sessions, user_id=user.id, role=user.role.key, action=action, nhs_number=nhs_number, **detail)

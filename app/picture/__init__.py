@@ -7,6 +7,7 @@ from .flags import FLAGS_ROLES, FlagsAccess
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
 from .models import CheckStatus, OpenTask, Person, PersonCheck, Picture, Record, SourceStatus
+from .pds import PdsAccess
 from .view import picture_context
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "FlagsAccess",
     "Mappings",
     "OpenTask",
+    "PdsAccess",
     "Person",
     "PersonCheck",
     "Picture",

@@ -27,6 +27,8 @@ UNVERIFIED = (
     "to compare), so nothing from it is shown for this person"
 )
 
+NOT_VERIFIED = "identity not verified — records not checked"
+
 
 @dataclass
 class Answer:
@@ -45,6 +47,9 @@ class Answer:
     # The source answers by NHS number alone, holding no Patient to compare (CP-IS): nothing held is "none found".
     by_number: bool = False
     unchecked: str | None = None  # why the source could not be asked at all, e.g. no user token for CP-IS
+    # PDS did not verify the person's NHS number (why, in words): this source is not asked about them, or what it
+    # said is withheld; they read "identity not verified — records not checked", never "none found"
+    not_verified: str | None = None
 
     def withhold(self, verdict: Verdict) -> None:
         """Not the household's person (or not known to be): nothing from this answer is attributed to anyone."""
@@ -56,6 +61,9 @@ class Answer:
 def person_check(answer: Answer, relatives: list[Verdict]) -> PersonCheck:
     """What the source said about the person it was asked about; `relatives`: how the RelatedPersons it holds under
     the person's NHS number compare with them."""
+    if answer.not_verified:
+        detail = f"{NOT_VERIFIED} ({answer.not_verified})"
+        return PersonCheck("not-checked", detail, reason="identity not verified on PDS")
     if answer.error:
         return PersonCheck("unavailable", f"not checked: {answer.error}")
     if answer.unchecked:

@@ -47,6 +47,7 @@ from .gestation import gestation_days, settled
 from .identity import Identity, Verdict, compare, identity_of
 from .mappings import Mappings, RecordType
 from .models import Person, Picture, Record, SourceStatus
+from .pds import PdsAccess, Verifier
 from .people import NHS_NUMBER_SYSTEM, communication_of, person_from_patient, person_from_related
 
 __all__ = ["BabyNotFound", "gather_picture"]
@@ -405,6 +406,7 @@ async def gather_picture(
     capabilities: Mapping[str, Capabilities] | None = None,
     cpis: Mapping[str, CpisAccess] | None = None,
     flags: Mapping[str, FlagsAccess] | None = None,
+    pds: Mapping[str, PdsAccess] | None = None,
 ) -> Picture:
     """Ask every source about the baby and household; raise BabyNotFound if no source knows the baby.
 
@@ -412,7 +414,11 @@ async def gather_picture(
     asked as if it could do everything. `cpis` (by source name): what each CP-IS source (profile "cpis") may be
     asked with, the clinician's token among it; a CP-IS source missing from it is not checked (no user token).
     `flags` (by source name) likewise for each Patient Flags API source (profile "patient-flags").
+    `pds` (by source name), likewise for a PDS source (profile "pds"): each round's people are verified on it
+    before the record sources are asked about them (pds.py says what follows from each answer).
     """
+    verifier = Verifier({n: c for n, c in clients.items() if c.source.profile == "pds"}, pds, baby=nhs_number, now=now)
+    clients = {n: c for n, c in clients.items() if c.source.profile != "pds"}
     caps = {name: (capabilities or {}).get(name) or Capabilities() for name in clients}
     probe = Person(role="baby", role_label="Baby", name="", nhs_number=nhs_number)
     people: dict[str, Person] = {nhs_number: probe}
@@ -424,6 +430,7 @@ async def gather_picture(
     for round_number in range(MAX_ROUNDS):
         if not frontier:
             break
+        await verifier.verify(frontier)
         jobs = {
             (name, person.nhs_number): _ask(
                 client,
@@ -441,11 +448,13 @@ async def gather_picture(
             for person in frontier
             if client.source.profile == "fhir" or person.role in _NATIONAL_ROLES.get(client.source.profile, ())
         }
+        jobs = {key: verifier.gated(people[key[1]], clients[key[0]].source.profile, job) for key, job in jobs.items()}
         results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
         reference = _reference(results, clients) if round_number == 0 else None
         if reference is not None:
             baby_patient = results[(reference, nhs_number)].patients[0]
             probe.identity = identity_of(baby_patient)
+            verifier.confirm(probe, results, reference)
         new: list[Person] = []
         for (name, number), answer in results.items():
             person = people[number]
@@ -494,6 +503,8 @@ async def gather_picture(
             status.detail += " (CP-IS asked about the baby and the mother)"
         if clients[status.name].source.profile == "patient-flags" and status.checked:
             status.detail += " (asked about the baby, the mother and each sibling)"
+    verifier.finish(everyone)
+    statuses += verifier.statuses(everyone)
     statuses += [
         SourceStatus(name, "not-configured", "not connected to NeoSafe here: not checked", None)
         for name in mappings.expected_sources

@@ -49,6 +49,11 @@ class Person:
     language: str | None = None  # the preferred (else first) language a source records
     interpreter_required: bool | None = None  # None: no source says
     identity: Identity | None = field(default=None, repr=False, compare=False)  # as the household names them
+    # Where a PDS source is configured: what PDS said of the NHS number, in words ("verified on PDS"), and whether it
+    # verified it (True; an 08 baby under six weeks too), did not (False: records not checked), or was not asked or
+    # could not answer (None).
+    nhs_number_status: str | None = None
+    nhs_number_verified: bool | None = None
 
     @property
     def askable(self) -> bool:
@@ -57,8 +62,12 @@ class Person:
 
     @property
     def verified(self) -> bool:
-        """A valid NHS number that no source holds under another name or date of birth."""
-        return self.askable and not any(c.status == "identity-mismatch" for c in self.checks.values())
+        """A valid NHS number that no source holds under another name or date of birth, and PDS (if asked) verified."""
+        return (
+            self.askable
+            and self.nhs_number_verified is not False
+            and not any(c.status == "identity-mismatch" for c in self.checks.values())
+        )
 
 
 @dataclass

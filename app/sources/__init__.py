@@ -13,6 +13,7 @@ from .errors import (
     SourceUnavailable,
 )
 from .flags import flags, new_request_id
+from .pds import PdsRequest, new_pds_request, pds_patient, pds_related_people
 
 __all__ = [
     "MAX_DEPTH",
@@ -20,6 +21,7 @@ __all__ = [
     "CpisRequest",
     "FhirClient",
     "KeptCapabilities",
+    "PdsRequest",
     "Query",
     "SearchResult",
     "SmartBackendAuth",
@@ -34,7 +36,10 @@ __all__ = [
     "flags",
     "new_cpis_request",
     "new_request_id",
+    "new_pds_request",
     "off_the_loop",
     "parse_resource",
+    "pds_patient",
+    "pds_related_people",
     "read_capabilities",
 ]

@@ -341,8 +341,9 @@ class FhirClient:
         result.problems.append(f"the next page link points outside this source ({where[:200]}); not followed")
         return ""
 
-    async def read(self, resource_type: str, resource_id: str) -> Resource:
-        data = await self._request("GET", f"{resource_type}/{resource_id}")
+    async def read(self, resource_type: str, resource_id: str, *, headers: dict[str, str] | None = None) -> Resource:
+        """`GET [type]/[id]`, parsed as an R4B resource; `headers` go with it (a PDS user token and request id)."""
+        data = await self._request("GET", f"{resource_type}/{resource_id}", headers=headers)
         try:
             return await off_the_loop(parse_resource, data)
         except ValueError as exc:

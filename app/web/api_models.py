@@ -52,6 +52,7 @@ class PersonOut(BaseModel):
     checks: list[PersonCheckOut]
     language: str | None  # the preferred language a source records, in words; None if none says
     interpreter_required: bool | None  # None: no source says
+    nhs_number_status: str | None = None  # what PDS said of the NHS number, in words; None: no PDS source asked
 
 
 class SourceOut(BaseModel):
@@ -202,6 +203,7 @@ def _person(p) -> PersonOut:
         checks=[PersonCheckOut(source=s, status=c.status, detail=c.detail) for s, c in p.checks.items()],
         language=p.language,
         interpreter_required=p.interpreter_required,
+        nhs_number_status=p.nhs_number_status,
     )
 
 

@@ -217,7 +217,7 @@ def test_a_cpis_source_is_configured_with_its_unscheduled_access_per_checkpoint(
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('profile = "pds"\nbase_url = "https://x.example/fhir"', "profile 'pds' is not one NeoSafe knows"),
+        ('profile = "hl7v3"\nbase_url = "https://x.example/fhir"', "profile 'hl7v3' is not one NeoSafe knows"),
         ('profile = 3\nbase_url = "https://x.example/fhir"', "profile 3 is not one NeoSafe knows"),
         (
             'profile = "cpis"\nbase_url = "https://x.example/fhir"\nauth = { type = "bearer", token_env = "T" }',

@@ -1,0 +1,254 @@
+"""A PDS sandbox on 127.0.0.1: NHS England's Personal Demographics Service FHIR API in its own shape, for the tests.
+
+It answers `GET /Patient/<NHS number>` with the Patient PDS would hold, its NHS-number identifier carrying the UK Core
+NHSNumberVerificationStatus extension, and `GET /Patient/<NHS number>/RelatedPerson` with the baby's mother
+(relationship MTH; an empty Bundle for a restricted patient). Its patients are the synthetic families' (each one's
+Patient in the family's neonatal, maternity, CP-IS and social-care bundles, and the household's RelatedPersons),
+every number verified (`01`) except one person left unverified (`UNVERIFIED`, status 05) and one newborn whose trace
+is postponed (`POSTPONED_BABY`, status 08). As PDS does, it refuses a request without a user's Bearer token it accepts
+(401: one of `tokens`, or one the sign-in provider's UserInfo endpoint at `userinfo_url` accepts) and one without
+an `X-Request-ID` that is a UUID (400); an unknown number is 404. Every request it answered is kept in `seen` (the
+request id, the NHSD-End-User-Organisation-ODS sent, the NHS number, what was asked). NHS numbers in `malformed`
+are answered with a Patient that is not FHIR's shape; those in `moved` with another number's Patient.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from testkit.ports import free_port
+
+from .servers import FAMILIES_DIR
+
+__all__ = ["PDS_TOKEN", "POSTPONED_BABY", "UNVERIFIED", "PdsSandbox", "patients_of_families", "pds_app"]
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+STATUS_EXTENSION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+STATUS_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+PDS_TOKEN = "sandbox-cis2-user-token"  # the user token the sandbox accepts unless told others
+FHIR_JSON = "application/fhir+json"
+UNVERIFIED = "9990403007"  # family 04's partner: "trace needs to be resolved"
+POSTPONED_BABY = "9990201005"  # family 02's baby, born 2026-11-23: trace postponed (baby under six weeks old)
+STATUSES = {UNVERIFIED: "05", POSTPONED_BABY: "08"}
+DISPLAYS = {
+    "01": "Number present and verified",
+    "05": "Trace needs to be resolved - (NHS number or patient detail conflict)",
+    "08": "Trace postponed (baby under six weeks old)",
+}
+SEEDED_FROM = ("neonatal", "maternity", "cpis", "social-care")  # police-gp holds a stranger under a borrowed number
+
+
+def _nhs_number(resource: dict[str, Any]) -> str | None:
+    ids = resource.get("identifier") or []
+    return next((i.get("value") for i in ids if i.get("system") == NHS_NUMBER_SYSTEM), None)
+
+
+def _demographics(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: resource[k] for k in ("name", "gender", "birthDate") if k in resource}
+
+
+def patients_of_families(families_dir: Path = FAMILIES_DIR) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """NHS number -> demographics (name, gender, birthDate), and a baby's NHS number -> their mother's."""
+    people: dict[str, dict[str, Any]] = {}
+    mothers: dict[str, list[str]] = {}
+    for kind in SEEDED_FROM:
+        for path in sorted(families_dir.glob(f"*/{kind}.json")):
+            resources = [e["resource"] for e in json.loads(path.read_text(encoding="utf-8")).get("entry", [])]
+            by_ref = {f"{r['resourceType']}/{r['id']}": r for r in resources if r.get("id")}
+            for resource in resources:
+                number = _nhs_number(resource)
+                if resource["resourceType"] not in ("Patient", "RelatedPerson") or not number:
+                    continue
+                people.setdefault(number, _demographics(resource))
+                codes = {c.get("code") for r in resource.get("relationship") or [] for c in r.get("coding") or []}
+                child = _nhs_number(by_ref.get((resource.get("patient") or {}).get("reference", ""), {}))
+                if resource["resourceType"] == "RelatedPerson" and "MTH" in codes and child:
+                    mothers.setdefault(child, [])
+                    if number not in mothers[child]:
+                        mothers[child].append(number)
+    return people, mothers
+
+
+def _patient(number: str, demographics: dict[str, Any], status: str) -> dict[str, Any]:
+    coding = {"system": STATUS_SYSTEM, "code": status, "display": DISPLAYS.get(status, "NHS number status")}
+    identifier = {
+        "system": NHS_NUMBER_SYSTEM,
+        "value": number,
+        "extension": [{"url": STATUS_EXTENSION, "valueCodeableConcept": {"coding": [coding]}}],
+    }
+    return {"resourceType": "Patient", "id": number, "identifier": [identifier], **demographics}
+
+
+def _outcome(status: int, code: str, text: str) -> JSONResponse:
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def pds_app(
+    *,
+    people: dict[str, dict[str, Any]],
+    mothers: dict[str, list[str]],
+    statuses: dict[str, str],
+    tokens: frozenset[str],
+    malformed: frozenset[str] = frozenset(),
+    moved: dict[str, str] | None = None,
+    restricted: frozenset[str] = frozenset(),
+    userinfo_url: str | None = None,
+) -> Starlette:
+    """The PDS API as an ASGI app; `app.state.seen` lists each request it answered."""
+    seen: list[dict[str, Any]] = []
+    moved = moved or {}
+
+    async def accepted(token: str) -> bool:
+        if token in tokens:
+            return True
+        if not token or userinfo_url is None:
+            return False
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.get(userinfo_url, headers={"Authorization": f"Bearer {token}"})
+        return answer.status_code == 200
+
+    async def refused(request: Request, number: str, asked: str) -> JSONResponse | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not await accepted(token):
+            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
+        request_id = request.headers.get("X-Request-ID", "")
+        if not _is_uuid(request_id):
+            return _outcome(400, "value", "X-Request-ID must be a UUID")
+        if not (number.isdigit() and len(number) == 10):
+            return _outcome(400, "value", "INVALID_RESOURCE_ID: an NHS number is 10 digits")
+        ods = request.headers.get("NHSD-End-User-Organisation-ODS")
+        seen.append({"request_id": request_id, "ods": ods, "nhs_number": number, "asked": asked})
+        return None
+
+    async def metadata(request: Request) -> JSONResponse:
+        statement = {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": ["application/fhir+json"],
+            "software": {"name": "NeoSafe sandbox: PDS"},
+            "rest": [{"mode": "server", "resource": [{"type": "Patient", "interaction": [{"code": "read"}]}]}],
+        }
+        return JSONResponse(statement, media_type=FHIR_JSON)
+
+    async def patient(request: Request) -> JSONResponse:
+        number = request.path_params["nhs_number"]
+        if (refusal := await refused(request, number, "Patient")) is not None:
+            return refusal
+        if number in malformed:
+            return JSONResponse({"resourceType": "Patient", "id": number, "identifier": "x"}, media_type=FHIR_JSON)
+        held = moved.get(number, number)
+        if held not in people:
+            return _outcome(404, "not-found", "RESOURCE_NOT_FOUND: no patient with this NHS number")
+        return JSONResponse(_patient(held, people[held], statuses.get(held, "01")), media_type=FHIR_JSON)
+
+    async def related(request: Request) -> JSONResponse:
+        number = request.path_params["nhs_number"]
+        if (refusal := await refused(request, number, "RelatedPerson")) is not None:
+            return refusal
+        if number not in people:
+            return _outcome(404, "not-found", "RESOURCE_NOT_FOUND: no patient with this NHS number")
+        found = [] if number in restricted else mothers.get(number, [])
+        entries = [
+            {
+                "fullUrl": f"{request.base_url}Patient/{number}/RelatedPerson/{number}-{n}",
+                "resource": {
+                    "resourceType": "RelatedPerson",
+                    "id": f"{number}-{n}",
+                    "patient": {"type": "Patient", "identifier": {"system": NHS_NUMBER_SYSTEM, "value": mother}},
+                    "relationship": [{"coding": [{"system": ROLE_CODES, "code": "MTH", "display": "mother"}]}],
+                    **_demographics(people.get(mother, {})),
+                },
+            }
+            for n, mother in enumerate(found)
+        ]
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+        return JSONResponse(bundle, media_type=FHIR_JSON)
+
+    app = Starlette(
+        routes=[
+            Route("/metadata", metadata),
+            Route("/Patient/{nhs_number}", patient),
+            Route("/Patient/{nhs_number}/RelatedPerson", related),
+        ]
+    )
+    app.state.seen = seen
+    return app
+
+
+@dataclass
+class PdsSandbox:
+    """Start with `with PdsSandbox() as pds:`; `pds.url` is its base URL, `pds.seen` what it was asked."""
+
+    tokens: frozenset[str] = frozenset({PDS_TOKEN})
+    statuses: dict[str, str] = field(default_factory=lambda: dict(STATUSES))  # NHS number -> its status code
+    malformed: frozenset[str] = frozenset()
+    moved: dict[str, str] = field(default_factory=dict)  # NHS number asked -> the number whose Patient answers
+    restricted: frozenset[str] = frozenset()  # their RelatedPersons are not shown (an empty Bundle)
+    extra_people: dict[str, dict[str, Any]] = field(default_factory=dict)  # NHS number -> demographics, replacing
+    userinfo_url: str | None = None
+    families_dir: Path = FAMILIES_DIR
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _app: Starlette | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def seen(self) -> list[dict[str, Any]]:
+        return self._app.state.seen if self._app is not None else []
+
+    def __enter__(self) -> PdsSandbox:
+        people, mothers = patients_of_families(self.families_dir)
+        self._app = pds_app(
+            people={**people, **self.extra_people},
+            mothers=mothers,
+            statuses=self.statuses,
+            tokens=self.tokens,
+            malformed=self.malformed,
+            moved=self.moved,
+            restricted=self.restricted,
+            userinfo_url=self.userinfo_url,
+        )
+        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the PDS sandbox did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
