@@ -1,0 +1,125 @@
+"""PDS verification through the pages and the API, end to end over HTTP: a real OpenID provider (standing in for CIS2)
+signs the clinician in, the PDS and CP-IS sandboxes accept only a token that provider vouches for. An unverified
+household member reads *identity not verified — records not checked*; an 08 newborn's status is shown; a demo user
+has no CIS2 token, so PDS is *not checked* (said, with what that means) and not called; each PDS access is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from markupsafe import escape
+from sqlmodel import select
+
+from app.assessments import AuditEvent, make_engine, session_factory
+from app.config import Settings, SourceSettings
+from app.main import create_app
+from app.picture.checks import NOT_VERIFIED
+from app.picture.pds import POSTPONED
+from sandbox.cpis import CpisSandbox
+from sandbox.pds import PdsSandbox
+from tests.conftest import SSO_ROLES, make_settings, signed_in_browser
+from tests.families import ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER, NO_CONCERNS_BABY
+from tests.servers import serving
+from tests.web.test_sign_in import cis2_claims, signed_in
+
+NURSE = cis2_claims("Priya Shah", ("p-nurse", "S8000:G8000:R8001", []), selected="p-nurse")
+
+
+@pytest.fixture(scope="module")
+def pds(oidc_provider: str) -> Iterator[PdsSandbox]:
+    with PdsSandbox(tokens=frozenset(), userinfo_url=f"{oidc_provider}/userinfo") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cpis(oidc_provider: str) -> Iterator[CpisSandbox]:
+    with CpisSandbox(tokens=frozenset(), userinfo_url=f"{oidc_provider}/userinfo") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pds_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Single sign-on through the provider, and the demo users too (who have no CIS2 token)."""
+    return make_settings(tmp_path_factory.mktemp("pds")).model_copy(
+        update={
+            "oidc_issuer": oidc_provider,
+            "oidc_client_id": "neosafe",
+            "oidc_client_secret": "not-a-real-secret",
+            "oidc_roles": SSO_ROLES,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def neosafe(pds_settings: Settings, sources: list[SourceSettings], pds: PdsSandbox, cpis: CpisSandbox) -> Iterator[str]:
+    national = [
+        SourceSettings(name="cpis", base_url=cpis.url, timeout_s=30, profile="cpis"),
+        SourceSettings(name="pds", base_url=pds.url, timeout_s=30, profile="pds", end_user_ods="RXX01"),
+    ]
+    with serving(create_app(pds_settings, sources=[s for s in sources if s.name != "cpis"] + national)) as url:
+        yield url
+
+
+async def _audited(settings: Settings, user_id: str) -> list[AuditEvent]:
+    engine = make_engine(settings.database_url)
+    async with session_factory(engine)() as session:
+        where = (AuditEvent.user_id == user_id, AuditEvent.action == "view-pds")
+        rows = (await session.exec(select(AuditEvent).where(*where))).all()
+    await engine.dispose()
+    return list(rows)
+
+
+async def test_an_unverified_partner_reads_records_not_checked_on_the_page_and_in_the_api(
+    neosafe, oidc_provider, pds, pds_settings
+):
+    with signed_in(neosafe, oidc_provider, "555000911", NURSE) as (browser, landed):
+        assert landed.status_code == 303
+        cookie = next(iter(browser.cookies.values()))
+        before = len(pds.seen)
+        page = browser.get(f"/patients/{ACTIVE_CP_BABY}")
+        asked = pds.seen[before:]
+        api = browser.get(f"/api/patients/{ACTIVE_CP_BABY}/picture", headers={"Authorization": f"Bearer {cookie}"})
+        checklist = browser.get(f"/patients/{ACTIVE_CP_BABY}/checklists/admission")
+
+    assert page.status_code == 200 and api.status_code == 200 and checklist.status_code == 200
+    assert str(escape(NOT_VERIFIED)) in page.text
+    assert "NHS number not verified on PDS: PDS status 05" in page.text
+    assert "NHS number verification (PDS)" in page.text  # the PDS line among the sources, partly checked
+    people = {p["nhs_number"]: p for p in api.json()["people"]}
+    partner = people[ACTIVE_CP_PARTNER]
+    assert partner["identity_verified"] is False
+    assert partner["nhs_number_status"].startswith("NHS number not verified on PDS")
+    assert {c["status"] for c in partner["checks"]} == {"not-checked"}
+    assert people[ACTIVE_CP_MOTHER]["nhs_number_status"] == "NHS number verified on PDS"
+    assert not [r for r in api.json()["records"] if r["person_nhs_number"] == ACTIVE_CP_PARTNER]
+    line = next(s for s in api.json()["sources"] if s["name"] == "pds")
+    assert line["status"] == "partial"
+    assert sorted(s["nhs_number"] for s in asked) == sorted([ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER])
+    assert {s["ods"] for s in asked} == {"RXX01"}
+    events = await _audited(pds_settings, "555000911")
+    assert events and all(e.nhs_number == ACTIVE_CP_BABY for e in events)
+    assert "Priya Shah (Neonatal nurse)" in events[0].detail
+    assert all(s["request_id"] in events[0].detail for s in asked)
+
+
+def test_an_08_newborns_status_is_shown(neosafe, oidc_provider):
+    with signed_in(neosafe, oidc_provider, "555000912", NURSE) as (browser, _):
+        page = browser.get(f"/patients/{NO_CONCERNS_BABY}")
+
+    assert page.status_code == 200
+    assert f"{POSTPONED} (PDS status 08)" in page.text
+
+
+async def test_a_demo_user_has_no_cis2_token_so_pds_is_not_checked_said_and_not_called(neosafe, pds, pds_settings):
+    before = len(pds.seen)
+    with signed_in_browser(neosafe, "nurse") as browser:
+        page = browser.get(f"/patients/{ACTIVE_CP_BABY}/checklists/admission")
+
+    assert page.status_code == 200
+    assert len(pds.seen) == before
+    assert 'data-testid="not-checked"' in page.text  # unknown is not no: the PDS line is among those not checked
+    assert "NHS number verification not checked: needs the clinician&#39;s NHS Care Identity sign-in" in page.text
+    assert "the record sources were still asked about them" in page.text
+    assert not await _audited(pds_settings, "demo-nurse")
