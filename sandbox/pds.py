@@ -209,6 +209,7 @@ class PdsSandbox:
     moved: dict[str, str] = field(default_factory=dict)  # NHS number asked -> the number whose Patient answers
     restricted: frozenset[str] = frozenset()  # their RelatedPersons are not shown (an empty Bundle)
     extra_people: dict[str, dict[str, Any]] = field(default_factory=dict)  # NHS number -> demographics, replacing
+    extra_mothers: dict[str, list[str]] = field(default_factory=dict)  # a baby's NHS number -> mothers', replacing
     userinfo_url: str | None = None
     families_dir: Path = FAMILIES_DIR
     port: int = field(default_factory=free_port)
@@ -228,7 +229,7 @@ class PdsSandbox:
         people, mothers = patients_of_families(self.families_dir)
         self._app = pds_app(
             people={**people, **self.extra_people},
-            mothers=mothers,
+            mothers={**mothers, **self.extra_mothers},
             statuses=self.statuses,
             tokens=self.tokens,
             malformed=self.malformed,

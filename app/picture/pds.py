@@ -14,6 +14,10 @@ the clinician's NHS CIS2 token) in each round before the record sources are aske
 - **not checked**: PDS down, refusing the token, answering something unreadable, or no CIS2 token at all. The record
   sources are still asked (each compares the name and date of birth it holds, as without PDS), CP-IS is not (it
   requires a PDS-verified number), and the PDS line says so, with the sources not checked.
+
+PDS is also asked for the baby's related people (`GET Patient/<n>/RelatedPerson`): where it records a mother (MTH)
+under an NHS number and the household's mother has another, the PDS line says so (partly checked: confirm who the
+mother is). A restricted patient's answer is an empty Bundle, so no mother on PDS says nothing either way.
 """
 
 from __future__ import annotations
@@ -26,7 +30,16 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from app.fhir_systems import NHS_NUMBER_SYSTEM, NHS_NUMBER_VERIFICATION_EXTENSION, NHS_NUMBER_VERIFICATION_SYSTEM
-from app.sources import FhirClient, PdsRequest, SourceError, SourceRejected, new_pds_request, off_the_loop, pds_patient
+from app.sources import (
+    FhirClient,
+    PdsRequest,
+    SourceError,
+    SourceRejected,
+    new_pds_request,
+    off_the_loop,
+    pds_patient,
+    pds_related_people,
+)
 
 from .checks import Answer
 from .identity import Identity, compare, identity_of
@@ -49,6 +62,7 @@ STATUS_DISPLAYS = {
     "07": "Number not present and trace not required",
     "08": "Trace postponed (baby under six weeks old)",
 }
+ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
 NOBODY = Identity(frozenset(), None)
 
@@ -167,6 +181,43 @@ async def ask_pds(client: FhirClient, person: Person, access: PdsAccess | None, 
         return Verification("not-checked", "PDS answered in a shape NeoSafe could not read")
 
 
+def _mothers(related: list[dict[str, Any]]) -> list[str]:
+    """The NHS numbers of the RelatedPersons PDS gives as mother (v3 RoleCode MTH)."""
+    numbers = []
+    for resource in related:
+        codes = {
+            (c.get("system"), c.get("code"))
+            for r in resource.get("relationship") or []
+            for c in (r.get("coding") or [] if isinstance(r, dict) else [])
+            if isinstance(c, dict)
+        }
+        identifier = (resource.get("patient") or {}).get("identifier") or {}
+        if (ROLE_CODES, "MTH") in codes and identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
+            numbers.append(str(identifier["value"]))
+    return list(dict.fromkeys(numbers))
+
+
+async def ask_mothers(client: FhirClient, baby: Person, access: PdsAccess | None) -> tuple[list[str] | None, str]:
+    """The mothers PDS records for the baby, by NHS number ([] for none, or a restricted record); None and why if
+    PDS could not say."""
+    if access is None or not access.token:
+        return None, NEEDS_SIGN_IN
+    request = new_pds_request()
+    access.sent.append(("baby (related people)", request))
+    try:
+        async with asyncio.timeout(client.source.timeout_s):
+            result = await pds_related_people(client, baby.nhs_number or "", token=access.token, request=request)
+        found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
+        return _mothers([r for r in found if r.get("resourceType") == "RelatedPerson"]), ""
+    except TimeoutError:
+        return None, f"no answer within {client.source.timeout_s:g} s (timeout)"
+    except SourceError as exc:
+        return None, exc.reason
+    except UNREADABLE as exc:
+        log.warning("source %s answered in a shape NeoSafe could not read (%s)", client.source.name, type(exc).__name__)
+        return None, "answered in a shape NeoSafe could not read"
+
+
 async def _given(answer: Answer) -> Answer:
     return answer
 
@@ -196,14 +247,20 @@ class Verifier:
         self.baby = baby
         self.now = now
         self.found: dict[str, Verification] = {}  # NHS number -> what PDS said
+        self.mothers: tuple[list[str] | None, str] = (None, "not asked")  # the baby's mothers on PDS, or why not
 
     async def verify(self, people: list[Person]) -> None:
         """Ask PDS about each person with a valid NHS number not asked about yet (all at once)."""
         if self.client is None:
             return
         todo = [p for p in people if p.askable and p.nhs_number not in self.found]
-        answers = await asyncio.gather(*(ask_pds(self.client, p, self.access, self.now) for p in todo))
-        self.found.update({p.nhs_number or "": v for p, v in zip(todo, answers, strict=True)})
+        asked = [ask_pds(self.client, p, self.access, self.now) for p in todo]
+        babies = [p for p in todo if p.nhs_number == self.baby]  # the first round: the baby's mother on PDS too
+        mothers = [ask_mothers(self.client, p, self.access) for p in babies]
+        answers = await asyncio.gather(*asked, *mothers)
+        self.found.update({p.nhs_number or "": v for p, v in zip(todo, answers[: len(todo)], strict=True)})
+        if mothers:
+            self.mothers = answers[-1]
 
     def gated(self, person: Person, profile: str, job: Coroutine[Any, Any, Answer]) -> Coroutine[Any, Any, Answer]:
         """The source's job about the person, or (not asked: the job closed unstarted) why it is not asked."""
@@ -259,13 +316,24 @@ class Verifier:
             )
             everyone_unchecked = len(unchecked) == len(asked)
             return [SourceStatus(self.name, "unavailable" if everyone_unchecked else "partial", detail, None)]
+        mother = self._mother_note(everyone)
         if unverified:
             lines = [f"{p.role_label.lower()} ({v.why})" for p, v in unverified]
             detail = f"NHS number not verified for {'; '.join(lines)}: their records were not checked"
-            return [SourceStatus(self.name, "partial", detail, self.now)]
+            return [SourceStatus(self.name, "partial", "; ".join([detail, *mother]), self.now)]
         who = ", ".join(dict.fromkeys(p.role_label.lower() for p, v in asked if v.state == "verified"))
         postponed = [p.role_label.lower() for p, v in asked if v.state == "postponed"]
         detail = "; ".join(
             [f"NHS numbers verified for {who}"] * bool(who) + [f"{w}: {POSTPONED} (PDS status 08)" for w in postponed]
         )
-        return [SourceStatus(self.name, "none-found", detail, self.now)]
+        return [SourceStatus(self.name, "partial" if mother else "none-found", "; ".join([detail, *mother]), self.now)]
+
+    def _mother_note(self, everyone: list[Person]) -> list[str]:
+        """What to say if PDS records the baby's mother under another NHS number than the household's (or none)."""
+        mothers, _ = self.mothers
+        household = {p.nhs_number for p in everyone if p.role == "mother" and p.nhs_number}
+        if not mothers or set(mothers) & household:
+            return []
+        if household:
+            return ["PDS records the baby's mother under another NHS number than the household's: confirm who she is"]
+        return ["PDS records the baby's mother with an NHS number the household does not hold: ask for it"]

@@ -231,16 +231,36 @@ async def test_the_headers_are_a_fresh_request_id_each_and_the_ods_code_where_co
     await picture_of(ACTIVE_CP_BABY, national(sources, pds=pds.url, cpis=cpis.url, end_user_ods="RXX01"), pds=access)
 
     seen = pds.seen[before:]
-    assert sorted(s["nhs_number"] for s in seen) == sorted([ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER])
-    assert {s["ods"] for s in seen} == {"RXX01"} and {s["asked"] for s in seen} == {"Patient"}
+    patients = sorted(s["nhs_number"] for s in seen if s["asked"] == "Patient")
+    assert patients == sorted([ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER])
+    assert [s["nhs_number"] for s in seen if s["asked"] == "RelatedPerson"] == [ACTIVE_CP_BABY]  # the baby's mother
+    assert {s["ods"] for s in seen} == {"RXX01"}
     assert len({s["request_id"] for s in seen}) == len(seen)
     assert all(uuid.UUID(s["request_id"]) for s in seen)
     assert sorted(s["request_id"] for s in seen) == sorted(r.request_id for _, r in access.sent)
-    assert sorted(role for role, _ in access.sent) == ["baby", "mother", "partner"]
+    assert sorted(role for role, _ in access.sent) == ["baby", "baby (related people)", "mother", "partner"]
 
     before = len(pds.seen)
     await picture_of(ACTIVE_CP_BABY, national(sources, pds=pds.url, cpis=cpis.url), pds=PdsAccess(PDS_TOKEN))
     assert {s["ods"] for s in pds.seen[before:]} == {None}  # not configured: not sent
+
+
+async def test_a_mother_on_pds_other_than_the_households_is_said_and_a_restricted_record_says_nothing(sources, cpis):
+    stranger = {ACTIVE_CP_BABY: [NO_CONCERNS_MOTHER]}
+    with PdsSandbox(extra_mothers=stranger, restricted=frozenset({NO_CONCERNS_BABY}), statuses={}) as odd:
+        mixed = await picture_of(
+            ACTIVE_CP_BABY, national(sources, pds=odd.url, cpis=cpis.url), pds=PdsAccess(PDS_TOKEN)
+        )
+        hidden = await picture_of(
+            NO_CONCERNS_BABY, national(sources, pds=odd.url, cpis=cpis.url), pds=PdsAccess(PDS_TOKEN)
+        )
+
+    line = status_of(mixed, "pds")
+    assert line.status == "partial"
+    assert "PDS records the baby's mother under another NHS number than the household's" in line.detail
+    assert person(mixed, ACTIVE_CP_MOTHER).nhs_number_verified is True  # her own number is still verified
+    quiet = status_of(hidden, "pds")  # an empty Bundle: no mother to compare, so nothing is said
+    assert quiet.status == "none-found" and "PDS records the baby's mother" not in quiet.detail
 
 
 async def test_with_no_pds_source_nothing_changes(sources, cpis):
