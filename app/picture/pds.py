@@ -147,11 +147,20 @@ def read_verification(patient: dict[str, Any], person: Person, today: date) -> V
     return Verification("verified", STATUS_DISPLAYS[code], code, patient)
 
 
-def confirmed(verification: Verification, identity: Identity | None) -> Verification:
+def _held(patient: dict[str, Any], today: date) -> Identity:
+    """Who PDS says holds the number; for a baby under six weeks, the family name and date of birth only (PDS may
+    still hold a newborn as "Baby" from the birth notification, before the first name is registered)."""
+    held = identity_of(patient)
+    if held.birth_date is None or not 0 <= (today - held.birth_date).days < SIX_WEEKS_DAYS:
+        return held
+    return Identity(frozenset((family, "") for family, _ in held.names), held.birth_date)
+
+
+def confirmed(verification: Verification, identity: Identity | None, today: date) -> Verification:
     """The verification, unless PDS holds the number under another name or date of birth than the household's."""
     if verification.patient is None or not verification.askable:
         return verification
-    if compare(identity or NOBODY, identity_of(verification.patient)) == "mismatch":
+    if compare(identity or NOBODY, _held(verification.patient, today)) == "mismatch":
         why = "PDS holds this NHS number under another name or date of birth (a different person; confirm the number)"
         return Verification("unverified", why, verification.code, verification.patient)
     return verification
@@ -167,7 +176,7 @@ async def ask_pds(client: FhirClient, person: Person, access: PdsAccess | None, 
         async with asyncio.timeout(client.source.timeout_s):
             resource = await pds_patient(client, person.nhs_number or "", token=access.token, request=request)
         patient = await off_the_loop(lambda: resource.model_dump(mode="json"))
-        return confirmed(read_verification(patient, person, now.date()), person.identity)
+        return confirmed(read_verification(patient, person, now.date()), person.identity, now.date())
     except TimeoutError:
         return Verification("not-checked", f"PDS gave no answer within {client.source.timeout_s:g} s (timeout)")
     except SourceRejected as exc:
@@ -282,7 +291,7 @@ class Verifier:
         verification = self.found.get(self.baby)
         if verification is None:
             return
-        verification = self.found[self.baby] = confirmed(verification, baby.identity)
+        verification = self.found[self.baby] = confirmed(verification, baby.identity, self.now.date())
         if verification.state != "unverified":
             return
         for (name, number), answer in results.items():

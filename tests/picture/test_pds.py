@@ -210,6 +210,16 @@ async def test_a_different_person_under_the_number_on_pds_is_not_verified(source
     assert not [r for r in picture.records if r.person_nhs_number == ACTIVE_CP_MOTHER]
 
 
+async def test_a_newborn_pds_holds_as_baby_before_naming_is_verified_on_family_name_and_date_of_birth(sources, cpis):
+    unnamed = {"name": [{"family": "Dunmore", "given": ["Baby"]}], "gender": "male", "birthDate": "2026-11-18"}
+    with PdsSandbox(extra_people={ACTIVE_CP_BABY: unnamed}, statuses={}) as births:
+        picture = await picture_of(
+            ACTIVE_CP_BABY, national(sources, pds=births.url, cpis=cpis.url), pds=PdsAccess(PDS_TOKEN)
+        )
+
+    assert picture.baby.nhs_number_verified is True and picture.baby.checks["social-care"].status == "found"
+
+
 async def test_a_baby_whose_number_pds_does_not_verify_has_nothing_attributed_and_cp_is_is_not_asked(sources, cpis):
     before = len(cpis.seen)
     with PdsSandbox(statuses={ACTIVE_CP_BABY: "03"}) as odd:
