@@ -41,11 +41,6 @@ def social_workers(picture: Picture) -> list[str]:
     return named
 
 
-def _request_id(sent: object) -> str:
-    """A request's X-Request-ID: the Patient Flags API keeps the id itself, PDS its request."""
-    return sent if isinstance(sent, str) else sent.request_id  # type: ignore[attr-defined]
-
-
 class Pictures(Wiring):
     async def picture(self, nhs_number: str, *, user: User | None = None, checkpoint: str | None = None) -> Picture:
         """Ask every source now, marked against the baby's previous checklist; raises BabyNotFound if none knows
@@ -113,7 +108,7 @@ class Pictures(Wiring):
             for name, access in cpis.items()
         ]
         asked += [
-            (f"view-{profile}", name, "", [(role, f"X-Request-ID {_request_id(sent)}") for role, sent in access.sent])
+            (f"view-{profile}", name, "", [(role, f"X-Request-ID {request_id}") for role, request_id in access.sent])
             for profile, accesses in others.items()
             for name, access in accesses.items()
         ]

@@ -32,10 +32,9 @@ from typing import Any, Literal
 from app.fhir_systems import NHS_NUMBER_SYSTEM, NHS_NUMBER_VERIFICATION_EXTENSION, NHS_NUMBER_VERIFICATION_SYSTEM
 from app.sources import (
     FhirClient,
-    PdsRequest,
     SourceError,
     SourceRejected,
-    new_pds_request,
+    new_request_id,
     off_the_loop,
     pds_patient,
     pds_related_people,
@@ -77,7 +76,7 @@ class PdsAccess:
     `sent` collects each request made (the person's role and its X-Request-ID), for the audit."""
 
     token: str | None = field(repr=False)
-    sent: list[tuple[str, PdsRequest]] = field(default_factory=list)
+    sent: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -170,11 +169,11 @@ async def ask_pds(client: FhirClient, person: Person, access: PdsAccess | None, 
     """What PDS says of the person's NHS number; not checked (never a crash, never "verified") if it cannot say."""
     if access is None or not access.token:
         return Verification("not-checked", NEEDS_SIGN_IN)
-    request = new_pds_request()
-    access.sent.append((person.role, request))
+    request_id = new_request_id()
+    access.sent.append((person.role, request_id))
     try:
         async with asyncio.timeout(client.source.timeout_s):
-            resource = await pds_patient(client, person.nhs_number or "", token=access.token, request=request)
+            resource = await pds_patient(client, person.nhs_number or "", token=access.token, request_id=request_id)
         patient = await off_the_loop(lambda: resource.model_dump(mode="json"))
         return confirmed(read_verification(patient, person, now.date()), person.identity, now.date())
     except TimeoutError:
@@ -211,11 +210,11 @@ async def ask_mothers(client: FhirClient, baby: Person, access: PdsAccess | None
     PDS could not say."""
     if access is None or not access.token:
         return None, NEEDS_SIGN_IN
-    request = new_pds_request()
-    access.sent.append(("baby (related people)", request))
+    request_id = new_request_id()
+    access.sent.append(("baby (related people)", request_id))
     try:
         async with asyncio.timeout(client.source.timeout_s):
-            result = await pds_related_people(client, baby.nhs_number or "", token=access.token, request=request)
+            result = await pds_related_people(client, baby.nhs_number or "", token=access.token, request_id=request_id)
         found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
         return _mothers([r for r in found if r.get("resourceType") == "RelatedPerson"]), ""
     except TimeoutError:

@@ -12,8 +12,9 @@ from .errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from .flags import flags, new_request_id
-from .pds import PdsRequest, new_pds_request, pds_patient, pds_related_people
+from .flags import flags
+from .national import new_request_id
+from .pds import pds_patient, pds_related_people
 
 __all__ = [
     "MAX_DEPTH",
@@ -21,7 +22,6 @@ __all__ = [
     "CpisRequest",
     "FhirClient",
     "KeptCapabilities",
-    "PdsRequest",
     "Query",
     "SearchResult",
     "SmartBackendAuth",
@@ -36,7 +36,6 @@ __all__ = [
     "flags",
     "new_cpis_request",
     "new_request_id",
-    "new_pds_request",
     "off_the_loop",
     "parse_resource",
     "pds_patient",

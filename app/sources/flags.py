@@ -6,16 +6,9 @@ credentials) and a fresh `X-Request-ID` (a UUID), kept so that a request can be 
 
 from __future__ import annotations
 
-import uuid
-
 from .client import FhirClient, SearchResult
 
-__all__ = ["flags", "new_request_id"]
-
-
-def new_request_id() -> str:
-    """A fresh X-Request-ID: a UUID, one per request."""
-    return str(uuid.uuid4())
+__all__ = ["flags"]
 
 
 async def flags(

@@ -7,42 +7,27 @@ names the unit's ODS code, `NHSD-End-User-Organisation-ODS`.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-
 from fhir.resources.R4B.resource import Resource
 
 from .client import FhirClient, SearchResult
 
-__all__ = ["PdsRequest", "new_pds_request", "pds_patient", "pds_related_people"]
+__all__ = ["pds_patient", "pds_related_people"]
 
 
-@dataclass(frozen=True)
-class PdsRequest:
-    """One request made of PDS: its X-Request-ID, for NeoSafe's audit."""
-
-    request_id: str
-
-
-def new_pds_request() -> PdsRequest:
-    """A request about to be made: a fresh X-Request-ID (a UUID)."""
-    return PdsRequest(request_id=str(uuid.uuid4()))
-
-
-def _headers(client: FhirClient, token: str, request: PdsRequest) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token}", "X-Request-ID": request.request_id}
+def _headers(client: FhirClient, token: str, request_id: str) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}", "X-Request-ID": request_id}
     if client.source.end_user_ods:
         headers["NHSD-End-User-Organisation-ODS"] = client.source.end_user_ods
     return headers
 
 
-async def pds_patient(client: FhirClient, nhs_number: str, *, token: str, request: PdsRequest) -> Resource:
+async def pds_patient(client: FhirClient, nhs_number: str, *, token: str, request_id: str) -> Resource:
     """`GET Patient/<NHS number>` with the user's token and PDS's headers (404: PDS holds no such patient)."""
-    return await client.read("Patient", nhs_number, headers=_headers(client, token, request))
+    return await client.read("Patient", nhs_number, headers=_headers(client, token, request_id))
 
 
-async def pds_related_people(client: FhirClient, nhs_number: str, *, token: str, request: PdsRequest) -> SearchResult:
+async def pds_related_people(client: FhirClient, nhs_number: str, *, token: str, request_id: str) -> SearchResult:
     """`GET Patient/<NHS number>/RelatedPerson` (a restricted patient's answer is an empty Bundle)."""
     return await client.search(
-        f"Patient/{nhs_number}/RelatedPerson", {}, max_pages=1, headers=_headers(client, token, request)
+        f"Patient/{nhs_number}/RelatedPerson", {}, max_pages=1, headers=_headers(client, token, request_id)
     )

@@ -18,7 +18,7 @@ from app.config import PROJECT_ROOT, ConfigError, SourceSettings, load_sources
 from app.picture import CpisAccess, PdsAccess, Picture, gather_picture, load_mappings
 from app.picture.checks import NOT_VERIFIED
 from app.picture.pds import POSTPONED
-from app.sources import FhirClient, new_pds_request, pds_related_people, read_capabilities
+from app.sources import FhirClient, new_request_id, pds_related_people, read_capabilities
 from sandbox.cpis import CPIS_TOKEN, CpisSandbox
 from sandbox.pds import PDS_TOKEN, PdsSandbox
 from testkit.ports import free_port
@@ -247,7 +247,7 @@ async def test_the_headers_are_a_fresh_request_id_each_and_the_ods_code_where_co
     assert {s["ods"] for s in seen} == {"RXX01"}
     assert len({s["request_id"] for s in seen}) == len(seen)
     assert all(uuid.UUID(s["request_id"]) for s in seen)
-    assert sorted(s["request_id"] for s in seen) == sorted(r.request_id for _, r in access.sent)
+    assert sorted(s["request_id"] for s in seen) == sorted(request_id for _, request_id in access.sent)
     assert sorted(role for role, _ in access.sent) == ["baby", "baby (related people)", "mother", "partner"]
 
     before = len(pds.seen)
@@ -284,8 +284,8 @@ async def test_with_no_pds_source_nothing_changes(sources, cpis):
 async def test_related_people_give_the_mother_and_nothing_for_a_restricted_patient():
     with PdsSandbox(restricted=frozenset({NO_CONCERNS_BABY})) as running:
         async with FhirClient(pds_source(running.url)) as client:
-            mothers = await pds_related_people(client, ACTIVE_CP_BABY, token=PDS_TOKEN, request=new_pds_request())
-            hidden = await pds_related_people(client, NO_CONCERNS_BABY, token=PDS_TOKEN, request=new_pds_request())
+            mothers = await pds_related_people(client, ACTIVE_CP_BABY, token=PDS_TOKEN, request_id=new_request_id())
+            hidden = await pds_related_people(client, NO_CONCERNS_BABY, token=PDS_TOKEN, request_id=new_request_id())
 
     (mother,) = [r.model_dump(mode="json") for r in mothers.resources]
     assert mother["patient"]["identifier"]["value"] == ACTIVE_CP_MOTHER
