@@ -2,11 +2,12 @@
 
 from .changes import mark_changes, snapshot
 from .classify import RESTRICTED_LABEL
-from .cpis import NEEDS_SIGN_IN, CpisAccess
+from .cpis import CpisAccess
 from .flags import FLAGS_ROLES, FlagsAccess
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
 from .models import CheckStatus, OpenTask, Person, PersonCheck, Picture, Record, SourceStatus
+from .national import NEEDS_SIGN_IN
 from .pds import PdsAccess
 from .view import picture_context
 

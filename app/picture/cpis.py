@@ -9,28 +9,22 @@ matched by NHS number (each CareTeam's own subject must carry the number asked a
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.config import ConfigError
 from app.fhir_systems import NHS_NUMBER_SYSTEM
-from app.sources import CpisRequest, FhirClient, SourceError, care_teams, new_cpis_request, off_the_loop
+from app.sources import CpisRequest, FhirClient, care_teams, new_cpis_request
 
 from .checks import Answer
 from .classify import UNCATEGORISED, _values, classify
 from .mappings import Mappings
 from .models import Person, Record
+from .national import NEEDS_SIGN_IN, ask_national, not_signed_in
 
 __all__ = ["CPIS_ROLES", "NEEDS_SIGN_IN", "CpisAccess", "ask_cpis"]
 
 CPIS_ROLES = ("baby", "mother")
-NEEDS_SIGN_IN = "needs the clinician's NHS Care Identity sign-in"
-UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,36 +41,18 @@ async def ask_cpis(
     client: FhirClient, person: Person, access: CpisAccess | None, mappings: Mappings, now: datetime
 ) -> Answer:
     """What CP-IS holds under the person's NHS number; unavailable (never a crash) if it cannot be read."""
-    answer = Answer(by_number=True)
     if access is None or not access.token:
-        answer.unchecked = NEEDS_SIGN_IN
-        return answer
+        return not_signed_in()
     if mappings.cpis is None:
-        answer.error = "misconfigured: the mappings folder has no cpis.toml to read CP-IS with"
-        return answer
-    request = new_cpis_request(unscheduled=access.unscheduled)
+        return Answer(by_number=True, error="misconfigured: the mappings folder has no cpis.toml to read CP-IS with")
+    token, request = access.token, new_cpis_request(unscheduled=access.unscheduled)
     access.sent.append((person.role, request))
-    try:
-        async with asyncio.timeout(client.source.timeout_s):
-            result = await care_teams(client, person.nhs_number or "", token=access.token, request=request)
-        found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
-        answer.problems.extend(f"CareTeam: {p}" for p in result.problems)
-        if result.truncated:  # a later page would go without the user's token: not asked for
-            answer.problems.append("CareTeam: more than one page of results; only the first read")
-        records, problems = await off_the_loop(_read, found, client.source.name, person, mappings, now)
-    except TimeoutError:
-        answer.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
-    except SourceError as exc:
-        answer.error = exc.reason
-    except ConfigError as exc:
-        answer.error = f"misconfigured: {exc}"
-    except UNREADABLE as exc:  # only the class is logged: the message may carry what CP-IS sent
-        log.warning("source %s answered in a shape NeoSafe could not read (%s)", client.source.name, type(exc).__name__)
-        answer.error = "answered in a shape NeoSafe could not read"
-    else:
-        answer.records.extend(records)
-        answer.problems.extend(problems)
-    return answer
+    return await ask_national(
+        client,
+        "CareTeam",
+        lambda: care_teams(client, person.nhs_number or "", token=token, request=request),
+        lambda found: _read(found, client.source.name, person, mappings, now),
+    )
 
 
 def _subject_numbers(resource: dict[str, Any]) -> set[str]:

@@ -12,28 +12,22 @@ its answer is matched by NHS number: each Flag's subject must name the number as
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.config import ConfigError
 from app.fhir_systems import NHS_NUMBER_SYSTEM, PATIENT_FLAG_CATEGORY_SYSTEM
-from app.sources import FhirClient, SourceError, flags, new_request_id, off_the_loop
+from app.sources import FhirClient, flags, new_request_id
 
 from .checks import Answer
 from .classify import UNCATEGORISED, classify
-from .cpis import NEEDS_SIGN_IN
 from .mappings import Mappings
 from .models import Person, Record
+from .national import ask_national, not_signed_in
 
 __all__ = ["FLAGS_ROLES", "FlagsAccess", "ask_flags"]
 
 FLAGS_ROLES = ("baby", "mother", "sibling")
-UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,38 +43,19 @@ async def ask_flags(
     client: FhirClient, person: Person, access: FlagsAccess | None, mappings: Mappings, now: datetime
 ) -> Answer:
     """The flags the API holds under the person's NHS number; unavailable (never a crash) if it cannot be read."""
-    answer = Answer(by_number=True)
     if access is None or not access.token:
-        answer.unchecked = NEEDS_SIGN_IN
-        return answer
+        return not_signed_in()
     if mappings.flags is None:
-        answer.error = "misconfigured: the mappings folder has no patient-flags.toml to read the Patient Flags API with"
-        return answer
-    request_id = new_request_id()
+        error = "misconfigured: the mappings folder has no patient-flags.toml to read the Patient Flags API with"
+        return Answer(by_number=True, error=error)
+    token, request_id, codes = access.token, new_request_id(), mappings.flags.codes
     access.sent.append((person.role, request_id))
-    try:
-        async with asyncio.timeout(client.source.timeout_s):
-            result = await flags(
-                client, person.nhs_number or "", token=access.token, request_id=request_id, codes=mappings.flags.codes
-            )
-        found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
-        answer.problems.extend(f"Flag: {p}" for p in result.problems)
-        if result.truncated:  # a later page would go without the user's token: not asked for
-            answer.problems.append("Flag: more than one page of results; only the first read")
-        records, problems = await off_the_loop(_read, found, client.source.name, person, mappings, now)
-    except TimeoutError:
-        answer.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
-    except SourceError as exc:
-        answer.error = exc.reason
-    except ConfigError as exc:
-        answer.error = f"misconfigured: {exc}"
-    except UNREADABLE as exc:  # only the class is logged: the message may carry what the API sent
-        log.warning("source %s answered in a shape NeoSafe could not read (%s)", client.source.name, type(exc).__name__)
-        answer.error = "answered in a shape NeoSafe could not read"
-    else:
-        answer.records.extend(records)
-        answer.problems.extend(problems)
-    return answer
+    return await ask_national(
+        client,
+        "Flag",
+        lambda: flags(client, person.nhs_number or "", token=token, request_id=request_id, codes=codes),
+        lambda found: _read(found, client.source.name, person, mappings, now),
+    )
 
 
 def _about(resource: dict[str, Any], nhs_number: str | None) -> bool:

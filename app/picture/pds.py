@@ -43,10 +43,10 @@ from app.sources import (
 from .checks import Answer
 from .identity import Identity, compare, identity_of
 from .models import Person, SourceStatus
+from .national import NEEDS_SIGN_IN, UNREADABLE
 
 __all__ = ["POSTPONED", "PdsAccess", "Verification", "Verifier"]
 
-NEEDS_SIGN_IN = "needs the clinician's NHS Care Identity sign-in"
 POSTPONED = "NHS number not yet traceable: baby under six weeks"
 SIX_WEEKS_DAYS = 42
 VERIFIED, TRACE_POSTPONED = "01", "08"
@@ -62,7 +62,6 @@ STATUS_DISPLAYS = {
     "08": "Trace postponed (baby under six weeks old)",
 }
 ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
-UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
 NOBODY = Identity(frozenset(), None)
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,63 @@
+"""Asking one of NHS England's user-restricted national APIs (CP-IS, the Patient Flags API) about one person.
+
+Each is asked only with the signed-in clinician's NHS CIS2 token: with none the answer is *not checked* (NEEDS_SIGN_IN)
+and the API is not called, never "none found". Only the first page is read (a later page would go without the
+token), its resources classified by the API's own reader; a timeout, a refusal or an answer NeoSafe cannot read makes
+the answer unavailable with the reason, never a crash, and only the error's class is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.config import ConfigError
+from app.sources import FhirClient, SearchResult, SourceError, off_the_loop
+
+from .checks import Answer
+from .models import Record
+
+__all__ = ["NEEDS_SIGN_IN", "UNREADABLE", "ask_national", "not_signed_in"]
+
+NEEDS_SIGN_IN = "needs the clinician's NHS Care Identity sign-in"
+# what reading an unexpected shape raises (a list where an object was due, a missing key, nesting too deep)
+UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError)
+
+log = logging.getLogger(__name__)
+
+
+def not_signed_in() -> Answer:
+    return Answer(by_number=True, unchecked=NEEDS_SIGN_IN)
+
+
+async def ask_national(
+    client: FhirClient,
+    resource_type: str,
+    fetch: Callable[[], Awaitable[SearchResult]],
+    read: Callable[[list[dict[str, Any]]], tuple[list[Record], list[str]]],
+) -> Answer:
+    """`fetch` the first page of `resource_type` and `read` it into records (a thread's work, off the loop)."""
+    answer = Answer(by_number=True)
+    try:
+        async with asyncio.timeout(client.source.timeout_s):
+            result = await fetch()
+        found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
+        answer.problems.extend(f"{resource_type}: {p}" for p in result.problems)
+        if result.truncated:  # a later page would go without the user's token: not asked for
+            answer.problems.append(f"{resource_type}: more than one page of results; only the first read")
+        records, problems = await off_the_loop(read, found)
+    except TimeoutError:
+        answer.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
+    except SourceError as exc:
+        answer.error = exc.reason
+    except ConfigError as exc:
+        answer.error = f"misconfigured: {exc}"
+    except UNREADABLE as exc:  # only the class is logged: the message may carry what the API sent
+        log.warning("source %s answered in a shape NeoSafe could not read (%s)", client.source.name, type(exc).__name__)
+        answer.error = "answered in a shape NeoSafe could not read"
+    else:
+        answer.records.extend(records)
+        answer.problems.extend(problems)
+    return answer
