@@ -14,29 +14,22 @@ NeoSafe gives demo sign-ins only (sandbox/demo.py).
 from __future__ import annotations
 
 import json
-import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from testkit.ports import free_port
-
+from .national import FHIR_JSON, NationalSandbox, is_uuid, outcome, user_token_check
 from .servers import FAMILIES_DIR
 
 __all__ = ["CPIS_TOKEN", "CpisSandbox", "care_teams_of_families", "cpis_app"]
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 CPIS_TOKEN = "sandbox-cis2-user-token"  # the user token the sandbox accepts unless told others
-FHIR_JSON = "application/fhir+json"
 CARE_TEAM_STATUS = {"active": "active", "completed": "inactive", "revoked": "inactive", "on-hold": "suspended"}
 
 
@@ -71,18 +64,6 @@ def care_teams_of_families(families_dir: Path = FAMILIES_DIR) -> dict[str, list[
     return teams
 
 
-def _outcome(status: int, code: str, text: str) -> JSONResponse:
-    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
-
-
 def cpis_app(
     *,
     teams: dict[str, list[dict[str, Any]]],
@@ -95,19 +76,11 @@ def cpis_app(
     `metadata_needs_token`, /metadata too refuses a request without a token it accepts, as a gateway may."""
     seen: list[dict[str, Any]] = []
 
-    async def accepted(token: str) -> bool:
-        if token in tokens:
-            return True
-        if not token or userinfo_url is None:
-            return False
-        async with httpx.AsyncClient(timeout=10) as http:
-            answer = await http.get(userinfo_url, headers={"Authorization": f"Bearer {token}"})
-        return answer.status_code == 200
+    accepted = user_token_check(tokens, userinfo_url)
 
     async def metadata(request: Request) -> JSONResponse:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if metadata_needs_token and (scheme.lower() != "bearer" or not await accepted(token)):
-            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
+        if metadata_needs_token and not await accepted(request):
+            return outcome(401, "login", "a CIS2 user-restricted access token is required")
         statement = {
             "resourceType": "CapabilityStatement",
             "status": "active",
@@ -120,18 +93,17 @@ def cpis_app(
         return JSONResponse(statement, media_type=FHIR_JSON)
 
     async def care_team(request: Request) -> JSONResponse:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not await accepted(token):
-            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
+        if not await accepted(request):
+            return outcome(401, "login", "a CIS2 user-restricted access token is required")
         trace_id = request.headers.get("TraceID", "")
         unscheduled = request.headers.get("IsUnscheduledAccessEvent")
-        if not _is_uuid(trace_id):
-            return _outcome(400, "required", "TraceID must be a UUID")
+        if not is_uuid(trace_id):
+            return outcome(400, "required", "TraceID must be a UUID")
         if unscheduled not in ("true", "false"):
-            return _outcome(400, "required", "IsUnscheduledAccessEvent must be true or false")
+            return outcome(400, "required", "IsUnscheduledAccessEvent must be true or false")
         system, bar, number = request.query_params.get("patient:identifier", "").partition("|")
         if system != NHS_NUMBER_SYSTEM or not bar or not number.isdigit():
-            return _outcome(400, "invalid", "search by patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<n>")
+            return outcome(400, "invalid", "search by patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<n>")
         seen.append({"trace_id": trace_id, "unscheduled": unscheduled, "nhs_number": number})
         if number in malformed:
             return JSONResponse({"resourceType": "Bundle", "type": "searchset", "entry": "x"}, media_type=FHIR_JSON)
@@ -150,8 +122,10 @@ def cpis_app(
 
 
 @dataclass
-class CpisSandbox:
+class CpisSandbox(NationalSandbox):
     """Start with `with CpisSandbox() as cpis:`; `cpis.url` is its base URL, `cpis.seen` what it was asked."""
+
+    what: ClassVar[str] = "the CP-IS sandbox"
 
     tokens: frozenset[str] = frozenset({CPIS_TOKEN})
     malformed: frozenset[str] = frozenset()
@@ -159,40 +133,12 @@ class CpisSandbox:
     metadata_needs_token: bool = False
     families_dir: Path = FAMILIES_DIR
     extra_teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # NHS number -> more CareTeams
-    port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-    _app: Starlette | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def seen(self) -> list[dict[str, Any]]:
-        return self._app.state.seen if self._app is not None else []
-
-    def __enter__(self) -> CpisSandbox:
-        self._app = cpis_app(
+    def app(self) -> Starlette:
+        return cpis_app(
             teams={**care_teams_of_families(self.families_dir), **self.extra_teams},
             tokens=self.tokens,
             malformed=self.malformed,
             userinfo_url=self.userinfo_url,
             metadata_needs_token=self.metadata_needs_token,
         )
-        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the CP-IS sandbox did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)

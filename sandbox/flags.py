@@ -12,20 +12,15 @@ Every request it answered is kept in `seen` (the request id, the NHS number, the
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from testkit.ports import free_port
+from .national import FHIR_JSON, NationalSandbox, is_uuid, outcome, user_token_check
 
 __all__ = ["FLAGS", "FLAGS_TOKEN", "FlagsSandbox", "flag", "flags_app"]
 
@@ -33,7 +28,6 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 CATEGORY_SYSTEM = "https://fhir.nhs.uk/England/CodeSystem/PatientFlagCategory"  # non-normative (NHSE draft, 2024)
 SCT = "http://snomed.info/sct"
 FLAGS_TOKEN = "sandbox-cis2-user-token"  # the user token the sandbox accepts unless told others
-FHIR_JSON = "application/fhir+json"
 CATEGORY_DISPLAY = {
     "FGM": "Female Genital Mutilation Flag",
     "NRAF": "National Reasonable Adjustments Flag",
@@ -86,18 +80,6 @@ FLAGS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _outcome(status: int, code: str, text: str) -> JSONResponse:
-    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
-
-
 def _codes(resource: dict[str, Any]) -> set[str]:
     concepts = [resource.get("code") or {}, *(resource.get("category") or [])]
     return {f"{c.get('system')}|{c.get('code')}" for concept in concepts for c in concept.get("coding") or []}
@@ -113,14 +95,7 @@ def flags_app(
     """The Patient Flags API as an ASGI app; `app.state.seen` lists each Flag search it answered."""
     seen: list[dict[str, Any]] = []
 
-    async def accepted(token: str) -> bool:
-        if token in tokens:
-            return True
-        if not token or userinfo_url is None:
-            return False
-        async with httpx.AsyncClient(timeout=10) as http:
-            answer = await http.get(userinfo_url, headers={"Authorization": f"Bearer {token}"})
-        return answer.status_code == 200
+    accepted = user_token_check(tokens, userinfo_url)
 
     async def metadata(request: Request) -> JSONResponse:
         statement = {
@@ -135,15 +110,14 @@ def flags_app(
         return JSONResponse(statement, media_type=FHIR_JSON)
 
     async def search(request: Request) -> JSONResponse:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not await accepted(token):
-            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
+        if not await accepted(request):
+            return outcome(401, "login", "a CIS2 user-restricted access token is required")
         request_id = request.headers.get("X-Request-ID", "")
-        if not _is_uuid(request_id):
-            return _outcome(400, "required", "X-Request-ID must be a UUID")
+        if not is_uuid(request_id):
+            return outcome(400, "required", "X-Request-ID must be a UUID")
         number = request.query_params.get("patient", "")
         if len(number) != 10 or not number.isdigit():
-            return _outcome(400, "invalid", "search by patient=<NHS number> (ten digits, no system)")
+            return outcome(400, "invalid", "search by patient=<NHS number> (ten digits, no system)")
         wanted = {c for c in request.query_params.get("code", "").split(",") if c}
         seen.append({"request_id": request_id, "nhs_number": number, "codes": sorted(wanted)})
         if number in malformed:
@@ -163,44 +137,18 @@ def flags_app(
 
 
 @dataclass
-class FlagsSandbox:
+class FlagsSandbox(NationalSandbox):
     """Start with `with FlagsSandbox() as flags:`; `flags.url` is its base URL, `flags.seen` what it was asked."""
+
+    what: ClassVar[str] = "the Patient Flags sandbox"
 
     tokens: frozenset[str] = frozenset({FLAGS_TOKEN})
     malformed: frozenset[str] = frozenset()
     userinfo_url: str | None = None
     extra_flags: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # NHS number -> more Flags
-    port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-    _app: Starlette | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def seen(self) -> list[dict[str, Any]]:
-        return self._app.state.seen if self._app is not None else []
-
-    def __enter__(self) -> FlagsSandbox:
+    def app(self) -> Starlette:
         held = {number: list(found) for number, found in FLAGS.items()}
         for number, more in self.extra_flags.items():
             held.setdefault(number, []).extend(more)
-        self._app = flags_app(flags=held, tokens=self.tokens, malformed=self.malformed, userinfo_url=self.userinfo_url)
-        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the Patient Flags sandbox did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        return flags_app(flags=held, tokens=self.tokens, malformed=self.malformed, userinfo_url=self.userinfo_url)

@@ -15,22 +15,16 @@ are answered with a Patient that is not FHIR's shape; those in `moved` with anot
 from __future__ import annotations
 
 import json
-import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from testkit.ports import free_port
-
+from .national import FHIR_JSON, NationalSandbox, is_uuid, outcome, user_token_check
 from .servers import FAMILIES_DIR
 
 __all__ = ["PDS_TOKEN", "POSTPONED_BABY", "UNVERIFIED", "PdsSandbox", "patients_of_families", "pds_app"]
@@ -40,7 +34,6 @@ STATUS_EXTENSION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore
 STATUS_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 PDS_TOKEN = "sandbox-cis2-user-token"  # the user token the sandbox accepts unless told others
-FHIR_JSON = "application/fhir+json"
 UNVERIFIED = "9990403007"  # family 04's partner: "trace needs to be resolved"
 POSTPONED_BABY = "9990201005"  # family 02's baby, born 2026-11-23: trace postponed (baby under six weeks old)
 STATUSES = {UNVERIFIED: "05", POSTPONED_BABY: "08"}
@@ -93,18 +86,6 @@ def _patient(number: str, demographics: dict[str, Any], status: str) -> dict[str
     return {"resourceType": "Patient", "id": number, "identifier": [identifier], **demographics}
 
 
-def _outcome(status: int, code: str, text: str) -> JSONResponse:
-    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
-
-
 def pds_app(
     *,
     people: dict[str, dict[str, Any]],
@@ -120,24 +101,16 @@ def pds_app(
     seen: list[dict[str, Any]] = []
     moved = moved or {}
 
-    async def accepted(token: str) -> bool:
-        if token in tokens:
-            return True
-        if not token or userinfo_url is None:
-            return False
-        async with httpx.AsyncClient(timeout=10) as http:
-            answer = await http.get(userinfo_url, headers={"Authorization": f"Bearer {token}"})
-        return answer.status_code == 200
+    accepted = user_token_check(tokens, userinfo_url)
 
     async def refused(request: Request, number: str, asked: str) -> JSONResponse | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not await accepted(token):
-            return _outcome(401, "login", "a CIS2 user-restricted access token is required")
+        if not await accepted(request):
+            return outcome(401, "login", "a CIS2 user-restricted access token is required")
         request_id = request.headers.get("X-Request-ID", "")
-        if not _is_uuid(request_id):
-            return _outcome(400, "value", "X-Request-ID must be a UUID")
+        if not is_uuid(request_id):
+            return outcome(400, "value", "X-Request-ID must be a UUID")
         if not (number.isdigit() and len(number) == 10):
-            return _outcome(400, "value", "INVALID_RESOURCE_ID: an NHS number is 10 digits")
+            return outcome(400, "value", "INVALID_RESOURCE_ID: an NHS number is 10 digits")
         ods = request.headers.get("NHSD-End-User-Organisation-ODS")
         seen.append({"request_id": request_id, "ods": ods, "nhs_number": number, "asked": asked})
         return None
@@ -162,7 +135,7 @@ def pds_app(
             return JSONResponse({"resourceType": "Patient", "id": number, "identifier": "x"}, media_type=FHIR_JSON)
         held = moved.get(number, number)
         if held not in people:
-            return _outcome(404, "not-found", "RESOURCE_NOT_FOUND: no patient with this NHS number")
+            return outcome(404, "not-found", "RESOURCE_NOT_FOUND: no patient with this NHS number")
         return JSONResponse(_patient(held, people[held], statuses.get(held, "01")), media_type=FHIR_JSON)
 
     async def related(request: Request) -> JSONResponse:
@@ -170,7 +143,7 @@ def pds_app(
         if (refusal := await refused(request, number, "RelatedPerson")) is not None:
             return refusal
         if number not in people:
-            return _outcome(404, "not-found", "RESOURCE_NOT_FOUND: no patient with this NHS number")
+            return outcome(404, "not-found", "RESOURCE_NOT_FOUND: no patient with this NHS number")
         found = [] if number in restricted else mothers.get(number, [])
         entries = [
             {
@@ -200,8 +173,10 @@ def pds_app(
 
 
 @dataclass
-class PdsSandbox:
+class PdsSandbox(NationalSandbox):
     """Start with `with PdsSandbox() as pds:`; `pds.url` is its base URL, `pds.seen` what it was asked."""
+
+    what: ClassVar[str] = "the PDS sandbox"
 
     tokens: frozenset[str] = frozenset({PDS_TOKEN})
     statuses: dict[str, str] = field(default_factory=lambda: dict(STATUSES))  # NHS number -> its status code
@@ -212,22 +187,10 @@ class PdsSandbox:
     extra_mothers: dict[str, list[str]] = field(default_factory=dict)  # a baby's NHS number -> mothers', replacing
     userinfo_url: str | None = None
     families_dir: Path = FAMILIES_DIR
-    port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-    _app: Starlette | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def seen(self) -> list[dict[str, Any]]:
-        return self._app.state.seen if self._app is not None else []
-
-    def __enter__(self) -> PdsSandbox:
+    def app(self) -> Starlette:
         people, mothers = patients_of_families(self.families_dir)
-        self._app = pds_app(
+        return pds_app(
             people={**people, **self.extra_people},
             mothers={**mothers, **self.extra_mothers},
             statuses=self.statuses,
@@ -237,19 +200,3 @@ class PdsSandbox:
             restricted=self.restricted,
             userinfo_url=self.userinfo_url,
         )
-        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the PDS sandbox did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
