@@ -19,10 +19,12 @@ __all__ = ["ACK_WORKFLOW", "WORKFLOW", "acknowledged_message_id", "handover_mess
 
 WORKFLOW = "GPFED_CONSULT_REPORT"
 ACK_WORKFLOW = "GPFED_CONSULT_REPORT_ACK"
+# GP Connect Send Document fixes the event: ITK007C "ITK GP Connect Send Document", from ITK-MessageEvent-2 (the
+# receiver answers any other event with ITK3 response code 10008). The code system keeps its STU3 URL in R4 use too.
 ITK_EVENT = {
-    "system": "https://fhir.nhs.uk/CodeSystem/message-event",
+    "system": "https://fhir.nhs.uk/STU3/CodeSystem/ITK-MessageEvent-2",
     "code": "ITK007C",
-    "display": "ITK FHIR Documents",
+    "display": "ITK GP Connect Send Document",
 }
 _NAMESPACE = uuid.UUID("0b7c5a0e-3f7e-4f0a-9d55-7d6f2a1f4c21")
 

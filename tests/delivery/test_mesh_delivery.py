@@ -117,7 +117,11 @@ async def test_a_discharge_delivers_one_message_per_recipient_with_the_baby_and_
         [bundle] = received(delivering, mailbox, baby)
         assert bundle["type"] == "message"
         header = resource(bundle, "MessageHeader")
-        assert header["eventCoding"]["code"] == "ITK007C"
+        assert header["eventCoding"] == {  # as GP Connect Send Document fixes it
+            "system": "https://fhir.nhs.uk/STU3/CodeSystem/ITK-MessageEvent-2",
+            "code": "ITK007C",
+            "display": "ITK GP Connect Send Document",
+        }
         document, binary = resource(bundle, "DocumentReference"), resource(bundle, "Binary")
         assert header["focus"][0]["reference"] == bundle["entry"][2]["fullUrl"]
         assert document["subject"]["identifier"]["value"] == baby
