@@ -8,9 +8,10 @@ import importlib.util
 import logging
 import os
 import secrets
+import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +81,20 @@ async def _services(args: argparse.Namespace) -> AsyncIterator[Checkpoints]:
         yield checkpoints
 
 
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    """Ctrl-C or SIGTERM (a container stopping) sets the job's stopping event, so it stops after the pass in flight,
+    as it says: a cancellation of the main task, Python's default, can be lost in a wait that ends at the same
+    moment, leaving the job running. A second signal interrupts it at once, as Python's default does."""
+    loop = asyncio.get_running_loop()
+
+    def first(sig: signal.Signals) -> None:
+        stop()
+        loop.remove_signal_handler(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, first, sig)
+
+
 async def _outbox(args: argparse.Namespace) -> None:
     from app.assessments import outbox_counts
 
@@ -93,6 +108,7 @@ async def _outbox(args: argparse.Namespace) -> None:
         if args.once:
             print(f"tried {await worker.run_once()} entries")
             return
+        _stop_on_signals(worker.stop)
         print("Sending queued assessments; Ctrl-C stops after the send in flight.", flush=True)
         await worker.run()
 
@@ -110,8 +126,10 @@ async def _watch(args: argparse.Namespace) -> None:
             else:
                 print(f"{done.babies} babies watched, {done.found} new findings")
             return
+        watcher = Watcher(services)
+        _stop_on_signals(watcher.stop)
         print("Watching the babies on the unit; Ctrl-C stops after the pass in flight.", flush=True)
-        await Watcher(services).run()
+        await watcher.run()
 
 
 async def _reconcile(args: argparse.Namespace) -> None:

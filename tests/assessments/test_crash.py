@@ -283,6 +283,37 @@ async def test_a_worker_killed_mid_send_is_followed_by_one_that_sends_once(servi
     await proven_once(services, sandbox, 1)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+async def test_ctrl_c_or_sigterm_stops_the_worker_after_the_send_in_flight_which_is_recorded(
+    services, proxy, runs, sandbox, fhir, sig
+):
+    """As `neosafe outbox run` says: the send in flight finishes and is recorded, then the worker exits 0. Not the
+    main task cancelled (Python's default), which cuts the send off, or is lost in a wait and never stops it."""
+    proxy.faults.script.append(Fault.FAIL)
+    assessment_id, entry_id = await submitted(services, fhir)
+    proxy.faults.delay_ms = 2000  # the next send is still in flight when the signal comes
+    before = proxy.count("", method="POST", batch=False)
+
+    worker = runs.start("outbox", "run")
+    await until(
+        lambda: runs.alive(worker) and proxy.count("", method="POST", batch=False) > before, what="the send leaving"
+    )
+    os.kill(worker.pid, sig)
+    assert await runs.finished(worker, timeout_s=30) == 0, runs.log(worker)
+
+    sent = await entry(services, entry_id)
+    assert (sent.state, sent.claimed_by) == ("sent", None)
+    assert proxy.count("", method="POST", batch=False) == before + 1
+    assert written(fhir["neonatal"], assessment_id) == expected(sent.bundle_json)
+
+
+async def test_the_watch_job_stops_on_sigterm(services, runs):
+    watcher = runs.start("watch")
+    await until(lambda: runs.alive(watcher) and "Watching the babies" in runs.log(watcher), what="the watch job up")
+    os.kill(watcher.pid, signal.SIGTERM)
+    assert await runs.finished(watcher, timeout_s=30) == 0, runs.log(watcher)
+
+
 async def test_two_worker_processes_on_one_database_send_each_entry_once(services, proxy, runs, sandbox, fhir):
     entries = 6
     proxy.faults.retry_after = "3600"  # the record asks for an hour's peace: nothing falls due on its own
