@@ -46,8 +46,9 @@ class Pictures(Wiring):
         """Ask every source now, marked against the baby's previous checklist; raises BabyNotFound if none knows
         the baby. Internal: what a person is shown comes from `view_picture` (audited, as their role may see).
 
-        A CP-IS source is asked with `user`'s NHS CIS2 token (none: CP-IS not checked) and the
-        IsUnscheduledAccessEvent its settings give `checkpoint`; each request it was sent is audited as theirs."""
+        The national APIs (CP-IS, the Patient Flags API, PDS) are asked with `user`'s NHS CIS2 token (none: not
+        checked, and not called), CP-IS with the IsUnscheduledAccessEvent its settings give `checkpoint`; each
+        request they were sent is audited as the user's."""
         cpis = {
             s.name: CpisAccess(token=user.cis2_token if user else None, unscheduled=s.unscheduled(checkpoint))
             for s in self.sources
@@ -71,7 +72,7 @@ class Pictures(Wiring):
                     flags=flags,
                     pds=pds,
                 )
-            finally:  # asked, whatever came of it: CP-IS has recorded the access
+            finally:  # asked, whatever came of it: the national services have recorded the access
                 if user is not None:
                     national = {"patient-flags": flags, "pds": pds}
                     await self._audit_national(user, nhs_number, checkpoint, cpis, **national)
