@@ -226,6 +226,11 @@ def load_sources(path: Path, *, mappings_dir: Path | None = None) -> list[Source
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"sources file {path}: source '{name}': {problems}") from exc
+    for profile in USER_RESTRICTED:  # NeoSafe asks one of each national service: a second would be left unasked
+        named = [s.name for s in sources if s.profile == profile]
+        if len(named) > 1:
+            many = f"profile {profile!r} is on {len(named)} sources ({named}); one only"
+            raise ConfigError(f"sources file {path}: {many}")
     writers = [s.name for s in sources if s.write_back]
     if len(writers) != 1:
         raise ConfigError(

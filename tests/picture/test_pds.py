@@ -326,3 +326,14 @@ def test_a_pds_source_is_configured_with_its_ods_code(tmp_path):
 def test_a_wrong_pds_source_is_a_clear_config_error(tmp_path, table, message):
     with pytest.raises(ConfigError, match=message):
         load_sources(_sources_file(tmp_path, table))
+
+
+def test_a_second_source_with_the_pds_profile_is_a_clear_config_error(tmp_path):
+    """One PDS is asked: a second source with its profile would be silently left unasked."""
+    path = _sources_file(tmp_path, 'profile = "pds"\nbase_url = "https://pds.example.nhs.uk/FHIR/R4"')
+    path.write_text(
+        path.read_text() + '\n[sources.maternity]\nprofile = "pds"\nbase_url = "https://pds2.example.nhs.uk/FHIR/R4"\n'
+    )
+
+    with pytest.raises(ConfigError, match=r"profile 'pds' is on 2 sources \(\['pds', 'maternity'\]\); one only"):
+        load_sources(path)
