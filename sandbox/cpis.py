@@ -23,7 +23,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .national import FHIR_JSON, NationalSandbox, is_uuid, outcome, user_token_check
+from .national import (
+    FHIR_JSON,
+    MALFORMED_BUNDLE,
+    NationalSandbox,
+    capability_statement,
+    is_uuid,
+    needs_user_token,
+    outcome,
+    searchset,
+    user_token_check,
+)
 from .servers import FAMILIES_DIR
 
 __all__ = ["CPIS_TOKEN", "CpisSandbox", "care_teams_of_families", "cpis_app"]
@@ -80,21 +90,12 @@ def cpis_app(
 
     async def metadata(request: Request) -> JSONResponse:
         if metadata_needs_token and not await accepted(request):
-            return outcome(401, "login", "a CIS2 user-restricted access token is required")
-        statement = {
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "kind": "instance",
-            "fhirVersion": "4.0.1",
-            "format": ["application/fhir+json"],
-            "software": {"name": "NeoSafe sandbox: CP-IS"},
-            "rest": [{"mode": "server", "resource": [{"type": "CareTeam", "interaction": [{"code": "search-type"}]}]}],
-        }
-        return JSONResponse(statement, media_type=FHIR_JSON)
+            return needs_user_token()
+        return capability_statement("CP-IS", "CareTeam", "search-type")
 
     async def care_team(request: Request) -> JSONResponse:
         if not await accepted(request):
-            return outcome(401, "login", "a CIS2 user-restricted access token is required")
+            return needs_user_token()
         trace_id = request.headers.get("TraceID", "")
         unscheduled = request.headers.get("IsUnscheduledAccessEvent")
         if not is_uuid(trace_id):
@@ -106,15 +107,9 @@ def cpis_app(
             return outcome(400, "invalid", "search by patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<n>")
         seen.append({"trace_id": trace_id, "unscheduled": unscheduled, "nhs_number": number})
         if number in malformed:
-            return JSONResponse({"resourceType": "Bundle", "type": "searchset", "entry": "x"}, media_type=FHIR_JSON)
+            return JSONResponse(MALFORMED_BUNDLE, media_type=FHIR_JSON)
         found = teams.get(number, [])
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(found),
-            "entry": [{"fullUrl": f"{request.base_url}CareTeam/{t['id']}", "resource": t} for t in found],
-        }
-        return JSONResponse(bundle, media_type=FHIR_JSON)
+        return searchset([{"fullUrl": f"{request.base_url}CareTeam/{t['id']}", "resource": t} for t in found])
 
     app = Starlette(routes=[Route("/metadata", metadata), Route("/CareTeam", care_team)])
     app.state.seen = seen

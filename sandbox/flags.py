@@ -20,7 +20,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .national import FHIR_JSON, NationalSandbox, is_uuid, outcome, user_token_check
+from .national import (
+    FHIR_JSON,
+    MALFORMED_BUNDLE,
+    NationalSandbox,
+    capability_statement,
+    is_uuid,
+    needs_user_token,
+    outcome,
+    searchset,
+    user_token_check,
+)
 
 __all__ = ["FLAGS", "FLAGS_TOKEN", "FlagsSandbox", "flag", "flags_app"]
 
@@ -98,20 +108,11 @@ def flags_app(
     accepted = user_token_check(tokens, userinfo_url)
 
     async def metadata(request: Request) -> JSONResponse:
-        statement = {
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "kind": "instance",
-            "fhirVersion": "4.0.1",
-            "format": ["application/fhir+json"],
-            "software": {"name": "NeoSafe sandbox: Patient Flags API"},
-            "rest": [{"mode": "server", "resource": [{"type": "Flag", "interaction": [{"code": "search-type"}]}]}],
-        }
-        return JSONResponse(statement, media_type=FHIR_JSON)
+        return capability_statement("Patient Flags API", "Flag", "search-type")
 
     async def search(request: Request) -> JSONResponse:
         if not await accepted(request):
-            return outcome(401, "login", "a CIS2 user-restricted access token is required")
+            return needs_user_token()
         request_id = request.headers.get("X-Request-ID", "")
         if not is_uuid(request_id):
             return outcome(400, "required", "X-Request-ID must be a UUID")
@@ -121,15 +122,9 @@ def flags_app(
         wanted = {c for c in request.query_params.get("code", "").split(",") if c}
         seen.append({"request_id": request_id, "nhs_number": number, "codes": sorted(wanted)})
         if number in malformed:
-            return JSONResponse({"resourceType": "Bundle", "type": "searchset", "entry": "x"}, media_type=FHIR_JSON)
+            return JSONResponse(MALFORMED_BUNDLE, media_type=FHIR_JSON)
         found = [f for f in flags.get(number, []) if not wanted or _codes(f) & wanted]
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(found),
-            "entry": [{"fullUrl": f"{request.base_url}Flag/{f['id']}", "resource": f} for f in found],
-        }
-        return JSONResponse(bundle, media_type=FHIR_JSON)
+        return searchset([{"fullUrl": f"{request.base_url}Flag/{f['id']}", "resource": f} for f in found])
 
     app = Starlette(routes=[Route("/metadata", metadata), Route("/Flag", search)])
     app.state.seen = seen

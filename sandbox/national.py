@@ -18,7 +18,17 @@ from starlette.responses import JSONResponse
 
 from testkit.ports import free_port
 
-__all__ = ["FHIR_JSON", "NationalSandbox", "is_uuid", "outcome", "user_token_check"]
+__all__ = [
+    "FHIR_JSON",
+    "MALFORMED_BUNDLE",
+    "NationalSandbox",
+    "capability_statement",
+    "is_uuid",
+    "needs_user_token",
+    "outcome",
+    "searchset",
+    "user_token_check",
+]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -26,6 +36,34 @@ FHIR_JSON = "application/fhir+json"
 def outcome(status: int, code: str, text: str) -> JSONResponse:
     body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def needs_user_token() -> JSONResponse:
+    """The answer to a request without a user token the service accepts."""
+    return outcome(401, "login", "a CIS2 user-restricted access token is required")
+
+
+MALFORMED_BUNDLE = {"resourceType": "Bundle", "type": "searchset", "entry": "x"}  # for the NHS numbers set to break
+
+
+def capability_statement(service: str, resource_type: str, interaction: str) -> JSONResponse:
+    """The service's /metadata: one resource type and the one interaction NeoSafe uses of it."""
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "software": {"name": f"NeoSafe sandbox: {service}"},
+        "rest": [{"mode": "server", "resource": [{"type": resource_type, "interaction": [{"code": interaction}]}]}],
+    }
+    return JSONResponse(statement, media_type=FHIR_JSON)
+
+
+def searchset(entries: list[dict[str, Any]]) -> JSONResponse:
+    """A searchset Bundle of `entries` (each with its fullUrl and resource)."""
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+    return JSONResponse(bundle, media_type=FHIR_JSON)
 
 
 def is_uuid(value: str) -> bool:

@@ -24,7 +24,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .national import FHIR_JSON, NationalSandbox, is_uuid, outcome, user_token_check
+from .national import (
+    FHIR_JSON,
+    NationalSandbox,
+    capability_statement,
+    is_uuid,
+    needs_user_token,
+    outcome,
+    searchset,
+    user_token_check,
+)
 from .servers import FAMILIES_DIR
 
 __all__ = ["PDS_TOKEN", "POSTPONED_BABY", "UNVERIFIED", "PdsSandbox", "patients_of_families", "pds_app"]
@@ -105,7 +114,7 @@ def pds_app(
 
     async def refused(request: Request, number: str, asked: str) -> JSONResponse | None:
         if not await accepted(request):
-            return outcome(401, "login", "a CIS2 user-restricted access token is required")
+            return needs_user_token()
         request_id = request.headers.get("X-Request-ID", "")
         if not is_uuid(request_id):
             return outcome(400, "value", "X-Request-ID must be a UUID")
@@ -116,16 +125,7 @@ def pds_app(
         return None
 
     async def metadata(request: Request) -> JSONResponse:
-        statement = {
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "kind": "instance",
-            "fhirVersion": "4.0.1",
-            "format": ["application/fhir+json"],
-            "software": {"name": "NeoSafe sandbox: PDS"},
-            "rest": [{"mode": "server", "resource": [{"type": "Patient", "interaction": [{"code": "read"}]}]}],
-        }
-        return JSONResponse(statement, media_type=FHIR_JSON)
+        return capability_statement("PDS", "Patient", "read")
 
     async def patient(request: Request) -> JSONResponse:
         number = request.path_params["nhs_number"]
@@ -158,8 +158,7 @@ def pds_app(
             }
             for n, mother in enumerate(found)
         ]
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
-        return JSONResponse(bundle, media_type=FHIR_JSON)
+        return searchset(entries)
 
     app = Starlette(
         routes=[

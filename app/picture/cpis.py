@@ -17,10 +17,10 @@ from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.sources import CpisRequest, FhirClient, care_teams, new_cpis_request
 
 from .checks import Answer
-from .classify import UNCATEGORISED, _values, classify
+from .classify import UNCATEGORISED, _values
 from .mappings import Mappings
 from .models import Person, Record
-from .national import NEEDS_SIGN_IN, ask_national, not_signed_in
+from .national import NEEDS_SIGN_IN, ask_national, classified_about, not_signed_in
 
 __all__ = ["CPIS_ROLES", "NEEDS_SIGN_IN", "CpisAccess", "ask_cpis"]
 
@@ -71,23 +71,20 @@ def _read(
     """Each CareTeam about the person as a record, with the local authority's contacts; problems for the rest."""
     rules = mappings.cpis
     assert rules is not None
-    records: list[Record] = []
-    problems: list[str] = []
-    for resource in found:
-        if resource.get("resourceType") != "CareTeam":
-            continue  # an OperationOutcome or included resource: not a plan
-        if _subject_numbers(resource) != {person.nhs_number}:
-            problems.append("a CareTeam not about the NHS number asked about (or naming none); left out")
-            continue
-        record = classify(
-            resource, rule=rules.care_team, mappings=mappings, source=source, person=person, today=now.date()
-        )
-        if record is None:
-            continue
+    kept, problems = classified_about(
+        found,
+        resource_type="CareTeam",
+        about=lambda resource: _subject_numbers(resource) == {person.nhs_number},
+        rule=rules.care_team,
+        mappings=mappings,
+        source=source,
+        person=person,
+        now=now,
+    )
+    for resource, record in kept:
         if record.category == UNCATEGORISED:
             record.category_label = "CP-IS record of a type NeoSafe does not know"
             record.display = f"CP-IS plan of an unrecognised type ({record.code or 'no code'}): ask the local authority"
         record.office_hours = _phones(resource, rules.office_hours)
         record.out_of_hours = _phones(resource, rules.out_of_hours)
-        records.append(record)
-    return records, problems
+    return [record for _, record in kept], problems

@@ -20,10 +20,10 @@ from app.fhir_systems import NHS_NUMBER_SYSTEM, PATIENT_FLAG_CATEGORY_SYSTEM
 from app.sources import FhirClient, flags, new_request_id
 
 from .checks import Answer
-from .classify import UNCATEGORISED, classify
+from .classify import UNCATEGORISED
 from .mappings import Mappings
 from .models import Person, Record
-from .national import ask_national, not_signed_in
+from .national import ask_national, classified_about, not_signed_in
 
 __all__ = ["FLAGS_ROLES", "FlagsAccess", "ask_flags"]
 
@@ -77,22 +77,20 @@ def _read(
     found: list[dict[str, Any]], source: str, person: Person, mappings: Mappings, now: datetime
 ) -> tuple[list[Record], list[str]]:
     """Each Flag about the person as a record; problems for the rest."""
-    rules = mappings.flags
-    assert rules is not None
-    records: list[Record] = []
-    problems: list[str] = []
-    for resource in found:
-        if resource.get("resourceType") != "Flag":
-            continue  # an OperationOutcome or included resource: not a flag
-        if not _about(resource, person.nhs_number):
-            problems.append("a Flag not about the NHS number asked about (or naming none); left out")
-            continue
-        record = classify(resource, rule=rules.flag, mappings=mappings, source=source, person=person, today=now.date())
-        if record is None:
-            continue
+    assert mappings.flags is not None
+    kept, problems = classified_about(
+        found,
+        resource_type="Flag",
+        about=lambda resource: _about(resource, person.nhs_number),
+        rule=mappings.flags.flag,
+        mappings=mappings,
+        source=source,
+        person=person,
+        now=now,
+    )
+    for resource, record in kept:
         if record.category == UNCATEGORISED:
             record.category_label = "National flag of a type NeoSafe does not know"
         elif record.system == PATIENT_FLAG_CATEGORY_SYSTEM and (said := _code_text(resource)):
             record.display = said  # known by its category alone: the flag's own words say what it is
-        records.append(record)
-    return records, problems
+    return [record for _, record in kept], problems

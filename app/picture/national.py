@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from app.config import ConfigError
 from app.sources import FhirClient, SearchResult, SourceError, off_the_loop
 
 from .checks import Answer
-from .models import Record
+from .classify import classify
+from .mappings import Mappings, RecordType
+from .models import Person, Record
 
-__all__ = ["NEEDS_SIGN_IN", "UNREADABLE", "ask_national", "not_signed_in"]
+__all__ = ["NEEDS_SIGN_IN", "UNREADABLE", "ask_national", "classified_about", "not_signed_in"]
 
 NEEDS_SIGN_IN = "needs the clinician's NHS Care Identity sign-in"
 # what reading an unexpected shape raises (a list where an object was due, a missing key, nesting too deep)
@@ -61,3 +64,30 @@ async def ask_national(
         answer.records.extend(records)
         answer.problems.extend(problems)
     return answer
+
+
+def classified_about(
+    found: list[dict[str, Any]],
+    *,
+    resource_type: str,
+    about: Callable[[dict[str, Any]], bool],
+    rule: RecordType,
+    mappings: Mappings,
+    source: str,
+    person: Person,
+    now: datetime,
+) -> tuple[list[tuple[dict[str, Any], Record]], list[str]]:
+    """Each `resource_type` resource in the answer that is `about` the person, classified by `rule`, beside the
+    resource; a problem for each one about another NHS number or none (left out: the API is matched by number)."""
+    kept: list[tuple[dict[str, Any], Record]] = []
+    problems: list[str] = []
+    for resource in found:
+        if resource.get("resourceType") != resource_type:
+            continue  # an OperationOutcome or included resource
+        if not about(resource):
+            problems.append(f"a {resource_type} not about the NHS number asked about (or naming none); left out")
+            continue
+        record = classify(resource, rule=rule, mappings=mappings, source=source, person=person, today=now.date())
+        if record is not None:
+            kept.append((resource, record))
+    return kept, problems
