@@ -118,18 +118,24 @@ def oidc_provider() -> Iterator[str]:
         yield f"http://localhost:{server.server_port}"
 
 
-@pytest.fixture(scope="session")
-def sso_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """NeoSafe with single sign-on through that provider and no demo users."""
-    return make_settings(tmp_path_factory.mktemp("sso")).model_copy(
+def cis2_settings(directory: Path, oidc_provider: str, *, demo_users: bool = True) -> Settings:
+    """make_settings with single sign-on through the provider (standing in for CIS2: a sign-in keeps its access
+    token), and the demo users too unless told not (who have no CIS2 token)."""
+    return make_settings(directory).model_copy(
         update={
-            "demo_users": False,
+            "demo_users": demo_users,
             "oidc_issuer": oidc_provider,
             "oidc_client_id": "neosafe",
             "oidc_client_secret": "not-a-real-secret",
             "oidc_roles": SSO_ROLES,
         }
     )
+
+
+@pytest.fixture(scope="session")
+def sso_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """NeoSafe with single sign-on through that provider and no demo users."""
+    return cis2_settings(tmp_path_factory.mktemp("sso"), oidc_provider, demo_users=False)
 
 
 @pytest.fixture(scope="session")

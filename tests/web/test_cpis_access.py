@@ -15,7 +15,7 @@ import pytest
 from markupsafe import escape
 from sqlmodel import select
 
-from app.assessments import AuditEvent, SignIn, end_sign_in, make_engine, open_sign_in, session_factory
+from app.assessments import SignIn, end_sign_in, make_engine, open_sign_in, session_factory
 from app.checkpoints import Checkpoints
 from app.checkpoints.redaction import ASKED_BY_ANOTHER
 from app.config import ConfigError, Settings, SourceSettings
@@ -23,9 +23,10 @@ from app.main import create_app
 from app.picture import NEEDS_SIGN_IN
 from app.web.deps import _cis2_token
 from sandbox.cpis import CpisSandbox
-from tests.conftest import SSO_ROLES, make_settings, signed_in_browser
+from tests.conftest import cis2_settings, signed_in_browser
 from tests.families import ACTIVE_CP_BABY, ACTIVE_CP_MOTHER
 from tests.servers import serving
+from tests.web.test_sessions import audited
 from tests.web.test_sign_in import cis2_claims, signed_in
 from tests.web.test_worklist import rows, text
 
@@ -40,15 +41,7 @@ def cpis(oidc_provider: str) -> Iterator[CpisSandbox]:
 
 @pytest.fixture(scope="module")
 def cpis_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Single sign-on through the provider, and the demo users too (who have no CIS2 token)."""
-    return make_settings(tmp_path_factory.mktemp("cpis")).model_copy(
-        update={
-            "oidc_issuer": oidc_provider,
-            "oidc_client_id": "neosafe",
-            "oidc_client_secret": "not-a-real-secret",
-            "oidc_roles": SSO_ROLES,
-        }
-    )
+    return cis2_settings(tmp_path_factory.mktemp("cpis"), oidc_provider)
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +60,6 @@ async def _rows(settings: Settings, model, *where):
         rows = (await session.exec(select(model).where(*where))).all()
     await engine.dispose()
     return rows
-
-
-async def _audited(settings: Settings, user_id: str) -> list[AuditEvent]:
-    return await _rows(settings, AuditEvent, AuditEvent.user_id == user_id, AuditEvent.action == "view-cpis")
 
 
 async def test_a_cis2_clinician_is_asked_about_with_her_own_token_the_header_as_configured_and_audited(
@@ -101,7 +90,7 @@ async def test_a_cis2_clinician_is_asked_about_with_her_own_token_the_header_as_
     assert {s["unscheduled"] for s in outside} == {"true"}  # no checkpoint: the default, as CP-IS reads "omitted"
     (sign_in,) = await _rows(cpis_settings, SignIn, SignIn.user_id == "555000901")
     assert sign_in.cis2_access_token and sign_in.cis2_access_token not in cookie  # server-side, never the cookie
-    events = await _audited(cpis_settings, "555000901")
+    events = await audited(cpis_settings.database_url, "view-cpis", "555000901")
     assert [e.nhs_number for e in events] == [ACTIVE_CP_BABY] * 4
     assert "Priya Shah (Neonatal nurse)" in events[0].detail and "at admission" in events[0].detail
     assert "IsUnscheduledAccessEvent=false" in events[0].detail
@@ -118,7 +107,7 @@ async def test_a_demo_user_has_no_cis2_token_so_cp_is_is_not_checked_and_not_cal
     assert page.status_code == 200
     assert str(escape(NEEDS_SIGN_IN)) in page.text
     assert len(cpis.seen) == before
-    assert not await _audited(cpis_settings, "demo-nurse")
+    assert not await audited(cpis_settings.database_url, "view-cpis", "demo-nurse")
 
 
 async def test_an_ended_sign_in_forgets_its_cis2_token(cpis_settings, neosafe):

@@ -11,16 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 from markupsafe import escape
-from sqlmodel import select
 
-from app.assessments import AuditEvent, make_engine, session_factory
 from app.config import Settings, SourceSettings
 from app.main import create_app
 from app.picture import NEEDS_SIGN_IN
 from sandbox.flags import FlagsSandbox
-from tests.conftest import SSO_ROLES, make_settings, signed_in_browser
+from tests.conftest import cis2_settings, signed_in_browser
 from tests.families import FGM_IS_BABY, FGM_IS_SISTER
 from tests.servers import serving
+from tests.web.test_sessions import audited
 from tests.web.test_sign_in import cis2_claims, signed_in
 
 
@@ -32,14 +31,7 @@ def flags(oidc_provider: str) -> Iterator[FlagsSandbox]:
 
 @pytest.fixture(scope="module")
 def flags_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return make_settings(tmp_path_factory.mktemp("flags")).model_copy(
-        update={
-            "oidc_issuer": oidc_provider,
-            "oidc_client_id": "neosafe",
-            "oidc_client_secret": "not-a-real-secret",
-            "oidc_roles": SSO_ROLES,
-        }
-    )
+    return cis2_settings(tmp_path_factory.mktemp("flags"), oidc_provider)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +39,6 @@ def neosafe(flags_settings: Settings, sources: list[SourceSettings], flags: Flag
     national = SourceSettings(name="patient-flags", base_url=flags.url, timeout_s=30, profile="patient-flags")
     with serving(create_app(flags_settings, sources=[*sources, national])) as url:
         yield url
-
-
-async def _audited(settings: Settings, user_id: str) -> list[AuditEvent]:
-    engine = make_engine(settings.database_url)
-    async with session_factory(engine)() as session:
-        rows = (
-            await session.exec(
-                select(AuditEvent).where(AuditEvent.user_id == user_id, AuditEvent.action == "view-patient-flags")
-            )
-        ).all()
-    await engine.dispose()
-    return rows
 
 
 async def test_a_cis2_clinician_sees_the_sisters_fgm_is_flag_asked_with_her_own_token_and_audited(
@@ -75,7 +55,7 @@ async def test_a_cis2_clinician_sees_the_sisters_fgm_is_flag_asked_with_her_own_
     assert api.status_code == 200
     fgm_is = [r for r in api.json()["records"] if r["source"] == "patient-flags" and r["category"] == "fgm-is"]
     assert [(r["person_nhs_number"], r["code"]) for r in fgm_is] == [(FGM_IS_SISTER, "902961000000107")]
-    (event,) = await _audited(flags_settings, "555000911")
+    (event,) = await audited(flags_settings.database_url, "view-patient-flags", "555000911")
     assert "Priya Shah (Neonatal nurse)" in event.detail
     assert all(s["request_id"] in event.detail for s in asked) and len(asked) == 3  # baby, mother, sister
 
@@ -90,4 +70,4 @@ async def test_a_demo_user_has_no_cis2_token_so_the_flags_are_not_checked_and_no
     assert page.status_code == 200
     assert str(escape(NEEDS_SIGN_IN)) in page.text
     assert len(flags.seen) == before
-    assert not await _audited(flags_settings, "demo-nurse")
+    assert not await audited(flags_settings.database_url, "view-patient-flags", "demo-nurse")

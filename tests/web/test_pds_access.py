@@ -10,18 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 from markupsafe import escape
-from sqlmodel import select
 
-from app.assessments import AuditEvent, make_engine, session_factory
 from app.config import Settings, SourceSettings
 from app.main import create_app
 from app.picture.checks import NOT_VERIFIED
 from app.picture.pds import POSTPONED
 from sandbox.cpis import CpisSandbox
 from sandbox.pds import PdsSandbox
-from tests.conftest import SSO_ROLES, make_settings, signed_in_browser
+from tests.conftest import cis2_settings, signed_in_browser
 from tests.families import ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER, NO_CONCERNS_BABY
 from tests.servers import serving
+from tests.web.test_sessions import audited
 from tests.web.test_sign_in import cis2_claims, signed_in
 
 NURSE = cis2_claims("Priya Shah", ("p-nurse", "S8000:G8000:R8001", []), selected="p-nurse")
@@ -41,15 +40,7 @@ def cpis(oidc_provider: str) -> Iterator[CpisSandbox]:
 
 @pytest.fixture(scope="module")
 def pds_settings(oidc_provider: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Single sign-on through the provider, and the demo users too (who have no CIS2 token)."""
-    return make_settings(tmp_path_factory.mktemp("pds")).model_copy(
-        update={
-            "oidc_issuer": oidc_provider,
-            "oidc_client_id": "neosafe",
-            "oidc_client_secret": "not-a-real-secret",
-            "oidc_roles": SSO_ROLES,
-        }
-    )
+    return cis2_settings(tmp_path_factory.mktemp("pds"), oidc_provider)
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +51,6 @@ def neosafe(pds_settings: Settings, sources: list[SourceSettings], pds: PdsSandb
     ]
     with serving(create_app(pds_settings, sources=[s for s in sources if s.name != "cpis"] + national)) as url:
         yield url
-
-
-async def _audited(settings: Settings, user_id: str) -> list[AuditEvent]:
-    engine = make_engine(settings.database_url)
-    async with session_factory(engine)() as session:
-        where = (AuditEvent.user_id == user_id, AuditEvent.action == "view-pds")
-        rows = (await session.exec(select(AuditEvent).where(*where))).all()
-    await engine.dispose()
-    return list(rows)
 
 
 async def test_an_unverified_partner_reads_records_not_checked_on_the_page_and_in_the_api(
@@ -99,7 +81,7 @@ async def test_an_unverified_partner_reads_records_not_checked_on_the_page_and_i
     patients = sorted(s["nhs_number"] for s in asked if s["asked"] == "Patient")
     assert patients == sorted([ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER])
     assert {s["ods"] for s in asked} == {"RXX01"}
-    events = await _audited(pds_settings, "555000911")
+    events = await audited(pds_settings.database_url, "view-pds", "555000911")
     assert events and all(e.nhs_number == ACTIVE_CP_BABY for e in events)
     assert "Priya Shah (Neonatal nurse)" in events[0].detail
     assert all(s["request_id"] in events[0].detail for s in asked)
@@ -123,4 +105,4 @@ async def test_a_demo_user_has_no_cis2_token_so_pds_is_not_checked_said_and_not_
     assert 'data-testid="not-checked"' in page.text  # unknown is not no: the PDS line is among those not checked
     assert "NHS number verification not checked: needs the clinician&#39;s NHS Care Identity sign-in" in page.text
     assert "the record sources were still asked about them" in page.text
-    assert not await _audited(pds_settings, "demo-nurse")
+    assert not await audited(pds_settings.database_url, "view-pds", "demo-nurse")

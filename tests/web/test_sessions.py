@@ -91,11 +91,13 @@ def sent_to_sign_in(answer: httpx.Response) -> bool:
     return answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
 
 
-async def audited(database_url: str, action: str) -> list[AuditEvent]:
+async def audited(database_url: str, action: str, user_id: str | None = None) -> list[AuditEvent]:
+    """The audit records of `action` (by `user_id`, if given)."""
+    where = [AuditEvent.action == action, *([AuditEvent.user_id == user_id] if user_id is not None else [])]
     engine = make_engine(database_url)
     try:
         async with session_factory(engine)() as session:
-            return list((await session.exec(select(AuditEvent).where(AuditEvent.action == action))).all())
+            return list((await session.exec(select(AuditEvent).where(*where))).all())
     finally:
         await engine.dispose()
 
