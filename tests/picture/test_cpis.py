@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,18 +42,19 @@ def with_cpis(sources: list[SourceSettings], url: str) -> list[SourceSettings]:
     return [s for s in sources if s.name != "cpis"] + [cpis_source(url)]
 
 
-async def picture_of(nhs_number: str, sources: list[SourceSettings], access: CpisAccess | None) -> Picture:
+async def gathered(nhs_number: str, sources: list[SourceSettings], **accesses: Any) -> Picture:
+    """The picture from `sources`, gathered as the service does it (each generic source's capabilities read first);
+    `accesses` are what gather_picture takes for the national APIs (cpis=, flags=, pds=)."""
     async with AsyncExitStack() as stack:
         clients = {s.name: await stack.enter_async_context(FhirClient(s)) for s in sources}
         capabilities = {n: await read_capabilities(c) for n, c in clients.items() if c.source.profile == "fhir"}
         return await gather_picture(
-            nhs_number=nhs_number,
-            clients=clients,
-            mappings=MAPPINGS,
-            now=NOW,
-            capabilities=capabilities,
-            cpis={"cpis": access} if access is not None else None,
+            nhs_number=nhs_number, clients=clients, mappings=MAPPINGS, now=NOW, capabilities=capabilities, **accesses
         )
+
+
+async def picture_of(nhs_number: str, sources: list[SourceSettings], access: CpisAccess | None) -> Picture:
+    return await gathered(nhs_number, sources, cpis={"cpis": access} if access is not None else None)
 
 
 def cpis_status(picture: Picture):

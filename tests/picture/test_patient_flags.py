@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from app.checkpoints.summary import summarise
 from app.config import PROJECT_ROOT, ConfigError, SourceSettings, load_sources
 from app.picture import NEEDS_SIGN_IN, FlagsAccess, Picture, gather_picture, load_mappings
 from app.picture.mappings import FlagsRules
-from app.sources import FhirClient, read_capabilities
+from app.sources import FhirClient
 from sandbox.flags import FLAGS_TOKEN, FlagsSandbox, flag
 from testkit.ports import free_port
 from tests.families import (
@@ -31,9 +30,8 @@ from tests.families import (
     FGM_IS_SISTER,
     NO_CONCERNS_BABY,
 )
+from tests.picture.test_cpis import MAPPINGS, NOW, gathered
 
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-MAPPINGS = load_mappings(PROJECT_ROOT / "fhir_mappings")
 SCT = "http://snomed.info/sct"
 FGM_IS = "902961000000107"  # Family history of female genital mutilation: the FGM-IS flag's code
 FGM_IS_CODE = {"coding": [{"system": SCT, "code": FGM_IS, "display": "Family history of female genital mutilation"}]}
@@ -51,17 +49,9 @@ def flags_source(url: str, **settings) -> SourceSettings:
 
 async def picture_of(nhs_number: str, sources: list[SourceSettings], url: str, access: FlagsAccess | None) -> Picture:
     """The sandbox's sources and the Patient Flags API at `url`, gathered as the service does it."""
-    async with AsyncExitStack() as stack:
-        clients = {s.name: await stack.enter_async_context(FhirClient(s)) for s in [*sources, flags_source(url)]}
-        capabilities = {n: await read_capabilities(c) for n, c in clients.items() if c.source.profile == "fhir"}
-        return await gather_picture(
-            nhs_number=nhs_number,
-            clients=clients,
-            mappings=MAPPINGS,
-            now=NOW,
-            capabilities=capabilities,
-            flags={"patient-flags": access} if access is not None else None,
-        )
+    return await gathered(
+        nhs_number, [*sources, flags_source(url)], flags={"patient-flags": access} if access is not None else None
+    )
 
 
 def flags_status(picture: Picture):

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from app.config import PROJECT_ROOT, ConfigError, SourceSettings, load_sources
-from app.picture import CpisAccess, PdsAccess, Picture, gather_picture, load_mappings
+from app.config import ConfigError, SourceSettings, load_sources
+from app.picture import CpisAccess, PdsAccess, Picture
 from app.picture.checks import NOT_VERIFIED
 from app.picture.pds import POSTPONED
-from app.sources import FhirClient, new_request_id, pds_related_people, read_capabilities
+from app.sources import FhirClient, new_request_id, pds_related_people
 from sandbox.cpis import CPIS_TOKEN, CpisSandbox
 from sandbox.pds import PDS_TOKEN, PdsSandbox
 from testkit.ports import free_port
@@ -29,9 +27,8 @@ from tests.families import (
     NO_CONCERNS_BABY,
     SOURCE_DOWN_MOTHER,
 )
+from tests.picture.test_cpis import gathered
 
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-MAPPINGS = load_mappings(PROJECT_ROOT / "fhir_mappings")
 RECORD_SOURCES = ("neonatal", "maternity", "social-care", "police-gp", "cpis")
 NO_CONCERNS_MOTHER = "9990202001"
 
@@ -62,18 +59,9 @@ def national(sources: list[SourceSettings], *, pds: str | None, cpis: str, **pds
 async def picture_of(
     nhs_number: str, sources: list[SourceSettings], *, pds: PdsAccess | None, token: str | None = CPIS_TOKEN
 ) -> Picture:
-    async with AsyncExitStack() as stack:
-        clients = {s.name: await stack.enter_async_context(FhirClient(s)) for s in sources}
-        capabilities = {n: await read_capabilities(c) for n, c in clients.items() if c.source.profile == "fhir"}
-        return await gather_picture(
-            nhs_number=nhs_number,
-            clients=clients,
-            mappings=MAPPINGS,
-            now=NOW,
-            capabilities=capabilities,
-            cpis={"cpis": CpisAccess(token=token)},
-            pds={"pds": pds} if pds is not None else None,
-        )
+    return await gathered(
+        nhs_number, sources, cpis={"cpis": CpisAccess(token=token)}, pds={"pds": pds} if pds is not None else None
+    )
 
 
 def person(picture: Picture, nhs_number: str):
