@@ -6,7 +6,7 @@ from .cpis import CpisAccess
 from .flags import FLAGS_ROLES, FlagsAccess
 from .gather import BabyNotFound, gather_picture
 from .mappings import Mappings, load_mappings
-from .models import CheckStatus, OpenTask, Person, PersonCheck, Picture, Record, SourceStatus
+from .models import Access, AccessHistory, CheckStatus, OpenTask, Person, PersonCheck, Picture, Record, SourceStatus
 from .national import NEEDS_SIGN_IN
 from .pds import PdsAccess
 from .view import picture_context
@@ -15,6 +15,8 @@ __all__ = [
     "FLAGS_ROLES",
     "NEEDS_SIGN_IN",
     "RESTRICTED_LABEL",
+    "Access",
+    "AccessHistory",
     "BabyNotFound",
     "CheckStatus",
     "CpisAccess",

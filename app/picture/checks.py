@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .identity import Verdict
-from .models import Person, PersonCheck, Record, SourceStatus
+from .models import AccessHistory, Person, PersonCheck, Record, SourceStatus
 
 __all__ = ["Answer", "not_connected", "person_check", "source_status", "unasked"]
 
@@ -50,10 +50,12 @@ class Answer:
     # PDS did not verify the person's NHS number (why, in words): this source is not asked about them, or what it
     # said is withheld; they read "identity not verified — records not checked", never "none found"
     not_verified: str | None = None
+    history: AccessHistory | None = None  # CP-IS: the person's access history, asked where it holds a plan
 
     def withhold(self, verdict: Verdict) -> None:
         """Not the household's person (or not known to be): nothing from this answer is attributed to anyone."""
         self.verdict = verdict
+        self.history = None
         for kept in (self.records, self.related, self.encounters, self.tasks, self.gestation):
             kept.clear()
 

@@ -4,7 +4,8 @@ CP-IS is user-restricted: it is asked only with the signed-in clinician's NHS CI
 none (a demo user, the watch job, a background pass) reads CP-IS as *not checked: needs the clinician's NHS Care
 Identity sign-in*, never "none found". CP-IS holds children's plans, and the unborn child's plan on the mother's
 NHS number, so it is asked about the baby and the mother only; it holds no Patient to compare, so its answer is
-matched by NHS number (each CareTeam's own subject must carry the number asked about, or it is left out).
+matched by NHS number (each CareTeam's own subject must carry the number asked about, or it is left out). Where it
+holds a plan for the person, their access history is asked for next (cpis_access.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.sources import CpisRequest, FhirClient, care_teams, new_cpis_request
 
 from .checks import Answer
 from .classify import UNCATEGORISED, _values
+from .cpis_access import ask_access_history
 from .mappings import Mappings
 from .models import Person, Record
 from .national import NEEDS_SIGN_IN, ask_national, classified_about, not_signed_in
@@ -47,12 +49,19 @@ async def ask_cpis(
         return Answer(by_number=True, error="misconfigured: the mappings folder has no cpis.toml to read CP-IS with")
     token, request = access.token, new_cpis_request(unscheduled=access.unscheduled)
     access.sent.append((person.role, request))
-    return await ask_national(
+    answer = await ask_national(
         client,
         "CareTeam",
         lambda: care_teams(client, person.nhs_number or "", token=token, request=request),
         lambda found: _read(found, client.source.name, person, mappings, now),
     )
+    rules = mappings.cpis.access
+    if answer.error is None and answer.records and rules is not None:  # a plan: CP-IS keeps an access history
+        # the same access as the CareTeam request: sent as scheduled, so CP-IS does not record it a second time
+        history = new_cpis_request(unscheduled=False, resource="AuditEvent")
+        access.sent.append((person.role, history))
+        answer.history = await ask_access_history(client, person, token=token, request=history, rules=rules)
+    return answer
 
 
 def _subject_numbers(resource: dict[str, Any]) -> set[str]:

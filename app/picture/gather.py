@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -516,6 +516,13 @@ async def gather_picture(
         record.person_name = baby.name
     records = [r for name in clients for a in by_source[name] for r in a.records]
     _attribute(records, everyone)
+    histories = [
+        replace(history, person_name=person.name)
+        for person in everyone
+        for name in clients
+        if (answer := asked.get((name, nhs_number if person is baby else person.nhs_number or ""))) is not None
+        and (history := answer.history) is not None
+    ]
     records.sort(key=lambda r: r.sort_date, reverse=True)
     return Picture(
         baby=baby,
@@ -528,4 +535,5 @@ async def gather_picture(
         baby_resource=baby_patient,
         baby_ids=dict(probe.found_on),
         gestation_days=settled([d for a in baby_answers.values() for d in a.gestation]),
+        access_history=histories,
     )

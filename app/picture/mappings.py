@@ -10,6 +10,7 @@ from app.config import ConfigError
 
 __all__ = [
     "CODE_PARAMETERS",
+    "AccessRules",
     "Category",
     "CpisRules",
     "FlagsRules",
@@ -76,6 +77,19 @@ class CpisRules:
     care_team: RecordType
     office_hours: str
     out_of_hours: str
+    access: AccessRules | None = None  # [access_history]: None, the access history is not asked for
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """How a CP-IS AuditEvent (an access) is read (cpis.toml [access_history], FHIRPath): its date on the
+    AuditEvent, the references to the viewer's PractitionerRole, and on that the viewer, role and organisation."""
+
+    recorded: str
+    practitioner_role: str
+    viewer: str
+    role: str
+    organisation: str
 
 
 @dataclass(frozen=True)
@@ -182,9 +196,13 @@ def _cpis_rules(path: Path) -> CpisRules | None:
             care_team=_record_type("CareTeam", table["care_team"]),
             office_hours=table["contacts"]["office_hours"],
             out_of_hours=table["contacts"]["out_of_hours"],
+            access=AccessRules(**table["access_history"]) if "access_history" in table else None,
         )
-    except (KeyError, TypeError) as exc:
-        needs = "[care_team], and [contacts] with office_hours and out_of_hours"
+    except (KeyError, TypeError) as exc:  # TypeError: a key missing from, or not known in, [access_history]
+        needs = (
+            "[care_team], and [contacts] with office_hours and out_of_hours (and [access_history], if given, with "
+            "recorded, practitioner_role, viewer, role and organisation)"
+        )
         raise ConfigError(f"mapping file {path} needs {needs}") from exc
 
 

@@ -10,7 +10,18 @@ import nhs_number
 
 from .identity import Identity
 
-__all__ = ["CheckStatus", "OpenTask", "Person", "PersonCheck", "Picture", "Record", "SourceStatus", "Status"]
+__all__ = [
+    "Access",
+    "AccessHistory",
+    "CheckStatus",
+    "OpenTask",
+    "Person",
+    "PersonCheck",
+    "Picture",
+    "Record",
+    "SourceStatus",
+    "Status",
+]
 
 # `not-known`: asked, nothing held, and at least one person is not known to the source at all (so not "none found").
 Status = Literal["found", "none-found", "not-known", "partial", "unavailable", "not-configured"]
@@ -135,6 +146,41 @@ class OpenTask:
     raised_for: str | None = None  # the linkId of the answer in that checklist that raised it
 
 
+@dataclass(frozen=True)
+class Access:
+    """One access CP-IS recorded in a child's access history (unscheduled care): when, and where from."""
+
+    recorded: str  # when, as CP-IS sent it (an instant); an access CP-IS sent undated is not shown, but said
+    organisation: str | None  # the setting, e.g. an emergency department; None: CP-IS did not say
+    viewer: str | None = None  # the clinician who looked, and their role: withheld from a role that may not see
+    role: str | None = None  # restricted detail (redaction.seen_by)
+
+
+@dataclass
+class AccessHistory:
+    """A CP-IS access history (AuditEvent) for one person CP-IS holds a plan for, newest first and never expiring.
+    `error`: it could not be read (*access history not checked*, never "no other accesses"); `problems`: entries
+    left out (undated, unreadable), said beside the rest."""
+
+    source: str
+    person_role: str
+    person_nhs_number: str
+    person_name: str = ""
+    accesses: list[Access] = field(default_factory=list)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    restricted: bool = True  # who looked at a child's record: the viewers' names are restricted detail
+
+    @property
+    def checked(self) -> bool:
+        return self.error is None
+
+    @property
+    def settings(self) -> list[str]:
+        """Each organisation the child was seen from, once, newest first."""
+        return list(dict.fromkeys(a.organisation for a in self.accesses if a.organisation))
+
+
 @dataclass
 class Picture:
     """Everything NeoSafe knows about a baby's family at one moment, with what it could not check."""
@@ -151,6 +197,7 @@ class Picture:
     gone: list[dict[str, Any]] = field(default_factory=list)  # records seen then, not found now
     open_tasks: list[OpenTask] = field(default_factory=list)  # Tasks for the baby not yet done or withdrawn
     gestation_days: int | None = None  # at birth, as the record states it; None when no source says (never "term")
+    access_history: list[AccessHistory] = field(default_factory=list)  # CP-IS's, for each person it holds a plan for
 
     @property
     def not_checked(self) -> list[SourceStatus]:

@@ -235,6 +235,7 @@ def _withhold(answer: Answer, why: str, *, keep_household: bool) -> None:
     answer.not_verified = why
     answer.records.clear()
     answer.problems.clear()
+    answer.history = None  # a CP-IS access history under a number PDS does not verify is not theirs either
     if not keep_household:
         answer.withhold("unverified")
         answer.patients.clear()

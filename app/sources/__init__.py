@@ -3,7 +3,7 @@
 from .auth import SmartBackendAuth, auth_for
 from .capabilities import Capabilities, KeptCapabilities, read_capabilities
 from .client import MAX_DEPTH, FhirClient, Query, SearchResult, off_the_loop, parse_resource
-from .cpis import CpisRequest, care_teams, new_cpis_request
+from .cpis import ACCESS_HISTORY_INCLUDE, CpisRequest, access_events, care_teams, new_cpis_request
 from .errors import (
     SourceAuthError,
     SourceDataError,
@@ -17,6 +17,7 @@ from .national import new_request_id
 from .pds import pds_patient, pds_related_people
 
 __all__ = [
+    "ACCESS_HISTORY_INCLUDE",
     "MAX_DEPTH",
     "Capabilities",
     "CpisRequest",
@@ -31,6 +32,7 @@ __all__ = [
     "SourceRejected",
     "SourceTimeout",
     "SourceUnavailable",
+    "access_events",
     "auth_for",
     "care_teams",
     "flags",
