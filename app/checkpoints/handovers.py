@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 from app.assessments import Assessment, latest_assessments
@@ -68,7 +69,9 @@ class Handovers(Records):
             a.id: tuple(s["display"] for s in self.signatures_missing(picture, a, user)) for a in newest.values()
         }
         return build_handover(
-            seen_by(picture, user),
+            # the CP-IS access history is not handed over: it says who looked at a child's CP-IS record, told the
+            # clinician who asked under her own access; the community team's own CP-IS access shows it to them
+            replace(seen_by(picture, user), access_history=[]),
             assessments,
             self.checklists,
             self.handover_sections,

@@ -98,13 +98,19 @@ class Pictures(Wiring):
     ) -> None:
         """One audit entry per national service asked (CP-IS, and `others` by profile: patient-flags, pds): the
         clinician by name, whom about and each request's id (TraceID, X-Request-ID), and for CP-IS the
-        IsUnscheduledAccessEvent sent (no patient data beyond the baby's NHS number, as every entry has)."""
+        IsUnscheduledAccessEvent sent (each access history request is sent as scheduled, false: the same access as its
+        CareTeam request, recorded by CP-IS once) (no patient data beyond the baby's NHS number, as every entry has)."""
         asked: list[tuple[str, str, str, list[tuple[str, str]]]] = [
             (
                 "view-cpis",
                 name,
                 f"IsUnscheduledAccessEvent={'true' if access.unscheduled else 'false'}; ",
-                [(role, f"TraceID {request.trace_id}") for role, request in access.sent],
+                [
+                    (role, f"TraceID {request.trace_id}")
+                    if request.resource == "CareTeam"
+                    else (f"{role} access history", f"AuditEvent, TraceID {request.trace_id}, sent as scheduled")
+                    for role, request in access.sent
+                ],
             )
             for name, access in cpis.items()
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.picture import PersonCheck, Picture
+from app.picture import AccessHistory, PersonCheck, Picture
 
 from .policy import Action, may
 from .users import User
@@ -19,16 +19,23 @@ ASKED_BY_ANOTHER = (
 
 
 def seen_by(picture: Picture, user: User) -> Picture:
-    """The picture with each restricted record's, vanished record's and task's detail withheld, unless `user`
-    may see restricted records. That a restricted record exists, when and where, is never withheld."""
+    """The picture with each restricted record's, vanished record's and task's detail, and who looked in each CP-IS
+    access history, withheld, unless `user` may see restricted records. That a restricted record exists, when and
+    where, is never withheld: nor is when and from where a child's CP-IS record was accessed."""
     if may(user, Action.SEE_RESTRICTED):
         return picture
     return replace(
         picture,
         records=[replace(r, code="", system="", display=WITHHELD) if r.restricted else r for r in picture.records],
+        access_history=[_withheld(h) if h.restricted else h for h in picture.access_history],
         gone=[{**g, "display": WITHHELD} if g.get("restricted") else g for g in picture.gone],
         open_tasks=[replace(t, description=WITHHELD) if t.restricted else t for t in picture.open_tasks],
     )
+
+
+def _withheld(history: AccessHistory) -> AccessHistory:
+    """A CP-IS access history with who looked (the viewer and their role) withheld: when and where from stay."""
+    return replace(history, accesses=[replace(a, viewer=None, role=None) for a in history.accesses])
 
 
 def kept_for(picture: Picture, *, asked_by: str | None, reader: User, user_restricted: frozenset[str]) -> Picture:
@@ -56,4 +63,5 @@ def kept_for(picture: Picture, *, asked_by: str | None, reader: User, user_restr
             for s in picture.sources
         ],
         records=[r for r in picture.records if r.source not in theirs],
+        access_history=[h for h in picture.access_history if h.source not in theirs],
     )

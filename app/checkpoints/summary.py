@@ -13,12 +13,12 @@ from datetime import date
 from app.forms import LONDON
 from app.nhs_style import nhs_date
 from app.picture import Picture
-from app.picture.models import UNCHECKED_PERSON, Record
+from app.picture.models import UNCHECKED_PERSON, Access, Record
 
 from .severity import Severity, load_severity
 from .wiring import Wiring
 
-__all__ = ["Concern", "Severity", "Summary", "load_severity", "summarise", "summary_for"]
+__all__ = ["AccessSeen", "Concern", "Severity", "Summary", "load_severity", "summarise", "summary_for"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,17 @@ class Concern:
     contacts: str | None = None  # a CP-IS plan: the local authority, office hours and out of hours
 
 
+@dataclass(frozen=True)
+class AccessSeen:
+    """A CP-IS access history as the summary says it: about whom, each access dated (newest first) with where from
+    (and who looked, for a role that may see it), how many settings, and what CP-IS sent that could not be read."""
+
+    about: str  # "Mason DUNMORE, baby"
+    accesses: tuple[str, ...]  # "23 November 2026, 21:15: Lowbridge Royal Infirmary Emergency Department (...)"
+    settings: int  # how many organisations: several is a safeguarding signal
+    left_out: int = 0  # entries CP-IS sent that could not be read (undated, unreadable, about someone else)
+
+
 @dataclass
 class Summary:
     """The parts of the summary, each in the order it is read."""
@@ -48,6 +59,7 @@ class Summary:
     administrative: list[Concern] = field(default_factory=list)
     sources_not_checked: list[str] = field(default_factory=list)  # "Police and GP notices: timed out"
     people_not_checked: list[str] = field(default_factory=list)  # "Paweł BRZOZAK, father: not checked in ..."
+    access_history: list[AccessSeen] = field(default_factory=list)  # CP-IS's, each person with a plan, read
 
 
 def _closure(record: Record, source_kind: str) -> str | None:
@@ -70,6 +82,13 @@ def _contacts(record: Record) -> str | None:
         f"{who}: office hours {record.office_hours or 'not given by CP-IS'}; "
         f"out of hours {record.out_of_hours or 'not given by CP-IS'}"
     )
+
+
+def _access(access: Access) -> str:
+    """One access in words: when (the unit's clock), from where, and who looked where the reader may see it."""
+    who = ", ".join(w for w in (access.viewer, access.role) if w)
+    where = access.organisation or "organisation not given by CP-IS"
+    return f"{nhs_date(access.recorded)}: {where}{f' ({who})' if who else ''}"
 
 
 def _when(record: Record) -> str:
@@ -156,6 +175,21 @@ def summarise(picture: Picture, severity: Severity, *, labels: dict[str, str], t
         for s in picture.not_checked
         if s.status != "partial" or s.name not in mentioned
     ]
+    for history in picture.access_history:
+        whose = f"{history.person_name}, {roles.get(history.person_role, history.person_role)}"
+        if not history.checked:  # never "no other accesses": it could not be read
+            summary.sources_not_checked.append(
+                f"{labels.get(history.source, history.source)} access history ({whose}): not checked: {history.error}"
+            )
+            continue
+        summary.access_history.append(
+            AccessSeen(
+                about=whose,
+                accesses=tuple(_access(a) for a in history.accesses),
+                settings=len(history.settings),
+                left_out=len(history.problems),
+            )
+        )
     return summary
 
 

@@ -86,6 +86,26 @@ class RecordOut(BaseModel):
     out_of_hours: str | None = None  # ... and its out-of-hours (emergency duty team) telephone
 
 
+class AccessOut(BaseModel):
+    recorded: str  # when CP-IS recorded the access (an instant)
+    organisation: str | None  # the setting it was made from, e.g. an emergency department
+    viewer: str | None  # who looked, and their role: null for a role that may not see restricted detail
+    role: str | None
+
+
+class AccessHistoryOut(BaseModel):
+    """A CP-IS access history (unscheduled-care accesses to a child's CP-IS record), newest first. `checked` false:
+    it could not be read (`error` says why): other accesses may exist, never "none"."""
+
+    source: str
+    person_role: str
+    person_nhs_number: str
+    checked: bool
+    error: str | None
+    accesses: list[AccessOut]
+    problems: list[str]  # entries CP-IS sent that were left out
+
+
 class PictureOut(BaseModel):
     checkpoint: str
     baby: PersonOut
@@ -98,6 +118,7 @@ class PictureOut(BaseModel):
     no_longer_found: list[dict[str, Any]]
     open_tasks: list[dict[str, Any]]  # tasks for the baby not yet done; restricted ones' detail only for some roles
     gathered_at: datetime
+    access_history: list[AccessHistoryOut] = []  # CP-IS's, for each person it holds a plan for
 
 
 class WriteBackOut(BaseModel):
@@ -249,6 +270,18 @@ def picture_out(picture: Picture, checkpoint: str) -> PictureOut:
         no_longer_found=picture.gone,
         open_tasks=[asdict(t) for t in picture.open_tasks],
         gathered_at=picture.gathered_at,
+        access_history=[
+            AccessHistoryOut(
+                source=h.source,
+                person_role=h.person_role,
+                person_nhs_number=h.person_nhs_number,
+                checked=h.checked,
+                error=h.error,
+                accesses=[AccessOut(**asdict(a)) for a in h.accesses],
+                problems=h.problems,
+            )
+            for h in picture.access_history
+        ],
     )
 
 

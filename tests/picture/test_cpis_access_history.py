@@ -11,13 +11,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app.checkpoints.redaction import kept_for, seen_by
+from app.checkpoints.summary import load_severity, summarise
+from app.checkpoints.users import ROLES, User
+from app.config import PROJECT_ROOT
 from app.picture import AccessHistory, CpisAccess, Picture
 from app.picture.cpis_access import read_accesses
 from app.sources import ACCESS_HISTORY_INCLUDE
 from sandbox.cpis import CPIS_TOKEN, CpisSandbox
 from sandbox.cpis_access import access_entries
 from tests.families import ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, NO_CONCERNS_BABY
-from tests.picture.test_cpis import MAPPINGS, cpis_status, picture_of, with_cpis
+from tests.picture.test_cpis import MAPPINGS, NOW, cpis_status, picture_of, with_cpis
+
+LABELS = MAPPINGS.source_labels
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +146,38 @@ def test_an_access_about_another_nhs_number_is_left_out_and_said():
     stray = [e["resource"] for e in access_entries(NO_CONCERNS_BABY, accesses, "http://x/")]
     kept, problems = read_accesses(stray, rules, ACTIVE_CP_BABY)
     assert (kept, problems) == ([], ["1 access(es) about another NHS number; left out"])
+
+
+def summary_of(picture: Picture):
+    return summarise(picture, load_severity(PROJECT_ROOT / "fhir_mappings"), labels=LABELS, today=NOW.date())
+
+
+async def test_the_summary_says_an_unread_access_history_is_not_checked_never_no_other_accesses(sources):
+    with CpisSandbox(audit_failing=frozenset({ACTIVE_CP_BABY})) as odd:
+        picture = await picture_of(ACTIVE_CP_BABY, with_cpis(sources, odd.url), CpisAccess(token=CPIS_TOKEN))
+
+    summary = summary_of(picture)
+    label = LABELS["cpis"]
+    unread = [line for line in summary.sources_not_checked if "access history" in line]
+    assert unread == [
+        f"{label} access history ({picture.baby.name}, baby): not checked: {history_of(picture, 'baby').error}"
+    ]
+    assert [h.about.split(", ")[1] for h in summary.access_history] == ["mother"]  # the baby's is not "none"
+    assert any(c.contacts for _, _, groups in summary.tiers for _, cs in groups for c in cs)  # the plan stands
+
+
+async def test_another_reader_of_a_kept_picture_gets_no_access_history_and_a_restricted_role_no_names(sources, cpis):
+    picture = await picture_of(ACTIVE_CP_BABY, with_cpis(sources, cpis.url), CpisAccess(token=CPIS_TOKEN))
+    nurse = User("u-1", "Priya Shah", ROLES["nurse"])
+    community = User("u-2", "Jo Reed", ROLES["community-nurse"])
+
+    assert kept_for(picture, asked_by="u-1", reader=community, user_restricted=frozenset({"cpis"})).access_history == []
+    assert kept_for(picture, asked_by="u-1", reader=nurse, user_restricted=frozenset({"cpis"})) is picture
+    seen = seen_by(picture, community)
+    assert [(a.viewer, a.role) for h in seen.access_history for a in h.accesses] == [(None, None)] * 6
+    assert [a.organisation for a in seen.access_history[0].accesses] == [
+        a.organisation for a in picture.access_history[0].accesses
+    ]
+    assert seen_by(picture, nurse) is picture
+    lines = summary_of(seen).access_history[0].accesses
+    assert lines[0] == "23 November 2026, 21:15: Lowbridge Royal Infirmary Children's Emergency Department"
