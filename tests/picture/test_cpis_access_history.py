@@ -181,3 +181,12 @@ async def test_another_reader_of_a_kept_picture_gets_no_access_history_and_a_res
     assert seen_by(picture, nurse) is picture
     lines = summary_of(seen).access_history[0].accesses
     assert lines[0] == "23 November 2026, 21:15: Lowbridge Royal Infirmary Children's Emergency Department"
+
+
+@pytest.mark.parametrize("token", [None, "not-a-cis2-token"], ids=["no token", "a token CP-IS refuses"])
+async def test_without_a_care_team_answer_no_access_history_is_asked(sources, cpis, token):
+    before = len(cpis.audit_seen)
+    picture = await picture_of(ACTIVE_CP_BABY, with_cpis(sources, cpis.url), CpisAccess(token=token))
+
+    assert picture.access_history == [] and len(cpis.audit_seen) == before
+    assert cpis_status(picture).status == "unavailable"  # CP-IS not checked: never "no access history"
