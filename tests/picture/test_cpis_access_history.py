@@ -5,6 +5,7 @@ standing."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -14,8 +15,8 @@ import pytest
 from app.checkpoints.redaction import kept_for, seen_by
 from app.checkpoints.summary import load_severity, summarise
 from app.checkpoints.users import ROLES, User
-from app.config import PROJECT_ROOT
-from app.picture import AccessHistory, CpisAccess, Picture
+from app.config import PROJECT_ROOT, ConfigError
+from app.picture import AccessHistory, CpisAccess, Picture, load_mappings
 from app.picture.cpis_access import read_accesses
 from app.sources import ACCESS_HISTORY_INCLUDE
 from sandbox.cpis import CPIS_TOKEN, CpisSandbox
@@ -190,3 +191,13 @@ async def test_without_a_care_team_answer_no_access_history_is_asked(sources, cp
 
     assert picture.access_history == [] and len(cpis.audit_seen) == before
     assert cpis_status(picture).status == "unavailable"  # CP-IS not checked: never "no access history"
+
+
+def test_an_access_history_mapping_missing_a_path_is_a_clear_error_at_start(tmp_path):
+    folder = tmp_path / "fhir_mappings"
+    shutil.copytree(PROJECT_ROOT / "fhir_mappings", folder)
+    rules = folder / "cpis.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace('organisation = "organization.display"\n', ""))
+
+    with pytest.raises(ConfigError, match=r"\[access_history\], if given, with recorded, practitioner_role"):
+        load_mappings(folder)
