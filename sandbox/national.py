@@ -26,6 +26,7 @@ __all__ = [
     "is_uuid",
     "needs_user_token",
     "outcome",
+    "outcome_with_code",
     "searchset",
     "user_token_check",
 ]
@@ -36,6 +37,15 @@ FHIR_JSON = "application/fhir+json"
 def outcome(status: int, code: str, text: str) -> JSONResponse:
     body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def outcome_with_code(status: int, code: str, spine_code: str) -> JSONResponse:
+    """An OperationOutcome carrying a Spine error code in its details, as NHS England's APIs send them."""
+    coding = {"system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode", "code": spine_code}
+    issue = {"severity": "error", "code": code, "details": {"coding": [coding]}}
+    return JSONResponse(
+        {"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status, media_type=FHIR_JSON
+    )
 
 
 def needs_user_token() -> JSONResponse:

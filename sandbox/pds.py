@@ -10,6 +10,14 @@ is postponed (`POSTPONED_BABY`, status 08). As PDS does, it refuses a request wi
 an `X-Request-ID` that is a UUID (400); an unknown number is 404. Every request it answered is kept in `seen` (the
 request id, the NHSD-End-User-Organisation-ODS sent, the NHS number, what was asked). NHS numbers in `malformed`
 are answered with a Patient that is not FHIR's shape; those in `moved` with another number's Patient.
+
+It also answers a trace, `GET /Patient?family=&given=&birthdate=eq<date>...`, with the parameters PDS takes (any
+other is 400 ADDITIONAL_PROPERTIES; no family name or date of birth, 400 INVALID_SEARCH_DATA): each of its people
+whose family name, first given name, gender and date of birth (and, given `address-postalcode`, home postcode) are
+those asked, case-insensitively, in a searchset Bundle with `search.score` 1; more than `_max-results` of them is
+PDS's TOO_MANY_MATCHES (an OperationOutcome with HTTP 200). A restricted person carries `meta.security` R and is not
+found by postcode, as on PDS. `scores` gives a person another score, sent even under `_exact-match` (a PDS not doing
+as asked); a trace matching someone in `malformed` is answered with an entry that is not FHIR's shape.
 """
 
 from __future__ import annotations
@@ -31,12 +39,21 @@ from .national import (
     is_uuid,
     needs_user_token,
     outcome,
+    outcome_with_code,
     searchset,
     user_token_check,
 )
 from .servers import FAMILIES_DIR
 
-__all__ = ["PDS_TOKEN", "POSTPONED_BABY", "UNVERIFIED", "PdsSandbox", "patients_of_families", "pds_app"]
+__all__ = [
+    "PDS_TOKEN",
+    "POSTPONED_BABY",
+    "SEARCH_PARAMETERS",
+    "UNVERIFIED",
+    "PdsSandbox",
+    "patients_of_families",
+    "pds_app",
+]
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 STATUS_EXTENSION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
@@ -51,6 +68,26 @@ DISPLAYS = {
     "05": "Trace needs to be resolved - (NHS number or patient detail conflict)",
     "08": "Trace postponed (baby under six weeks old)",
 }
+# The PDS FHIR API's search parameters (NHSDigital/personal-demographics-service-api,
+# specification/components/paths/patient-search.yaml)
+SEARCH_PARAMETERS = frozenset(
+    {
+        "_fuzzy-match",
+        "_exact-match",
+        "_history",
+        "_max-results",
+        "family",
+        "given",
+        "gender",
+        "birthdate",
+        "death-date",
+        "address-postalcode",
+        "address-postcode",
+        "general-practitioner",
+        "email",
+        "phone",
+    }
+)
 SEEDED_FROM = ("neonatal", "maternity", "cpis", "social-care")  # police-gp holds a stranger under a borrowed number
 
 
@@ -95,6 +132,27 @@ def _patient(number: str, demographics: dict[str, Any], status: str) -> dict[str
     return {"resourceType": "Patient", "id": number, "identifier": [identifier], **demographics}
 
 
+def _folded(value: Any) -> str:
+    return "".join(str(value).split()).casefold()
+
+
+def _matches(demographics: dict[str, Any], asked: dict[str, str]) -> bool:
+    """Whether the person is the one the trace describes (family, first given, gender, date of birth, postcode)."""
+    names = [n for n in demographics.get("name") or [] if isinstance(n, dict)]
+    named = any(
+        _folded(n.get("family", "")) == _folded(asked["family"])
+        and ("given" not in asked or _folded((n.get("given") or [""])[0]) == _folded(asked["given"]))
+        for n in names
+    )
+    postcodes = {_folded(a.get("postalCode", "")) for a in demographics.get("address") or [] if isinstance(a, dict)}
+    return (
+        named
+        and demographics.get("birthDate") == asked["birthdate"][2:]
+        and ("gender" not in asked or demographics.get("gender") == asked["gender"])
+        and ("address-postalcode" not in asked or _folded(asked["address-postalcode"]) in postcodes)
+    )
+
+
 def pds_app(
     *,
     people: dict[str, dict[str, Any]],
@@ -105,6 +163,7 @@ def pds_app(
     moved: dict[str, str] | None = None,
     restricted: frozenset[str] = frozenset(),
     userinfo_url: str | None = None,
+    scores: dict[str, float] | None = None,
 ) -> Starlette:
     """The PDS API as an ASGI app; `app.state.seen` lists each request it answered."""
     seen: list[dict[str, Any]] = []
@@ -123,6 +182,50 @@ def pds_app(
         ods = request.headers.get("NHSD-End-User-Organisation-ODS")
         seen.append({"request_id": request_id, "ods": ods, "nhs_number": number, "asked": asked})
         return None
+
+    async def search(request: Request) -> JSONResponse:
+        if not await accepted(request):
+            return needs_user_token()
+        request_id = request.headers.get("X-Request-ID", "")
+        if not is_uuid(request_id):
+            return outcome(400, "value", "X-Request-ID must be a UUID")
+        asked = dict(request.query_params)
+        seen.append(
+            {
+                "request_id": request_id,
+                "ods": request.headers.get("NHSD-End-User-Organisation-ODS"),
+                "nhs_number": None,
+                "asked": "search",
+                "params": list(request.query_params.multi_items()),
+            }
+        )
+        if unknown := sorted(set(asked) - SEARCH_PARAMETERS):
+            return outcome(400, "structure", f"ADDITIONAL_PROPERTIES: {unknown[0][:40]}")
+        if "family" not in asked or "birthdate" not in asked:
+            return outcome(400, "value", "INVALID_SEARCH_DATA: a family name and date of birth are needed")
+        if not asked["birthdate"].startswith("eq") or len(asked["birthdate"]) != 12:
+            return outcome(400, "value", "INVALID_VALUE: birthdate (this sandbox takes eqYYYY-MM-DD)")
+        most = asked.get("_max-results", "50")
+        if not most.isdigit() or not 1 <= int(most) <= 50:
+            return outcome(400, "value", "INVALID_VALUE: _max-results must be 1 to 50")
+        found = [
+            number
+            for number, demographics in people.items()
+            if _matches(demographics, asked) and not (number in restricted and "address-postalcode" in asked)
+        ]
+        if len(found) > int(most):
+            return outcome_with_code(200, "multiple-matches", "TOO_MANY_MATCHES")
+        entries = []
+        for number in found:
+            resource = _patient(number, people[number], statuses.get(number, "01"))
+            if number in restricted:
+                resource["meta"] = {"security": [{"code": "R", "display": "restricted"}]}
+            if number in malformed:
+                resource["identifier"] = "x"
+            score = (scores or {}).get(number, 1)
+            url = f"{request.base_url}Patient/{number}"
+            entries.append({"fullUrl": url, "search": {"score": score}, "resource": resource})
+        return searchset(entries)
 
     async def metadata(request: Request) -> JSONResponse:
         return capability_statement("PDS", "Patient", "read")
@@ -163,6 +266,7 @@ def pds_app(
     app = Starlette(
         routes=[
             Route("/metadata", metadata),
+            Route("/Patient", search),
             Route("/Patient/{nhs_number}", patient),
             Route("/Patient/{nhs_number}/RelatedPerson", related),
         ]
@@ -185,6 +289,7 @@ class PdsSandbox(NationalSandbox):
     extra_people: dict[str, dict[str, Any]] = field(default_factory=dict)  # NHS number -> demographics, replacing
     extra_mothers: dict[str, list[str]] = field(default_factory=dict)  # a baby's NHS number -> mothers', replacing
     userinfo_url: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)  # NHS number -> the search.score a trace answers with
     families_dir: Path = FAMILIES_DIR
 
     def app(self) -> Starlette:
@@ -198,4 +303,5 @@ class PdsSandbox(NationalSandbox):
             moved=self.moved,
             restricted=self.restricted,
             userinfo_url=self.userinfo_url,
+            scores=self.scores,
         )

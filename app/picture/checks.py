@@ -92,6 +92,8 @@ def person_check(answer: Answer, relatives: list[Verdict]) -> PersonCheck:
 
 def unasked(person: Person) -> PersonCheck:
     """Why a person was not asked about: a source is never "none found" for them."""
+    if person.nhs_number is None and person.not_traced:
+        return PersonCheck("not-checked", f"not checked: {person.not_traced}", reason="not traced on PDS")
     if person.nhs_number is None:
         detail = "not checked: no NHS number, so this source could not be asked about them"
         return PersonCheck("not-checked", detail, reason="no NHS number")

@@ -47,8 +47,9 @@ from .gestation import gestation_days, settled
 from .identity import Identity, Verdict, compare, identity_of
 from .mappings import Mappings, RecordType
 from .models import Person, Picture, Record, SourceStatus
-from .pds import PdsAccess, Verifier
+from .pds import PdsAccess, Verification, Verifier
 from .people import NHS_NUMBER_SYSTEM, communication_of, person_from_patient, person_from_related
+from .trace import trace_person
 
 __all__ = ["BabyNotFound", "gather_picture"]
 
@@ -393,6 +394,29 @@ def _communication(person: Person, answers: list[Answer]) -> None:
         person.interpreter_required = any(needs) or bool(person.interpreter_required)
 
 
+async def _traced(verifier: Verifier, fresh: list[Person], people: dict[str, Person]) -> list[Person]:
+    """Trace on PDS each person just found without an NHS number (trace.py); those traced, with their number.
+    Two people given the same number by their traces are neither traced."""
+    if verifier.client is None or not fresh:
+        return []
+    access = verifier.access
+    token, sent = (access.token, access.sent) if access is not None else (None, [])
+    taken = set(people)
+    found = await asyncio.gather(*(trace_person(verifier.client, p, token, sent, taken) for p in fresh))
+    numbers = [t.number for t in found if t.number]
+    traced = []
+    for person, trace in zip(fresh, found, strict=True):
+        if trace.number is None or numbers.count(trace.number) > 1:
+            why = trace.words if trace.number is None else "not traced: PDS gave two people the same NHS number"
+            person.not_traced = why
+            continue
+        person.nhs_number = trace.number
+        verifier.found[trace.number] = Verification.by_trace(trace.words, trace.patient)
+        people[trace.number] = person
+        traced.append(person)
+    return traced
+
+
 # Whom each national API (a profile other than "fhir") is asked about, by role.
 _NATIONAL_ROLES = {"cpis": CPIS_ROLES, "patient-flags": FLAGS_ROLES}
 
@@ -427,7 +451,7 @@ async def gather_picture(
     relatives: dict[tuple[str, str], list[Verdict]] = defaultdict(list)  # (source, NHS number): its RelatedPersons
     frontier = [probe]
     baby_patient: dict[str, Any] | None = None
-    for round_number in range(MAX_ROUNDS):
+    for round_number in range(MAX_ROUNDS + 1):  # one more round for those traced in the last
         if not frontier:
             break
         await verifier.verify(frontier)
@@ -456,6 +480,7 @@ async def gather_picture(
             probe.identity = identity_of(baby_patient)
             verifier.confirm(probe, results, reference)
         new: list[Person] = []
+        fresh: list[Person] = []  # found without an NHS number this round: traced on PDS where it is configured
         for (name, number), answer in results.items():
             person = people[number]
             _verify(answer, person, reference=name == reference)
@@ -467,13 +492,16 @@ async def gather_picture(
                 if member.nhs_number is None:
                     if all(member.name != u.name for u in unnumbered):
                         unnumbered.append(member)
+                        fresh.append(member)
                     continue
                 known = people.setdefault(member.nhs_number, member)
                 verdict = compare(known.identity or NOBODY, member.identity or NOBODY)
                 relatives[(name, member.nhs_number)].append(verdict)
                 if known is member and member.askable:
                     new.append(member)
-        frontier = new
+        traced = await _traced(verifier, fresh, people) if round_number < MAX_ROUNDS else []
+        unnumbered = [u for u in unnumbered if all(u is not t for t in traced)]
+        frontier = new + traced if round_number + 1 < MAX_ROUNDS else traced
 
     baby_answers = {name: a for (name, number), a in asked.items() if number == nhs_number}
     baby = probe

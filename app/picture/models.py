@@ -65,6 +65,11 @@ class Person:
     # could not answer (None).
     nhs_number_status: str | None = None
     nhs_number_verified: bool | None = None
+    # Someone with no NHS number, as the household's record gives them to trace on PDS (family, given, birthdate,
+    # gender, postcode: each only where recorded), and, where a PDS source is configured, why they were not traced
+    # (None: traced, or no PDS). A number found by a trace is this picture's only (trace.py).
+    demographics: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    not_traced: str | None = None
 
     @property
     def askable(self) -> bool:

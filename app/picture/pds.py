@@ -45,7 +45,7 @@ from .identity import Identity, compare, identity_of
 from .models import Person, SourceStatus
 from .national import NEEDS_SIGN_IN, UNREADABLE
 
-__all__ = ["POSTPONED", "PdsAccess", "Verification", "Verifier"]
+__all__ = ["POSTPONED", "VERIFIED", "PdsAccess", "Verification", "Verifier", "status_code"]
 
 POSTPONED = "NHS number not yet traceable: baby under six weeks"
 SIX_WEEKS_DAYS = 42
@@ -86,6 +86,12 @@ class Verification:
     why: str
     code: str | None = None
     patient: dict[str, Any] | None = field(default=None, repr=False)
+    traced: str | None = None  # found by a PDS trace (trace.py): the words shown for it
+
+    @classmethod
+    def by_trace(cls, words: str, patient: dict[str, Any] | None) -> Verification:
+        """A number PDS gave as the one exact match of a trace: verified, for this picture."""
+        return cls("verified", STATUS_DISPLAYS[VERIFIED], VERIFIED, patient, words)
 
     @property
     def askable(self) -> bool:
@@ -94,6 +100,8 @@ class Verification:
 
     @property
     def words(self) -> str:
+        if self.traced:
+            return self.traced
         if self.state == "verified":
             return "NHS number verified on PDS"
         if self.state == "postponed":
@@ -103,7 +111,7 @@ class Verification:
         return f"NHS number verification not checked: {self.why}"
 
 
-def _status_code(identifier: dict[str, Any]) -> str | None:
+def status_code(identifier: dict[str, Any]) -> str | None:
     for extension in identifier.get("extension") or []:
         if isinstance(extension, dict) and extension.get("url") == NHS_NUMBER_VERIFICATION_EXTENSION:
             codings = (extension.get("valueCodeableConcept") or {}).get("coding") or []
@@ -130,7 +138,7 @@ def read_verification(patient: dict[str, Any], person: Person, today: date) -> V
     if not mine:  # a superseded number answered with the record now in use, or a wrong answer: not this number
         why = "PDS answered with the record of another NHS number (the number may have been superseded; confirm it)"
         return Verification("unverified", why, patient=patient)
-    code = _status_code(mine[0])
+    code = status_code(mine[0])
     if code is None:
         return Verification("unverified", "PDS gave no verification status for the number", patient=patient)
     if code == TRACE_POSTPONED:
@@ -300,6 +308,8 @@ class Verifier:
     def finish(self, everyone: list[Person]) -> None:
         """Each person's NHS number status, in words, as PDS said it."""
         for person in everyone:
+            if person.not_traced:
+                person.nhs_number_status, person.nhs_number_verified = f"No NHS number: {person.not_traced}", False
             verification = self.found.get(person.nhs_number or "")
             if verification is not None:
                 person.nhs_number_status = verification.words
@@ -311,6 +321,10 @@ class Verifier:
         if self.client is None or self.name is None:
             return []
         asked = [(p, self.found[p.nhs_number]) for p in everyone if p.nhs_number in self.found]
+        traces = [f"{p.role_label.lower()}: {v.traced}" for p, v in asked if v.traced] + [
+            f"{p.role_label.lower()} {p.not_traced}: their records were not checked" for p in everyone if p.not_traced
+        ]
+        untraced = any(p.not_traced for p in everyone)
         unchecked = [(p, v) for p, v in asked if v.state == "not-checked"]
         unverified = [(p, v) for p, v in asked if v.state == "unverified"]
         if not asked:
@@ -323,18 +337,20 @@ class Verifier:
                 "still asked about them (each compares the name and date of birth it holds), CP-IS was not"
             )
             everyone_unchecked = len(unchecked) == len(asked)
-            return [SourceStatus(self.name, "unavailable" if everyone_unchecked else "partial", detail, None)]
+            status = "unavailable" if everyone_unchecked else "partial"
+            return [SourceStatus(self.name, status, "; ".join([detail, *traces]), None)]
         mother = self._mother_note(everyone)
         if unverified:
             lines = [f"{p.role_label.lower()} ({v.why})" for p, v in unverified]
             detail = f"NHS number not verified for {'; '.join(lines)}: their records were not checked"
-            return [SourceStatus(self.name, "partial", "; ".join([detail, *mother]), self.now)]
-        who = ", ".join(dict.fromkeys(p.role_label.lower() for p, v in asked if v.state == "verified"))
+            return [SourceStatus(self.name, "partial", "; ".join([detail, *mother, *traces]), self.now)]
+        who = ", ".join(dict.fromkeys(p.role_label.lower() for p, v in asked if v.state == "verified" and not v.traced))
         postponed = [p.role_label.lower() for p, v in asked if v.state == "postponed"]
         detail = "; ".join(
             [f"NHS numbers verified for {who}"] * bool(who) + [f"{w}: {POSTPONED} (PDS status 08)" for w in postponed]
         )
-        return [SourceStatus(self.name, "partial" if mother else "none-found", "; ".join([detail, *mother]), self.now)]
+        status = "partial" if mother or untraced else "none-found"
+        return [SourceStatus(self.name, status, "; ".join([d for d in (detail, *mother, *traces) if d]), self.now)]
 
     def _mother_note(self, everyone: list[Person]) -> list[str]:
         """What to say if PDS records the baby's mother under another NHS number than the household's (or none)."""

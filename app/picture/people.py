@@ -18,6 +18,7 @@ __all__ = [
     "nhs_number_of",
     "person_from_patient",
     "person_from_related",
+    "trace_demographics",
 ]
 
 # The core extension UK Core's Patient profile uses (hl7.org/fhir/extensions: PatInterpreterRequired, boolean).
@@ -69,7 +70,7 @@ def display_name(resource: dict[str, Any]) -> str:
 def _birth_date(resource: dict[str, Any]) -> date | None:
     value = resource.get("birthDate")
     try:
-        return date.fromisoformat(value) if value and len(value) == 10 else None
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
     except ValueError:
         return None
 
@@ -84,6 +85,30 @@ def person_from_patient(patient: dict[str, Any], *, role: str, role_label: str) 
         gender=patient.get("gender"),
         identity=identity_of(patient),
     )
+
+
+def _postcode(resource: dict[str, Any]) -> str | None:
+    addresses = [a for a in resource.get("address") or [] if isinstance(a, dict)]
+    addresses.sort(key=lambda a: a.get("use") != "home")
+    codes = [a.get("postalCode") for a in addresses]
+    return next((c.strip() for c in codes if isinstance(c, str) and c.strip()), None)
+
+
+def trace_demographics(resource: dict[str, Any]) -> dict[str, str]:
+    """What a PDS trace could be asked by: the official (else first) name's family and first given name, a full
+    date of birth, gender and postcode, each only where the record has it."""
+    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+    name = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
+    given = name.get("given")
+    born = _birth_date(resource)
+    found = {
+        "family": name.get("family"),
+        "given": given[0] if isinstance(given, list) and given else None,
+        "birthdate": born.isoformat() if born else None,
+        "gender": resource.get("gender"),
+        "postcode": _postcode(resource),
+    }
+    return {k: v.strip() for k, v in found.items() if isinstance(v, str) and v.strip()}
 
 
 def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_parent: bool) -> Person:
@@ -111,6 +136,7 @@ def person_from_related(related: dict[str, Any], *, mappings: Mappings, of_paren
         gender=gender,
         relationship=", ".join(t for t in texts if t),
         identity=identity_of(related),
+        demographics={} if nhs_number_of(related) else trace_demographics(related),
         language=language,
         interpreter_required=interpreter,
         male_carer=bool(role)

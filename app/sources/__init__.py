@@ -14,7 +14,7 @@ from .errors import (
 )
 from .flags import flags
 from .national import new_request_id
-from .pds import pds_patient, pds_related_people
+from .pds import PdsTrace, pds_patient, pds_related_people, pds_search
 
 __all__ = [
     "ACCESS_HISTORY_INCLUDE",
@@ -23,6 +23,7 @@ __all__ = [
     "CpisRequest",
     "FhirClient",
     "KeptCapabilities",
+    "PdsTrace",
     "Query",
     "SearchResult",
     "SmartBackendAuth",
@@ -42,5 +43,6 @@ __all__ = [
     "parse_resource",
     "pds_patient",
     "pds_related_people",
+    "pds_search",
     "read_capabilities",
 ]
