@@ -287,12 +287,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="neosafe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo_help = "run NeoSafe with sandbox FHIR sources, CP-IS and MESH, SQLite and demo users"
+    demo_help = (
+        "run NeoSafe with sandbox FHIR sources, CP-IS, PDS, the Patient Flags API and MESH, SQLite and demo users"
+    )
     demo = commands.add_parser(
         "demo",
         help=demo_help,
         description=f"{demo_help[0].upper()}{demo_help[1:]}. Without uv or the package registry, MESH delivery is "
-        "off and the demo says why.",
+        "off and the demo says why; a national sandbox that cannot start is left out, and said.",
     )
     serve = commands.add_parser("serve", help="run NeoSafe against the FHIR servers in a sources file")
     serve.add_argument("--sources", type=Path, help="sources TOML file (default: $NEOSAFE_SOURCES)")

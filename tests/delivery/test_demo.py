@@ -1,8 +1,11 @@
 """`neosafe demo` as composed (sandbox/demo.py): the CP-IS sandbox as its cpis source, asked with the demo
-sign-in's token in CP-IS's shape, and a discharge delivered over the MESH sandbox to the demo GP practice, health
-visiting team and community neonatal team; without MESH, the demo still starts and says why.
+sign-in's token in CP-IS's shape, the PDS and Patient Flags sandboxes as its pds and patient-flags sources, asked
+with the same token (and left out, said, when one cannot start), and a discharge delivered over the MESH sandbox to
+the demo GP practice, health visiting team and community neonatal team; without MESH, the demo still starts and
+says why.
 
-The demo's own sekmet servers and MESH sandbox are the session's (already running), so only CP-IS starts here.
+The demo's own sekmet servers and MESH sandbox are the session's (already running), so only CP-IS, PDS and the
+Patient Flags sandbox start here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from app.delivery import Deliveries, deliveries_of
 from app.main import create_app
 from sandbox.demo import DEMO_DELIVERY_INTERVAL_S, running_demo
 from sandbox.mesh import UNIT_MAILBOX, MeshSandbox
+from sandbox.pds import PdsSandbox
 from tests.answering import completed, submitted
 from tests.conftest import DATABASES, SECRET, LiveServer, signed_in_browser
 from tests.delivery.conftest import Delivering
@@ -31,8 +35,13 @@ from tests.servers import serving
 from tests.web.test_cpis_access import CONTACTS
 
 
-def _demo(tmp_path: Path, sandbox, mesh, lines: list[str]):
-    return running_demo(tmp_path, fhir=lambda _: nullcontext(sandbox), mesh=mesh, say=lines.append)
+def _demo(tmp_path: Path, sandbox, mesh, lines: list[str], **national):
+    return running_demo(tmp_path, fhir=lambda _: nullcontext(sandbox), mesh=mesh, say=lines.append, **national)
+
+
+class CannotStart(PdsSandbox):
+    def __enter__(self):
+        raise RuntimeError("the PDS sandbox did not start")
 
 
 async def test_the_demo_asks_cp_is_in_its_shape_and_delivers_a_discharge_to_each_mailbox(
@@ -48,8 +57,12 @@ async def test_the_demo_asks_cp_is_in_its_shape_and_delivers_a_discharge_to_each
             "social-care": ("fhir", False),
             "police-gp": ("fhir", False),
             "cpis": ("cpis", False),  # the CP-IS sandbox, not the sekmet server of the generic cpis source
+            "pds": ("pds", False),
+            "patient-flags": ("patient-flags", False),
         }
         assert sources["cpis"].url == demo.cpis.url and sources["cpis"].unscheduled("discharge") is False
+        assert (sources["pds"].url, sources["patient-flags"].url) == (demo.pds.url, demo.flags.url)
+        assert f"{demo.pds.url} (PDS FHIR API)" in "\n".join(said) and demo.national_off == ()
         assert (settings.mesh_url, settings.mesh_mailbox, settings.mesh_shared_key) == (
             mesh.url,
             UNIT_MAILBOX,
@@ -73,10 +86,15 @@ async def test_the_demo_asks_cp_is_in_its_shape_and_delivers_a_discharge_to_each
         served = settings.model_copy(update={"delivery_worker": False, "watch": False})
         app = create_app(served, demo_cis2_token=demo.cpis_token)
         with serving(app) as url:
-            before = len(demo.cpis.seen)
-            with signed_in_browser(url, "nurse") as nurse:  # a demo sign-in: it has the sandbox's token
+            before, pds_before, flags_before = len(demo.cpis.seen), len(demo.pds.seen), len(demo.flags.seen)
+            with signed_in_browser(url, "nurse") as nurse:  # a demo sign-in: it has the sandboxes' token
                 admission = nurse.get(f"/patients/{ACTIVE_CP_BABY}/checklists/admission")
+                page = nurse.get(f"/patients/{ACTIVE_CP_BABY}")
             assert admission.status_code == 200 and str(escape(CONTACTS)) in admission.text  # CP-IS checked
+            verified = {s["nhs_number"] for s in demo.pds.seen[pds_before:] if s["asked"] == "Patient"}
+            assert {ACTIVE_CP_BABY, ACTIVE_CP_MOTHER} <= verified  # NHS numbers verified on PDS
+            assert "NHS number verified on PDS" in page.text
+            assert ACTIVE_CP_BABY in {s["nhs_number"] for s in demo.flags.seen[flags_before:]}  # flags asked
             asked = {(s["nhs_number"], s["unscheduled"]) for s in demo.cpis.seen[before:]}
             assert asked == {(ACTIVE_CP_BABY, "true"), (ACTIVE_CP_MOTHER, "true")}  # admission: unscheduled care
 
@@ -133,9 +151,22 @@ def test_without_the_mesh_sandbox_the_demo_still_starts_says_why_and_delivers_no
     assert settings.sources_file == demo.sources_file and settings.demo_users
 
 
+def test_a_national_sandbox_that_cannot_start_is_left_out_and_said(sandbox, mesh, tmp_path):
+    said: list[str] = []
+    with _demo(tmp_path, sandbox, lambda _: nullcontext(mesh), said, pds=CannotStart) as demo:
+        sources = {s.name: s.profile for s in load_sources(demo.sources_file)}
+        settings = demo.settings(secret_key=SECRET)
+
+    assert demo.pds is None and "pds" not in sources  # never asked, so never "not connected" either
+    assert sources["patient-flags"] == "patient-flags" and demo.flags is not None  # the other still runs
+    (off,) = demo.national_off
+    assert off.startswith("The PDS sandbox could not start (the PDS sandbox did not start)") and off in said
+    assert settings.demo_users and settings.sources_file == demo.sources_file
+
+
 def test_neosafe_demo_help_names_what_it_starts(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["demo", "--help"])
 
     assert exited.value.code == 0
-    assert "CP-IS and MESH" in " ".join(capsys.readouterr().out.split())
+    assert "CP-IS, PDS, the Patient Flags API and MESH" in " ".join(capsys.readouterr().out.split())
