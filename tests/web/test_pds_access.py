@@ -18,17 +18,23 @@ from app.picture.pds import POSTPONED
 from sandbox.cpis import CpisSandbox
 from sandbox.pds import PdsSandbox
 from tests.conftest import cis2_settings, signed_in_browser
+from tests.factories import new_nhs_number
 from tests.families import ACTIVE_CP_BABY, ACTIVE_CP_MOTHER, ACTIVE_CP_PARTNER, NO_CONCERNS_BABY
+from tests.picture.test_pds_trace import a_family, his_record
 from tests.servers import serving
 from tests.web.test_sessions import audited
 from tests.web.test_sign_in import cis2_claims, signed_in
 
 NURSE = cis2_claims("Priya Shah", ("p-nurse", "S8000:G8000:R8001", []), selected="p-nurse")
+# A father with no NHS number on his baby's unit record, whom PDS traces (the tests make his family)
+TRACED = {"name": [{"family": "Quillfeather", "given": ["Owain"]}], "gender": "male", "birthDate": "1991-07-14"}
+TRACED_NUMBER = new_nhs_number()
 
 
 @pytest.fixture(scope="module")
 def pds(oidc_provider: str) -> Iterator[PdsSandbox]:
-    with PdsSandbox(tokens=frozenset(), userinfo_url=f"{oidc_provider}/userinfo") as running:
+    traced = {TRACED_NUMBER: TRACED}
+    with PdsSandbox(tokens=frozenset(), userinfo_url=f"{oidc_provider}/userinfo", extra_people=traced) as running:
         yield running
 
 
@@ -106,3 +112,34 @@ async def test_a_demo_user_has_no_cis2_token_so_pds_is_not_checked_said_and_not_
     assert "NHS number verification not checked: needs the clinician&#39;s NHS Care Identity sign-in" in page.text
     assert "the record sources were still asked about them" in page.text
     assert not await audited(pds_settings.database_url, "view-pds", "demo-nurse")
+
+
+async def test_a_traced_father_is_shown_found_by_pds_trace_his_records_found_and_the_trace_audited(
+    neosafe, oidc_provider, pds, pds_settings, fhir
+):
+    baby, dad = a_family(fhir, father=TRACED)
+    his_record(fhir, TRACED_NUMBER, dad)
+    with signed_in(neosafe, oidc_provider, "555000913", NURSE) as (browser, _):
+        cookie = next(iter(browser.cookies.values()))
+        before = len(pds.seen)
+        page = browser.get(f"/patients/{baby}")
+        api = browser.get(f"/api/patients/{baby}/picture", headers={"Authorization": f"Bearer {cookie}"})
+        (search, *_) = [s for s in pds.seen[before:] if s["asked"] == "search"]
+
+    spaced = f"{TRACED_NUMBER[:3]} {TRACED_NUMBER[3:6]} {TRACED_NUMBER[6:]}"
+    assert page.status_code == 200 and f"NHS number {spaced} found by PDS trace (matched on family name" in page.text
+    father = next(p for p in api.json()["people"] if p["role"] == "father")
+    assert father["nhs_number"] == TRACED_NUMBER and father["nhs_number_status"].startswith(f"NHS number {spaced}")
+    assert [r["source"] for r in api.json()["records"] if r["person_nhs_number"] == TRACED_NUMBER] == ["police-gp"]
+    events = await audited(pds_settings.database_url, "view-pds", "555000913")
+    assert any("father (trace)" in e.detail and search["request_id"] in e.detail for e in events)
+
+
+def test_a_father_pds_cannot_trace_is_not_checked_not_traced_on_the_page(neosafe, oidc_provider, fhir):
+    baby, _ = a_family(fhir)  # nobody on PDS has his name
+    with signed_in(neosafe, oidc_provider, "555000914", NURSE) as (browser, _):
+        page = browser.get(f"/patients/{baby}")
+
+    assert page.status_code == 200
+    assert "No NHS number: not traced: PDS found no exact match for their name and date of birth" in page.text
+    assert "not checked: not traced: PDS found no exact match" in page.text
