@@ -38,7 +38,7 @@ from .models import Person
 from .national import NEEDS_SIGN_IN, UNREADABLE
 from .pds import VERIFIED, status_code
 
-__all__ = ["NOT_TRACED", "REQUIRED", "Traced", "trace_params", "trace_person"]
+__all__ = ["NOT_TRACED", "REQUIRED", "Traced", "read_trace", "trace_params", "trace_person"]
 
 NOT_TRACED = "not traced"
 REQUIRED = ("family", "given", "birthdate")  # the least NeoSafe traces anyone on

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from app.picture import PdsAccess, Picture
-from app.picture.trace import trace_params
+from app.picture.models import Person
+from app.picture.trace import read_trace, trace_params
 from sandbox.cpis import CpisSandbox
 from sandbox.pds import PDS_TOKEN, PdsSandbox
 from testkit.ports import free_port
@@ -276,3 +277,53 @@ def test_the_sandbox_refuses_what_pds_refuses():
     assert unknown.status_code == 400 and "ADDITIONAL_PROPERTIES" in unknown.text
     assert too_few.status_code == 400 and "INVALID_SEARCH_DATA" in too_few.text
     assert (no_id.status_code, no_token.status_code) == (400, 401)
+
+
+def _pds_patient(number: str, status: str = "01", **overrides: Any) -> dict[str, Any]:
+    extension = {
+        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+        "valueCodeableConcept": {
+            "coding": [
+                {
+                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland",
+                    "code": status,
+                }
+            ]
+        },
+    }
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number, "extension": [extension]}],
+        "name": [{"family": "Pennock", "given": ["Gareth"]}],
+        "gender": "male",
+        "birthDate": BORN,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("patient", "score", "why"),
+    [
+        ({"birthDate": "1991-07-15"}, 1, "under another name or date of birth"),
+        ({"name": [{"family": "Pennock", "given": ["Gary"]}]}, 1, "under another name or date of birth"),
+        ({"name": [{"family": "Pennock"}]}, 1, "under another name or date of birth"),  # no given name to agree
+        ({"gender": "female"}, 1, "another gender"),
+        ({"number": "9990000000"}, 1, "no valid NHS number"),  # a check digit that fails
+        ({"status": "05"}, 1, "has not verified (status 05)"),
+        ({}, "1", "score is below 1"),  # a score that is not a number
+        ({}, True, "score is below 1"),
+    ],
+    ids=["birth date", "given name", "no given name", "gender", "check digit", "status 05", "text score", "bool"],
+)
+def test_neosafe_checks_the_one_exact_match_itself(patient, score, why):
+    number = patient.pop("number", new_nhs_number())
+    held = _pds_patient(number, patient.pop("status", "01"), **patient)
+    person = Person(role="father", role_label="Father", name="Gareth PENNOCK", nhs_number=None)
+    person.demographics = {"family": "Pennock", "given": "Gareth", "birthdate": BORN, "gender": "male"}
+
+    traced = read_trace([(held, score)], person, set())
+
+    assert traced.number is None and why in traced.why
+    good = new_nhs_number()  # and the same answer, put right, is traced
+    assert read_trace([(_pds_patient(good), 1.0)], person, set()).number == good
+    assert read_trace([(_pds_patient(good), 1.0)], person, {good}).number is None  # someone else's number
