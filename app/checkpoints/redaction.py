@@ -38,12 +38,40 @@ def _withheld(history: AccessHistory) -> AccessHistory:
     return replace(history, accesses=[replace(a, viewer=None, role=None) for a in history.accesses])
 
 
+def _untraced(picture: Picture) -> Picture:
+    """The picture without the NHS numbers a PDS trace gave the clinician who asked, nor what was found under them:
+    for another reader each traced person is not traced (asked by another clinician), never "none found"."""
+    traced = {p.nhs_number for p in picture.people if p.traced}
+    if not traced:
+        return picture
+    why = f"not traced: {ASKED_BY_ANOTHER}"
+    unchecked = PersonCheck("not-checked", f"not checked: {why}", reason="not traced on PDS")
+    people = [
+        replace(
+            p,
+            nhs_number=None,
+            traced=False,
+            not_traced=why,
+            nhs_number_status=f"No NHS number: {why}",
+            nhs_number_verified=False,
+            checks={name: unchecked for name in p.checks},
+            found_on={},
+        )
+        if p.traced
+        else p
+        for p in picture.people
+    ]
+    records = [r for r in picture.records if r.person_nhs_number not in traced]
+    return replace(picture, people=people, records=records)
+
+
 def kept_for(picture: Picture, *, asked_by: str | None, reader: User, user_restricted: frozenset[str]) -> Picture:
     """A picture kept from one user's view (the worklist's), as another user may reuse it. What a user-restricted
     national service (CP-IS) told the clinician who asked was told to them, under their own access, recorded by the
     service: for anyone else that source reads *not checked*, its records left out, never "none found"."""
     if asked_by == reader.id:
         return picture
+    picture = _untraced(picture)
     theirs = {s.name for s in picture.sources if s.name in user_restricted and s.checked}
     if not theirs:
         return picture

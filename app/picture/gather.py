@@ -410,7 +410,7 @@ async def _traced(verifier: Verifier, fresh: list[Person], people: dict[str, Per
             why = trace.words if trace.number is None else "not traced: PDS gave two people the same NHS number"
             person.not_traced = why
             continue
-        person.nhs_number = trace.number
+        person.nhs_number, person.traced = trace.number, True
         verifier.found[trace.number] = Verification.by_trace(trace.words, trace.patient)
         people[trace.number] = person
         traced.append(person)

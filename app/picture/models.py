@@ -70,6 +70,7 @@ class Person:
     # (None: traced, or no PDS). A number found by a trace is this picture's only (trace.py).
     demographics: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     not_traced: str | None = None
+    traced: bool = False  # their NHS number came from a PDS trace with the clinician's own token, for this picture
 
     @property
     def askable(self) -> bool:
