@@ -46,12 +46,14 @@ def mark_changes(picture: Picture, earlier: list[dict[str, Any]], *, since: str)
 
 def _checked_now(picture: Picture, record: dict[str, Any]) -> bool:
     """Whether the record's source answered for its person now, so that its absence means something. A snapshot
-    that did not keep the person (kept before it did) is judged on the source alone."""
+    that did not keep the person (kept before it did) is judged on the source alone; a person nobody in the picture
+    has the NHS number of now (one a PDS trace gave then, not traced now) was not asked about now."""
     source = record.get("source")
     if any(s.name == source and not s.checked for s in picture.sources):
         return False
     number = record.get("person_nhs_number")
-    for person in (picture.baby, *picture.people):
-        if number and person.nhs_number == number and (check := person.checks.get(source or "")) is not None:
+    held = [p for p in (picture.baby, *picture.people) if number and p.nhs_number == number]
+    for person in held:
+        if (check := person.checks.get(source or "")) is not None:
             return check.status not in UNCHECKED_PERSON
-    return True
+    return not number or bool(held)

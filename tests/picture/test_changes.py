@@ -55,6 +55,14 @@ def test_a_record_whose_person_was_not_asked_now_is_not_checked_though_the_sourc
     assert gone["checked_now"] is True
 
 
+def test_a_record_of_someone_nobody_has_the_number_of_now_is_not_checked_never_gone():
+    """A father traced on PDS at admission and not traced now (PDS down, another name) was not asked about now."""
+    now = picture_now(SourceStatus("police-gp", "partial", "not checked for father (not traced on PDS)", WHEN))
+    now.people = [now.baby]  # nobody holds the number his record was found under
+    (gone,) = gone_from(now)
+    assert gone["checked_now"] is False
+
+
 def test_a_snapshot_kept_before_the_person_was_is_judged_on_the_source():
     old = [{k: v for k, v in r.items() if k != "person_nhs_number"} for r in admission_snapshot()]
     now = picture_now(SourceStatus("police-gp", "none-found", "nothing held", WHEN))
