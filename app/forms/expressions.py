@@ -13,6 +13,13 @@ expression that could read it (`$this`, `$index`, `$total`, or a function argume
 e.g. `union(item)`) is evaluated as written, without sub-results. Chains over the checklist alone are kept for
 the process, keyed by the checklist's content; chains over anything else (patient data, the response) live only
 as long as one `prepared()` block, or one evaluation outside any.
+
+One shape is answered from an index: a shared chain filtered by `.where(linkId = 'literal')` (enableWhenExpression's
+`%resource.repeat(item).where(linkId = ...)`, one for every question it reads). fhirpathpy tests every item of the
+walk against the literal, a few ms each time; the index puts the walk's items under their linkId once per result,
+in their order, so each lookup is the items fhirpathpy's `where` keeps, the same objects in the same order. It is
+used only where that is certain: every item a JSON object whose linkId, if any, is a plain string with no `_linkId`
+beside it; otherwise the chain is evaluated by fhirpathpy as written.
 """
 
 from __future__ import annotations
@@ -73,11 +80,13 @@ class _Needs:
 
 @dataclass(frozen=True)
 class _Chain:
-    """A shared sub-result: its tree (itself with shared chains inside) and the %variables it reads."""
+    """A shared sub-result: its tree (itself with shared chains inside) and the %variables it reads. `lookup`, for
+    `<shared chain>.where(linkId = 'literal')`: the inner chain's name and the literal, answered from an index."""
 
     name: str
     tree: dict[str, Any]
     names: tuple[str, ...]
+    lookup: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,54 @@ def _reference(name: str, text: str) -> dict[str, Any]:
     return {"type": "TermExpression", "terminalNodeText": [], "text": text, "children": [term]}
 
 
+def _link_id_lookup(rewritten: dict[str, Any]) -> tuple[str, str] | None:
+    """(inner chain's name, literal) if `rewritten` is `<shared chain>.where(linkId = 'literal')`, else None."""
+    left, right = rewritten["children"]
+    try:
+        constant = left["children"][0]["children"][0]
+        inner = _identifier(constant)
+        functn = right["children"][0]
+        params = functn["children"][1]["children"]
+        (condition,) = params
+        member, literal = condition["children"]
+        shapes = (
+            left["type"] == "TermExpression" and constant["type"] == "ExternalConstant",
+            right["type"] == "FunctionInvocation" and _identifier(functn["children"][0]) == "where",
+            condition["type"] == "EqualityExpression" and condition["terminalNodeText"] == ["="],
+            member["type"] == "TermExpression" and member["children"][0]["type"] == "InvocationTerm",
+            member["children"][0]["children"][0]["type"] == "MemberInvocation",
+            _identifier(member) == "linkId",
+            literal["type"] == "TermExpression" and literal["children"][0]["type"] == "LiteralTerm",
+            literal["children"][0]["children"][0]["type"] == "StringLiteral",
+        )
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    if not all(shapes) or inner not in _by_name:
+        return None
+    ctx = {"dataRoot": [], "vars": {}, "model": R4, "userInvocationTable": {}}
+    value = do_eval(ctx, [], literal)  # fhirpathpy's own reading of the literal (escapes and all)
+    if len(value) != 1 or not isinstance(value[0], str):
+        return None
+    return inner, value[0]
+
+
+def _by_link_id(items: list[Any]) -> dict[str, list[Any]] | None:
+    """The items under their linkId, in order; None unless fhirpathpy's `linkId = 'x'` is plainly `linkId == 'x'`
+    for every one (a JSON object, its linkId absent or a string, no `_linkId` extension beside it)."""
+    index: dict[str, list[Any]] = {}
+    for item in items:
+        data = get_data(item)
+        if not isinstance(data, dict) or isinstance(data, FP_Type) or "_linkId" in data:
+            return None
+        link_id = data.get("linkId")
+        if link_id is None and "linkId" not in data:
+            continue
+        if not isinstance(link_id, str):
+            return None
+        index.setdefault(link_id, []).append(item)
+    return index
+
+
 def _share(node: dict[str, Any]) -> dict[str, Any]:
     """The tree with every chain that reads only %variables (always the same for the same values) shared."""
     rewritten = {**node, "children": [_share(c) for c in node["children"]]} if node.get("children") else node
@@ -159,7 +216,8 @@ def _share(node: dict[str, Any]) -> dict[str, Any]:
     key = json.dumps(node, sort_keys=True)
     chain = _chains.get(key)
     if chain is None:
-        chain = _Chain(name=f"\x00chain{next(_numbers)}", tree=rewritten, names=tuple(sorted(needs.names)))
+        name, names = f"\x00chain{next(_numbers)}", tuple(sorted(needs.names))
+        chain = _Chain(name=name, tree=rewritten, names=names, lookup=_link_id_lookup(rewritten))
         _chains[key] = _by_name[chain.name] = chain
     return _reference(chain.name, str(node.get("text", "")))
 
@@ -182,6 +240,7 @@ class _Scope:
 
     held: dict[int, Any] = field(default_factory=dict)
     results: dict[tuple[str, tuple[int, ...]], list[Any]] = field(default_factory=dict)
+    indexes: dict[tuple[str, tuple[int, ...]], dict[str, list[Any]] | None] = field(default_factory=dict)
     digests: dict[int, bytes | None] = field(default_factory=dict)
 
     def digest(self, value: Any) -> bytes | None:
@@ -233,8 +292,22 @@ class _Variables(dict):
             self.scope.held[id(value)] = value
         key = (chain.name, tuple(id(v) for v in values))
         if key not in self.scope.results:
-            self.scope.results[key] = self._compute(chain)
+            self.scope.results[key] = self._looked_up(chain) if chain.lookup else self._compute(chain)
         return list(self.scope.results[key])  # a copy: fhirpathpy changes some lists it is given
+
+    def _looked_up(self, chain: _Chain) -> list[Any]:
+        """`<inner>.where(linkId = 'literal')` from the index of the inner chain's result, else by fhirpathpy."""
+        inner, literal = chain.lookup or ("", "")
+        base = _by_name[inner]
+        if not all(dict.__contains__(self, n) for n in base.names):
+            return self._compute(chain)
+        key = (inner, tuple(id(dict.__getitem__(self, n)) for n in base.names))
+        if key not in self.scope.indexes:
+            self.scope.indexes[key] = _by_link_id(self[inner])
+        index = self.scope.indexes[key]
+        if index is None:
+            return self._compute(chain)
+        return list(index.get(literal, []))
 
     def _checklist_chain(self, chain: _Chain, digest: bytes) -> list[Any]:
         key = (chain.name, digest)

@@ -197,3 +197,57 @@ def test_expressions_that_read_the_focus_answer_as_fhirpathpy_alone(text):
 def test_an_undefined_variable_or_broken_expression_is_an_expression_error(text):
     with pytest.raises(ExpressionError):
         evaluate(text, resource={}, env={"picture": EVERYTHING})
+
+
+LOOKUP = "%resource.repeat(item).where(linkId = 'a').answer.value"
+ODD_ITEMS = {
+    "nested and repeated": [
+        {"linkId": "a", "answer": [{"value": 1}]},
+        {"linkId": "g", "item": [{"linkId": "a", "answer": [{"value": 2}]}, {"text": "no linkId"}]},
+        {"linkId": "a", "answer": [{"value": 3}]},
+    ],
+    "a linkId as a list": [{"linkId": ["a"], "answer": [{"value": 1}]}, {"linkId": "a", "answer": [{"value": 2}]}],
+    "a linkId as a number": [{"linkId": 7, "answer": [{"value": 1}]}, {"linkId": "a", "answer": [{"value": 2}]}],
+    "a _linkId extension": [{"linkId": "a", "_linkId": {"id": "x"}, "answer": [{"value": 1}]}],
+    "an item that is text": [{"linkId": "a", "item": ["a"], "answer": [{"value": 1}]}],
+    "no match": [{"linkId": "b", "answer": [{"value": 1}]}],
+}
+
+
+@pytest.mark.parametrize("items", list(ODD_ITEMS.values()), ids=list(ODD_ITEMS))
+@pytest.mark.parametrize(
+    "text",
+    [LOOKUP, "%resource.repeat(item).where(linkId = 'a').count()", r"%resource.repeat(item).where(linkId='\u0061')"],
+)
+def test_a_lookup_by_link_id_answers_as_fhirpathpy_alone(text, items):
+    resource = {"resourceType": "QuestionnaireResponse", "item": items}
+
+    with prepared():
+        for _ in range(2):  # the second from the index the first built
+            assert evaluate(text, resource=resource, env={}) == fhirpathpy_alone(text, resource, {}), text
+
+
+def test_every_linkid_lookup_of_the_checklists_is_answered_from_the_index():
+    """The enableWhenExpression shape is recognised (else the lookups above would test nothing)."""
+    texts = {
+        found
+        for questionnaire in CHECKLISTS.by_canonical.values()
+        for found in _expressions(questionnaire)
+        if "%resource.repeat(item).where(linkId = " in found
+    }
+    assert texts
+    for text in texts:
+        shared._compiled(text)
+    lookups = [c for c in shared._by_name.values() if c.lookup and shared._by_name[c.lookup[0]].names == ("resource",)]
+    assert {literal for _, literal in (c.lookup for c in lookups)} >= {
+        t.split("linkId = '")[1].split("'")[0] for t in texts
+    }
+
+
+def _expressions(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["expression"]] if isinstance(node.get("expression"), str) else []
+        return own + [e for value in node.values() for e in _expressions(value)]
+    if isinstance(node, list):
+        return [e for value in node for e in _expressions(value)]
+    return []
