@@ -251,3 +251,8 @@ def _expressions(node: Any) -> list[str]:
     if isinstance(node, list):
         return [e for value in node for e in _expressions(value)]
     return []
+
+
+def test_no_linkid_is_a_choice_type_in_fhirpathpys_model():
+    """The index reads `linkId` straight from each item, as fhirpathpy does unless its model made it `linkId[x]`."""
+    assert not [path for path in R4["choiceTypePaths"] if path.rsplit(".", 1)[-1] == "linkId"]
