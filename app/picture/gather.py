@@ -140,7 +140,7 @@ def _as_json(resources: list) -> list[dict[str, Any]]:
 async def _identified(resources: list, answer: Answer, asked: str) -> list[dict[str, Any]]:
     """The resources as JSON (seconds of CPU for a large answer: off the loop); a Patient without an id cannot be
     asked about further, so it is a problem, left out."""
-    found = await off_the_loop(_as_json, resources)
+    found = await off_the_loop(_as_json, resources, inline=not resources)
     if any(r["resourceType"] == "Patient" and not r.get("id") for r in found):
         answer.problems.append(f"{asked}: a Patient without an id; left out")
     return [r for r in found if r["resourceType"] != "Patient" or r.get("id")]
@@ -284,7 +284,8 @@ async def _ask(
     except UNREADABLE as exc:  # the client checks the shapes it reads; this is the second line of defence
         return _unreadable(answer, client.source.name, exc)
     try:  # classifying records is CPU work too (FHIRPath, per resource): off the loop
-        await off_the_loop(_read, results, answer, client.source.name, person, mappings, now)
+        nothing_found = not any(matches for _, matches, _ in results)
+        await off_the_loop(_read, results, answer, client.source.name, person, mappings, now, inline=nothing_found)
     except UNREADABLE as exc:
         return _unreadable(answer, client.source.name, exc)
     return answer

@@ -81,8 +81,16 @@ class SearchResult:
 DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
-async def off_the_loop(function: Callable[..., T], *args: Any) -> T:
-    """`function(*args)` in a reader thread, awaited; cancelling the wait drops it if it has not started yet."""
+# JSON up to this size is read on the loop: it takes far less time than handing it to a reader thread and back.
+INLINE_BYTES = 16 * 1024
+
+
+async def off_the_loop(function: Callable[..., T], *args: Any, inline: bool = False) -> T:
+    """`function(*args)` in a reader thread, awaited; cancelling the wait drops it if it has not started yet.
+    `inline`: the caller knows the work is tiny (nothing found, a small answer), so it is done here and now:
+    the same call and the same result or error, without the hand-off to a thread and back."""
+    if inline:
+        return function(*args)
     return await asyncio.get_running_loop().run_in_executor(READERS, function, *args)
 
 
@@ -262,7 +270,7 @@ class FhirClient:
                 if page > 1:
                     bundle = await self._request("GET", url)
                 # The R4B models of a large page take seconds to build: in a reader thread, like its JSON.
-                await off_the_loop(self._read_page, bundle, url, result)
+                await off_the_loop(self._read_page, bundle, url, result, inline=not bundle.get("entry"))
             except SourceDataError as exc:
                 if page == 1:
                     raise
@@ -436,7 +444,7 @@ class FhirClient:
         if content is None and response.is_success:
             raise self._data_error(f"answered with more than {_in_mb(self.max_bytes)} (the most NeoSafe reads)", url)
         try:
-            body = await off_the_loop(_json, content) if content else None
+            body = await off_the_loop(_json, content, inline=len(content) <= INLINE_BYTES) if content else None
         except _TooDeep as exc:
             if response.is_success:
                 raise self._data_error(f"answered with JSON nested deeper than {MAX_DEPTH} levels", url) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import httpx
@@ -15,6 +16,7 @@ from app.sources import (
     SourceRejected,
     SourceTimeout,
     SourceUnavailable,
+    off_the_loop,
 )
 from testkit.ports import free_port
 
@@ -164,3 +166,20 @@ def test_a_batch_entrys_query_string_is_urlencodes_exactly():
     for params in cases:
         assert _query_string(params) == urlencode(params, doseq=True)
         assert _query_string(params) == urlencode(params, doseq=True)  # remembered: still the same
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["in a reader thread", "inline"])
+async def test_off_the_loop_gives_the_same_result_and_error_inline_or_in_a_thread(inline):
+    loop_thread = threading.current_thread()
+    ran_on: list[bool] = []
+
+    def work(value: int) -> int:
+        ran_on.append(threading.current_thread() is loop_thread)
+        if value < 0:
+            raise ValueError("negative")
+        return value * 2
+
+    assert await off_the_loop(work, 21, inline=inline) == 42
+    with pytest.raises(ValueError, match="negative"):
+        await off_the_loop(work, -1, inline=inline)
+    assert ran_on == [inline, inline]
