@@ -133,10 +133,18 @@ async def _watch(args: argparse.Namespace) -> None:
 
 
 async def _reconcile(args: argparse.Namespace) -> None:
-    from app.assessments import reconcile
+    from app.assessments import reconcile, targets_written
 
-    async with _services(args) as services, services.client(services.write_back) as client:
-        checked, findings = await reconcile(services.sessions, client)
+    async with _services(args) as services:
+        async with services.client(services.write_back) as client:
+            checked, findings = await reconcile(services.sessions, client)
+        for target in await targets_written(services.sessions):  # a launch's EPR: each checked on its own server
+            source = services.target(target)
+            if source is None:
+                raise SystemExit(f"checklists were written to {target}, which the sources file no longer has")
+            async with services.client(source) as client:
+                more, found = await reconcile(services.sessions, client, target=target)
+            checked, findings = checked + more, findings + found
     for finding in findings:
         print(finding)
     problems = [f for f in findings if f.problem in ("missing", "duplicated")]

@@ -5,6 +5,10 @@ sekmet's SMART server does not run user launches (its /auth/authorize answers an
 this one. A test registers a launch (`SmartEpr.launch`): who the clinician is and which patient, encounter and
 need_patient_banner the token then carries. Every token request is kept (`token_requests`), to show the PKCE
 verifier NeoSafe sent.
+
+With `upstream` (a sandbox FHIR base), the EPR's FHIR server is that server behind this one: every other request
+under /fhir is passed on, so NeoSafe can have it as a source and write to it, with `failing_writes` transactions
+answered 503 first. A read with a launch's access token is kept in `token_uses`, to show where it went.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.config import Settings, SourceSettings
 from app.fhir_systems import NHS_NUMBER_SYSTEM
@@ -60,6 +65,11 @@ class SmartEpr:
     patients: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     configuration_changes: dict[str, Any] = field(default_factory=dict)  # a test's broken SMART configuration
+    encounters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    upstream: str | None = None  # the sandbox FHIR server this EPR's FHIR server is, for everything else
+    failing_writes: int = 0  # transactions still to answer 503 (the EPR's FHIR server down, then back)
+    transactions: list[int] = field(default_factory=list)  # the status of each transaction posted, in order
+    token_uses: list[str] = field(default_factory=list)  # "GET Patient/<id>": each request with a launch token
     key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -76,12 +86,17 @@ class SmartEpr:
         encounter: str = "enc-1",
         need_patient_banner: bool = True,
         forged: bool = False,
+        stay_of: str | None = None,
     ) -> str:
-        """A launch the EPR's user starts from a record; its `launch` value."""
+        """A launch the EPR's user starts from a record; its `launch` value. Its encounter is that patient's stay
+        (or `stay_of`'s, another patient id), unless the EPR's FHIR server (`upstream`) holds the Encounter."""
         launch_id = secrets.token_urlsafe(8)
         patient_id = patient_resource["id"] if patient_resource else None
-        if patient_resource:
+        if patient_resource and self.upstream is None:  # else the EPR's FHIR server holds it
             self.patients[patient_resource["id"]] = patient_resource
+        if self.upstream is None and (stay_of or patient_id):
+            subject = {"reference": f"Patient/{stay_of or patient_id}"}
+            self.encounters[encounter] = {"resourceType": "Encounter", "id": encounter, "subject": subject}
         self.launches[launch_id] = {
             "claims": claims,
             "patient": patient_id,
@@ -179,19 +194,49 @@ class SmartEpr:
                 answer["patient"] = given["patient"]
             return JSONResponse(answer)
 
-        @epr.get("/fhir/Patient/{patient_id}")
-        def read_patient(patient_id: str, request: Request) -> JSONResponse:
+        @epr.api_route("/fhir", methods=["GET", "POST"])
+        @epr.api_route("/fhir/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
+        async def fhir(request: Request, path: str = "") -> Response:
             bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
-            if self.tokens.get(bearer) != patient_id:
+            kind, _, resource_id = path.partition("/")
+            if bearer in self.tokens:  # a launch's access token: the Patient and the Encounter reads only
+                self.token_uses.append(f"{request.method} {path}")
+                if request.method != "GET" or kind not in ("Patient", "Encounter"):
+                    return JSONResponse({"resourceType": "OperationOutcome"}, 403)
+                if kind == "Patient" and self.tokens[bearer] != resource_id:
+                    return JSONResponse({"resourceType": "OperationOutcome"}, 401)
+                local = (self.patients if kind == "Patient" else self.encounters).get(resource_id)
+                if local is not None:
+                    return JSONResponse(local, media_type="application/fhir+json")
+            elif kind in ("Patient", "Encounter") and resource_id in (self.patients | self.encounters):
                 return JSONResponse({"resourceType": "OperationOutcome"}, 401)
-            return JSONResponse(self.patients[patient_id], media_type="application/fhir+json")
+            if self.upstream is None:
+                return JSONResponse({"resourceType": "OperationOutcome"}, 404)
+            if request.method == "POST" and not path and self.failing_writes:
+                self.failing_writes -= 1
+                self.transactions.append(503)
+                return JSONResponse({"resourceType": "OperationOutcome"}, 503)
+            headers = {k: v for k, v in request.headers.items() if k in ("accept", "content-type", "prefer")}
+            async with httpx.AsyncClient(timeout=60) as http:
+                answer = await http.request(
+                    request.method,
+                    f"{self.upstream}/{path}" if path else self.upstream,
+                    params=request.query_params,
+                    content=await request.body(),
+                    headers=headers,
+                )
+            if request.method == "POST" and not path:
+                self.transactions.append(answer.status_code)
+            body = answer.content.replace(self.upstream.encode(), self.iss.encode())  # links as this server's
+            kept = {k: v for k, v in answer.headers.items() if k in ("content-type", "location", "etag")}
+            return Response(body, answer.status_code, headers=kept)
 
         return epr
 
 
 @contextmanager
-def running_epr() -> Iterator[SmartEpr]:
-    epr = SmartEpr()
+def running_epr(upstream: str | None = None) -> Iterator[SmartEpr]:
+    epr = SmartEpr(upstream=upstream)
     with serving(epr.app()) as url:
         epr.url = url
         yield epr
@@ -202,19 +247,41 @@ class Launching:
     epr: SmartEpr
     settings: Settings
     url: str  # NeoSafe's
+    sources: list[SourceSettings] = field(default_factory=list)  # NeoSafe's, the EPR's FHIR server among them
 
 
 @contextmanager
-def neosafe_in_the_epr(sources: list[SourceSettings], directory: Path) -> Iterator[Launching]:
+def neosafe_in_the_epr(
+    sources: list[SourceSettings],
+    directory: Path,
+    *,
+    upstream: str | None = None,
+    epr_source: str | None = None,
+    write_back_source: str | None = None,
+    **settings_changes: Any,
+) -> Iterator[Launching]:
     """The EPR, and a NeoSafe it may launch (its allow-list naming the EPR's iss; CIS2 role codes mapped as in the
-    single sign-on tests; no demo users)."""
-    with running_epr() as epr:
+    single sign-on tests; no demo users unless `settings_changes` say so). With `upstream`, the EPR's FHIR server is
+    that sandbox server, and NeoSafe's source `epr_source` is the EPR's FHIR server (its base the EPR's iss); the
+    allow-list entry names `write_back_source` if given."""
+    with running_epr(upstream) as epr:
+        if epr_source:
+            sources = [
+                SourceSettings(**{**s.model_dump(), "base_url": epr.iss}) if s.name == epr_source else s
+                for s in sources
+            ]
         allow_list = directory / "smart-launch.toml"
+        named = f'write_back_source = "{write_back_source}"\n' if write_back_source else ""
         allow_list.write_text(
-            f'[[eprs]]\nname = "Test EPR"\niss = "{epr.iss}"\nclient_id = "{CLIENT_ID}"\n', encoding="utf-8"
+            f'[[eprs]]\nname = "Test EPR"\niss = "{epr.iss}"\nclient_id = "{CLIENT_ID}"\n{named}', encoding="utf-8"
         )
         settings = make_settings(directory).model_copy(
-            update={"demo_users": False, "oidc_roles": SSO_ROLES, "smart_launch_file": allow_list}
+            update={
+                "demo_users": False,
+                "oidc_roles": SSO_ROLES,
+                "smart_launch_file": allow_list,
+                **settings_changes,
+            }
         )
         with serving(create_app(settings, sources=sources)) as url:
-            yield Launching(epr, settings, url)
+            yield Launching(epr, settings, url, sources)

@@ -33,7 +33,17 @@ from .models import (
     SignIn,
     WatchedBaby,
 )
-from .outbox import Backoff, OutboxWorker, claim, deliver, deliver_due, outbox_counts, resend
+from .outbox import (
+    Backoff,
+    OutboxWorker,
+    claim,
+    deliver,
+    deliver_due,
+    due_targets,
+    outbox_counts,
+    resend,
+    targets_written,
+)
 from .reconcile import Finding, reconcile
 from .sign_ins import end_sign_in, find_sign_in, held_answers, hold_answers, open_sign_in, release_answers, seen
 from .store import (
@@ -104,6 +114,7 @@ __all__ = [
     "claim",
     "deliver",
     "deliver_due",
+    "due_targets",
     "end_sign_in",
     "export_audit",
     "find_sign_in",
@@ -134,6 +145,7 @@ __all__ = [
     "source_rows",
     "submitted_with",
     "take_lease",
+    "targets_written",
     "task_rows",
     "task_tried",
     "unsent_assessments",

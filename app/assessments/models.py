@@ -43,6 +43,9 @@ class Assessment(SQLModel, table=True):
     # The key the form or API client sent it with: the same submission sent again finds this one, not a twin.
     submission_key: str | None = Field(default=None, index=True, unique=True)
     submission_digest: str | None = None  # of the answers sent, so a key sent again with other answers is refused
+    # The stay the EPR launched NeoSafe in for this baby (`<iss>/Encounter/<id>`, checked against the EPR's FHIR
+    # server), or for an amendment the one its original was made in; None outside a launch (revision 0015).
+    encounter: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -78,6 +81,7 @@ class Draft(SQLModel, table=True):
     author_id: str
     author_role: str
     author_name: str = ""  # as the user signed in; "" in a draft kept before revision 0010
+    encounter: str | None = None  # the launch's stay (`<iss>/Encounter/<id>`), as Assessment.encounter
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -95,6 +99,9 @@ class OutboxEntry(SQLModel, table=True):
     server_ids_json: str = "[]"
     claimed_by: str | None = None  # the worker sending it now; others leave it alone until claimed_until
     claimed_until: datetime | None = None
+    # Where it is written: None, the unit's write_back source; else the source a SMART launch named (its EPR's FHIR
+    # server), fixed when the checklist was first stored: every amendment, retry and reconciliation goes there too.
+    target: str | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -128,6 +135,12 @@ class SignIn(SQLModel, table=True):
     # the sign-in, never in the cookie, never logged; gone when the sign-in row is cleared away.
     cis2_access_token: str | None = Field(default=None, repr=False)
     cis2_token_expires_at: datetime | None = None
+    # A SMART EHR launch (revision 0015): the EPR (`iss`), the baby it opened and the stay (an Encounter id its FHIR
+    # server holds for that baby, checked at the launch). Only ever set by the launch callback, never by a request.
+    launch_iss: str | None = None
+    launch_nhs_number: str | None = None
+    launch_encounter: str | None = None
+    launch_write_back: str | None = None  # the source the launch's EPR is written to (smart-launch.toml), if named
 
 
 class HeldAnswers(SQLModel, table=True):

@@ -30,7 +30,18 @@ from .fitting import fitted
 from .models import Assessment, OutboxEntry, utcnow
 from .periodic import every
 
-__all__ = ["LEASE", "Backoff", "OutboxWorker", "claim", "deliver", "deliver_due", "outbox_counts", "resend"]
+__all__ = [
+    "LEASE",
+    "Backoff",
+    "OutboxWorker",
+    "claim",
+    "deliver",
+    "deliver_due",
+    "due_targets",
+    "outbox_counts",
+    "resend",
+    "targets_written",
+]
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +165,16 @@ async def deliver_due(
     limit: int = 100,
     backoff: Backoff = Backoff(),
     lease: timedelta = LEASE,
+    target: str | None = None,
 ) -> int:
-    """One pass: try every entry that is due and unclaimed, oldest first; returns how many were tried."""
+    """One pass: try every entry that is due and unclaimed, oldest first; returns how many were tried. Only the
+    entries whose target is `target` (None: the write_back source's): `client` must be that source's."""
     now = now or utcnow()
     async with sessions() as session:
         rows = await session.exec(
             select(OutboxEntry.id)
             .where(col(OutboxEntry.state).in_(SENDABLE))
+            .where(col(OutboxEntry.target).is_(None) if target is None else col(OutboxEntry.target) == target)
             .where(col(OutboxEntry.next_attempt_at) <= now)
             .where(or_(col(OutboxEntry.claimed_until).is_(None), col(OutboxEntry.claimed_until) < now))
             .order_by(OutboxEntry.created_at)
@@ -170,6 +184,25 @@ async def deliver_due(
     for entry_id in due:
         await deliver(sessions, client, entry_id, worker=worker, now=now, backoff=backoff, lease=lease)
     return len(due)
+
+
+async def due_targets(sessions: SessionFactory) -> list[str]:
+    """The targets other than the write_back source (a launch's EPR) that have entries waiting to be sent."""
+    async with sessions() as session:
+        rows = await session.exec(
+            select(OutboxEntry.target)
+            .where(col(OutboxEntry.state).in_(SENDABLE))
+            .where(col(OutboxEntry.target).is_not(None))
+            .distinct()
+        )
+        return sorted(rows.all())
+
+
+async def targets_written(sessions: SessionFactory) -> list[str]:
+    """Every target other than the write_back source that any entry was written to (for reconciliation)."""
+    async with sessions() as session:
+        rows = await session.exec(select(OutboxEntry.target).where(col(OutboxEntry.target).is_not(None)).distinct())
+        return sorted(rows.all())
 
 
 async def resend(sessions: SessionFactory, entry_id: str, *, now: datetime | None = None) -> bool:
@@ -206,8 +239,10 @@ class OutboxWorker:
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
         audit: bool = False,
+        targets: Callable[[str], FhirClient | None] | None = None,
     ) -> None:
-        self.sessions, self.client, self.worker = sessions, client, worker
+        """`client`: the write_back source's; `targets`: a launch-named source's by name (None if it is gone)."""
+        self.sessions, self.client, self.worker, self.targets = sessions, client, worker, targets
         self.interval_s, self.backoff, self.lease, self.clock = interval_s, backoff, lease, clock
         self.audit = audit  # also send the audit trail on as AuditEvents, after the assessments
         self.stopping = asyncio.Event()
@@ -219,7 +254,22 @@ class OutboxWorker:
             )
             if self.audit:
                 await export_audit(self.sessions, client, now=self.clock())
-            return delivered
+        for target in await due_targets(self.sessions) if self.targets else []:
+            other = self.targets(target)
+            if other is None:
+                log.warning("outbox entries for %s wait: no such source in the sources file", target)
+                continue
+            async with other:
+                delivered += await deliver_due(
+                    self.sessions,
+                    other,
+                    worker=self.worker,
+                    now=self.clock(),
+                    backoff=self.backoff,
+                    lease=self.lease,
+                    target=target,
+                )
+        return delivered
 
     async def run(self) -> None:
         await every(self.interval_s, self.stopping, self.run_once, what="outbox pass")

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.sources import FhirClient
 
@@ -41,10 +41,16 @@ def _write_key(resource: dict) -> str | None:
     )
 
 
-async def reconcile(sessions: SessionFactory, client: FhirClient) -> tuple[int, list[Finding]]:
-    """(assessments checked, findings): every sent resource should be on the server exactly once."""
+async def reconcile(
+    sessions: SessionFactory, client: FhirClient, *, target: str | None = None
+) -> tuple[int, list[Finding]]:
+    """(assessments checked, findings): every sent resource should be on the server exactly once. Only the entries
+    written to `target` (None: the write_back source), which `client` must be."""
+    target_is = col(OutboxEntry.target).is_(None) if target is None else col(OutboxEntry.target) == target
     async with sessions() as session:
-        entries = list((await session.exec(select(OutboxEntry).order_by(OutboxEntry.created_at))).all())
+        entries = list(
+            (await session.exec(select(OutboxEntry).where(target_is).order_by(OutboxEntry.created_at))).all()
+        )
     findings: list[Finding] = []
     for entry in entries:
         if entry.state != "sent":

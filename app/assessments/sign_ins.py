@@ -35,9 +35,13 @@ async def open_sign_in(
     keep: timedelta,
     cis2_token: str | None = None,
     cis2_expires_at: datetime | None = None,
+    launch: tuple[str, str, str | None, str | None] | None = None,
 ) -> SignIn:
-    """A new, open sign-in (with the NHS CIS2 access token, where CIS2 vouched for the user). Sign-ins begun more
-    than `keep` (the longest one may last) ago are cleared away, their tokens with them."""
+    """A new, open sign-in (with the NHS CIS2 access token, where CIS2 vouched for the user; with a SMART EHR
+    launch's (iss, baby's NHS number, checked encounter id or None, the write-back source it names or None), where
+    an EPR launched it). Sign-ins begun more than `keep` (the longest one may last) ago are cleared away, their
+    tokens with them."""
+    iss, launched, encounter, write_back = launch or (None, None, None, None)
     now = _utc(now)
     sign_in = SignIn(
         id=secrets.token_urlsafe(32),
@@ -48,6 +52,10 @@ async def open_sign_in(
         last_seen_at=now,
         cis2_access_token=cis2_token or None,
         cis2_token_expires_at=_utc(cis2_expires_at) if cis2_expires_at else None,
+        launch_iss=iss,
+        launch_nhs_number=launched,
+        launch_encounter=encounter,
+        launch_write_back=write_back,
     )
     async with sessions() as session:
         await session.exec(delete(SignIn).where(col(SignIn.created_at) < now - keep))

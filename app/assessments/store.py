@@ -59,6 +59,8 @@ async def save_assessment(
     version: int = 1,
     submission_key: str | None = None,
     submission_digest: str | None = None,
+    encounter: str | None = None,
+    target: str | None = None,
 ) -> OutboxEntry:
     """Commit the assessment, what it says in rows (app.assessments.facts), its outbox entry (due at `now`) and
     the audit record together.
@@ -82,6 +84,7 @@ async def save_assessment(
         status="amended" if amends else "completed",
         submission_key=submission_key,
         submission_digest=submission_digest,
+        encounter=encounter,
     )
     entry = OutboxEntry(
         id=str(uuid.uuid4()),
@@ -89,6 +92,7 @@ async def save_assessment(
         bundle_json=json.dumps(bundle),
         next_attempt_at=now,
         created_at=now,
+        target=target,
     )
     try:
         async with sessions() as session:
@@ -112,7 +116,7 @@ async def save_assessment(
                     role=author_role,
                     action=f"submit-{checkpoint}-checklist",
                     nhs_number=nhs_number,
-                    detail=f"assessment {assessment_id}",
+                    detail=f"assessment {assessment_id}" + (f"; encounter {encounter}" if encounter else ""),
                 )
             )
             await session.commit()
@@ -271,8 +275,10 @@ async def save_draft(
     author_role: str,
     author_name: str,
     now: datetime,
+    encounter: str | None = None,
 ) -> Draft:
-    """Keep an unfinished checklist. The baseline (what it was pre-filled with) is kept from the first save."""
+    """Keep an unfinished checklist. The baseline (what it was pre-filled with) is kept from the first save; so is
+    the launch's stay (`encounter`), unless a save from a launch names one."""
     async with sessions() as session:
         draft = await _draft(session, nhs_number, checkpoint) or Draft(
             id=str(uuid.uuid4()),
@@ -285,6 +291,7 @@ async def save_draft(
             author_role=author_role,
         )
         draft.response_json = json.dumps(response)
+        draft.encounter = encounter or draft.encounter
         draft.author_id, draft.author_role, draft.author_name, draft.updated_at = (
             author_id,
             author_role,

@@ -9,7 +9,7 @@ from .outcomes import AlreadySubmitted, Conflict, Forbidden, NotFound, NotWritab
 from .policy import Action, may, require
 from .redaction import WITHHELD, seen_by
 from .service import Checkpoints
-from .users import DEMO_USERS, ROLES, Role, User
+from .users import DEMO_USERS, ROLES, Launched, Role, User
 from .watching import Watcher
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Checkpoints",
     "Conflict",
     "Forbidden",
+    "Launched",
     "NotFound",
     "NotWritable",
     "Refused",

@@ -46,8 +46,8 @@ class Drafts(Pictures):
         return populate(
             self.questionnaire(checkpoint),
             env=self.env(picture, checkpoint, user),
-            subject=self.subject(picture),
-            encounter=self.encounter(picture),
+            subject=self.subject(picture, self.target_for(picture, user)),
+            encounter=self.encounter(picture, user),
         )
 
     async def draft(self, nhs_number: str, checkpoint: str, user: User) -> Draft:
@@ -122,6 +122,10 @@ class Drafts(Pictures):
             raise Invalid(issues)
         self.route_recipients(picture, checkpoint, response)
         draft = {**response, "status": "in-progress"}
+        if (stay := self.encounter(picture, user)) is not None:  # NeoSafe's, never the one the request sent
+            draft["encounter"] = stay
+        else:
+            draft.pop("encounter", None)
         kept = await save_draft(
             self.sessions,
             nhs_number=nhs_number or "",
@@ -132,6 +136,7 @@ class Drafts(Pictures):
             author_id=user.id,
             author_role=user.role.key,
             author_name=user.name,
+            encounter=self.launched_encounter(picture, user),
             now=self.clock(),
         )
         await self.audit(user, f"save-{checkpoint}-draft", nhs_number)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.config import ConfigError
+from app.config import ConfigError, SourceSettings
 
 from .cds import PrefetchMissing, _loopback, baby_number
 from .outcomes import Refused
@@ -35,6 +35,7 @@ __all__ = [
     "LaunchClient",
     "LaunchRefused",
     "Launches",
+    "check_write_back_sources",
     "load_launch_clients",
 ]
 
@@ -64,6 +65,9 @@ class LaunchClient:
     client_id: str
     client_secret: str | None  # None: a public client, PKCE only
     scopes: str
+    # The source (sources file) that checklists begun in a launch from this EPR are written to: the EPR's own FHIR
+    # server, with NeoSafe's own credentials there (never the clinician's SMART token). None: the unit's write_back.
+    write_back_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def _iss(value: str) -> str:
 
 
 KEYS = {"name", "iss", "client_id"}
-OPTIONAL = {"client_secret_env", "scopes"}
+OPTIONAL = {"client_secret_env", "scopes", "write_back_source"}
 
 
 def load_launch_clients(path: Path, environ: Mapping[str, str] = os.environ) -> dict[str, LaunchClient]:
@@ -103,7 +107,10 @@ def load_launch_clients(path: Path, environ: Mapping[str, str] = os.environ) -> 
     for n, table in enumerate(data.get("eprs", []), 1):
         where = f"{path.name}: [[eprs]] number {n}"
         if not isinstance(table, dict) or not set(table) >= KEYS or set(table) - KEYS - OPTIONAL:
-            raise ConfigError(f"{where} must have name, iss and client_id, and may have client_secret_env and scopes")
+            raise ConfigError(
+                f"{where} must have name, iss and client_id, and may have client_secret_env, scopes and "
+                "write_back_source"
+            )
         if not all(isinstance(v, str) and v.strip() for v in table.values()):
             raise ConfigError(f"{where}: every value must be a non-empty string")
         if not _web_url(table["iss"]):
@@ -119,8 +126,27 @@ def load_launch_clients(path: Path, environ: Mapping[str, str] = os.environ) -> 
         iss = _iss(table["iss"])
         if iss in clients:
             raise ConfigError(f"{where}: iss {iss} is listed twice")
-        clients[iss] = LaunchClient(table["name"], iss, table["client_id"], secret, scopes)
+        clients[iss] = LaunchClient(
+            table["name"], iss, table["client_id"], secret, scopes, table.get("write_back_source")
+        )
     return clients
+
+
+def check_write_back_sources(clients: dict[str, LaunchClient], sources: list[SourceSettings]) -> None:
+    """Each EPR's `write_back_source` is a configured FHIR source (not a read-only national API) whose base is that
+    EPR's `iss`: ConfigError naming both otherwise, at start, never at a clinician's first checklist."""
+    by_name = {s.name: s for s in sources}
+    for client in clients.values():
+        if client.write_back_source is None:
+            continue
+        source = by_name.get(client.write_back_source)
+        where = f"SMART launch EPR {client.name!r}: write_back_source {client.write_back_source!r}"
+        if source is None:
+            raise ConfigError(f"{where} is not a source in the sources file ({', '.join(by_name)})")
+        if source.profile != "fhir":
+            raise ConfigError(f"{where} is a {source.profile} source, read-only: it cannot be written to")
+        if source.url != client.iss:
+            raise ConfigError(f"{where} has base_url {source.url}, not the EPR's iss {client.iss}")
 
 
 async def _json(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -146,11 +172,17 @@ class Launches:
 
     @classmethod
     def wire(cls, checkpoints: Checkpoints) -> Launches:
-        return cls(checkpoints, load_launch_clients(checkpoints.settings.smart_launch_file))
+        clients = load_launch_clients(checkpoints.settings.smart_launch_file)
+        check_write_back_sources(clients, checkpoints.sources)
+        return cls(checkpoints, clients)
 
-    async def _refuse(self, user: User | None, reason: str) -> None:
+    async def _refuse(self, user: User | None, reason: str, *, action: str = "smart-launch") -> None:
         who = user or User("smart-launch:unknown", "unknown", _NOBODY)
-        await self.checkpoints.audit(who, "smart-launch", None, outcome="refused", detail=reason)
+        await self.checkpoints.audit(who, action, None, outcome="refused", detail=reason)
+
+    async def _encounter_refused(self, user: User, client: LaunchClient, reason: str) -> None:
+        """The token's encounter is not kept (the launch itself goes on): audited as such."""
+        await self._refuse(user, f"from {client.name}: {reason}"[:300], action="smart-launch-encounter")
 
     async def epr(self, iss: str | None, launch: str | None) -> LaunchClient:
         """The allowed EPR that `iss` names, launching with a context; LaunchRefused (audited) for anything else."""
@@ -238,6 +270,39 @@ class Launches:
             )
         return number
 
-    async def opened(self, user: User, client: LaunchClient, number: str, encounter: object) -> None:
-        detail = f"from {client.name}" + (f"; encounter {encounter}" if isinstance(encounter, str) else "")
+    async def encounter(
+        self, user: User, client: LaunchClient, patient_id: str, encounter: object, access_token: str
+    ) -> str | None:
+        """The id of the stay the launch is in: the token's `encounter` (a FHIR id, or `Encounter/<id>`), kept only
+        if the EPR's FHIR server, read with the launch's access token, holds it with the launched Patient as its
+        subject. Anything else is not kept, and the audit trail says why: the launch still opens the baby."""
+        if encounter is None:
+            return None
+        given = encounter.removeprefix("Encounter/") if isinstance(encounter, str) else ""
+        if not FHIR_ID.fullmatch(given):
+            await self._encounter_refused(user, client, "encounter not kept: not a FHIR id")
+            return None
+        try:
+            async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as http:
+                found = await _json(
+                    await http.get(
+                        f"{client.iss}/Encounter/{given}",
+                        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/fhir+json"},
+                    ),
+                    "Encounter",
+                )
+        except (httpx.HTTPError, EprUnreachable) as exc:
+            why = str(exc) if isinstance(exc, EprUnreachable) else "the EPR's FHIR server could not be reached"
+            await self._encounter_refused(user, client, f"encounter {given} not kept: {why}")
+            return None
+        subject = (found.get("subject") or {}).get("reference") if isinstance(found.get("subject"), dict) else None
+        ours = (f"Patient/{patient_id}", f"{client.iss}/Patient/{patient_id}")
+        if found.get("resourceType") != "Encounter" or found.get("id") != given or subject not in ours:
+            await self._encounter_refused(user, client, f"encounter {given} not kept: not the launched patient's stay")
+            return None
+        return given
+
+    async def opened(self, user: User, client: LaunchClient, number: str, encounter: str | None) -> None:
+        """The launch opened the baby (audited), in the stay `encounter` if one was kept."""
+        detail = f"from {client.name}" + (f"; encounter {encounter}" if encounter else "; no encounter kept")
         await self.checkpoints.audit(user, "smart-launch", number, detail=detail[:300])

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from app.assessments import audit, latest_assessments
+from app.config import SourceSettings
 from app.fhir_systems import NHS_NUMBER_SYSTEM
 from app.handover import recipient_entries
 from app.nhs_style import format_nhs_number
@@ -181,24 +182,53 @@ class Pictures(Wiring):
             "recipients": recipient_entries(self.routes, patient, social_workers=social_workers(picture)),
         }
 
-    def subject(self, picture: Picture) -> dict[str, Any]:
-        """The baby as a Reference on the write-back source, naming them unambiguously."""
+    def target_for(self, picture: Picture, user: User | None) -> SourceSettings:
+        """Where a new checklist of this baby by `user` is written: the source `user`'s launch names for this baby
+        (its EPR's FHIR server, checked at start), else the unit's write_back source."""
+        name = user.launch.write_back_for(picture.baby.nhs_number) if user and user.launch else None
+        return (self.target(name) if name else None) or self.write_back
+
+    def subject(self, picture: Picture, target: SourceSettings | None = None) -> dict[str, Any]:
+        """The baby as a Reference on the write-back source (or `target`), naming them unambiguously."""
         baby = picture.baby
         born = baby.birth_date.isoformat() if baby.birth_date else "date of birth not known"
         reference: dict[str, Any] = {
             "identifier": {"system": NHS_NUMBER_SYSTEM, "value": baby.nhs_number},
             "display": f"{baby.name} (NHS number {format_nhs_number(baby.nhs_number)}, born {born})",
         }
-        local_id = baby.found_on.get(self.write_back.name)
+        local_id = baby.found_on.get((target or self.write_back).name)
         if local_id:
             reference["reference"] = f"Patient/{local_id}"
         return reference
 
-    def encounter(self, picture: Picture) -> dict[str, Any] | None:
+    def encounter(
+        self, picture: Picture, user: User | None = None, target: SourceSettings | None = None
+    ) -> dict[str, Any] | None:
+        """The stay what NeoSafe writes about the baby is made in, as a Reference on the write-back source.
+
+        The EPR's launch wins where `user`'s sign-in was launched for this baby and the write-back source is the
+        EPR's own FHIR server (the EPR said which stay the clinician is in). Elsewhere a literal reference to the
+        EPR's Encounter would dangle, so the launch's stay is kept only in NeoSafe's database and its audit trail
+        (`launched_encounter`), and the picture's stay is used where it came from the write-back source.
+        `target`: where it is written, if not where `user`'s launch would write it (`target_for`)."""
+        target = target or self.target_for(picture, user)
+        if (launched := self.launch_reference(picture, user, target)) is not None:
+            return launched
         stay = picture.encounter
-        if stay and stay.get("_source") == self.write_back.name:
+        if stay and stay.get("_source") == target.name:
             return {"reference": f"Encounter/{stay['id']}"}
         return None
+
+    def launch_reference(self, picture: Picture, user: User | None, target: SourceSettings) -> dict[str, Any] | None:
+        """The launch's stay for this baby as a Reference, where `target` is the EPR's FHIR server."""
+        launch = user.launch if user else None
+        if launch and launch.encounter_of(picture.baby.nhs_number) and launch.iss == target.url:
+            return {"reference": f"Encounter/{launch.encounter}"}
+        return None
+
+    def launched_encounter(self, picture: Picture, user: User) -> str | None:
+        """The stay `user`'s launch named for this baby, `<iss>/Encounter/<id>`: what NeoSafe's database keeps."""
+        return user.launch.encounter_of(picture.baby.nhs_number) if user.launch else None
 
     def sources_consulted(self, picture: Picture) -> list[dict[str, Any]]:
         return [

@@ -21,6 +21,7 @@ from app.assessments import (
     save_assessment,
     submitted_with,
 )
+from app.config import SourceSettings
 from app.forms import AUTHOR, LONDON, Issue, canonical, focus_finder, prune, signature, validate
 from app.forms.validate import enabled_items
 from app.picture import Picture, picture_context, snapshot
@@ -48,6 +49,11 @@ class _Read:
     questionnaire: dict[str, Any]
     env: dict[str, Any]
     enabled: set[str]
+
+
+def _target_name(target: SourceSettings | None, write_back: SourceSettings) -> str | None:
+    """An outbox entry's target as stored: None for the write_back source, so a renamed one is still found."""
+    return None if target is None or target.name == write_back.name else target.name
 
 
 class Submissions(Handovers):
@@ -165,15 +171,22 @@ class Submissions(Handovers):
         `check` accepted, and after `repeat_of` found no earlier submission under `submission_key`.
         """
         require(user, Action.COMPLETE, checkpoint=checkpoint)
-        if self.write_back.name not in picture.baby.found_on:
-            raise NotWritable(
-                f"this baby is not on the {self.write_back.name} record, where NeoSafe writes checklists: "
-                "ask the unit's EPR team to register the baby there"
-            )
         if amends:
             versions = await self.still_latest(versions or await self.chain(picture.baby.nhs_number or "", amends))
         else:
             versions = []
+        # Where it is written is fixed when the checklist is first stored: every version goes where the first went.
+        target = self.target(versions[0].entry.target) if versions else self.target_for(picture, user)
+        if target is None:
+            raise NotWritable(
+                f"this checklist was written to {versions[0].entry.target}, which NeoSafe is no longer connected to: "
+                "ask the NeoSafe administrator"
+            )
+        if target.name not in picture.baby.found_on:
+            raise NotWritable(
+                f"this baby is not on the {target.name} record, where NeoSafe writes checklists: "
+                "ask the unit's EPR team to register the baby there"
+            )
         questionnaire = (
             self.checklists.for_response({"questionnaire": versions[0].assessment.questionnaire})
             if versions
@@ -188,13 +201,16 @@ class Submissions(Handovers):
             {
                 "questionnaire": canonical(questionnaire),
                 "status": "amended" if versions else "completed",
-                "subject": self.subject(picture),
+                "subject": self.subject(picture, target),
                 "author": user.reference(),
                 "authored": authored,
                 "extension": [signature(AUTHOR, user.reference(), authored)],
             }
         )
-        encounter = self.encounter(picture)
+        encounter = self.launch_reference(picture, user, target)
+        if encounter is None:  # an amendment keeps its original's stay unless a new launch gives another
+            original = json.loads(versions[-1].assessment.response_json) if versions else None
+            encounter = original.get("encounter") if original is not None else self.encounter(picture, target=target)
         if encounter:
             completed["encounter"] = encounter
         else:
@@ -210,6 +226,8 @@ class Submissions(Handovers):
                 submission_key=submission_key,
                 submission_digest=answers_digest(response),
                 context=read.env["picture"],
+                encounter=self.launched_encounter(picture, user),
+                target=target,
             )
         except DuplicateSubmission:  # the same submission, arriving twice at once: the other request stored it
             repeat = await self.repeat_of(submission_key, picture, user, response)
@@ -253,10 +271,14 @@ class Submissions(Handovers):
         submission_key: str | None = None,
         submission_digest: str | None = None,
         context: dict[str, Any] | None = None,
+        encounter: str | None = None,
+        target: SourceSettings | None = None,
     ) -> Submitted:
         """The FHIR transaction for this version, made durable (assessment and outbox in one database
         transaction) before anyone is told it is saved, then one try at the FHIR record. `context`: the %picture
-        the answers were read with, if the caller has it (it is not built again)."""
+        the answers were read with, if the caller has it (it is not built again). `encounter`: the launch's stay
+        to keep with it; none, the version it amends keeps its own. `target`: where it is written, if not where the
+        version it amends was (or, for a first version, the write_back source)."""
         assessment_id = str(uuid.uuid4())
         record_id = versions[0].assessment.id if versions else assessment_id
         sources = self.sources_consulted(picture)
@@ -299,6 +321,8 @@ class Submissions(Handovers):
             version=len(versions) + 1,
             submission_key=submission_key,
             submission_digest=submission_digest,
+            encounter=encounter or (versions[-1].assessment.encounter if versions else None),
+            target=versions[0].entry.target if versions else _target_name(target, self.write_back),
         )
         await self.send_now(entry.id, now=now)
         return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)

@@ -8,7 +8,7 @@ from app.fhir_systems import SDS_USER_ID_SYSTEM
 
 from .schedule import IN_STAY
 
-__all__ = ["DEMO_USERS", "ROLES", "WATCHER", "Role", "User"]
+__all__ = ["DEMO_USERS", "ROLES", "WATCHER", "Launched", "Role", "User"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,29 @@ ROLES: dict[str, Role] = {
 
 
 @dataclass(frozen=True)
+class Launched:
+    """What a SMART EHR launch told this sign-in, kept server-side with it: the EPR's FHIR server (`iss`), the baby
+    it opened, and the stay it is in (an Encounter id on `iss` whose subject is that baby; None if it gave none NeoSafe
+    could check), and the source its checklists are written to if the EPR's entry names one (None: the unit's
+    write_back source). It speaks for that baby only."""
+
+    iss: str
+    nhs_number: str
+    encounter: str | None
+    write_back: str | None = None
+
+    def write_back_for(self, nhs_number: str | None) -> str | None:
+        """The source a checklist of this baby begun in this sign-in is written to, if the launch names one."""
+        return self.write_back if nhs_number and nhs_number == self.nhs_number else None
+
+    def encounter_of(self, nhs_number: str | None) -> str | None:
+        """The launch's stay as an absolute reference, `<iss>/Encounter/<id>`, if it is about this baby."""
+        if self.encounter and nhs_number and nhs_number == self.nhs_number:
+            return f"{self.iss}/Encounter/{self.encounter}"
+        return None
+
+
+@dataclass(frozen=True)
 class User:
     id: str
     name: str
@@ -51,6 +74,8 @@ class User:
     # The NHS CIS2 access token of this user's sign-in, where CIS2 vouched for them and it has not expired: what
     # user-restricted national APIs (CP-IS) are called with. None for demo users, API tokens and NeoSafe's own jobs.
     cis2_token: str | None = field(default=None, repr=False, compare=False)
+    # The SMART EHR launch this sign-in began with, if an EPR launched it (never from a request's body or query).
+    launch: Launched | None = field(default=None, compare=False)
 
     def reference(self) -> dict:
         """The user as a FHIR Reference, for author and performer."""

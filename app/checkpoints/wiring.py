@@ -21,7 +21,16 @@ import httpx
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.assessments import Backoff, OutboxWorker, SessionFactory, deliver, make_engine, prepare, session_factory
+from app.assessments import (
+    Backoff,
+    OutboxWorker,
+    SessionFactory,
+    deliver,
+    make_engine,
+    outbox_entry,
+    prepare,
+    session_factory,
+)
 from app.config import ConfigError, Settings, SourceSettings
 from app.forms import (
     CHECKPOINTS,
@@ -157,6 +166,13 @@ class Wiring:
     def write_back(self) -> SourceSettings:
         return next(s for s in self.sources if s.write_back)
 
+    def target(self, name: str | None) -> SourceSettings | None:
+        """Where an outbox entry with this target is written: None, the write_back source; else the FHIR source of
+        that name (a launch's EPR), or None if the sources file no longer has one."""
+        if name is None:
+            return self.write_back
+        return next((s for s in self.sources if s.name == name and s.profile == "fhir"), None)
+
     def client(self, source: SourceSettings) -> FhirClient:
         """The source's kept client while running (`async with` borrows it); otherwise one for this use only."""
         kept = self.kept_clients.get(source.name)
@@ -184,8 +200,12 @@ class Wiring:
 
     async def send_now(self, entry_id: str, *, now: datetime | None = None) -> None:
         """One try at the FHIR record now (or at `now`, the submission's own moment), with the configured backoff,
-        lease and clock, as the worker would."""
-        async with self.client(self.write_back) as client:
+        lease and clock, as the worker would, at the entry's own target."""
+        entry = await outbox_entry(self.sessions, entry_id)
+        target = self.target(entry.target if entry else None)
+        if target is None:  # its source is gone from the sources file: it waits, shown as not sent
+            return
+        async with self.client(target) as client:
             await deliver(
                 self.sessions,
                 client,
@@ -201,6 +221,7 @@ class Wiring:
         return OutboxWorker(
             self.sessions,
             lambda: self.client(self.write_back),
+            targets=lambda name: (source := self.target(name)) and self.client(source),
             worker=self.worker_id,
             interval_s=self.settings.outbox_interval_s,
             backoff=self.backoff,

@@ -16,7 +16,7 @@ import nhs_number
 from fastapi import Depends, HTTPException, Request, status
 
 from app.assessments import SignIn, audit, end_sign_in, find_sign_in, seen
-from app.checkpoints import DEMO_USERS, ROLES, Checkpoints, User
+from app.checkpoints import DEMO_USERS, ROLES, Checkpoints, Launched, User
 
 from .auth import TokenError, read_session_token, read_token
 from .identity import SignInRefused, user_of
@@ -96,7 +96,12 @@ async def signed_in(token: str, services: Checkpoints) -> tuple[User, SignIn]:
         raise TokenError("no such sign-in")
     now = services.clock()
     cis2 = _cis2_token(sign_in, now)
-    user = _allowed(User(id=sign_in.user_id, name=sign_in.name, role=role, cis2_token=cis2), services)
+    launch = (
+        Launched(sign_in.launch_iss, sign_in.launch_nhs_number, sign_in.launch_encounter, sign_in.launch_write_back)
+        if sign_in.launch_iss and sign_in.launch_nhs_number
+        else None
+    )
+    user = _allowed(User(id=sign_in.user_id, name=sign_in.name, role=role, cis2_token=cis2, launch=launch), services)
     if sign_in.ended_at is None and (reason := _why_over(sign_in, now, services)) is not None:
         if await end_sign_in(services.sessions, sign_in.id, now=now, reason=reason):
             await audit(services.sessions, user_id=user.id, role=role.key, action="sign-in-ended", detail=reason)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import audit, end_sign_in, find_sign_in, open_sign_in
-from app.checkpoints import DEMO_USERS, Checkpoints, User
+from app.checkpoints import DEMO_USERS, Checkpoints, Launched, User
 from app.checkpoints.policy import home
 
 from .auth import TokenError, issue_session_token, read_session_token
@@ -50,11 +50,13 @@ async def start_session(
     *,
     cis2_token: str | None = None,
     cis2_expires_at: datetime | None = None,
+    launch: Launched | None = None,
 ) -> Response:
     """Signed in: audited, then a new sign-in and its cookie, whoever vouched for the user (a sign-in this browser
     still had open ends), and on to the page asked for, or the user's home (policy.home). Over HTTPS (as a trust's
     reverse proxy tells uvicorn) the cookie is Secure, so it never travels over plain HTTP. An NHS CIS2 sign-in's
-    access token is kept with the sign-in in the database (CP-IS is called with it), never in the cookie."""
+    access token is kept with the sign-in in the database (CP-IS is called with it), never in the cookie; so is a
+    SMART EHR launch's context (`launch`: the EPR, the baby and the checked encounter), never an access token."""
     await services.audit(user, "sign-in")
     now, hours = services.clock(), services.settings.session_hours
     if (previous := _cookie_sign_in_id(request, services)) is not None:
@@ -68,6 +70,7 @@ async def start_session(
         keep=timedelta(hours=hours),
         cis2_token=cis2_token,
         cis2_expires_at=cis2_expires_at,
+        launch=(launch.iss, launch.nhs_number, launch.encounter, launch.write_back) if launch else None,
     )
     target = safe_next(target)
     response = RedirectResponse(home(user) if target == "/" else target, status.HTTP_303_SEE_OTHER)

@@ -5,8 +5,9 @@ decides both), then sends the browser to the EPR's authorization server: authori
 `state` kept in this browser's session (as the CIS2 sign-in keeps its own) and a nonce for the ID token (Authlib).
 GET /launch/callback exchanges the code, takes the clinician's NeoSafe role from the verified ID token as the CIS2
 sign-in does (identity.user_of), opens NeoSafe's own sign-in (sign_in.start_session) and lands on the baby whose
-NHS number the EPR's Patient holds. `need_patient_banner: false` is kept in a cookie the banner partial reads,
-bound to that sign-in.
+NHS number the EPR's Patient holds; the sign-in keeps the EPR, that baby and the stay (the token's `encounter`, once
+the EPR's FHIR server confirms it is that baby's), so drafts and checklists of that baby record it.
+`need_patient_banner: false` is kept in a cookie the banner partial reads, bound to that sign-in.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from authlib.jose.errors import JoseError
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
+from app.checkpoints import Launched
 from app.checkpoints.launch import Endpoints, EprUnreachable, LaunchClient, Launches
 
 from .deps import COOKIE, CheckpointsDep
@@ -109,12 +111,17 @@ async def callback(request: Request, services: CheckpointsDep, state: str | None
     except SignInRefused as exc:
         await launches.refused_user(client, str(claims["sub"]), str(exc))
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"You cannot use NeoSafe with this role: {exc}.") from exc
+    access_token = str(token.get("access_token", ""))  # sent to the EPR's own FHIR server (iss) only, never kept
     try:
-        number = await launches.baby(user, client, token.get("patient"), str(token.get("access_token", "")))
+        number = await launches.baby(user, client, token.get("patient"), access_token)
     except EprUnreachable as exc:
         raise _unreachable(exc) from exc
-    await launches.opened(user, client, number, token.get("encounter"))
-    response = await start_session(request, services, user, f"/patients/{number}")
+    encounter = await launches.encounter(user, client, token["patient"], token.get("encounter"), access_token)
+    await launches.opened(user, client, number, encounter)
+    kept = Launched(
+        client.iss, number, encounter, client.write_back_source
+    )  # with the sign-in, server-side: drafts and checklists use it
+    response = await start_session(request, services, user, f"/patients/{number}", launch=kept)
     belongs = _sign_in_part(response) if token.get("need_patient_banner") is False else None
     if belongs:
         response.set_cookie(

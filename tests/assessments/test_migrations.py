@@ -288,6 +288,25 @@ def _rows_at_0013() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0015() -> dict[str, list[dict[str, Any]]]:
+    """As at 0013, with a sign-in an EPR launched (its baby, stay and write-back source kept), the amendment made
+    in that stay and written to the EPR's FHIR server, and a draft made in it."""
+    rows = _rows_at_0013()
+    launch = {"launch_iss": None, "launch_nhs_number": None, "launch_encounter": None, "launch_write_back": None}
+    rows["signin"] = [
+        *({**row, **launch} for row in rows["signin"]),
+        {"id": "s-3", "user_id": "epr-nurse", "name": "Priya Shah", "role": "nurse", "created_at": WHEN,
+         "last_seen_at": WHEN, "ended_at": None, "end_reason": None, "cis2_access_token": None,
+         "cis2_token_expires_at": None, "launch_iss": "https://epr.example.nhs.uk/fhir",
+         "launch_nhs_number": "9990101000", "launch_encounter": "stay-7", "launch_write_back": "neonatal"},
+    ]  # fmt: skip
+    stay = "https://epr.example.nhs.uk/fhir/Encounter/stay-7"
+    rows["assessment"] = [{**row, "encounter": stay if row["id"] == "a-2" else None} for row in rows["assessment"]]
+    rows["draft"] = [{**row, "encounter": stay} for row in rows["draft"]]
+    rows["outboxentry"] = [{**row, "target": "neonatal"} for row in rows["outboxentry"]]
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -304,6 +323,7 @@ SEEDS = {
     "0011": _rows_at_0011,
     "0012": _rows_at_0012,
     "0013": _rows_at_0013,
+    "0015": _rows_at_0015,
 }
 
 
@@ -331,8 +351,11 @@ async def _check_seed_is_readable(engine: AsyncEngine) -> None:
         assert (sign_in.user_id, sign_in.end_reason, held.user_id) == ("n", "idle", "n")
     async with session_factory(engine)() as session:
         cis2 = await session.get(SignIn, "s-2")
+        launched = await session.get(SignIn, "s-3")
     if cis2 is not None:  # written from 0013 on
         assert (cis2.cis2_access_token, cis2.ended_at) == ("cis2-token", None)
+    if launched is not None:  # written from 0015 on
+        assert (launched.launch_encounter, launched.launch_write_back) == ("stay-7", "neonatal")
     await _check_facts(engine)
 
 
