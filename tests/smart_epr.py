@@ -212,7 +212,9 @@ class SmartEpr:
                 return JSONResponse({"resourceType": "OperationOutcome"}, 401)
             if self.upstream is None:
                 return JSONResponse({"resourceType": "OperationOutcome"}, 404)
-            if request.method == "POST" and not path and self.failing_writes:
+            body = await request.body()
+            transaction = request.method == "POST" and not path and b'"transaction"' in body  # not a batch read
+            if transaction and self.failing_writes:
                 self.failing_writes -= 1
                 self.transactions.append(503)
                 return JSONResponse({"resourceType": "OperationOutcome"}, 503)
@@ -222,10 +224,10 @@ class SmartEpr:
                     request.method,
                     f"{self.upstream}/{path}" if path else self.upstream,
                     params=request.query_params,
-                    content=await request.body(),
+                    content=body,
                     headers=headers,
                 )
-            if request.method == "POST" and not path:
+            if transaction:
                 self.transactions.append(answer.status_code)
             body = answer.content.replace(self.upstream.encode(), self.iss.encode())  # links as this server's
             kept = {k: v for k, v in answer.headers.items() if k in ("content-type", "location", "etag")}
