@@ -46,8 +46,8 @@ class Drafts(Pictures):
         return populate(
             self.questionnaire(checkpoint),
             env=self.env(picture, checkpoint, user),
-            subject=self.subject(picture, self.target_for(picture, user)),
-            encounter=self.encounter(picture, user),
+            subject=self.subject(picture, self.target_for(picture, user, checkpoint)),
+            encounter=self.encounter(picture, user, checkpoint=checkpoint),
         )
 
     async def draft(self, nhs_number: str, checkpoint: str, user: User) -> Draft:
@@ -122,7 +122,8 @@ class Drafts(Pictures):
             raise Invalid(issues)
         self.route_recipients(picture, checkpoint, response)
         draft = {**response, "status": "in-progress"}
-        if (stay := self.encounter(picture, user)) is not None:  # NeoSafe's, never the one the request sent
+        # NeoSafe's stay, never the one the request sent
+        if (stay := self.encounter(picture, user, checkpoint=checkpoint)) is not None:
             draft["encounter"] = stay
         else:
             draft.pop("encounter", None)

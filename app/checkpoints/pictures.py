@@ -182,9 +182,12 @@ class Pictures(Wiring):
             "recipients": recipient_entries(self.routes, patient, social_workers=social_workers(picture)),
         }
 
-    def target_for(self, picture: Picture, user: User | None) -> SourceSettings:
+    def target_for(self, picture: Picture, user: User | None, checkpoint: str | None = None) -> SourceSettings:
         """Where a new checklist of this baby by `user` is written: the source `user`'s launch names for this baby
-        (its EPR's FHIR server, checked at start), else the unit's write_back source."""
+        (its EPR's FHIR server, checked at start), else the unit's write_back source. A discharge checklist always
+        goes to the unit's record: its handover is delivered (app.delivery) from there, and only from there."""
+        if checkpoint == "discharge":
+            return self.write_back
         name = user.launch.write_back_for(picture.baby.nhs_number) if user and user.launch else None
         return (self.target(name) if name else None) or self.write_back
 
@@ -202,7 +205,12 @@ class Pictures(Wiring):
         return reference
 
     def encounter(
-        self, picture: Picture, user: User | None = None, target: SourceSettings | None = None
+        self,
+        picture: Picture,
+        user: User | None = None,
+        target: SourceSettings | None = None,
+        *,
+        checkpoint: str | None = None,
     ) -> dict[str, Any] | None:
         """The stay what NeoSafe writes about the baby is made in, as a Reference on the write-back source.
 
@@ -210,8 +218,9 @@ class Pictures(Wiring):
         EPR's own FHIR server (the EPR said which stay the clinician is in). Elsewhere a literal reference to the
         EPR's Encounter would dangle, so the launch's stay is kept only in NeoSafe's database and its audit trail
         (`launched_encounter`), and the picture's stay is used where it came from the write-back source.
-        `target`: where it is written, if not where `user`'s launch would write it (`target_for`)."""
-        target = target or self.target_for(picture, user)
+        `target`: where it is written, if not where `user`'s launch would write a `checkpoint` checklist
+        (`target_for`)."""
+        target = target or self.target_for(picture, user, checkpoint)
         if (launched := self.launch_reference(picture, user, target)) is not None:
             return launched
         stay = picture.encounter

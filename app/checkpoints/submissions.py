@@ -176,7 +176,7 @@ class Submissions(Handovers):
         else:
             versions = []
         # Where it is written is fixed when the checklist is first stored: every version goes where the first went.
-        target = self.target(versions[0].entry.target) if versions else self.target_for(picture, user)
+        target = self.target(versions[0].entry.target) if versions else self.target_for(picture, user, checkpoint)
         if target is None:
             raise NotWritable(
                 f"this checklist was written to {versions[0].entry.target}, which NeoSafe is no longer connected to: "
