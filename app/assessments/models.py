@@ -82,6 +82,7 @@ class Draft(SQLModel, table=True):
     author_role: str
     author_name: str = ""  # as the user signed in; "" in a draft kept before revision 0010
     encounter: str | None = None  # the launch's stay (`<iss>/Encounter/<id>`), as Assessment.encounter
+    target: str | None = None  # where the checklist will be written, as OutboxEntry.target: as it was begun
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -276,9 +276,10 @@ async def save_draft(
     author_name: str,
     now: datetime,
     encounter: str | None = None,
+    target: str | None = None,
 ) -> Draft:
-    """Keep an unfinished checklist. The baseline (what it was pre-filled with) is kept from the first save; so is
-    the launch's stay (`encounter`), unless a save from a launch names one."""
+    """Keep an unfinished checklist. The baseline (what it was pre-filled with) and the `target` it will be written
+    to are kept from the first save; so is the launch's stay (`encounter`), unless a save from a launch names one."""
     async with sessions() as session:
         draft = await _draft(session, nhs_number, checkpoint) or Draft(
             id=str(uuid.uuid4()),
@@ -289,6 +290,7 @@ async def save_draft(
             response_json="{}",
             author_id=author_id,
             author_role=author_role,
+            target=target,
         )
         draft.response_json = json.dumps(response)
         draft.encounter = encounter or draft.encounter

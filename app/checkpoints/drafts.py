@@ -138,6 +138,7 @@ class Drafts(Pictures):
             author_role=user.role.key,
             author_name=user.name,
             encounter=self.launched_encounter(picture, user),
+            target=self.target_name(self.target_for(picture, user, checkpoint)),
             now=self.clock(),
         )
         await self.audit(user, f"save-{checkpoint}-draft", nhs_number)

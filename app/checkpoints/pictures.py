@@ -191,6 +191,10 @@ class Pictures(Wiring):
         name = user.launch.write_back_for(picture.baby.nhs_number) if user and user.launch else None
         return (self.target(name) if name else None) or self.write_back
 
+    def target_name(self, target: SourceSettings) -> str | None:
+        """A target as NeoSafe's database keeps it: None for the write_back source, so a renamed one is still found."""
+        return None if target.name == self.write_back.name else target.name
+
     def subject(self, picture: Picture, target: SourceSettings | None = None) -> dict[str, Any]:
         """The baby as a Reference on the write-back source (or `target`), naming them unambiguously."""
         baby = picture.baby

@@ -17,6 +17,7 @@ from app.assessments import (
     Stored,
     assessment_bundle,
     assessment_chain,
+    get_draft,
     outbox_entry,
     save_assessment,
     submitted_with,
@@ -49,11 +50,6 @@ class _Read:
     questionnaire: dict[str, Any]
     env: dict[str, Any]
     enabled: set[str]
-
-
-def _target_name(target: SourceSettings | None, write_back: SourceSettings) -> str | None:
-    """An outbox entry's target as stored: None for the write_back source, so a renamed one is still found."""
-    return None if target is None or target.name == write_back.name else target.name
 
 
 class Submissions(Handovers):
@@ -175,11 +171,10 @@ class Submissions(Handovers):
             versions = await self.still_latest(versions or await self.chain(picture.baby.nhs_number or "", amends))
         else:
             versions = []
-        # Where it is written is fixed when the checklist is first stored: every version goes where the first went.
-        target = self.target(versions[0].entry.target) if versions else self.target_for(picture, user, checkpoint)
+        target, stored_as, stay = await self._written_where(picture, user, checkpoint, versions)
         if target is None:
             raise NotWritable(
-                f"this checklist was written to {versions[0].entry.target}, which NeoSafe is no longer connected to: "
+                f"this checklist was written to {stored_as}, which NeoSafe is no longer connected to: "
                 "ask the NeoSafe administrator"
             )
         if target.name not in picture.baby.found_on:
@@ -207,7 +202,10 @@ class Submissions(Handovers):
                 "extension": [signature(AUTHOR, user.reference(), authored)],
             }
         )
-        encounter = self.launch_reference(picture, user, target)
+        written_in = f"{target.url}/Encounter/"  # the launch's stay, literally, only on the EPR's own server
+        encounter = (
+            {"reference": stay.replace(written_in, "Encounter/", 1)} if stay and stay.startswith(written_in) else None
+        )
         if encounter is None:  # an amendment keeps its original's stay unless a new launch gives another
             original = json.loads(versions[-1].assessment.response_json) if versions else None
             encounter = original.get("encounter") if original is not None else self.encounter(picture, target=target)
@@ -226,14 +224,36 @@ class Submissions(Handovers):
                 submission_key=submission_key,
                 submission_digest=answers_digest(response),
                 context=read.env["picture"],
-                encounter=self.launched_encounter(picture, user),
+                encounter=stay,
                 target=target,
+                stored_as=stored_as,
             )
         except DuplicateSubmission:  # the same submission, arriving twice at once: the other request stored it
             repeat = await self.repeat_of(submission_key, picture, user, response)
             if repeat is None:
                 raise
             return repeat
+
+    async def _written_where(
+        self, picture: Picture, user: User, checkpoint: str, versions: list[Stored]
+    ) -> tuple[SourceSettings | None, str | None, str | None]:
+        """Where this version is written (None: its source is no longer configured), that target as stored, and
+        the launch's stay to keep with it (`<iss>/Encounter/<id>`).
+
+        Fixed as the checklist was begun: an amendment goes where its first version went, keeping its stay unless
+        `user`'s launch on this baby gives another; a first version where the launch of the sign-in it is saved in
+        says, if that launch was on this baby, else where its draft was begun (`keep_draft`), else to the unit's
+        write_back source."""
+        launched = self.launched_encounter(picture, user)
+        if versions:
+            first = versions[0].entry.target
+            return self.target(first), first, launched or versions[-1].assessment.encounter
+        if user.launch is None or user.launch.nhs_number != picture.baby.nhs_number:
+            draft = await get_draft(self.sessions, nhs_number=picture.baby.nhs_number or "", checkpoint=checkpoint)
+            if draft is not None and (draft.target or draft.encounter):
+                return self.target(draft.target), draft.target, draft.encounter
+        target = self.target_for(picture, user, checkpoint)
+        return target, self.target_name(target), launched
 
     async def repeat_of(
         self, submission_key: str | None, picture: Picture, user: User, response: dict[str, Any]
@@ -273,12 +293,13 @@ class Submissions(Handovers):
         context: dict[str, Any] | None = None,
         encounter: str | None = None,
         target: SourceSettings | None = None,
+        stored_as: str | None = None,
     ) -> Submitted:
         """The FHIR transaction for this version, made durable (assessment and outbox in one database
         transaction) before anyone is told it is saved, then one try at the FHIR record. `context`: the %picture
         the answers were read with, if the caller has it (it is not built again). `encounter`: the launch's stay
-        to keep with it; none, the version it amends keeps its own. `target`: where it is written, if not where the
-        version it amends was (or, for a first version, the write_back source)."""
+        to keep with it; none, the version it amends keeps its own. `stored_as`: the target of a first version, as
+        `_written_where` gives it (an amendment's is its first version's)."""
         assessment_id = str(uuid.uuid4())
         record_id = versions[0].assessment.id if versions else assessment_id
         sources = self.sources_consulted(picture)
@@ -322,7 +343,7 @@ class Submissions(Handovers):
             submission_key=submission_key,
             submission_digest=submission_digest,
             encounter=encounter or (versions[-1].assessment.encounter if versions else None),
-            target=versions[0].entry.target if versions else _target_name(target, self.write_back),
+            target=versions[0].entry.target if versions else stored_as,
         )
         await self.send_now(entry.id, now=now)
         return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)

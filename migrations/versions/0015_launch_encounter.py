@@ -31,10 +31,12 @@ def upgrade() -> None:
         table.add_column(sa.Column("encounter", sa.String(), nullable=True))
     with op.batch_alter_table("draft") as table:
         table.add_column(sa.Column("encounter", sa.String(), nullable=True))
+        table.add_column(sa.Column("target", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("draft") as table:
+        table.drop_column("target")
         table.drop_column("encounter")
     with op.batch_alter_table("assessment") as table:
         table.drop_column("encounter")

@@ -302,7 +302,7 @@ def _rows_at_0015() -> dict[str, list[dict[str, Any]]]:
     ]  # fmt: skip
     stay = "https://epr.example.nhs.uk/fhir/Encounter/stay-7"
     rows["assessment"] = [{**row, "encounter": stay if row["id"] == "a-2" else None} for row in rows["assessment"]]
-    rows["draft"] = [{**row, "encounter": stay} for row in rows["draft"]]
+    rows["draft"] = [{**row, "encounter": stay, "target": "neonatal"} for row in rows["draft"]]
     rows["outboxentry"] = [{**row, "target": "neonatal"} for row in rows["outboxentry"]]
     return rows
 

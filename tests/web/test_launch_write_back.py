@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import HttpUrl
 
-from app.assessments import ASSESSMENT_TAG_SYSTEM, OutboxEntry, reconcile
+from app.assessments import ASSESSMENT_TAG_SYSTEM, Draft, OutboxEntry, reconcile
 from app.checkpoints import Checkpoints
 from app.checkpoints.launch import LaunchClient, check_write_back_sources
 from app.cli import main
@@ -226,3 +226,23 @@ def test_neosafe_reconcile_checks_each_checklist_on_the_server_it_was_written_to
     with pytest.raises(SystemExit):
         main(["reconcile"])
     assert f"{first}: QuestionnaireResponse" in capsys.readouterr().out  # found missing on the EPR's server
+
+
+async def test_a_checklist_begun_in_a_launch_and_finished_standalone_goes_where_it_was_begun(launching, fhir, epr_fhir):
+    baby = a_baby_on_both_records(fhir["neonatal"], epr_fhir)
+    launching.epr.failing_writes = 0
+    with launched_api(launching, baby, f"epr-stay-{baby}") as api:
+        response = completed(api, baby)
+        assert api.put(f"/api/patients/{baby}/checklists/admission/draft", json=response).status_code == 200
+    (draft,) = await rows(launching.settings, Draft, Draft.nhs_number == baby)
+    assert (draft.target, draft.encounter) == ("maternity", f"{launching.epr.iss}/Encounter/epr-stay-{baby}")
+    with signed_in_browser(launching.url, "nurse") as browser:  # finished by a nurse who signed in herself
+        token = browser.cookies["neosafe_session"]
+        with httpx.Client(base_url=launching.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
+            first = submitted(api, baby, response)
+
+    (written,) = written_to(epr_fhir, first)
+    assert written["encounter"] == {"reference": f"Encounter/epr-stay-{baby}"}
+    assert written_to(fhir["neonatal"], first) == []
+    (entry,) = await rows(launching.settings, OutboxEntry, OutboxEntry.assessment_id == first)
+    assert entry.target == "maternity"
