@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import DATA_ROOT, ConfigError
 
-from . import facts, models  # noqa: F401  (registers the tables)
+from . import facts, models, task_states  # noqa: F401  (registers the tables)
 
 __all__ = [
     "MIGRATIONS_DIR",

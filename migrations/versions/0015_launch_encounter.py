@@ -3,7 +3,7 @@ checklist of that baby made in it; the write-back source a launch names kept wit
 target, fixed when its checklist was first stored (issue 17).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"  # 0014 is another engineer's: the lead renumbers
+down_revision: str | None = "0014"
 branch_labels: str | None = None
 depends_on: str | None = None
 

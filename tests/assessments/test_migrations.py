@@ -62,6 +62,8 @@ TABLES = {
     "cdsseenjwt",
     "delivery",
     "watchsubscription",
+    "taskstate",
+    "tasksweep",
 }
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]  # oldest first
@@ -288,10 +290,36 @@ def _rows_at_0013() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def _rows_at_0015() -> dict[str, list[dict[str, Any]]]:
-    """As at 0013, with a sign-in an EPR launched (its baby, stay and write-back source kept), the amendment made
-    in that stay and written to the EPR's FHIR server, and a draft made in it."""
+def _rows_at_0014() -> dict[str, list[dict[str, Any]]]:
+    """As at 0013, with the watch job's view of two Tasks NeoSafe wrote: one open, one completed (its lastModified
+    kept), and when it last searched the write-back source for them."""
     rows = _rows_at_0013()
+    rows["taskstate"] = [
+        {
+            "key": "a-1/A1",
+            "status": "requested",
+            "closed_seen_at": None,
+            "closed_at": None,
+            "closed_from": None,
+            "checked_at": WHEN,
+        },
+        {
+            "key": "a-1/A2",
+            "status": "completed",
+            "closed_seen_at": WHEN,
+            "closed_at": WHEN,
+            "closed_from": "lastModified",
+            "checked_at": WHEN,
+        },
+    ]
+    rows["tasksweep"] = [{"source": "neonatal", "since": WHEN, "full_at": WHEN}]  # fmt: skip
+    return rows
+
+
+def _rows_at_0015() -> dict[str, list[dict[str, Any]]]:
+    """As at 0014, with a sign-in an EPR launched (its baby, stay and write-back source kept), the amendment made
+    in that stay and written to the EPR's FHIR server, and a draft made in it."""
+    rows = _rows_at_0014()
     launch = {"launch_iss": None, "launch_nhs_number": None, "launch_encounter": None, "launch_write_back": None}
     rows["signin"] = [
         *({**row, **launch} for row in rows["signin"]),
@@ -323,6 +351,7 @@ SEEDS = {
     "0011": _rows_at_0011,
     "0012": _rows_at_0012,
     "0013": _rows_at_0013,
+    "0014": _rows_at_0014,
     "0015": _rows_at_0015,
 }
 
