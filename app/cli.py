@@ -125,6 +125,9 @@ async def _watch(args: argparse.Namespace) -> None:
                 raise SystemExit(f"not watched: the unit's record could not be read ({done.census_error})")
             else:
                 print(f"{done.babies} babies watched, {done.found} new findings")
+                if (check := done.task_check) is not None:
+                    seen = f"{check.seen} checked, {check.closed} closed"
+                    print(f"tasks: not checked ({check.error})" if check.error else f"tasks: {seen}")
             return
         watcher = Watcher(services)
         _stop_on_signals(watcher.stop)

@@ -50,7 +50,8 @@ from .pictures import nhs_number_of
 from .policy import Action, may
 from .redaction import WITHHELD
 from .schedule import fhir_instant
-from .subscriptions import Named, Subscribing
+from .subscriptions import Named
+from .task_checking import TaskCheck, TaskChecking
 from .users import WATCHER, User
 
 __all__ = ["WATCH_JOB", "WatchPass", "Watcher", "Watching"]
@@ -75,6 +76,7 @@ class WatchPass:
     census_error: str | None = None  # the unit's record could not be read: no baby was watched on this pass
     subscriptions: int = 0  # NeoSafe's Subscriptions in place on the sources after the pass
     prompted: bool = False  # run at once for notifications, not at the interval
+    task_check: TaskCheck | None = None  # whether the Tasks NeoSafe wrote were closed (app.checkpoints.task_checking)
 
 
 def _about(record: Record, picture: Picture) -> str:
@@ -83,9 +85,10 @@ def _about(record: Record, picture: Picture) -> str:
     return f"{record.person_name} ({role})" if record.person_name and role else record.person_name or role
 
 
-class Watching(Subscribing):
+class Watching(TaskChecking):
     async def watch_once(self) -> WatchPass:
-        """One pass, if no other instance holds the job for this interval; and NeoSafe's Subscriptions made sure of."""
+        """One pass, if no other instance holds the job for this interval; NeoSafe's Subscriptions made sure of, and
+        the Tasks its checklists wrote checked for closure (whether or not the unit's census could be read)."""
         now = self.clock()
         until = now + timedelta(seconds=self.settings.watch_interval_s)
         if not await take_lease(self.sessions, WATCH_JOB, holder=self.worker_id, now=now, until=until):
@@ -93,7 +96,7 @@ class Watching(Subscribing):
         if not await self._one_pass_at_a_time(until):
             return WatchPass(ran=False)
         try:
-            done = await self._watch(None, now)
+            done = replace(await self._watch(None, now), task_check=await self.check_tasks(now))
             return replace(done, subscriptions=await self.subscribe(now)) if done.census_error is None else done
         finally:
             await release_lease(self.sessions, WATCH_RUNNING, holder=self.worker_id, now=self.clock())
