@@ -19,8 +19,14 @@ its latest version (an amendment corrects, it is not another checklist). Which a
 decided in SQL over the rows kept with each version (app.assurance.answers); nothing here parses a response.
 
 Tasks: those each checklist raised, by owner, as its latest version leaves them (withdrawn if an amendment took them
-away). Whether a Task was then done, on time or not, is known only to the FHIR record it was written to, and the
-figures never read the FHIR servers: "closed on time" and "overdue" are not figures here. Sources: each stored
+away); and, per owner, what became of them, as the watch job last saw each in the write-back source (task_state,
+app.checkpoints.task_checking; never the FHIR server at page time): closed on time (completed at or before the end
+of its due day, in the unit's calendar), closed late, open and overdue, open and not yet due, closed not done
+(rejected or failed), withdrawn (by an amendment, or cancelled or entered in error in the record), and not checked.
+A Task is "open and overdue" only if a check made after it fell due still found it open; one never seen, one not
+checked since it fell due, and one whose status NeoSafe does not know are "not checked" with when it last was
+(unknown is not no). A closure is timed by the Task's lastModified where it gave one, else by when NeoSafe first saw
+it closed (a later time: such a Task may read late when it was not), and the note says which. Sources: each stored
 version's picture, per source: unavailable, answered in part, or answered.
 """
 
@@ -32,19 +38,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from app.assessments import DONE_STATUSES, NOT_DONE_STATUSES, OPEN_STATUSES, WITHDRAWN_STATUSES
 from app.checkpoints import ROLES, WITHHELD
 from app.checkpoints.schedule import RULES
 from app.forms import CHECKPOINTS, LONDON, Measure
 from app.forms import MEASURE_SECTIONS as SECTIONS
 
 from .answers import RaisedTask
-from .history import Checklist, History
+from .history import Checklist, Closure, History
 
-__all__ = ["SECTIONS", "Baby", "Figure", "Period", "compute", "owner_key"]
+__all__ = ["CLOSURES", "SECTIONS", "Baby", "Figure", "Period", "closure_outcome", "compute", "owner_key"]
 
 TIMING = (("on-time", "On time"), ("late", "Late"), ("not-known", "Timing not known"), ("missing", "Missing"))
 NOT_ANSWERED = ("not-answered", "Not answered")
 WITHDRAWN = ("cancelled", "Withdrawn by an amendment")
+CLOSURES = (
+    ("on-time", "Closed on time"),
+    ("late", "Closed late"),
+    ("overdue", "Open and overdue"),
+    ("not-yet-due", "Open, not yet due"),
+    ("not-done", "Closed not done (rejected or failed)"),
+    ("withdrawn", "Withdrawn"),
+    ("not-checked", "Not checked since it was due"),
+)
 SOURCE_STATES = (("unavailable", "Unavailable"), ("partial", "Answered in part"), ("answered", "Answered"))
 ENDS_STAY = ("discharge", "transfer")
 
@@ -199,15 +215,79 @@ def _overrides(history: History, months: list[str], sees_restricted: bool) -> li
     return [overrides, cosigned]
 
 
-def _tasks(history: History, months: list[str]) -> Figure:
-    """The Tasks each checklist raised, by owner, as its latest version leaves them: a Task a later version no
-    longer raises is withdrawn (cancelled in the record). Whether one was done, and when, is the FHIR record's: a
-    person closes it there, and NeoSafe does not hear of it."""
-    state: dict[tuple[str, str], RaisedTask] = {}  # (record id, task key) -> as the chain's latest writing has it
+def _latest_tasks(history: History) -> dict[tuple[str, str], RaisedTask]:
+    """(record id, task key) -> the Task as the chain's latest writing has it."""
+    state: dict[tuple[str, str], RaisedTask] = {}
     by_version = {v: c for c in history.checklists for v in c.versions}
     order = {v: i for c in history.checklists for i, v in enumerate(c.versions)}
     for task in sorted(history.tasks, key=lambda t: (order.get(t.assessment_id, 0), t.position)):
         state[(by_version[task.assessment_id].record_id, task.key)] = task
+    return state
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(LONDON):%d %B %Y %H:%M} (UK time)"
+
+
+def _due_end(due: str | None) -> datetime | None:
+    """The end of a Task's due day in the unit's calendar; None if it has none (or one that is not a date)."""
+    try:
+        day = date.fromisoformat((due or "")[:10])
+    except ValueError:
+        return None
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), LONDON).astimezone(UTC)
+
+
+def closure_outcome(task: RaisedTask, seen: Closure | None, *, raised_at: datetime, now: datetime) -> tuple[str, str]:
+    """(outcome key, note) for one Task: what became of it, as far as NeoSafe has seen (see the module)."""
+    if task.status == WITHDRAWN[0]:
+        return "withdrawn", "withdrawn by an amendment"
+    due = _due_end(task.due)
+    due_text = f"due {task.due}" if due else "no due date"
+    if seen is None:
+        return "not-checked", f"{due_text}; not checked since it was raised {_when(raised_at)}"
+    checked = f"checked {_when(seen.checked_at)}"
+    if seen.status in OPEN_STATUSES:
+        if due is not None and now >= due:
+            if seen.checked_at >= due:
+                return "overdue", f"{due_text}; still open when {checked}"
+            return "not-checked", f"{due_text}; not checked since {_when(seen.checked_at)}, when it was open"
+        return "not-yet-due", f"{due_text}; open when {checked}"
+    closed_at = seen.closed_at or seen.checked_at
+    how = "by its lastModified" if seen.closed_from == "lastModified" else "when NeoSafe first saw it closed"
+    closed = f"{seen.status} {_when(closed_at)} ({how})"
+    if seen.status in WITHDRAWN_STATUSES:
+        return "withdrawn", f"{closed} in the record"
+    if seen.status in NOT_DONE_STATUSES:
+        return "not-done", f"{due_text}; {closed}"
+    if seen.status in DONE_STATUSES:
+        late = due is not None and closed_at >= due
+        return ("late" if late else "on-time"), f"{due_text}; {closed}"
+    return "not-checked", f"{due_text}; its status {seen.status[:40]!r} is not one NeoSafe knows ({checked})"
+
+
+def _closures(history: History, months: list[str], now: datetime) -> list[Figure]:
+    """Per owner, what became of the Tasks the period's checklists raised, in the month of the checklist."""
+    state = _latest_tasks(history)
+    records = {c.record_id: c for c in history.checklists}
+    owners = sorted({t.owner for t in state.values()})
+    figures = {
+        o: Figure(f"task-closure-{owner_key(o)}", "tasks", f"Tasks closed on time or overdue: {o}", CLOSURES, months)
+        for o in owners
+    }
+    for (record_id, key), task in state.items():
+        checklist = records[record_id]
+        outcome, note = closure_outcome(task, history.closures.get(key), raised_at=checklist.completed_at, now=now)
+        figures[task.owner].add(
+            month_of(checklist.completed_at), outcome, Baby(checklist.nhs_number, checklist.latest_id, note)
+        )
+    return [figures[o] for o in owners]
+
+
+def _tasks(history: History, months: list[str]) -> Figure:
+    """The Tasks each checklist raised, by owner, as its latest version leaves them: a Task a later version no
+    longer raises is withdrawn (cancelled in the record). Whether one was then done is `_closures`'."""
+    state = _latest_tasks(history)
     owners = sorted({t.owner for t in state.values() if t.status != WITHDRAWN[0]})
     figure = Figure(
         "tasks",
@@ -281,6 +361,7 @@ def compute(
         *(_answer_figure(m, history, months) for m in measures),
         *_overrides(history, months, sees_restricted),
         _tasks(history, months),
+        *_closures(history, months, now),
         *_sources(history, months, source_labels),
     ]
     return sorted(figures, key=lambda f: list(SECTIONS).index(f.section))

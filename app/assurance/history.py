@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, WatchedBaby
+from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, TaskState, WatchedBaby
 from app.forms import Measure
 
 from .answers import Picture, RaisedTask, matched_answers, sources_answered, sources_not_answered, tasks_of
 
-__all__ = ["Checklist", "Cosignature", "History", "Override", "read_history"]
+__all__ = ["Checklist", "Closure", "Cosignature", "History", "Override", "read_history"]
 
 CHUNK = 500  # NHS numbers per IN (...): well inside every driver's limit on bound parameters
 COSIGNED = "cosign"  # the audit action the co-signature use case writes once the new version is stored
@@ -56,6 +56,16 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Closure:
+    """What the watch job last saw of a Task in the write-back source (app.assessments.task_states)."""
+
+    status: str
+    closed_at: datetime | None
+    closed_from: str | None  # "lastModified" | "seen"
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
 class Cosignature:
     nhs_number: str
     role: str
@@ -74,6 +84,7 @@ class History:
     tasks: list[RaisedTask] = field(default_factory=list)  # written by the versions of the period's checklists
     pictures: list[Picture] = field(default_factory=list)  # each source unavailable (or in part), version by version
     sources_answered: dict[tuple[str, str], int] = field(default_factory=dict)  # (source, month) -> versions answered
+    closures: dict[str, Closure] = field(default_factory=dict)  # Task key -> as last seen; none: never seen yet
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
@@ -141,10 +152,15 @@ async def read_history(
                 .where(col(AuditEvent.at) < end)
             )
         ).all()
+        checklists = _checklists(rows, start, end)
+        versions = {v for c in checklists for v in c.versions}
+        closures: dict[str, Closure] = {}
+        for chunk in _chunks(t.key for t in tasks if t.assessment_id in versions):
+            for state in (await session.exec(select(TaskState).where(col(TaskState.key).in_(chunk)))).all():
+                closed = _utc(state.closed_at) if state.closed_at else None
+                closures[state.key] = Closure(state.status, closed, state.closed_from, _utc(state.checked_at))
     first_seen = {n: min(t for t in (first_audit.get(n), watched.get(n)) if t) for n in numbers}
-    checklists = _checklists(rows, start, end)
     latest = {c.latest_id for c in checklists}
-    versions = {v for c in checklists for v in c.versions}
     return History(
         checklists=checklists,
         first_seen=first_seen,
@@ -157,6 +173,7 @@ async def read_history(
         tasks=[t for t in tasks if t.assessment_id in versions],
         pictures=_pictures(rows, not_answered, start, end),
         sources_answered=answered,
+        closures=closures,
     )
 
 

@@ -4,9 +4,13 @@ Five babies over October and November 2026 (E's checklist is in September, outsi
 (B's admission 30 h after NeoSafe first saw her), missing (C, watched but never checked; B's 72-hour review and
 day-7 father check, her discharge saved after both fell due), amended (B's admission answers corrected), overridden,
 co-signed, family-interpreted and asked-with-someone-present (B), not done with a reason (D), and answers that must
-not count (A's and B's mothers at ICON, E outside the period). Tasks: A's admission raises one for the safeguarding
-team; B's raises two, and its amendment changes one and withdraws the other; D's raises one for the named nurse; E's
-is outside the period. Sources: the police source was unavailable for A's admission and answered in part for B's
+not count (A's and B's mothers at ICON, E outside the period). Tasks: A's admission raises three for the
+safeguarding team and three for the named nurse; B's raises two, and its amendment changes one and withdraws the
+other; D's raises two for the named nurse; E's is outside the period. What the watch job last saw of them (CLOSURES,
+task_state rows) makes every closure outcome: A's closed on time (23:00 UK time on its due day), closed late (00:30
+the next day), rejected, open and overdue (checked after its due day), open and not checked since before its due day,
+and of a status NeoSafe does not know; B's never checked; D's open and not yet due, and cancelled in the record.
+Sources: the police source was unavailable for A's admission and answered in part for B's
 amendment, maternity unavailable for B's amendment; the police source is not configured for D (not counted).
 
 Each row is written with what NeoSafe keeps of it when a checklist is stored (app.assessments.facts), as
@@ -24,6 +28,7 @@ from app.assessments import (
     AuditEvent,
     HoldOverride,
     SessionFactory,
+    TaskState,
     WatchedBaby,
     answer_rows,
     source_rows,
@@ -170,12 +175,43 @@ SOURCES = {  # what each version's picture said of each source (the others' sour
     "e-adm": _sources("unavailable", "unavailable"),
 }
 TASKS = {  # the Tasks each version's bundle wrote
-    "a-adm": [_task("a-adm/t1", TEAM, due="2026-10-03")],
+    "a-adm": [
+        _task("a-adm/t1", TEAM, due="2026-10-03"),
+        _task("a-adm/t2", TEAM, due="2026-10-03"),
+        _task("a-adm/t3", NURSE, due="2026-10-05"),
+        _task("a-adm/t4", NURSE, due="2026-10-05"),
+        _task("a-adm/t5", NURSE, due="2026-10-05"),
+        _task("a-adm/t6", TEAM, due="2026-10-05"),
+    ],
     "b-adm": [_task("b-adm/t1", NURSE), _task("b-adm/t2", NURSE)],
     "b-adm-2": [_task("b-adm/t1", TEAM), _task("b-adm/t2", NURSE, status="cancelled")],
-    "d-adm": [_task("d-adm/t1", NURSE, due="2026-11-06")],
+    "d-adm": [_task("d-adm/t1", NURSE, due="2026-12-10"), _task("d-adm/t2", NURSE, due="2026-11-06")],
     "e-adm": [_task("e-adm/t1", TEAM)],
 }
+
+
+def _seen_as(key: str, status: str, checked: datetime, closed: datetime | None = None, how: str = "lastModified"):
+    return TaskState(
+        key=key,
+        status=status,
+        closed_seen_at=checked if closed else None,
+        closed_at=closed,
+        closed_from=how if closed else None,
+        checked_at=checked,
+    )
+
+
+CLOSURES = [  # what the watch job last saw of each Task in the write-back source (b-adm/t1: never seen)
+    _seen_as("a-adm/t1", "completed", at(11, 30), closed=datetime(2026, 10, 3, 22, tzinfo=UTC)),  # 23:00 BST
+    _seen_as("a-adm/t2", "completed", at(11, 30), closed=datetime(2026, 10, 3, 23, 30, tzinfo=UTC)),  # 00:30 BST
+    _seen_as("a-adm/t3", "requested", at(11, 30)),
+    _seen_as("a-adm/t4", "in-progress", at(10, 4)),  # last checked before it fell due
+    _seen_as("a-adm/t5", "on-the-way", at(11, 30)),  # a status NeoSafe does not know
+    _seen_as("a-adm/t6", "rejected", at(11, 30), closed=at(10, 4)),
+    _seen_as("b-adm/t2", "cancelled", at(11, 30), closed=at(10, 12), how="seen"),  # NeoSafe's amendment withdrew it
+    _seen_as("d-adm/t1", "requested", at(12, 1)),
+    _seen_as("d-adm/t2", "cancelled", at(11, 20), closed=at(11, 20), how="seen"),
+]
 
 
 def _kept(assessment: Assessment) -> list[Any]:
@@ -279,6 +315,7 @@ async def seed_history(sessions: SessionFactory) -> None:
             [_seen(A, at(10, 1, 8)), _seen(B, at(10, 10, 8)), _seen(D, at(11, 5, 8)), _seen(E, at(9, 15, 8))]
         )
         session.add(WatchedBaby(nhs_number=C, records_json="[]", taken_at=at(11, 3, 10)))
+        session.add_all([TaskState(**state.model_dump()) for state in CLOSURES])
         await session.commit()
     async with sessions() as session:
         for id_, record, role, name, reason in (
@@ -330,7 +367,20 @@ EXPECTED: dict[str, dict[tuple[str, str], int]] = {
     "da-enquiry-interpreting": {(OCT, "professional"): 1, (OCT, "family"): 1},
     "overrides": {(OCT, "safeguarding-lead"): 1, (OCT, "nurse"): 1},
     "cosignatures": {(OCT, "safeguarding-lead"): 1},
-    "tasks": {(OCT, owner_key(TEAM)): 2, (OCT, "cancelled"): 1, (NOV, owner_key(NURSE)): 1},
+    "tasks": {(OCT, owner_key(TEAM)): 4, (OCT, owner_key(NURSE)): 3, (OCT, "cancelled"): 1, (NOV, owner_key(NURSE)): 2},
+    f"task-closure-{owner_key(TEAM)}": {
+        (OCT, "on-time"): 1,
+        (OCT, "late"): 1,
+        (OCT, "not-done"): 1,
+        (OCT, "not-checked"): 1,
+    },
+    f"task-closure-{owner_key(NURSE)}": {
+        (OCT, "overdue"): 1,
+        (OCT, "not-checked"): 2,
+        (OCT, "withdrawn"): 1,
+        (NOV, "not-yet-due"): 1,
+        (NOV, "withdrawn"): 1,
+    },
     "sources-maternity": {(OCT, "answered"): 2, (OCT, "unavailable"): 1, (NOV, "answered"): 1},
     "sources-police-gp": {(OCT, "unavailable"): 1, (OCT, "answered"): 1, (OCT, "partial"): 1},
 }

@@ -13,8 +13,9 @@ import pytest
 
 from app.assessments import make_engine, save_assessment, session_factory, upgrade
 from app.assurance import read_csv, to_csv
-from app.assurance.figures import compute, owner_key
-from app.assurance.history import read_history
+from app.assurance.answers import RaisedTask
+from app.assurance.figures import closure_outcome, compute, owner_key
+from app.assurance.history import Closure, read_history
 from app.checkpoints import WITHHELD
 from app.forms import load_checklists, load_measures
 from app.picture import load_mappings
@@ -117,8 +118,10 @@ async def test_the_answered_pictures_are_counted_not_listed(sessions):
         ("9990000022", "b-adm-2")
     ]
     tasks = found["tasks"]
-    assert [(b.assessment_id, b.note) for b in tasks.babies[("2026-10", owner_key("Safeguarding team"))]] == [
+    assert sorted((b.assessment_id, b.note) for b in tasks.babies[("2026-10", owner_key("Safeguarding team"))]) == [
         ("a-adm", "due 2026-10-03"),
+        ("a-adm", "due 2026-10-03"),
+        ("a-adm", "due 2026-10-05"),
         ("b-adm-2", ""),
     ]
     assert [b.note for b in tasks.babies[("2026-10", "cancelled")]] == [
@@ -144,3 +147,49 @@ async def test_a_source_s_figure_is_titled_by_its_name_as_the_pages_give_it_not_
 async def test_a_source_sources_toml_no_longer_names_is_titled_by_its_key(sessions):
     found = {f.key: f for f in await figures(sessions, source_labels={"maternity": "Maternity record"})}
     assert found["sources-police-gp"].title == "Pictures where the source was unavailable: police-gp"
+
+
+def notes(figure, month: str, outcome: str) -> list[str]:
+    return [b.note for b in figure.babies.get((month, outcome), [])]
+
+
+async def test_what_became_of_each_task_says_when_it_closed_and_when_it_was_last_checked(sessions):
+    found = {f.key: f for f in await figures(sessions)}
+    team = found[f"task-closure-{owner_key('Safeguarding team')}"]
+    nurse = found[f"task-closure-{owner_key('Named neonatal nurse')}"]
+    assert team.title == "Tasks closed on time or overdue: Safeguarding team"
+    assert notes(team, "2026-10", "on-time") == [
+        "due 2026-10-03; completed 03 October 2026 23:00 (UK time) (by its lastModified)"
+    ]
+    assert notes(team, "2026-10", "late") == [
+        "due 2026-10-03; completed 04 October 2026 00:30 (UK time) (by its lastModified)"
+    ]
+    assert notes(team, "2026-10", "not-checked") == [
+        "no due date; not checked since it was raised 11 October 2026 15:00 (UK time)"
+    ]
+    assert notes(nurse, "2026-10", "overdue") == [
+        "due 2026-10-05; still open when checked 30 November 2026 12:00 (UK time)"
+    ]
+    assert notes(nurse, "2026-10", "not-checked") == [
+        "due 2026-10-05; not checked since 04 October 2026 13:00 (UK time), when it was open",
+        "due 2026-10-05; its status 'on-the-way' is not one NeoSafe knows (checked 30 November 2026 12:00 (UK time))",
+    ]
+    assert notes(nurse, "2026-11", "withdrawn") == [
+        "cancelled 20 November 2026 12:00 (UK time) (when NeoSafe first saw it closed) in the record"
+    ]
+    assert [b.nhs_number for b in nurse.babies[("2026-11", "not-yet-due")]] == ["9990000044"]
+
+
+async def test_a_task_open_when_last_checked_reads_overdue_only_once_a_check_after_its_due_day_found_it_open(sessions):
+    """The same open Task, checked the day before it fell due: not checked (never silently overdue) until checked
+    again after it fell due; a Task the watch job has never seen is not checked whatever the date."""
+    task = RaisedTask("x", 0, "x/t", "Safeguarding team", "2026-11-10", "requested")
+    raised = datetime(2026, 11, 9, 9, tzinfo=UTC)
+    before = Closure("requested", None, None, datetime(2026, 11, 10, 22, tzinfo=UTC))  # 22:00 on its due day
+    after = Closure("requested", None, None, datetime(2026, 11, 11, 0, 30, tzinfo=UTC))
+    assert closure_outcome(task, before, raised_at=raised, now=datetime(2026, 11, 10, 23, tzinfo=UTC))[0] == (
+        "not-yet-due"
+    )
+    assert closure_outcome(task, before, raised_at=raised, now=NOW)[0] == "not-checked"
+    assert closure_outcome(task, after, raised_at=raised, now=NOW)[0] == "overdue"
+    assert closure_outcome(task, None, raised_at=raised, now=NOW)[0] == "not-checked"
