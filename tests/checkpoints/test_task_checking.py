@@ -234,3 +234,27 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def test_every_page_of_the_search_is_followed(unit: Unit):
+    """More of NeoSafe's Tasks than one page holds (100 a page): all are kept."""
+    names = [f"many-{i}" for i in range(130)]
+    await written(unit.services, f"{unit.record_id}-many", unit.baby, names, unit.clock())
+    entries = [
+        {
+            "resource": {
+                "resourceType": "Task",
+                "identifier": [{"system": TASK_ID_SYSTEM, "value": f"{unit.record_id}-many/{n}"}],
+                "status": "completed",
+                "intent": "order",
+                "for": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": unit.baby}},
+            },
+            "request": {"method": "POST", "url": "Task"},
+        }
+        for n in names
+    ]
+    unit.neonatal.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": entries}).raise_for_status()
+
+    done = await unit.check()
+
+    assert (done.seen, done.closed, done.problems) == (130, 130, 0)
