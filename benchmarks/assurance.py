@@ -7,7 +7,8 @@ an admission, 72-hour review, father check and discharge checklist, and one week
 checklists a baby: ~10,000 for 2,000), real-sized answers (the seeded history's), an audit record of each baby's
 first sight, an override in one discharge in twenty and a co-signature in one in ten; with each checklist, the rows
 save_assessment keeps of it (app.assessments.facts: its answers, four sources' status, one source unavailable in one
-picture in ten, and a Task from one admission in five). Then times what
+picture in ten, and a Task from one admission in five, two in three of them seen completed by the watch job
+(app.assessments.task_states), the rest seen open). Then times what
 GET /unit/assurance does, without HTTP: read the history (SQL), compute every figure, draw every chart; the best of
 three runs and each part's time; then, once, the Board's PDF of those figures (GET /unit/assurance.pdf's layout);
 and the query plans of the reads that scan most.
@@ -29,6 +30,7 @@ from app.assessments import (
     Assessment,
     AuditEvent,
     HoldOverride,
+    TaskState,
     answer_rows,
     make_engine,
     session_factory,
@@ -83,6 +85,20 @@ def _kept(id_: str, checkpoint: str, n: int) -> list:
     ]
 
 
+def _seen(id_: str, at: datetime, n: int) -> TaskState:
+    """What the watch job last saw of the admission's Task: completed a day on (two in three), else still open."""
+    done = n % 3 != 0
+    closed = at + timedelta(hours=30) if done else None
+    return TaskState(
+        key=f"{id_}/t",
+        status="completed" if done else "requested",
+        closed_seen_at=closed,
+        closed_at=closed,
+        closed_from="lastModified" if done else None,
+        checked_at=at + timedelta(days=3),
+    )
+
+
 PARSED = {checkpoint: json.loads(body) for checkpoint, body in BODIES.items()}
 
 
@@ -111,6 +127,8 @@ def _rows(babies: int) -> tuple[list, list, list, list]:
                 )
             )
             kept += _kept(id_, checkpoint, len(assessments))
+            if checkpoint == "admission" and not len(assessments) % 5:
+                kept.append(_seen(id_, at, i))
             audit.append(AuditEvent(at=at, user_id="n", role="nurse", action="submit", nhs_number=number))
         if i % 20 == 0:
             overrides.append(

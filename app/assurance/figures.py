@@ -59,7 +59,7 @@ CLOSURES = (
     ("not-yet-due", "Open, not yet due"),
     ("not-done", "Closed not done (rejected or failed)"),
     ("withdrawn", "Withdrawn"),
-    ("not-checked", "Not checked since it was due"),
+    ("not-checked", "Not checked since due, or not known"),
 )
 SOURCE_STATES = (("unavailable", "Unavailable"), ("partial", "Answered in part"), ("answered", "Answered"))
 ENDS_STAY = ("discharge", "transfer")
