@@ -9,7 +9,8 @@ safeguarding team and three for the named nurse; B's raises two, and its amendme
 other; D's raises two for the named nurse; E's is outside the period. What the watch job last saw of them (CLOSURES,
 task_state rows) makes every closure outcome: A's closed on time (23:00 UK time on its due day), closed late (00:30
 the next day), rejected, open and overdue (checked after its due day), open and not checked since before its due day,
-and of a status NeoSafe does not know; B's never checked; D's open and not yet due, and cancelled in the record.
+and of a status NeoSafe does not know; B's never checked; D's open with no due date
+(so never overdue, whatever today is: the live page's clock is the real one), and cancelled in the record.
 Sources: the police source was unavailable for A's admission and answered in part for B's
 amendment, maternity unavailable for B's amendment; the police source is not configured for D (not counted).
 
@@ -185,7 +186,7 @@ TASKS = {  # the Tasks each version's bundle wrote
     ],
     "b-adm": [_task("b-adm/t1", NURSE), _task("b-adm/t2", NURSE)],
     "b-adm-2": [_task("b-adm/t1", TEAM), _task("b-adm/t2", NURSE, status="cancelled")],
-    "d-adm": [_task("d-adm/t1", NURSE, due="2026-12-10"), _task("d-adm/t2", NURSE, due="2026-11-06")],
+    "d-adm": [_task("d-adm/t1", NURSE), _task("d-adm/t2", NURSE, due="2026-11-06")],
     "e-adm": [_task("e-adm/t1", TEAM)],
 }
 

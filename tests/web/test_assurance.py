@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from app.assessments import AuditEvent, make_engine, session_factory, upgrade
 from app.assurance import read_csv
+from app.assurance.figures import owner_key
 from app.main import create_app
 from tests.assurance.seeded import EXPECTED, seed_history
 from tests.conftest import LiveServer, make_settings
@@ -65,6 +66,19 @@ def test_the_lead_sees_each_figure_with_its_chart_and_the_babies_one_click_away(
         assert babies.status_code == 200
         assert 'href="/patients/9990000022"' in babies.text
         assert 'href="/patients/9990000022/assessments/b-adm-2"' in babies.text
+
+
+def test_the_babies_behind_an_overdue_task_are_one_click_away_with_when_it_was_last_checked(assured):
+    live, _ = assured
+    figure = f"task-closure-{owner_key('Named neonatal nurse')}"
+    with live.browser("safeguarding-lead") as lead:
+        page = lead.get("/unit/assurance", params=SPAN).text
+        assert "Tasks closed on time or overdue: Named neonatal nurse" in page
+        babies = lead.get("/unit/assurance/babies", params={**SPAN, "figure": figure, "month": "2026-10",
+                                                             "outcome": "overdue"})  # fmt: skip
+    assert babies.status_code == 200
+    assert 'href="/patients/9990000011/assessments/a-adm"' in babies.text
+    assert "still open when checked 30 November 2026 12:00 (UK time)" in babies.text
 
 
 def test_the_csv_round_trips_to_the_page_s_figures(assured):
