@@ -35,10 +35,12 @@ class Finding:
         return f"{self.assessment_id}: {self.resource_type} {self.key} {self.problem} (found {self.count})"
 
 
+def _tag(resource: dict, system: str) -> str | None:
+    return next((t["code"] for t in (resource.get("meta") or {}).get("tag") or [] if t.get("system") == system), None)
+
+
 def _write_key(resource: dict) -> str | None:
-    return next(
-        (t["code"] for t in (resource.get("meta") or {}).get("tag") or [] if t.get("system") == WRITE_KEY_SYSTEM), None
-    )
+    return _tag(resource, WRITE_KEY_SYSTEM)
 
 
 async def reconcile(
@@ -57,11 +59,15 @@ async def reconcile(
             findings.append(Finding(entry.assessment_id, "not-sent", "", entry.state, 0))
             continue
         expected: dict[str, set[str]] = {}
-        for item in json.loads(entry.bundle_json)["entry"]:
-            expected.setdefault(item["resource"]["resourceType"], set()).add(_write_key(item["resource"]))
+        resources = [item["resource"] for item in json.loads(entry.bundle_json)["entry"]]
+        for resource in resources:
+            expected.setdefault(resource["resourceType"], set()).add(_write_key(resource))
+        # Every version of a checklist is tagged with its first version's id (bundle.py), so an amendment is
+        # looked for under the tag it was written with, not under its own id.
+        record_id = next(filter(None, (_tag(r, ASSESSMENT_TAG_SYSTEM) for r in resources)), entry.assessment_id)
         for resource_type, keys in expected.items():
             result = await client.search(
-                resource_type, {"_tag": f"{ASSESSMENT_TAG_SYSTEM}|{entry.assessment_id}", "_count": "500"}
+                resource_type, {"_tag": f"{ASSESSMENT_TAG_SYSTEM}|{record_id}", "_count": "500"}
             )
             found = Counter(_write_key(r.model_dump(mode="json")) for r in result.resources)
             for key in sorted(keys | set(found)):

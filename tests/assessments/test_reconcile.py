@@ -41,3 +41,31 @@ async def test_reconcile_reports_missing_and_duplicated_resources(settings, sour
     }
     missing = next(f for f in findings if f.problem == "missing")
     assert missing.key == lost["identifier"][0]["value"]
+
+
+async def test_an_amended_checklist_is_found_under_the_tag_its_chain_was_written_with(settings, sources, fhir):
+    """Every version of a checklist carries its first version's tag: an amendment is found, and missing when gone."""
+    baby = create_baby(fhir["neonatal"])
+    async with Checkpoints.wire(settings, sources=sources).running() as services:
+        picture = await services.picture(baby)
+        response = answer_everything(
+            services.checklists.for_checkpoint("admission"),
+            services.start_checklist(picture, "admission", NURSE).response,
+        )
+        first = await services.save(picture, "admission", NURSE, response)
+        amended = await services.save(picture, "admission", NURSE, response, amends=first.assessment_id)
+        async with services.client(services.write_back) as client:
+            _, before = await reconcile(services.sessions, client)
+            neonatal = fhir["neonatal"]
+            (written,) = neonatal.get(
+                f"QuestionnaireResponse?_tag={ASSESSMENT_TAG_SYSTEM}|{first.assessment_id}"
+            ).json()["entry"]
+            neonatal.delete(f"QuestionnaireResponse/{written['resource']['id']}").raise_for_status()
+            _, after = await reconcile(services.sessions, client)
+
+    ours = {first.assessment_id, amended.assessment_id}
+    assert [f for f in before if f.assessment_id in ours] == []
+    assert {(f.assessment_id, f.problem, f.resource_type) for f in after if f.assessment_id in ours} == {
+        (first.assessment_id, "missing", "QuestionnaireResponse"),
+        (amended.assessment_id, "missing", "QuestionnaireResponse"),
+    }

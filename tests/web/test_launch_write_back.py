@@ -216,7 +216,7 @@ def test_neosafe_reconcile_checks_each_checklist_on_the_server_it_was_written_to
     }.items():
         monkeypatch.setenv(name, value)
 
-    # An amended checklist of another test is reported missing: a fault of reconcile's own (see the report).
+    # Other tests' checklists on this database (PostgreSQL's is shared by the tests) may be reported: not this one.
     with contextlib.suppress(SystemExit):
         main(["reconcile"])
     assert first not in capsys.readouterr().out  # found on the EPR's server, where it was written
