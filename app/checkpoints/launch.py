@@ -163,6 +163,19 @@ async def _json(response: httpx.Response, what: str) -> dict[str, Any]:
     return body
 
 
+async def _read_from_epr(
+    client: LaunchClient, resource_type: str, resource_id: str, access_token: str
+) -> dict[str, Any]:
+    """`<iss>/<type>/<id>` read with the launch's access token, which goes to the EPR's own FHIR server only (no
+    redirects followed); EprUnreachable, or httpx.HTTPError, if it cannot be read as a JSON object."""
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as http:
+        response = await http.get(
+            f"{client.iss}/{resource_type}/{resource_id}",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/fhir+json"},
+        )
+    return await _json(response, resource_type)
+
+
 class Launches:
     """The EHR launch use cases over the Checkpoints service."""
 
@@ -244,14 +257,7 @@ class Launches:
                 "The EPR did not say which baby to open. Open NeoSafe from the baby's record in the EPR"
             )
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as http:
-                patient = await _json(
-                    await http.get(
-                        f"{client.iss}/Patient/{patient_id}",
-                        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/fhir+json"},
-                    ),
-                    "Patient",
-                )
+            patient = await _read_from_epr(client, "Patient", patient_id, access_token)
         except httpx.HTTPError as exc:
             await self._refuse(user, f"from {client.name}: the EPR's FHIR server could not be reached")
             raise EprUnreachable("the EPR's FHIR server could not be reached to read the baby's record") from exc
@@ -283,14 +289,7 @@ class Launches:
             await self._encounter_refused(user, client, "encounter not kept: not a FHIR id")
             return None
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as http:
-                found = await _json(
-                    await http.get(
-                        f"{client.iss}/Encounter/{given}",
-                        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/fhir+json"},
-                    ),
-                    "Encounter",
-                )
+            found = await _read_from_epr(client, "Encounter", given, access_token)
         except (httpx.HTTPError, EprUnreachable) as exc:
             why = str(exc) if isinstance(exc, EprUnreachable) else "the EPR's FHIR server could not be reached"
             await self._encounter_refused(user, client, f"encounter {given} not kept: {why}")
