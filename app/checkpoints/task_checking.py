@@ -63,13 +63,17 @@ def _moment(value: Any) -> datetime | None:
 
 def closure(kept: TaskState | None, status: str, last_modified: Any, *, key: str, now: datetime) -> TaskState:
     """The state to keep for a Task seen now at `status`: its closure kept from when first seen closed at that
-    status (a Task reopened loses it), timed by its lastModified if usable (not after now), else by now."""
+    status (a Task reopened loses it), timed by its lastModified if usable, else by now. A lastModified is usable if
+    it is not after now, nor earlier (less MARGIN, for the two clocks) than a check that last found the Task open:
+    Task.lastModified is written by whoever updates the Task, and one left from before it closed would time a late
+    closure as on time."""
     if status not in CLOSED:
         return TaskState(key=key, status=status, checked_at=now)
     if kept is not None and kept.status == status and kept.closed_seen_at is not None:
         return TaskState(**{**kept.model_dump(), "checked_at": now})
     modified = _moment(last_modified)
-    usable = modified is not None and modified <= now
+    open_when = _aware(kept.checked_at) if kept is not None and kept.status not in CLOSED else None
+    usable = modified is not None and modified <= now and (open_when is None or modified >= open_when - MARGIN)
     return TaskState(
         key=key,
         status=status,
@@ -78,6 +82,11 @@ def closure(kept: TaskState | None, status: str, last_modified: Any, *, key: str
         closed_from="lastModified" if usable else "seen",
         checked_at=now,
     )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives datetimes back naive (stored as UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _key(task: dict[str, Any]) -> str | None:
@@ -117,6 +126,7 @@ class TaskChecking(Subscribing):
             await self.audit(WATCHER, "task-check", detail=f"not run: {type(exc).__name__}")
             return done
         by_key: dict[str, list[dict[str, Any]]] = {}
+        refused: set[str] = set()  # NeoSafe's keys the search returned but could not be believed: not unchanged
         ignored, newest = 0, sweep.since if sweep is not None and not full else None
         for resource in found.resources:
             task = resource.model_dump(mode="json")
@@ -125,6 +135,8 @@ class TaskChecking(Subscribing):
             key = _key(task) if resource.get_resource_type() == "Task" else None
             if key is None or key not in written or _baby(task) != written[key]:
                 ignored += 1
+                if key in written:
+                    refused.add(key)
                 continue
             by_key.setdefault(key, []).append(task)
         kept = await task_states(self.sessions, list(by_key))
@@ -140,7 +152,11 @@ class TaskChecking(Subscribing):
         clean = not found.problems and not found.truncated
         # A clean search of Tasks updated since the last one says every other Task kept is unchanged, so checked
         # now; a full one only vouches for those it found. A search with a problem vouches for nothing unseen.
-        others = [k for k in await task_states(self.sessions) if k not in by_key] if clean and not full else []
+        # A Task of NeoSafe's the search returned but could not believe (about another baby, say) has changed: it
+        # is not vouched for as unchanged.
+        others = []
+        if clean and not full:
+            others = [k for k in await task_states(self.sessions) if k not in by_key and k not in refused]
         next_sweep = None
         if clean and newest is not None:  # a clean search with no server time to go on: the next is full again
             full_at = now if full or sweep is None else sweep.full_at

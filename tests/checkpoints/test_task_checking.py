@@ -20,6 +20,7 @@ import pytest
 
 from app.assessments import Assessment, TaskState, task_rows, task_states
 from app.checkpoints import Checkpoints
+from app.checkpoints.task_checking import closure
 from app.config import Settings, SourceSettings
 from app.fhir_systems import NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
 from sandbox import Sandbox
@@ -258,3 +259,28 @@ async def test_every_page_of_the_search_is_followed(unit: Unit):
     done = await unit.check()
 
     assert (done.seen, done.closed, done.problems) == (130, 130, 0)
+
+
+def test_a_lastmodified_from_before_a_check_found_the_task_open_does_not_time_its_closure():
+    """Task.lastModified is written by whoever updates the Task: one left from before it closed is not its time."""
+    seen_open = TaskState(key="k", status="requested", checked_at=datetime(2026, 10, 5, 12, tzinfo=UTC))
+    now = datetime(2026, 10, 6, tzinfo=UTC)
+    stale = closure(seen_open, "completed", "2026-10-02T09:00:00Z", key="k", now=now)
+    assert (stale.closed_at, stale.closed_from) == (now, "seen")
+    fresh = closure(seen_open, "completed", "2026-10-05T18:00:00Z", key="k", now=now)
+    assert (fresh.closed_at, fresh.closed_from) == (datetime(2026, 10, 5, 18, tzinfo=UTC), "lastModified")
+
+
+async def test_a_task_of_neosafe_s_now_about_another_baby_is_not_marked_checked_by_a_search_for_changes(unit: Unit):
+    unit.put("open", "requested")
+    await unit.check()
+    first = (await unit.states())["open"].checked_at
+    found = unit.neonatal.get("Task", params={"identifier": f"{TASK_ID_SYSTEM}|{unit.key('open')}"}).json()
+    task = found["entry"][0]["resource"]
+    task["for"] = {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": new_nhs_number()}}
+    unit.neonatal.put(f"Task/{task['id']}", json=task).raise_for_status()
+
+    done = await unit.check()
+
+    assert done.searched == "updated" and done.ignored >= 1
+    assert (await unit.states())["open"].checked_at == first  # left out: as last known, and not checked since
