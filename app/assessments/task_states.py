@@ -59,6 +59,9 @@ class TaskSweep(SQLModel, table=True):
     source: str = Field(primary_key=True)
     since: datetime  # the newest meta.lastUpdated (the server's clock) the last clean search found: ask after it
     full_at: datetime  # the last clean full search (every NeoSafe Task, not only those updated)
+    # The last clean search, by NeoSafe's clock: the Tasks checked then are those the next search for changes vouches
+    # for. None: not known (a sweep kept before migration 0016), when every kept Task is.
+    checked_at: datetime | None = None
 
 
 async def tasks_written(sessions: SessionFactory) -> dict[str, str]:

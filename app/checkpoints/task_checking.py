@@ -154,13 +154,20 @@ class TaskChecking(Subscribing):
         # now; a full one only vouches for those it found. A search with a problem vouches for nothing unseen.
         # A Task of NeoSafe's the search returned but could not believe (about another baby, say) has changed: it
         # is not vouched for as unchanged.
+        # Only those the last clean search covered (checked then, or since): one a full search did not find (gone
+        # from the record, say) is not vouched for again.
         others = []
         if clean and not full:
-            others = [k for k in await task_states(self.sessions) if k not in by_key and k not in refused]
+            covered = _aware(sweep.checked_at) if sweep is not None and sweep.checked_at is not None else None
+            others = [
+                k
+                for k, s in (await task_states(self.sessions)).items()
+                if k not in by_key and k not in refused and (covered is None or _aware(s.checked_at) >= covered)
+            ]
         next_sweep = None
         if clean and newest is not None:  # a clean search with no server time to go on: the next is full again
             full_at = now if full or sweep is None else sweep.full_at
-            next_sweep = TaskSweep(source=source.name, since=newest, full_at=full_at)
+            next_sweep = TaskSweep(source=source.name, since=newest, full_at=full_at, checked_at=now)
         await save_task_states(self.sessions, states, checked=others, at=now, sweep=next_sweep)
         done = TaskCheck("full" if full else "updated", len(states), closed, ignored, len(found.problems))
         log.info("task check: %s", done)

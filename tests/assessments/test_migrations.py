@@ -335,6 +335,13 @@ def _rows_at_0015() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def _rows_at_0016() -> dict[str, list[dict[str, Any]]]:
+    """As at 0015, with the Task check's last clean search timed by NeoSafe's clock."""
+    rows = _rows_at_0015()
+    rows["tasksweep"] = [{**row, "checked_at": WHEN} for row in rows["tasksweep"]]
+    return rows
+
+
 # What a database holds at each revision, written with that revision's columns. A new revision adds an entry
 # (test_every_revision_has_seed_data insists), and the data of the one before it is then upgraded through it.
 SEEDS = {
@@ -353,6 +360,7 @@ SEEDS = {
     "0013": _rows_at_0013,
     "0014": _rows_at_0014,
     "0015": _rows_at_0015,
+    "0016": _rows_at_0016,
 }
 
 

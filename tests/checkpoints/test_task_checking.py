@@ -284,3 +284,22 @@ async def test_a_task_of_neosafe_s_now_about_another_baby_is_not_marked_checked_
 
     assert done.searched == "updated" and done.ignored >= 1
     assert (await unit.states())["open"].checked_at == first  # left out: as last known, and not checked since
+
+
+async def test_a_task_gone_from_the_record_is_not_marked_checked_again_once_a_full_search_has_not_found_it(
+    unit: Unit,
+):
+    unit.put("open", "requested")
+    unit.put("done", "completed")  # another Task stays in the record
+    await unit.check()
+    found = unit.neonatal.get("Task", params={"identifier": f"{TASK_ID_SYSTEM}|{unit.key('open')}"}).json()
+    unit.neonatal.delete(f"Task/{found['entry'][0]['resource']['id']}").raise_for_status()
+    assert (await unit.check(seconds=25 * 3600)).searched == "full"  # the daily full search does not find it
+    after_full = (await unit.states())["open"].checked_at
+
+    later = await unit.check()  # a search for changes: nothing changed
+
+    assert later.searched == "updated"
+    states = await unit.states()
+    assert states["open"].checked_at == after_full  # not vouched for again: "not checked since"
+    assert _utc(states["done"].checked_at) == unit.clock()  # one the full search found still is
