@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,15 @@ SECRET = "test-secret-" + "x" * 40
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """Five sekmet FHIR servers on loopback, seeded with the synthetic families; once per run."""
     with Sandbox(tmp_path_factory.mktemp("sandbox")) as running:
+        yield running
+
+
+@contextmanager
+def unseeded(work: Path, kinds: tuple[str, ...], **kwargs) -> Iterator[Sandbox]:
+    """Sandbox servers of a test module's own, with no families: they hold only what that module writes, so it
+    can count, restart or fail them without disturbing another test."""
+    (work / "families").mkdir()
+    with Sandbox(work / "sources", families_dir=work / "families", kinds=kinds, **kwargs) as running:
         yield running
 
 

@@ -12,15 +12,14 @@ import httpx
 import pytest
 
 from sandbox import Sandbox
+from tests.conftest import unseeded
 from tests.factories import make_flag, make_patient, new_nhs_number
 
 
 @pytest.fixture(scope="module")
 def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """One unseeded neonatal server of its own, so restarting it disturbs no other test."""
-    work = tmp_path_factory.mktemp("lone")
-    (work / "families").mkdir()
-    with Sandbox(work / "sources", families_dir=work / "families", kinds=("neonatal",)) as running:
+    with unseeded(tmp_path_factory.mktemp("lone"), ("neonatal",)) as running:
         yield running
 
 

@@ -27,7 +27,7 @@ from app.fhir_systems import WATCH_SUBSCRIPTION_TAG_SYSTEM
 from app.main import create_app
 from app.picture import load_mappings
 from sandbox import Sandbox
-from tests.conftest import make_settings, signed_in_browser, write_sources
+from tests.conftest import make_settings, signed_in_browser, unseeded, write_sources
 from tests.factories import create, make_flag, make_patient, on_the_unit
 from tests.servers import serving
 from tests.web.test_sessions import Clock, audited
@@ -42,13 +42,10 @@ CRITERIA = load_subscription_rules(
 def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The unit's record and a police/GP source, unseeded; a failed notification is not tried again (it would hold
     up the next test's in the sandbox's few sending threads)."""
-    work = tmp_path_factory.mktemp("subscribed")
-    (work / "families").mkdir()
     once = {"subscriptions": {"retries": 1}}
-    with Sandbox(
-        work / "sources",
-        families_dir=work / "families",
-        kinds=("neonatal", "police-gp"),
+    with unseeded(
+        tmp_path_factory.mktemp("subscribed"),
+        ("neonatal", "police-gp"),
         server_settings={"neonatal": once, "police-gp": once},
     ) as running:
         yield running

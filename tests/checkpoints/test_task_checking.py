@@ -24,7 +24,7 @@ from app.checkpoints.task_checking import closure
 from app.config import Settings, SourceSettings
 from app.fhir_systems import NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
 from sandbox import Sandbox
-from tests.conftest import make_settings, write_sources
+from tests.conftest import make_settings, unseeded, write_sources
 from tests.factories import new_nhs_number
 from tests.web.test_sessions import Clock, audited
 
@@ -32,9 +32,7 @@ from tests.web.test_sessions import Clock, audited
 @pytest.fixture(scope="module")
 def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The unit's record alone, unseeded: it holds only this module's Tasks."""
-    work = tmp_path_factory.mktemp("task-checking")
-    (work / "families").mkdir()
-    with Sandbox(work / "sources", families_dir=work / "families", kinds=("neonatal",)) as running:
+    with unseeded(tmp_path_factory.mktemp("task-checking"), ("neonatal",)) as running:
         yield running
 
 

@@ -23,7 +23,7 @@ from app.config import Settings, SourceSettings
 from app.fhir_systems import NEW_INFORMATION_ID_SYSTEM
 from app.main import create_app
 from sandbox import Sandbox
-from tests.conftest import SECRET, make_settings, signed_in_browser, write_sources
+from tests.conftest import SECRET, make_settings, signed_in_browser, unseeded, write_sources
 from tests.factories import create, make_flag, make_patient, on_the_unit
 from tests.servers import serving
 from tests.web.test_sessions import Clock, audited
@@ -39,9 +39,7 @@ ROW = re.compile(r'data-testid="worklist-row" data-nhs-number="(\d{10})".*?</tr>
 @pytest.fixture(scope="module")
 def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The unit's record and a police/GP source, unseeded: the unit holds only this module's babies."""
-    work = tmp_path_factory.mktemp("watched")
-    (work / "families").mkdir()
-    with Sandbox(work / "sources", families_dir=work / "families", kinds=("neonatal", "police-gp")) as running:
+    with unseeded(tmp_path_factory.mktemp("watched"), ("neonatal", "police-gp")) as running:
         yield running
 
 
