@@ -11,50 +11,36 @@ shape NeoSafe cannot read is left out and said. CP-IS down, refusing or answerin
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from app.fhir_systems import NHS_NUMBER_SYSTEM
-from app.sources import CpisRequest, FhirClient, SourceError, access_events, off_the_loop
+from app.sources import CpisRequest, FhirClient, access_events
 
 from .classify import _values
 from .mappings import AccessRules
 from .models import Access, AccessHistory, Person
-from .national import UNREADABLE
+from .national import first_page
 
 __all__ = ["ask_access_history", "read_accesses"]
-
-log = logging.getLogger(__name__)
 
 
 async def ask_access_history(
     client: FhirClient, person: Person, *, token: str, request: CpisRequest, rules: AccessRules
 ) -> AccessHistory:
     """The person's access history from CP-IS; *not checked* with the reason (never a crash) if it cannot be read."""
-    history = AccessHistory(
-        source=client.source.name, person_role=person.role, person_nhs_number=person.nhs_number or ""
+    number = person.nhs_number or ""
+    history = AccessHistory(source=client.source.name, person_role=person.role, person_nhs_number=number)
+    accesses, problems, error = await first_page(
+        client,
+        "AuditEvent",
+        lambda: access_events(client, number, token=token, request=request),
+        lambda found: read_accesses(found, rules, number),
     )
-    try:
-        async with asyncio.timeout(client.source.timeout_s):
-            result = await access_events(client, history.person_nhs_number, token=token, request=request)
-        found = await off_the_loop(lambda: [r.model_dump(mode="json") for r in result.resources])
-        accesses, problems = await off_the_loop(read_accesses, found, rules, history.person_nhs_number)
-    except TimeoutError:
-        history.error = f"no answer within {client.source.timeout_s:g} s (timeout)"
-    except SourceError as exc:
-        history.error = exc.reason
-    except UNREADABLE as exc:  # only the class is logged: the message may carry what CP-IS sent
-        log.warning(
-            "source %s sent an access history NeoSafe could not read (%s)", client.source.name, type(exc).__name__
-        )
-        history.error = "answered in a shape NeoSafe could not read"
+    if error is None:
+        history.accesses, history.problems = accesses or [], problems
     else:
-        history.accesses = accesses
-        history.problems = [f"AuditEvent: {p}" for p in result.problems] + problems
-        if result.truncated:  # a later page would go without the user's token: not asked for
-            history.problems.append("AuditEvent: more than one page of results; only the first read")
+        history.error = error
     return history
 
 
