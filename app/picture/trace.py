@@ -31,6 +31,7 @@ from typing import Any
 import nhs_number as nhs
 
 from app.fhir_systems import NHS_NUMBER_SYSTEM
+from app.nhs_style import format_nhs_number
 from app.sources import FhirClient, SourceError, new_request_id, pds_search
 
 from .identity import Identity, _same_name, identity_of
@@ -42,8 +43,13 @@ __all__ = ["NOT_TRACED", "REQUIRED", "Traced", "read_trace", "trace_params", "tr
 
 NOT_TRACED = "not traced"
 REQUIRED = ("family", "given", "birthdate")  # the least NeoSafe traces anyone on
-WORDS = {"family": "family name", "given": "given name", "birthdate": "date of birth", "gender": "gender"}
-WORDS["postcode"] = "postcode"
+WORDS = {
+    "family": "family name",
+    "given": "given name",
+    "birthdate": "date of birth",
+    "gender": "gender",
+    "postcode": "postcode",
+}
 RESTRICTED = "R"
 
 log = logging.getLogger(__name__)
@@ -62,8 +68,7 @@ class Traced:
     def words(self) -> str:
         if self.number is None:
             return f"{NOT_TRACED}: {self.why}"
-        spaced = f"{self.number[:3]} {self.number[3:6]} {self.number[6:]}"
-        return f"NHS number {spaced} found by PDS trace (matched on {self.why})"
+        return f"NHS number {format_nhs_number(self.number)} found by PDS trace (matched on {self.why})"
 
 
 def trace_params(demographics: dict[str, str]) -> dict[str, str] | None:
