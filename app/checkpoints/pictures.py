@@ -18,7 +18,7 @@ from .policy import Action, require
 from .users import User
 from .wiring import Wiring
 
-__all__ = ["Pictures", "nhs_number_of", "social_workers"]
+__all__ = ["Pictures", "nhs_number_of", "social_workers", "stay_on"]
 
 
 def nhs_number_of(patient: dict[str, Any]) -> str:
@@ -40,6 +40,13 @@ def social_workers(picture: Picture) -> list[str]:
             if who not in named:
                 named.append(who)
     return named
+
+
+def stay_on(stay: str | None, target: SourceSettings) -> dict[str, Any] | None:
+    """A launch's stay as NeoSafe keeps it (`<iss>/Encounter/<id>`) as a literal Reference, where `target` is that
+    EPR's own FHIR server; None elsewhere, where a reference to the EPR's Encounter would dangle."""
+    written_in = f"{target.url}/Encounter/"
+    return {"reference": "Encounter/" + stay.removeprefix(written_in)} if stay and stay.startswith(written_in) else None
 
 
 class Pictures(Wiring):
@@ -234,10 +241,7 @@ class Pictures(Wiring):
 
     def launch_reference(self, picture: Picture, user: User | None, target: SourceSettings) -> dict[str, Any] | None:
         """The launch's stay for this baby as a Reference, where `target` is the EPR's FHIR server."""
-        launch = user.launch if user else None
-        if launch and launch.encounter_of(picture.baby.nhs_number) and launch.iss == target.url:
-            return {"reference": f"Encounter/{launch.encounter}"}
-        return None
+        return stay_on(self.launched_encounter(picture, user) if user else None, target)
 
     def launched_encounter(self, picture: Picture, user: User) -> str | None:
         """The stay `user`'s launch named for this baby, `<iss>/Encounter/<id>`: what NeoSafe's database keeps."""

@@ -30,6 +30,7 @@ from app.picture import Picture, picture_context, snapshot
 from .digests import answers_digest
 from .handovers import Handovers
 from .outcomes import AlreadySubmitted, NotFound, NotWritable, Submitted
+from .pictures import stay_on
 from .policy import Action, require
 from .responses import not_acceptable
 from .users import User
@@ -202,10 +203,7 @@ class Submissions(Handovers):
                 "extension": [signature(AUTHOR, user.reference(), authored)],
             }
         )
-        written_in = f"{target.url}/Encounter/"  # the launch's stay, literally, only on the EPR's own server
-        encounter = (
-            {"reference": stay.replace(written_in, "Encounter/", 1)} if stay and stay.startswith(written_in) else None
-        )
+        encounter = stay_on(stay, target)  # the launch's stay, literally, only on the EPR's own server
         if encounter is None:  # an amendment keeps its original's stay unless a new launch gives another
             original = json.loads(versions[-1].assessment.response_json) if versions else None
             encounter = original.get("encounter") if original is not None else self.encounter(picture, target=target)
