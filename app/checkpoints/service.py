@@ -63,7 +63,7 @@ class Checkpoints(Worklists):
             raise NotFound("there is no such checklist for this baby")
         await resend(self.sessions, version.entry.id, now=self.clock())
         await self.audit(user, "resend-assessment", nhs_number, detail=f"assessment {assessment_id}")
-        await self.send_now(version.entry.id)
+        await self.send_now(version.entry)
 
     async def unsent(self, user: User) -> list[Stored]:
         """Every checklist saved here but not yet in a baby's record, for the safeguarding lead to follow up."""

@@ -343,5 +343,5 @@ class Submissions(Handovers):
             encounter=encounter or (versions[-1].assessment.encounter if versions else None),
             target=versions[0].entry.target if versions else stored_as,
         )
-        await self.send_now(entry.id, now=now)
+        await self.send_now(entry, now=now)
         return Submitted(assessment_id=assessment_id, entry=await outbox_entry(self.sessions, entry.id) or entry)

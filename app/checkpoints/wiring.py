@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.assessments import (
     Backoff,
+    OutboxEntry,
     OutboxWorker,
     SessionFactory,
     deliver,
     make_engine,
-    outbox_entry,
     prepare,
     session_factory,
 )
@@ -198,18 +198,17 @@ class Wiring:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.outbox_lease_s)
 
-    async def send_now(self, entry_id: str, *, now: datetime | None = None) -> None:
+    async def send_now(self, entry: OutboxEntry, *, now: datetime | None = None) -> None:
         """One try at the FHIR record now (or at `now`, the submission's own moment), with the configured backoff,
         lease and clock, as the worker would, at the entry's own target."""
-        entry = await outbox_entry(self.sessions, entry_id)
-        target = self.target(entry.target if entry else None)
+        target = self.target(entry.target)
         if target is None:  # its source is gone from the sources file: it waits, shown as not sent
             return
         async with self.client(target) as client:
             await deliver(
                 self.sessions,
                 client,
-                entry_id,
+                entry.id,
                 worker=self.worker_id,
                 now=now or self.clock(),
                 backoff=self.backoff,
