@@ -249,9 +249,7 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         async with self.client() as client:
-            delivered = await deliver_due(
-                self.sessions, client, worker=self.worker, now=self.clock(), backoff=self.backoff, lease=self.lease
-            )
+            delivered = await self._deliver_due(client, None)
             if self.audit:
                 await export_audit(self.sessions, client, now=self.clock())
         for target in await due_targets(self.sessions) if self.targets else []:
@@ -260,16 +258,20 @@ class OutboxWorker:
                 log.warning("outbox entries for %s wait: no such source in the sources file", target)
                 continue
             async with other:
-                delivered += await deliver_due(
-                    self.sessions,
-                    other,
-                    worker=self.worker,
-                    now=self.clock(),
-                    backoff=self.backoff,
-                    lease=self.lease,
-                    target=target,
-                )
+                delivered += await self._deliver_due(other, target)
         return delivered
+
+    async def _deliver_due(self, client: FhirClient, target: str | None) -> int:
+        """One pass over the entries due for `target` (None: the write_back source), sent with `client`."""
+        return await deliver_due(
+            self.sessions,
+            client,
+            worker=self.worker,
+            now=self.clock(),
+            backoff=self.backoff,
+            lease=self.lease,
+            target=target,
+        )
 
     async def run(self) -> None:
         await every(self.interval_s, self.stopping, self.run_once, what="outbox pass")
