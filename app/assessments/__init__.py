@@ -32,6 +32,7 @@ from .models import (
     OutboxEntry,
     SignIn,
     WatchedBaby,
+    as_utc,
 )
 from .outbox import (
     Backoff,
@@ -125,6 +126,7 @@ __all__ = [
     "add_findings",
     "amended_by",
     "answer_rows",
+    "as_utc",
     "assessment_bundle",
     "assessment_chain",
     "assessments_of",

@@ -25,6 +25,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A time read back from the database, as UTC: SQLite keeps no offset, so every time goes in as UTC and comes
+    back naive; PostgreSQL gives it back aware."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Assessment(SQLModel, table=True):
     """A completed checklist exactly as submitted: the QuestionnaireResponse and what the sources said."""
 

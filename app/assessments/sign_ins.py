@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlmodel import col
 
 from .db import SessionFactory
-from .models import HeldAnswers, SignIn
+from .models import HeldAnswers, SignIn, as_utc
 
 __all__ = ["end_sign_in", "find_sign_in", "held_answers", "hold_answers", "open_sign_in", "release_answers", "seen"]
-
-
-def _utc(moment: datetime) -> datetime:
-    """As stored: SQLite keeps no offset, so every time goes in as UTC and comes back (naive) as UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def open_sign_in(
@@ -42,7 +37,7 @@ async def open_sign_in(
     an EPR launched it). Sign-ins begun more than `keep` (the longest one may last) ago are cleared away, their
     tokens with them."""
     iss, launched, encounter, write_back = launch or (None, None, None, None)
-    now = _utc(now)
+    now = as_utc(now)
     sign_in = SignIn(
         id=secrets.token_urlsafe(32),
         user_id=user_id,
@@ -51,7 +46,7 @@ async def open_sign_in(
         created_at=now,
         last_seen_at=now,
         cis2_access_token=cis2_token or None,
-        cis2_token_expires_at=_utc(cis2_expires_at) if cis2_expires_at else None,
+        cis2_token_expires_at=as_utc(cis2_expires_at) if cis2_expires_at else None,
         launch_iss=iss,
         launch_nhs_number=launched,
         launch_encounter=encounter,
@@ -68,9 +63,9 @@ async def find_sign_in(sessions: SessionFactory, sign_in_id: str) -> SignIn | No
     async with sessions() as session:
         found = await session.get(SignIn, sign_in_id)
     if found is not None:
-        found.created_at, found.last_seen_at = _utc(found.created_at), _utc(found.last_seen_at)
-        found.ended_at = found.ended_at and _utc(found.ended_at)
-        found.cis2_token_expires_at = found.cis2_token_expires_at and _utc(found.cis2_token_expires_at)
+        found.created_at, found.last_seen_at = as_utc(found.created_at), as_utc(found.last_seen_at)
+        found.ended_at = found.ended_at and as_utc(found.ended_at)
+        found.cis2_token_expires_at = found.cis2_token_expires_at and as_utc(found.cis2_token_expires_at)
     return found
 
 
@@ -82,7 +77,7 @@ async def end_sign_in(sessions: SessionFactory, sign_in_id: str, *, now: datetim
             update(SignIn)
             .where(col(SignIn.id) == sign_in_id)
             .where(col(SignIn.ended_at).is_(None))
-            .values(ended_at=_utc(now), end_reason=reason, cis2_access_token=None)  # an ended sign-in keeps no token
+            .values(ended_at=as_utc(now), end_reason=reason, cis2_access_token=None)  # an ended sign-in keeps no token
         )
         await session.commit()
     return result.rowcount == 1
@@ -95,7 +90,7 @@ async def seen(sessions: SessionFactory, sign_in_id: str, *, now: datetime) -> N
             update(SignIn)
             .where(col(SignIn.id) == sign_in_id)
             .where(col(SignIn.ended_at).is_(None))
-            .values(last_seen_at=_utc(now))
+            .values(last_seen_at=as_utc(now))
         )
         await session.commit()
 
@@ -105,7 +100,7 @@ async def hold_answers(
 ) -> str:
     """Keep a posted form's fields for `user_id` to resume; the id to resume them by. Held answers older than
     `keep` are cleared away."""
-    now = _utc(now)
+    now = as_utc(now)
     held = HeldAnswers(
         id=secrets.token_urlsafe(24), user_id=user_id, path=path, fields_json=json.dumps(fields), created_at=now
     )
@@ -123,7 +118,7 @@ async def held_answers(
     answers older than `keep`, or answers already resumed."""
     async with sessions() as session:
         held = await session.get(HeldAnswers, held_id)
-    if held is None or held.user_id != user_id or held.path != path or _utc(held.created_at) < _utc(now) - keep:
+    if held is None or held.user_id != user_id or held.path != path or as_utc(held.created_at) < as_utc(now) - keep:
         return None
     return json.loads(held.fields_json)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, func, select
 
-from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, TaskState, WatchedBaby
+from app.assessments import Assessment, AuditEvent, HoldOverride, SessionFactory, TaskState, WatchedBaby, as_utc
 from app.forms import Measure
 
 from .answers import Picture, RaisedTask, matched_answers, sources_answered, sources_not_answered, tasks_of
@@ -25,11 +25,6 @@ __all__ = ["Checklist", "Closure", "Cosignature", "History", "Override", "read_h
 
 CHUNK = 500  # NHS numbers per IN (...): well inside every driver's limit on bound parameters
 COSIGNED = "cosign"  # the audit action the co-signature use case writes once the new version is stored
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,7 @@ async def read_history(
         not_answered = await sources_not_answered(session, start)
         answered = await sources_answered(session, start, end)
         watched = {
-            n: _utc(t)
+            n: as_utc(t)
             for n, t in (
                 await session.exec(
                     select(WatchedBaby.nhs_number, WatchedBaby.taken_at).where(col(WatchedBaby.taken_at) < end)
@@ -133,7 +128,7 @@ async def read_history(
                     .group_by(AuditEvent.nhs_number)
                 )
             ).all():
-                first_audit[number] = _utc(at)
+                first_audit[number] = as_utc(at)
         overrides = (
             await session.exec(
                 select(HoldOverride, Assessment.nhs_number)
@@ -157,8 +152,8 @@ async def read_history(
         closures: dict[str, Closure] = {}
         for chunk in _chunks(t.key for t in tasks if t.assessment_id in versions):
             for state in (await session.exec(select(TaskState).where(col(TaskState.key).in_(chunk)))).all():
-                closed = _utc(state.closed_at) if state.closed_at else None
-                closures[state.key] = Closure(state.status, closed, state.closed_from, _utc(state.checked_at))
+                closed = as_utc(state.closed_at) if state.closed_at else None
+                closures[state.key] = Closure(state.status, closed, state.closed_from, as_utc(state.checked_at))
     first_seen = {n: min(t for t in (first_audit.get(n), watched.get(n)) if t) for n in numbers}
     latest = {c.latest_id for c in checklists}
     return History(
@@ -166,9 +161,9 @@ async def read_history(
         first_seen=first_seen,
         watched=frozenset(watched),
         overrides=[
-            Override(n, o.assessment_id, o.finding, o.reason, o.user_name, o.role, _utc(o.at)) for o, n in overrides
+            Override(n, o.assessment_id, o.finding, o.reason, o.user_name, o.role, as_utc(o.at)) for o, n in overrides
         ],
-        cosignatures=[Cosignature(n or "", role, _utc(at)) for n, role, at in cosigned],
+        cosignatures=[Cosignature(n or "", role, as_utc(at)) for n, role, at in cosigned],
         answers={key: [(a, o) for a, o in found if a in latest] for key, found in answers.items()},
         tasks=[t for t in tasks if t.assessment_id in versions],
         pictures=_pictures(rows, not_answered, start, end),
@@ -179,7 +174,7 @@ async def read_history(
 
 def _pictures(rows: list[Any], statuses: list[tuple[str, str, str]], start: datetime, end: datetime) -> list[Picture]:
     """Each source not answering (in full) in each version stored in [start, end), in the order they were stored."""
-    stored = {r.id: (r.nhs_number, at) for r in rows if start <= (at := _utc(r.created_at)) < end}
+    stored = {r.id: (r.nhs_number, at) for r in rows if start <= (at := as_utc(r.created_at)) < end}
     found = [Picture(id_, *stored[id_], source, status) for id_, source, status in statuses if id_ in stored]
     return sorted(found, key=lambda p: p.at)
 
@@ -189,7 +184,7 @@ def _checklists(rows: list[Any], start: datetime, end: datetime) -> list[Checkli
     by_id = {r.id: r for r in rows}
     latest: dict[str, Any] = {}
     chains: dict[str, list[str]] = {}
-    for row in sorted(rows, key=lambda r: _utc(r.created_at)):
+    for row in sorted(rows, key=lambda r: as_utc(r.created_at)):
         root = row
         while root.amends is not None and root.amends in by_id:
             root = by_id[root.amends]
@@ -202,9 +197,9 @@ def _checklists(rows: list[Any], start: datetime, end: datetime) -> list[Checkli
             latest_id=last.id,
             nhs_number=root.nhs_number,
             checkpoint=root.checkpoint,
-            completed_at=_utc(root.created_at),
+            completed_at=as_utc(root.created_at),
             versions=tuple(chains[root_id]),
         )
         for root_id, last in latest.items()
-        if start <= _utc((root := by_id[root_id]).created_at) < end
+        if start <= as_utc((root := by_id[root_id]).created_at) < end
     ]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.assessments import CLOSED_STATUSES as CLOSED
-from app.assessments import TaskState, TaskSweep, last_sweep, save_task_states, task_states, tasks_written
+from app.assessments import TaskState, TaskSweep, as_utc, last_sweep, save_task_states, task_states, tasks_written
 from app.fhir_systems import NHS_NUMBER_SYSTEM, TASK_ID_SYSTEM
 from app.sources import SourceError
 
@@ -72,7 +72,7 @@ def closure(kept: TaskState | None, status: str, last_modified: Any, *, key: str
     if kept is not None and kept.status == status and kept.closed_seen_at is not None:
         return TaskState(**{**kept.model_dump(), "checked_at": now})
     modified = _moment(last_modified)
-    open_when = _aware(kept.checked_at) if kept is not None and kept.status not in CLOSED else None
+    open_when = as_utc(kept.checked_at) if kept is not None and kept.status not in CLOSED else None
     usable = modified is not None and modified <= now and (open_when is None or modified >= open_when - MARGIN)
     return TaskState(
         key=key,
@@ -82,11 +82,6 @@ def closure(kept: TaskState | None, status: str, last_modified: Any, *, key: str
         closed_from="lastModified" if usable else "seen",
         checked_at=now,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives datetimes back naive (stored as UTC)."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _key(task: dict[str, Any]) -> str | None:
@@ -158,11 +153,11 @@ class TaskChecking(Subscribing):
         # from the record, say) is not vouched for again.
         others = []
         if clean and not full:
-            covered = _aware(sweep.checked_at) if sweep is not None and sweep.checked_at is not None else None
+            covered = as_utc(sweep.checked_at) if sweep is not None and sweep.checked_at is not None else None
             others = [
                 k
                 for k, s in (await task_states(self.sessions)).items()
-                if k not in by_key and k not in refused and (covered is None or _aware(s.checked_at) >= covered)
+                if k not in by_key and k not in refused and (covered is None or as_utc(s.checked_at) >= covered)
             ]
         next_sweep = None
         if clean and newest is not None:  # a clean search with no server time to go on: the next is full again
