@@ -266,9 +266,11 @@ def closure_outcome(task: RaisedTask, seen: Closure | None, *, raised_at: dateti
     return "not-checked", f"{due_text}; its status {seen.status[:40]!r} is not one NeoSafe knows ({checked})"
 
 
-def _closures(history: History, months: list[str], now: datetime) -> list[Figure]:
-    """Per owner, what became of the Tasks the period's checklists raised, in the month of the checklist."""
-    state = _latest_tasks(history)
+def _closures(
+    history: History, state: dict[tuple[str, str], RaisedTask], months: list[str], now: datetime
+) -> list[Figure]:
+    """Per owner, what became of the Tasks the period's checklists raised (`state`: `_latest_tasks`), in the month of
+    the checklist."""
     records = {c.record_id: c for c in history.checklists}
     owners = sorted({t.owner for t in state.values()})
     figures = {
@@ -284,10 +286,10 @@ def _closures(history: History, months: list[str], now: datetime) -> list[Figure
     return [figures[o] for o in owners]
 
 
-def _tasks(history: History, months: list[str]) -> Figure:
-    """The Tasks each checklist raised, by owner, as its latest version leaves them: a Task a later version no
-    longer raises is withdrawn (cancelled in the record). Whether one was then done is `_closures`'."""
-    state = _latest_tasks(history)
+def _tasks(history: History, state: dict[tuple[str, str], RaisedTask], months: list[str]) -> Figure:
+    """The Tasks each checklist raised (`state`: `_latest_tasks`), by owner, as its latest version leaves them: a
+    Task a later version no longer raises is withdrawn (cancelled in the record). Whether one was then done is
+    `_closures`'."""
     owners = sorted({t.owner for t in state.values() if t.status != WITHDRAWN[0]})
     figure = Figure(
         "tasks",
@@ -356,12 +358,13 @@ def compute(
     """Every figure of the page for `period`, in the order shown: timeliness, each measure, overrides, tasks and
     sources; the checkpoints named by `titles`, the sources by `source_labels`."""
     months = period.months
+    tasks = _latest_tasks(history)
     figures = [
         *_timeliness(history, months, now, titles),
         *(_answer_figure(m, history, months) for m in measures),
         *_overrides(history, months, sees_restricted),
-        _tasks(history, months),
-        *_closures(history, months, now),
+        _tasks(history, tasks, months),
+        *_closures(history, tasks, months, now),
         *_sources(history, months, source_labels),
     ]
     return sorted(figures, key=lambda f: list(SECTIONS).index(f.section))
